@@ -1,0 +1,103 @@
+# closeloop — one non-recursive Makefile. Objects go to build/<mode>/.
+#   make            release build of ./closeloopd and ./closeloop
+#   make run        packages, build, private PostgreSQL, migrate, token, serve
+#   make test       packages, sanitizer build, unit + integration tests
+#   make bench      release build, load on loopback, prints figures
+#   make install    PREFIX=/usr/local DESTDIR=
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+BUILD   ?= release
+CC      ?= cc
+
+PKGS    := libpq libcurl jansson libmicrohttpd libcrypto
+CFLAGS  := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Iinclude -MMD -MP \
+           -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+           -Wformat=2 -Wpointer-arith -Wundef
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+LDLIBS  := -lev -lm
+
+ifeq ($(BUILD),debug)
+MODE_CFLAGS  := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+MODE_LDFLAGS := -fsanitize=address,undefined
+else
+MODE_CFLAGS  := -O2 -g -D_FORTIFY_SOURCE=2 -fstack-protector-strong
+MODE_LDFLAGS :=
+endif
+
+OUT      := build/$(BUILD)
+BINDIR   := $(if $(filter debug,$(BUILD)),$(OUT),.)
+
+# Modules shared by the daemon and the CLI.
+COMMON_SRCS := src/cl.c src/log.c
+# CLI: its main and its own modules.
+CLI_SRCS    := src/closeloop.c $(wildcard src/cli_*.c)
+# Daemon: everything else.
+DAEMON_SRCS := $(filter-out $(COMMON_SRCS) $(CLI_SRCS),$(wildcard src/*.c))
+LIB_SRCS    := $(filter-out src/closeloopd.c,$(DAEMON_SRCS))
+
+obj = $(patsubst src/%.c,$(OUT)/%.o,$(1))
+
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRCS))
+
+.PHONY: all run test unit integration bench install clean format deps debug
+all: $(BINDIR)/closeloopd $(BINDIR)/closeloop
+
+debug:
+	$(MAKE) BUILD=debug all
+
+# The migrations are compiled into the daemon.
+SQL_FILES := $(sort $(wildcard sql/*.sql))
+$(OUT)/migrations_data.c: $(SQL_FILES) contrib/embed-sql.sh
+	@mkdir -p $(dir $@)
+	sh contrib/embed-sql.sh $@ $(SQL_FILES)
+
+$(OUT)/migrations_data.o: $(OUT)/migrations_data.c
+	$(CC) $(CFLAGS) $(MODE_CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
+
+$(BINDIR)/closeloopd: $(call obj,$(DAEMON_SRCS) $(COMMON_SRCS)) $(OUT)/migrations_data.o
+	$(CC) $(MODE_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
+
+$(BINDIR)/closeloop: $(call obj,$(CLI_SRCS) $(COMMON_SRCS))
+	$(CC) $(MODE_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
+
+$(OUT)/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(MODE_CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
+
+# Each unit test links the whole library of modules; the linker keeps what it needs.
+$(OUT)/tests/%: tests/unit/%.c $(call obj,$(LIB_SRCS) $(COMMON_SRCS) $(filter-out src/closeloop.c,$(CLI_SRCS))) $(OUT)/migrations_data.o
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(MODE_CFLAGS) $(PKG_CFLAGS) -o $@ $^ $(MODE_LDFLAGS) $(PKG_LIBS) $(LDLIBS) -lcmocka
+
+deps:
+	@sh contrib/deps.sh
+
+run: deps
+	$(MAKE) all
+	@sh contrib/run.sh
+
+test: deps
+	$(MAKE) BUILD=debug all unit-bins
+	@sh tests/run.sh build/debug
+
+unit-bins: $(UNIT_BINS)
+
+bench: deps
+	$(MAKE) all
+	@sh tests/bench/run.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/closeloop/sql
+	install -m 0755 closeloopd closeloop $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 sql/*.sql $(DESTDIR)$(PREFIX)/share/closeloop/sql/
+
+format:
+	clang-format -i src/*.c include/closeloop/*.h tests/unit/*.c
+
+clean:
+	rm -rf build closeloopd closeloop
+
+-include $(shell find build -name '*.d' 2>/dev/null)

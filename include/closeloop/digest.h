@@ -1,0 +1,24 @@
+/* digest: hashing and randomness through OpenSSL libcrypto. Thread-safe, no state. */
+#ifndef CLOSELOOP_DIGEST_H
+#define CLOSELOOP_DIGEST_H
+
+#include "closeloop/cl.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define DIGEST_SHA256_HEX_LEN 64
+
+/* Writes the lower-case hex SHA-256 of data and a NUL into out. */
+void digest_sha256_hex(char out[DIGEST_SHA256_HEX_LEN + 1], const void *data, size_t len);
+
+/* Fills buf with cryptographically strong random bytes; CL_EIO if the CSPRNG fails. */
+int digest_random(void *buf, size_t len, struct cl_err *err);
+
+/* URL-safe base64 without padding; out needs 4*ceil(len/3)+1 bytes. */
+void digest_base64url(char *out, const unsigned char *in, size_t len);
+
+/* Compares two buffers in time that depends only on len. */
+bool digest_equal(const void *a, const void *b, size_t len);
+
+#endif

@@ -1,0 +1,32 @@
+/* migrate: the schema migrations in sql/, embedded into the binary at build time.
+ * Each is applied once, in its own transaction, and recorded in schema_migrations with
+ * its checksum; a session advisory lock stops two instances from migrating at once.
+ * Blocking: call before the loop starts or from an admin verb, never from the loop. */
+#ifndef CLOSELOOP_MIGRATE_H
+#define CLOSELOOP_MIGRATE_H
+
+#include "closeloop/cl.h"
+
+#include <libpq-fe.h>
+
+struct migrate_file {
+    int version;
+    const char *name;
+    const char *sql;
+};
+
+/* Generated from sql/ (contrib/embed-sql.sh), in version order. */
+extern const struct migrate_file migrate_files[];
+extern const int migrate_nfiles;
+
+/* The highest version this binary knows. */
+int migrate_latest(void);
+
+/* Applies what is missing; *applied (may be NULL) gets how many. Fails, changing nothing
+ * more, when an applied migration's checksum differs from the embedded one. */
+int migrate_run(PGconn *pg, int *applied, struct cl_err *err);
+
+/* SQL returning one row, one column: the highest applied version (NULL if none). */
+extern const char migrate_sql_current[];
+
+#endif

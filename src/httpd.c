@@ -1,0 +1,465 @@
+#include "closeloop/httpd.h"
+
+#include "closeloop/buf.h"
+#include "closeloop/conf.h"
+#include "closeloop/log.h"
+
+#include <errno.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define HTTPD_MAX_HEADERS 8
+#define HTTPD_IDLE_TIMEOUT 60
+
+struct httpd {
+    struct ev_loop *loop;
+    struct MHD_Daemon *mhd;
+    ev_io io;     /* MHD's epoll fd */
+    ev_timer tick; /* MHD's own timeouts */
+    ev_idle kick; /* runs MHD after a resume */
+    int listen_fd;
+    int port;
+    long max_body;
+    int inflight;
+    unsigned long next_id;
+    httpd_handler_fn handler;
+    void *arg;
+    struct metrics *metrics;
+};
+
+struct httpd_req {
+    struct httpd *h;
+    struct MHD_Connection *conn;
+    char id[24];
+    char *method;
+    char *path;
+    const char *route;
+    char *principal;
+    struct buf body;
+    bool too_large;
+    bool dispatched;
+    bool suspended;
+    double started;
+    /* the response, built by httpd_reply() and queued from the access handler */
+    struct MHD_Response *response;
+    int status;
+    size_t resp_len;
+    char *hdr_names[HTTPD_MAX_HEADERS];
+    char *hdr_values[HTTPD_MAX_HEADERS];
+    int nhdr;
+    void *ctx;
+    httpd_ctx_free_fn ctx_free;
+};
+
+static void httpd_run(struct httpd *h);
+
+/* ---- request accessors ---- */
+
+const char *httpd_req_method(const struct httpd_req *r) { return r->method; }
+const char *httpd_req_path(const struct httpd_req *r) { return r->path; }
+const char *httpd_req_id(const struct httpd_req *r) { return r->id; }
+bool httpd_req_too_large(const struct httpd_req *r) { return r->too_large; }
+bool httpd_req_replied(const struct httpd_req *r) { return r->response != NULL; }
+
+const char *httpd_req_header(const struct httpd_req *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+const char *httpd_req_query(const struct httpd_req *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+struct httpd_iter {
+    httpd_query_fn fn;
+    void *arg;
+};
+
+static enum MHD_Result httpd_iter_cb(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value)
+{
+    struct httpd_iter *it = cls;
+
+    (void)kind;
+    it->fn(key, value, it->arg);
+    return MHD_YES;
+}
+
+void httpd_req_query_each(const struct httpd_req *r, httpd_query_fn fn, void *arg)
+{
+    struct httpd_iter it = {fn, arg};
+
+    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, httpd_iter_cb, &it);
+}
+
+const char *httpd_req_body(const struct httpd_req *r, size_t *len)
+{
+    *len = r->body.len;
+    return r->body.data != NULL ? r->body.data : "";
+}
+
+void httpd_req_set_ctx(struct httpd_req *r, void *ctx, httpd_ctx_free_fn fn)
+{
+    r->ctx = ctx;
+    r->ctx_free = fn;
+}
+
+void httpd_req_set_route(struct httpd_req *r, const char *route)
+{
+    r->route = route;
+}
+
+void httpd_req_set_principal(struct httpd_req *r, const char *who)
+{
+    free(r->principal);
+    r->principal = cl_strdup(who);
+}
+
+void httpd_req_add_header(struct httpd_req *r, const char *name, const char *value)
+{
+    if (r->nhdr == HTTPD_MAX_HEADERS)
+        return;
+    r->hdr_names[r->nhdr] = cl_strdup(name);
+    r->hdr_values[r->nhdr] = cl_strdup(value);
+    r->nhdr++;
+}
+
+void httpd_reply(struct httpd_req *r, int status, const char *content_type, char *body,
+                 size_t len)
+{
+    int i;
+
+    if (r->response != NULL) {
+        free(body);
+        return;
+    }
+    r->response = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+    if (r->response == NULL) {
+        free(body);
+        r->response = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+        status = 500;
+    }
+    r->status = status;
+    r->resp_len = len;
+    MHD_add_response_header(r->response, "Content-Type", content_type);
+    MHD_add_response_header(r->response, "X-Request-Id", r->id);
+    MHD_add_response_header(r->response, "Cache-Control", "no-store");
+    for (i = 0; i < r->nhdr; i++)
+        MHD_add_response_header(r->response, r->hdr_names[i], r->hdr_values[i]);
+    if (r->suspended) {
+        r->suspended = false;
+        MHD_resume_connection(r->conn);
+        ev_idle_start(r->h->loop, &r->h->kick);
+    }
+}
+
+/* ---- request life cycle ---- */
+
+static struct httpd_req *httpd_req_new(struct httpd *h, struct MHD_Connection *conn,
+                                       const char *url, const char *method)
+{
+    struct httpd_req *r = cl_calloc(1, sizeof(*r));
+
+    r->h = h;
+    r->conn = conn;
+    r->method = cl_strdup(method);
+    r->path = cl_strndup(url, 2048);
+    r->route = "unmatched";
+    r->started = cl_now_mono();
+    snprintf(r->id, sizeof(r->id), "%x-%lu", (unsigned)getpid(), ++h->next_id);
+    buf_init(&r->body);
+    h->inflight++;
+    return r;
+}
+
+static void httpd_req_free(struct httpd_req *r)
+{
+    int i;
+
+    if (r->ctx_free != NULL)
+        r->ctx_free(r->ctx);
+    if (r->response != NULL)
+        MHD_destroy_response(r->response);
+    for (i = 0; i < r->nhdr; i++) {
+        free(r->hdr_names[i]);
+        free(r->hdr_values[i]);
+    }
+    buf_dispose(&r->body);
+    free(r->principal);
+    free(r->method);
+    free(r->path);
+    free(r);
+}
+
+static void httpd_req_log(const struct httpd_req *r, double secs, enum MHD_RequestTerminationCode toe)
+{
+    log_req_info(r->id,
+                 "event=request method=%s path=\"%.200s\" route=%s status=%d ms=%.2f bytes=%zu "
+                 "principal=%s%s",
+                 r->method, r->path, r->route, r->status, secs * 1000.0, r->resp_len,
+                 r->principal != NULL ? r->principal : "-",
+                 toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted=1");
+}
+
+static void httpd_on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                               enum MHD_RequestTerminationCode toe)
+{
+    struct httpd *h = cls;
+    struct httpd_req *r = *con_cls;
+    double secs;
+
+    (void)conn;
+    if (r == NULL)
+        return;
+    *con_cls = NULL;
+    secs = cl_now_mono() - r->started;
+    if (h->metrics != NULL)
+        metrics_observe(h->metrics, r->route, r->method, r->status != 0 ? r->status : 499, secs);
+    httpd_req_log(r, secs, toe);
+    h->inflight--;
+    httpd_req_free(r);
+}
+
+static void httpd_req_body_add(struct httpd_req *r, const char *data, size_t len)
+{
+    if (r->too_large || r->body.len + len > (size_t)r->h->max_body) {
+        r->too_large = true; /* keep reading, keep nothing: the answer is 413 */
+        return;
+    }
+    buf_append(&r->body, data, len);
+}
+
+/* The first call: headers only. Refuses an announced oversize body at once. */
+static void httpd_req_headers(struct httpd_req *r)
+{
+    const char *cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+                                                 MHD_HTTP_HEADER_CONTENT_LENGTH);
+    long n;
+
+    if (cl != NULL && (cl_parse_long(&n, cl, 0, __LONG_MAX__) != CL_OK || n > r->h->max_body))
+        r->too_large = true;
+}
+
+static enum MHD_Result httpd_queue(struct httpd_req *r)
+{
+    return MHD_queue_response(r->conn, (unsigned)r->status, r->response);
+}
+
+static enum MHD_Result httpd_on_access(void *cls, struct MHD_Connection *conn, const char *url,
+                                       const char *method, const char *version,
+                                       const char *upload, size_t *upload_size, void **con_cls)
+{
+    struct httpd *h = cls;
+    struct httpd_req *r = *con_cls;
+
+    (void)version;
+    if (r == NULL) {
+        r = httpd_req_new(h, conn, url, method);
+        *con_cls = r;
+        httpd_req_headers(r);
+        return MHD_YES;
+    }
+    if (*upload_size > 0) {
+        httpd_req_body_add(r, upload, *upload_size);
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (r->response == NULL && !r->dispatched) {
+        r->dispatched = true;
+        h->handler(r, h->arg);
+    }
+    if (r->response != NULL)
+        return httpd_queue(r);
+    r->suspended = true;
+    MHD_suspend_connection(conn);
+    return MHD_YES;
+}
+
+/* ---- driving MHD from libev ---- */
+
+static void httpd_arm_timer(struct httpd *h)
+{
+    MHD_UNSIGNED_LONG_LONG ms = 0;
+
+    ev_timer_stop(h->loop, &h->tick);
+    if (MHD_get_timeout(h->mhd, &ms) == MHD_YES) {
+        ev_timer_set(&h->tick, (double)ms / 1000.0, 0.0);
+        ev_timer_start(h->loop, &h->tick);
+    }
+}
+
+static void httpd_run(struct httpd *h)
+{
+    MHD_run(h->mhd);
+    httpd_arm_timer(h);
+}
+
+static void httpd_on_io(struct ev_loop *loop, ev_io *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    httpd_run(container_of(w, struct httpd, io));
+}
+
+static void httpd_on_tick(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    httpd_run(container_of(w, struct httpd, tick));
+}
+
+static void httpd_on_kick(struct ev_loop *loop, ev_idle *w, int revents)
+{
+    struct httpd *h = container_of(w, struct httpd, kick);
+
+    (void)revents;
+    ev_idle_stop(loop, w);
+    httpd_run(h);
+}
+
+static void httpd_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char msg[256];
+
+    (void)cls;
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    msg[strcspn(msg, "\n")] = '\0';
+    log_warn("event=http_error error=\"%s\"", msg);
+}
+
+/* Binds host:port (names resolved, v4 or v6) and listens. */
+static int httpd_bind(int *fd_out, int *port_out, const char *listen_on, struct cl_err *err)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+    struct addrinfo *ai = NULL;
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    char *host = NULL;
+    char port[8];
+    int one = 1;
+    int fd = -1;
+    int p;
+    int rc = conf_split_listen(&host, &p, listen_on, err);
+
+    if (rc != CL_OK)
+        return rc;
+    snprintf(port, sizeof(port), "%d", p);
+    if (getaddrinfo(host, port, &hints, &ai) != 0 || ai == NULL) {
+        rc = cl_fail(err, CL_EINVAL, "listen %s: cannot resolve host", listen_on);
+        goto cleanup;
+    }
+    fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+        bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 1024) != 0 ||
+        getsockname(fd, (struct sockaddr *)&ss, &sl) != 0) {
+        rc = cl_fail(err, CL_EIO, "listen %s: %s", listen_on, strerror(errno));
+        goto cleanup;
+    }
+    *port_out = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                               : ((struct sockaddr_in *)&ss)->sin_port);
+    *fd_out = fd;
+    fd = -1;
+cleanup:
+    if (fd >= 0)
+        close(fd);
+    if (ai != NULL)
+        freeaddrinfo(ai);
+    free(host);
+    return rc;
+}
+
+static int httpd_mhd_start(struct httpd *h, long max_connections, struct cl_err *err)
+{
+    const union MHD_DaemonInfo *info;
+
+    h->mhd = MHD_start_daemon(
+        MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+        httpd_on_access, h, MHD_OPTION_LISTEN_SOCKET, h->listen_fd,
+        MHD_OPTION_NOTIFY_COMPLETED, httpd_on_completed, h, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)max_connections, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTPD_IDLE_TIMEOUT,
+        MHD_OPTION_EXTERNAL_LOGGER, httpd_mhd_log, h, MHD_OPTION_END);
+    if (h->mhd == NULL)
+        return cl_fail(err, CL_EIO, "libmicrohttpd would not start");
+    info = MHD_get_daemon_info(h->mhd, MHD_DAEMON_INFO_EPOLL_FD);
+    if (info == NULL)
+        return cl_fail(err, CL_EIO, "libmicrohttpd has no epoll fd");
+    ev_io_init(&h->io, httpd_on_io, info->epoll_fd, EV_READ);
+    ev_io_start(h->loop, &h->io);
+    ev_init(&h->tick, httpd_on_tick);
+    ev_idle_init(&h->kick, httpd_on_kick);
+    httpd_arm_timer(h);
+    return CL_OK;
+}
+
+int httpd_start(struct httpd **out, struct ev_loop *loop, const struct httpd_opts *o,
+                struct cl_err *err)
+{
+    struct httpd *h = cl_calloc(1, sizeof(*h));
+    int rc;
+
+    h->loop = loop;
+    h->listen_fd = -1;
+    h->max_body = o->max_body;
+    h->handler = o->handler;
+    h->arg = o->arg;
+    h->metrics = o->metrics;
+    rc = httpd_bind(&h->listen_fd, &h->port, o->listen, err);
+    if (rc == CL_OK)
+        rc = httpd_mhd_start(h, o->max_connections, err);
+    if (rc != CL_OK) {
+        httpd_free(h);
+        return rc;
+    }
+    *out = h;
+    return CL_OK;
+}
+
+void httpd_quiesce(struct httpd *h)
+{
+    MHD_socket fd;
+
+    if (h->listen_fd < 0)
+        return;
+    fd = MHD_quiesce_daemon(h->mhd);
+    if (fd != MHD_INVALID_SOCKET)
+        close(fd);
+    h->listen_fd = -1;
+}
+
+void httpd_free(struct httpd *h)
+{
+    if (h == NULL)
+        return;
+    if (h->mhd != NULL) {
+        ev_io_stop(h->loop, &h->io);
+        ev_timer_stop(h->loop, &h->tick);
+        ev_idle_stop(h->loop, &h->kick);
+        MHD_stop_daemon(h->mhd); /* completes every request and closes the listener */
+    } else if (h->listen_fd >= 0) {
+        close(h->listen_fd);
+    }
+    free(h);
+}
+
+int httpd_inflight(const struct httpd *h)
+{
+    return h->inflight;
+}
+
+int httpd_port(const struct httpd *h)
+{
+    return h->port;
+}
+
+void httpd_set_max_body(struct httpd *h, long max_body)
+{
+    h->max_body = max_body;
+}
