@@ -27,6 +27,8 @@ MODE_LDFLAGS :=
 endif
 
 OUT      := build/$(BUILD)
+V        ?= 0
+Q        := $(if $(filter 1,$(V)),,@)
 BINDIR   := $(if $(filter debug,$(BUILD)),$(OUT),.)
 
 # Modules shared by the daemon and the CLI.
@@ -52,25 +54,30 @@ debug:
 SQL_FILES := $(sort $(wildcard sql/*.sql))
 $(OUT)/migrations_data.c: $(SQL_FILES) contrib/embed-sql.sh
 	@mkdir -p $(dir $@)
-	sh contrib/embed-sql.sh $@ $(SQL_FILES)
+	$(Q)sh contrib/embed-sql.sh $@ $(SQL_FILES)
 
 $(OUT)/migrations_data.o: $(OUT)/migrations_data.c
-	$(CC) $(CFLAGS) $(MODE_CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CFLAGS) $(MODE_CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
 
 $(BINDIR)/closeloopd: $(call obj,$(DAEMON_SRCS) $(COMMON_SRCS)) $(OUT)/migrations_data.o
-	$(CC) $(MODE_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(MODE_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
 
 $(BINDIR)/closeloop: $(call obj,$(CLI_SRCS) $(COMMON_SRCS))
-	$(CC) $(MODE_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(MODE_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
 
 $(OUT)/%.o: src/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(MODE_CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CFLAGS) $(MODE_CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
 
 # Each unit test links the whole library of modules; the linker keeps what it needs.
 $(OUT)/tests/%: tests/unit/%.c $(call obj,$(LIB_SRCS) $(COMMON_SRCS) $(filter-out src/closeloop.c,$(CLI_SRCS))) $(OUT)/migrations_data.o
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(MODE_CFLAGS) $(PKG_CFLAGS) -o $@ $^ $(MODE_LDFLAGS) $(PKG_LIBS) $(LDLIBS) -lcmocka
+	@echo "  TEST    $@"
+	$(Q)$(CC) $(CFLAGS) $(MODE_CFLAGS) $(PKG_CFLAGS) -o $@ $^ $(MODE_LDFLAGS) $(PKG_LIBS) $(LDLIBS) -lcmocka
 
 deps:
 	@sh contrib/deps.sh

@@ -84,7 +84,6 @@ CREATE TABLE events (
     new        text
 );
 CREATE INDEX events_action_idx ON events (action_id, id);
-CREATE INDEX events_at_idx ON events (at);
 
 CREATE FUNCTION events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN

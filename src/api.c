@@ -226,6 +226,16 @@ void api_req_sql(struct api_req *q, const char *sql, int nparams, const char *co
     q->query = db_query(q->api->pool, sql, nparams, params, api_on_sql, q);
 }
 
+void api_req_prepared(struct api_req *q, const struct db_stmt *stmt, int nparams,
+                      const char *const *params, enum api_shape shape, int ok_status, long limit)
+{
+    q->state = API_QUERYING;
+    q->shape = shape;
+    q->ok_status = ok_status;
+    q->limit = limit;
+    q->query = db_query_stmt(q->api->pool, stmt, nparams, params, api_on_sql, q);
+}
+
 /* ---- request accessors for resource handlers ---- */
 
 const char *api_req_param(const struct api_req *q, int i)

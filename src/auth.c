@@ -38,8 +38,8 @@ struct auth_lookup {
     void *arg;
 };
 
-static const char sql_lookup[] =
-    "SELECT id, name, scope FROM api_tokens WHERE hash = $1 AND revoked_at IS NULL";
+static const struct db_stmt sql_lookup = {
+    "auth_lookup", "SELECT id, name, scope FROM api_tokens WHERE hash = $1 AND revoked_at IS NULL"};
 
 static const char *const scope_names[] = {"none", "read", "write", "admin"};
 
@@ -201,7 +201,7 @@ int auth_check(struct auth_identity *out, struct auth_lookup **pending, struct a
     memcpy(l->hash, hash, sizeof(hash));
     l->done = done;
     l->arg = arg;
-    l->query = db_query(a->pool, sql_lookup, 1, params, auth_on_lookup, l);
+    l->query = db_query_stmt(a->pool, &sql_lookup, 1, params, auth_on_lookup, l);
     *pending = l;
     return AUTH_PENDING;
 }

@@ -7,10 +7,13 @@
 
 enum db_conn_state { DBC_DOWN, DBC_CONNECTING, DBC_IDLE, DBC_BUSY };
 
+#define DB_MAX_PREPARED 32
+
 struct db_query {
     struct db_query *next;
     struct db_pool *pool;
-    const char *sql; /* constant text, outlives the query */
+    const char *sql;            /* constant text, outlives the query */
+    const struct db_stmt *stmt; /* or a statement to run prepared */
     int nparams;
     char **params;
     db_done_fn done;
@@ -29,6 +32,9 @@ struct db_conn {
     bool flushing;
     int failures;
     struct db_query *q; /* in flight, owned */
+    bool preparing;     /* q's statement is being prepared first */
+    const struct db_stmt *prepared[DB_MAX_PREPARED];
+    int nprepared;
     PGresult *last;     /* last good result of the statement */
     PGresult *error;    /* first error result of the statement */
 };
@@ -58,6 +64,7 @@ struct db_pool {
 
 static void db_conn_connect(struct db_conn *c);
 static void db_pool_dispatch(struct db_pool *p);
+static void db_conn_send(struct db_conn *c, struct db_query *q);
 
 static void watch(struct ev_loop *loop, ev_io *w, int fd, int events)
 {
@@ -101,14 +108,22 @@ static void db_query_free(struct db_query *q)
     free(q);
 }
 
-/* Strips the trailing newline libpq puts on messages. */
+/* Makes a libpq message one log-safe line: newlines and tabs become spaces, double
+ * quotes single ones, trailing space goes. */
 static void db_copy_line(char *dst, size_t n, const char *src)
 {
     size_t len;
+    size_t i;
 
     snprintf(dst, n, "%s", src != NULL ? src : "");
+    for (i = 0; dst[i] != '\0'; i++) {
+        if (dst[i] == '\n' || dst[i] == '\r' || dst[i] == '\t')
+            dst[i] = ' ';
+        else if (dst[i] == '"')
+            dst[i] = '\'';
+    }
     len = strlen(dst);
-    while (len > 0 && (dst[len - 1] == '\n' || dst[len - 1] == '\r'))
+    while (len > 0 && dst[len - 1] == ' ')
         dst[--len] = '\0';
 }
 
@@ -189,18 +204,20 @@ static void db_conn_fail(struct db_conn *c, const char *what)
 {
     struct db_pool *p = c->pool;
     char why[256];
+    char detail[200];
     bool was_up = c->state == DBC_IDLE || c->state == DBC_BUSY;
     struct db_query *q = c->q;
 
-    snprintf(why, sizeof(why), "database %s: %s", what,
-             c->pg != NULL ? PQerrorMessage(c->pg) : "no connection");
-    db_copy_line(why, sizeof(why), why);
+    db_copy_line(detail, sizeof(detail), c->pg != NULL ? PQerrorMessage(c->pg) : "no connection");
+    snprintf(why, sizeof(why), "database %s: %s", what, detail);
     ev_io_stop(p->loop, &c->io);
     ev_timer_stop(p->loop, &c->timer);
     PQfinish(c->pg);
     c->pg = NULL;
     db_conn_clear_results(c);
     c->q = NULL;
+    c->preparing = false;
+    c->nprepared = 0; /* a new session knows no statements */
     c->state = DBC_DOWN;
     c->failures++;
     if (was_up)
@@ -263,7 +280,15 @@ static void db_conn_read(struct db_conn *c)
 
     while (!PQisBusy(c->pg)) {
         res = PQgetResult(c->pg);
+        if (res == NULL && c->preparing && c->error == NULL) {
+            c->preparing = false;
+            c->prepared[c->nprepared++] = c->q->stmt;
+            db_conn_clear_results(c);
+            db_conn_send(c, c->q); /* now run it */
+            return;
+        }
         if (res == NULL) {
+            c->preparing = false;
             q = c->q;
             c->q = NULL;
             c->state = DBC_IDLE;
@@ -341,13 +366,35 @@ static void db_conn_connect(struct db_conn *c)
     watch(c->pool->loop, &c->io, PQsocket(c->pg), EV_WRITE);
 }
 
+static bool db_conn_has(const struct db_conn *c, const struct db_stmt *stmt)
+{
+    int i;
+
+    for (i = 0; i < c->nprepared; i++)
+        if (c->prepared[i] == stmt)
+            return true;
+    return false;
+}
+
+/* Sends q: plain, prepared, or first the PREPARE when this session lacks it. */
+static int db_conn_send_one(struct db_conn *c, struct db_query *q)
+{
+    const char *const *params = (const char *const *)q->params;
+
+    if (q->stmt == NULL)
+        return PQsendQueryParams(c->pg, q->sql, q->nparams, NULL, params, NULL, NULL, 0);
+    if (db_conn_has(c, q->stmt) || c->nprepared == DB_MAX_PREPARED)
+        return PQsendQueryPrepared(c->pg, q->stmt->name, q->nparams, params, NULL, NULL, 0);
+    c->preparing = true;
+    return PQsendPrepare(c->pg, q->stmt->name, q->stmt->sql, q->nparams, NULL);
+}
+
 static void db_conn_send(struct db_conn *c, struct db_query *q)
 {
     c->q = q;
     c->state = DBC_BUSY;
     q->sent_at = ev_now(c->pool->loop);
-    if (!PQsendQueryParams(c->pg, q->sql, q->nparams, NULL, (const char *const *)q->params, NULL,
-                           NULL, 0)) {
+    if (!db_conn_send_one(c, q)) {
         db_conn_fail(c, "send");
         return;
     }
@@ -428,20 +475,24 @@ void db_pool_free(struct db_pool *p)
     free(p);
 }
 
-struct db_query *db_query(struct db_pool *p, const char *sql, int nparams,
-                          const char *const *params, db_done_fn done, void *arg)
+static struct db_query *db_query_new(struct db_pool *p, int nparams, const char *const *params,
+                                     db_done_fn done, void *arg)
 {
     struct db_query *q = cl_calloc(1, sizeof(*q));
     int i;
 
     q->pool = p;
-    q->sql = sql;
     q->nparams = nparams;
     q->params = cl_calloc((size_t)(nparams > 0 ? nparams : 1), sizeof(char *));
     for (i = 0; i < nparams; i++)
         q->params[i] = cl_strdup(params[i]);
     q->done = done;
     q->arg = arg;
+    return q;
+}
+
+static struct db_query *db_query_submit(struct db_pool *p, struct db_query *q)
+{
     if (p->down && p->connected == 0) {
         db_list_push(&p->failed, q);
         ev_timer_start(p->loop, &p->kick);
@@ -450,6 +501,24 @@ struct db_query *db_query(struct db_pool *p, const char *sql, int nparams,
     db_list_push(&p->queue, q);
     db_pool_dispatch(p);
     return q;
+}
+
+struct db_query *db_query(struct db_pool *p, const char *sql, int nparams,
+                          const char *const *params, db_done_fn done, void *arg)
+{
+    struct db_query *q = db_query_new(p, nparams, params, done, arg);
+
+    q->sql = sql;
+    return db_query_submit(p, q);
+}
+
+struct db_query *db_query_stmt(struct db_pool *p, const struct db_stmt *stmt, int nparams,
+                               const char *const *params, db_done_fn done, void *arg)
+{
+    struct db_query *q = db_query_new(p, nparams, params, done, arg);
+
+    q->stmt = stmt;
+    return db_query_submit(p, q);
 }
 
 void db_query_cancel(struct db_query *q)

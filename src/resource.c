@@ -71,41 +71,37 @@ static const struct valid_field verb_spec[] = {
 
 /* ---- SQL ---- */
 
-static const char sql_team_get[] = "SELECT team_json(t) FROM teams t WHERE t.name = $1";
+static const struct db_stmt sql_team_get = {"team_get", "SELECT team_json(t) FROM teams t WHERE t.name = $1"};
 static const char sql_team_list[] =
     "SELECT team_json(t), t.id::text FROM teams t"
     " WHERE ($1::bigint IS NULL OR t.id > $1) ORDER BY t.id LIMIT $2";
-static const char sql_team_create[] = "SELECT cl_team_create($1::jsonb)";
-static const char sql_team_update[] = "SELECT cl_team_update($1, $2::jsonb)";
+static const struct db_stmt sql_team_create = {"team_create", "SELECT cl_team_create($1::jsonb)"};
+static const struct db_stmt sql_team_update = {"team_update", "SELECT cl_team_update($1, $2::jsonb)"};
 
-static const char sql_person_get[] = "SELECT person_json(p) FROM people p WHERE p.handle = $1";
+static const struct db_stmt sql_person_get = {"person_get", "SELECT person_json(p) FROM people p WHERE p.handle = $1"};
 static const char sql_person_list[] =
     "SELECT person_json(p), p.id::text FROM people p"
     " WHERE ($1::bigint IS NULL OR p.id > $1)"
     " AND ($3::text IS NULL OR p.team_id = (SELECT id FROM teams WHERE name = $3))"
     " AND ($4::boolean IS NULL OR p.active = $4)"
     " ORDER BY p.id LIMIT $2";
-static const char sql_person_create[] = "SELECT cl_person_create($1::jsonb)";
-static const char sql_person_update[] = "SELECT cl_person_update($1, $2::jsonb)";
+static const struct db_stmt sql_person_create = {"person_create", "SELECT cl_person_create($1::jsonb)"};
+static const struct db_stmt sql_person_update = {"person_update", "SELECT cl_person_update($1, $2::jsonb)"};
 
-static const char sql_incident_get[] =
-    "SELECT incident_json(i), i.version AS etag FROM incidents i WHERE i.key = $1";
+static const struct db_stmt sql_incident_get = {"incident_get", "SELECT incident_json(i), i.version AS etag FROM incidents i WHERE i.key = $1"};
 static const char sql_incident_list[] =
     "SELECT incident_json(i), i.id::text FROM incidents i"
     " WHERE ($1::bigint IS NULL OR i.id > $1)"
     " AND ($3::text IS NULL OR ($3 = 'open') = (i.resolved_at IS NULL))"
     " ORDER BY i.id LIMIT $2";
-static const char sql_incident_create[] = "SELECT cl_incident_create($1::jsonb)";
-static const char sql_incident_update[] = "SELECT cl_incident_update($1, $2::int, $3::jsonb)";
+static const struct db_stmt sql_incident_create = {"incident_create", "SELECT cl_incident_create($1::jsonb)"};
+static const struct db_stmt sql_incident_update = {"incident_update", "SELECT cl_incident_update($1, $2::int, $3::jsonb)"};
 
-static const char sql_action_get[] =
-    "SELECT action_json(v), v.version AS etag FROM action_v v WHERE v.id = $1::bigint";
-static const char sql_action_create[] = "SELECT cl_action_create($1::jsonb, $2, $3)";
-static const char sql_action_update[] =
-    "SELECT cl_action_update($1::bigint, $2::int, $3::jsonb, $4, $5)";
-static const char sql_action_verb[] =
-    "SELECT cl_action_transition($1::bigint, $2::int, $3, $4, $5)";
-static const char sql_action_history[] = "SELECT cl_action_history($1::bigint)";
+static const struct db_stmt sql_action_get = {"action_get", "SELECT action_json(v), v.version AS etag FROM action_v v WHERE v.id = $1::bigint"};
+static const struct db_stmt sql_action_create = {"action_create", "SELECT cl_action_create($1::jsonb, $2, $3)"};
+static const struct db_stmt sql_action_update = {"action_update", "SELECT cl_action_update($1::bigint, $2::int, $3::jsonb, $4, $5)"};
+static const struct db_stmt sql_action_verb = {"action_verb", "SELECT cl_action_transition($1::bigint, $2::int, $3, $4, $5)"};
+static const struct db_stmt sql_action_history = {"action_history", "SELECT cl_action_history($1::bigint)"};
 
 /* Most urgent first. The overdue and unowned predicates repeat the partial index's
  * expression so the planner can walk actions_open_due_idx. */
@@ -214,7 +210,7 @@ static char *res_dump(const json_t *body)
 
 /* Validates the body and runs `sql` with (prefix params..., body [, suffix...]). */
 static void res_change(struct api_req *q, const struct valid_field *spec, size_t n,
-                       enum valid_mode mode, const char *sql, int status)
+                       enum valid_mode mode, const struct db_stmt *sql, int status)
 {
     json_t *body = NULL;
     char *text;
@@ -227,18 +223,18 @@ static void res_change(struct api_req *q, const struct valid_field *spec, size_t
     if (mode == VALID_MODE_UPDATE)
         params[np++] = api_req_param(q, 0);
     params[np++] = text;
-    api_req_sql(q, sql, np, params, API_ONE, status, 0);
+    api_req_prepared(q, sql, np, params, API_ONE, status, 0);
     free(text);
     json_decref(body);
 }
 
-static void res_get(struct api_req *q, const char *sql)
+static void res_get(struct api_req *q, const struct db_stmt *sql)
 {
     const char *params[1] = {api_req_param(q, 0)};
 
     if (api_req_check_query(q, (const char *const[]){NULL}) != CL_OK)
         return;
-    api_req_sql(q, sql, 1, params, API_ONE, 200, 0);
+    api_req_prepared(q, sql, 1, params, API_ONE, 200, 0);
 }
 
 /* ---- teams ---- */
@@ -256,16 +252,16 @@ static void team_list(struct api_req *q)
     api_req_sql(q, sql_team_list, 2, (const char *const[]){cursor, fetch}, API_LIST, 200, limit);
 }
 
-static void team_get(struct api_req *q) { res_get(q, sql_team_get); }
+static void team_get(struct api_req *q) { res_get(q, &sql_team_get); }
 
 static void team_create(struct api_req *q)
 {
-    res_change(q, team_spec, CL_ARRAY_LEN(team_spec), VALID_MODE_CREATE, sql_team_create, 201);
+    res_change(q, team_spec, CL_ARRAY_LEN(team_spec), VALID_MODE_CREATE, &sql_team_create, 201);
 }
 
 static void team_update(struct api_req *q)
 {
-    res_change(q, team_spec, CL_ARRAY_LEN(team_spec), VALID_MODE_UPDATE, sql_team_update, 200);
+    res_change(q, team_spec, CL_ARRAY_LEN(team_spec), VALID_MODE_UPDATE, &sql_team_update, 200);
 }
 
 /* ---- people ---- */
@@ -286,17 +282,17 @@ static void person_list(struct api_req *q)
                 200, limit);
 }
 
-static void person_get(struct api_req *q) { res_get(q, sql_person_get); }
+static void person_get(struct api_req *q) { res_get(q, &sql_person_get); }
 
 static void person_create(struct api_req *q)
 {
-    res_change(q, person_spec, CL_ARRAY_LEN(person_spec), VALID_MODE_CREATE, sql_person_create,
+    res_change(q, person_spec, CL_ARRAY_LEN(person_spec), VALID_MODE_CREATE, &sql_person_create,
                201);
 }
 
 static void person_update(struct api_req *q)
 {
-    res_change(q, person_spec, CL_ARRAY_LEN(person_spec), VALID_MODE_UPDATE, sql_person_update,
+    res_change(q, person_spec, CL_ARRAY_LEN(person_spec), VALID_MODE_UPDATE, &sql_person_update,
                200);
 }
 
@@ -321,12 +317,12 @@ static void incident_list(struct api_req *q)
                 200, limit);
 }
 
-static void incident_get(struct api_req *q) { res_get(q, sql_incident_get); }
+static void incident_get(struct api_req *q) { res_get(q, &sql_incident_get); }
 
 static void incident_create(struct api_req *q)
 {
     res_change(q, incident_spec, CL_ARRAY_LEN(incident_spec), VALID_MODE_CREATE,
-               sql_incident_create, 201);
+               &sql_incident_create, 201);
 }
 
 static void incident_update(struct api_req *q)
@@ -340,7 +336,7 @@ static void incident_update(struct api_req *q)
         return;
     if (api_req_version(&version, q, body) == CL_OK) {
         text = res_dump(body);
-        api_req_sql(q, sql_incident_update, 3,
+        api_req_prepared(q, &sql_incident_update, 3,
                     (const char *const[]){api_req_param(q, 0), version, text}, API_ONE, 200, 0);
         free(text);
     }
@@ -459,7 +455,7 @@ static void action_list(struct api_req *q)
 static void action_get(struct api_req *q)
 {
     if (res_path_id(q) == CL_OK)
-        res_get(q, sql_action_get);
+        res_get(q, &sql_action_get);
 }
 
 static void action_create(struct api_req *q)
@@ -471,7 +467,7 @@ static void action_create(struct api_req *q)
                      false) != CL_OK)
         return;
     text = res_dump(body);
-    api_req_sql(q, sql_action_create, 3,
+    api_req_prepared(q, &sql_action_create, 3,
                 (const char *const[]){text, api_req_source(q), api_req_actor(q)}, API_ONE, 201,
                 0);
     free(text);
@@ -487,7 +483,7 @@ static void action_patch_with(struct api_req *q, const json_t *body, const json_
     if (api_req_version(&version, q, body) != CL_OK)
         return;
     text = res_dump(patch);
-    api_req_sql(q, sql_action_update, 5,
+    api_req_prepared(q, &sql_action_update, 5,
                 (const char *const[]){api_req_param(q, 0), version, text, api_req_source(q),
                                       api_req_actor(q)},
                 API_ONE, 200, 0);
@@ -556,7 +552,7 @@ static void action_verb(struct api_req *q)
             CL_OK)
         return;
     if (api_req_version(&version, q, body) == CL_OK)
-        api_req_sql(q, sql_action_verb, 5,
+        api_req_prepared(q, &sql_action_verb, 5,
                     (const char *const[]){api_req_param(q, 0), version, api_req_param(q, 1),
                                           api_req_source(q), api_req_actor(q)},
                     API_ONE, 200, 0);
@@ -566,7 +562,7 @@ static void action_verb(struct api_req *q)
 static void action_history(struct api_req *q)
 {
     if (res_path_id(q) == CL_OK)
-        res_get(q, sql_action_history);
+        res_get(q, &sql_action_history);
 }
 
 /* ---- the table ---- */

@@ -76,6 +76,11 @@ int api_req_body(json_t **out, struct api_req *q, const struct valid_field *spec
 void api_req_sql(struct api_req *q, const char *sql, int nparams, const char *const *params,
                  enum api_shape shape, int ok_status, long limit);
 
+/* The same with a prepared statement: for hot statements whose plan does not depend on
+ * the parameters. */
+void api_req_prepared(struct api_req *q, const struct db_stmt *stmt, int nparams,
+                      const char *const *params, enum api_shape shape, int ok_status, long limit);
+
 /* Answers an error: {"error":{"code","message","field"}}. field may be NULL. */
 void api_req_error(struct api_req *q, int status, const char *code, const char *field,
                    const char *fmt, ...) __attribute__((format(printf, 5, 6)));

@@ -16,6 +16,15 @@
 struct db_pool;
 struct db_query;
 
+/* A statement worth preparing: hot and with a plan that does not depend on its
+ * parameters (no optional filters). Define it static const; the pool prepares it on
+ * each connection the first time that connection runs it, and again after reconnects.
+ * Names must be unique. */
+struct db_stmt {
+    const char *name;
+    const char *sql;
+};
+
 /* What a finished statement hands to its requester. Everything is borrowed and valid
  * only during the callback: copy what you keep. */
 struct db_reply {
@@ -55,6 +64,10 @@ void db_pool_free(struct db_pool *p);
  * CL_EIO, still through the loop. */
 struct db_query *db_query(struct db_pool *p, const char *sql, int nparams,
                           const char *const *params, db_done_fn done, void *arg);
+
+/* Like db_query, but runs a prepared statement (PQsendQueryPrepared). */
+struct db_query *db_query_stmt(struct db_pool *p, const struct db_stmt *stmt, int nparams,
+                               const char *const *params, db_done_fn done, void *arg);
 
 /* Forgets the requester: `done` will not be called. A statement already sent still
  * runs to completion on the server; its result is discarded. */

@@ -1,0 +1,100 @@
+#!/bin/sh
+# make bench: figures for the README and the issue notes. Starts a private, durable
+# PostgreSQL (fsync on) in a temp dir, seeds it, runs the release closeloopd and drives
+# it with wrk on loopback. Every loop is bounded by wrk's -d. Prints figures only.
+set -eu
+
+root=$(cd "$(dirname "$0")/../.." && pwd)
+dir=$(mktemp -d /tmp/clbench.XXXXXX)
+chmod 755 "$dir"
+pg="$dir/pg"
+port=${BENCH_PORT:-18181}
+secs=${BENCH_SECONDS:-10}
+conns=${BENCH_CONNECTIONS:-32}
+daemon_pid=
+
+cleanup() {
+    [ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null
+    sh "$root/contrib/pgctl.sh" stop "$pg" >/dev/null 2>&1 || true
+    rm -rf "$dir"
+}
+trap cleanup EXIT INT TERM
+
+sh "$root/contrib/pgctl.sh" start "$pg" >/dev/null
+dsn=$(sh "$root/contrib/pgctl.sh" dsn "$pg")
+export CLOSELOOP_DATABASE_URL="$dsn"
+psql_() { psql -X -q -v ON_ERROR_STOP=1 -d "$dsn" "$@"; }
+
+"$root/closeloopd" migrate >/dev/null
+token=$("$root/closeloopd" token create --name bench --scope admin)
+psql_ -v n=100000 -f "$root/tests/bench/seed.sql" >/dev/null
+psql_ -c "VACUUM ANALYZE" -c "CHECKPOINT" >/dev/null
+
+rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+
+pool=${BENCH_POOL_SIZE:-16}
+CLOSELOOP_POOL_SIZE=$pool CLOSELOOP_LISTEN="127.0.0.1:$port" CLOSELOOP_LOG_LEVEL=warn "$root/closeloopd" serve \
+    2>"$dir/daemon.log" &
+daemon_pid=$!
+i=0
+until curl -fs "http://127.0.0.1:$port/healthz" >/dev/null; do
+    i=$((i + 1))
+    [ $i -lt 100 ] || { cat "$dir/daemon.log"; exit 1; }
+    sleep 0.1
+done
+sleep 1
+echo "== closeloopd bench: $(nproc) cores shared by wrk, closeloopd and PostgreSQL on loopback"
+echo "   PostgreSQL durable (fsync on, synchronous_commit on); closeloopd pool_size=$pool; wrk 1 thread"
+echo "rss_idle_kb: $(rss_kb $daemon_pid)"
+
+# wrk's summary -> one line: requests/s and latency percentiles.
+run_wrk() {
+    name=$1
+    shift
+    out=$(wrk -t1 -c"$conns" -d"${secs}s" --latency -H "Authorization: Bearer $token" \
+        -H "Content-Type: application/json" "$@" "http://127.0.0.1:$port" 2>&1)
+    rps=$(echo "$out" | awk '/^Requests\/sec/ {print $2}')
+    p50=$(echo "$out" | awk '$1 == "50%" {print $2}')
+    p99=$(echo "$out" | awk '$1 == "99%" {print $2}')
+    errs=$(echo "$out" | awk '/Non-2xx/ {print $NF}')
+    echo "$name: ${rps} req/s  p50 ${p50}  p99 ${p99}  non-2xx ${errs:-0}  (${conns} connections, ${secs}s)"
+}
+
+peak=0
+sample_rss() {
+    while kill -0 "$daemon_pid" 2>/dev/null; do
+        r=$(rss_kb "$daemon_pid" 2>/dev/null || echo 0)
+        echo "$r" >>"$dir/rss"
+        sleep 0.5
+    done
+}
+sample_rss &
+sampler=$!
+
+run_wrk "create_action" -s "$root/tests/bench/create.lua"
+conns=16 run_wrk "create_action" -s "$root/tests/bench/create.lua"
+BENCH_MAX_ID=100000 run_wrk "get_action" -s "$root/tests/bench/get.lua"
+
+kill "$sampler" 2>/dev/null || true
+peak=$(sort -n "$dir/rss" | tail -1)
+echo "rss_peak_under_load_kb: $peak"
+
+# Grow to 1,000,000 actions for the overdue dashboard.
+have=$(psql_ -At -c "SELECT count(*) FROM actions")
+psql_ -v n=$((1000000 - have)) -f "$root/tests/bench/seed.sql" >/dev/null
+echo "actions_for_overdue_list: $(psql_ -At -c 'SELECT count(*) FROM actions')"
+run_wrk "overdue_list_first_page" -s "$root/tests/bench/list.lua"
+# One request at a time: the list's own latency, without queueing behind others.
+i=0
+: >"$dir/lat"
+while [ $i -lt 200 ]; do
+    curl -s -o /dev/null -w '%{time_total}\n' -H "Authorization: Bearer $token" \
+        "http://127.0.0.1:$port/api/v1/actions?overdue=true&limit=50" >>"$dir/lat"
+    i=$((i + 1))
+done
+sort -n "$dir/lat" | awk '{a[NR] = $1 * 1000} END {printf "overdue_list_sequential (200 requests, curl): p50 %.2fms  p99 %.2fms\n", a[int(NR * 0.5)], a[int(NR * 0.99)]}'
+
+plan=$(python3 "$root/tests/bench/overdue_explain.py" "$root/src/resource.c" | psql_ -At)
+echo "overdue_list_server_ms (EXPLAIN ANALYZE execution): $(echo "$plan" | awk '/Execution Time/ {print $3}')"
+echo "overdue_list_plan_uses: $(echo "$plan" | grep -o 'Index Scan using [a-z_]*' | sort -u | tr '\n' ';')"
+echo "rss_after_kb: $(rss_kb $daemon_pid)"
