@@ -169,6 +169,37 @@ static void test_db__unreachable_fails_fast(void **state)
     db_pool_free(p);
 }
 
+static const struct db_stmt stmt_add = {"test_add", "SELECT ($1::int + 1)::text"};
+static const struct db_stmt stmt_bad = {"test_bad", "SELECT no_such_column FROM pg_class"};
+
+static void test_db__prepared_statements(void **state)
+{
+    struct db_pool *p = db_pool_new(loop, dsn_or_skip(), 1);
+    struct seen s = {0};
+    const char *one[1] = {"1"};
+    const char *two[1] = {"41"};
+
+    (void)state;
+    db_query_stmt(p, &stmt_add, 1, one, on_done, &s);
+    run_loop();
+    assert_string_equal(s.value, "2");
+    memset(&s, 0, sizeof(s));
+    db_query_stmt(p, &stmt_add, 1, two, on_done, &s); /* second run: already prepared */
+    run_loop();
+    assert_string_equal(s.value, "42");
+    memset(&s, 0, sizeof(s));
+    db_query_stmt(p, &stmt_bad, 0, NULL, on_done, &s); /* PREPARE fails: reported once */
+    run_loop();
+    assert_int_equal(s.calls, 1);
+    assert_int_equal(s.code, CL_EDB);
+    assert_string_equal(s.sqlstate, "42703");
+    memset(&s, 0, sizeof(s));
+    db_query_stmt(p, &stmt_add, 1, one, on_done, &s); /* the connection still works */
+    run_loop();
+    assert_string_equal(s.value, "2");
+    db_pool_free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -177,6 +208,7 @@ int main(void)
         cmocka_unit_test(test_db__queues_in_order_on_one_connection),
         cmocka_unit_test(test_db__cancel_suppresses_callback),
         cmocka_unit_test(test_db__unreachable_fails_fast),
+        cmocka_unit_test(test_db__prepared_statements),
     };
 
     loop = ev_default_loop(0);
