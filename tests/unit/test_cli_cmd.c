@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -29,6 +30,9 @@ struct route {
     int status;
     const char *body;
 };
+
+/* The running fake, killed by the per-test teardown should an assertion end a test early. */
+static pid_t live_fake;
 
 struct fake {
     pid_t pid;
@@ -130,8 +134,15 @@ static void fake_start(struct fake *f, const struct route *routes, size_t n)
     fflush(NULL);
     f->pid = fork();
     assert_true(f->pid >= 0);
-    if (f->pid == 0)
+    if (f->pid == 0) {
+        /* die with the test, and hold no pipe of whoever runs it */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        fd = open("/dev/null", O_WRONLY);
+        dup2(fd, STDOUT_FILENO);
+        dup2(fd, STDERR_FILENO);
         serve(lfd, f->log, routes, n);
+    }
+    live_fake = f->pid;
     close(lfd);
 }
 
@@ -144,6 +155,7 @@ static char *fake_stop(struct fake *f)
 
     kill(f->pid, SIGTERM);
     waitpid(f->pid, NULL, 0);
+    live_fake = 0;
     assert_non_null(in);
     n = fread(text, 1, (1 << 20) - 1, in);
     text[n] = '\0';
@@ -206,6 +218,17 @@ static int teardown(void **state)
 {
     (void)state;
     curl_global_cleanup();
+    return 0;
+}
+
+static int kill_fake(void **state)
+{
+    (void)state;
+    if (live_fake > 0) {
+        kill(live_fake, SIGKILL);
+        waitpid(live_fake, NULL, 0);
+        live_fake = 0;
+    }
     return 0;
 }
 
@@ -445,14 +468,15 @@ static void test_cli_cmd__no_token_or_no_server_exit_3(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_cli_cmd__help_and_version_exit_0),
-        cmocka_unit_test(test_cli_cmd__usage_errors_exit_2_and_send_nothing),
-        cmocka_unit_test(test_cli_cmd__action_add_sends_headers_and_prints_the_id),
-        cmocka_unit_test(test_cli_cmd__server_answers_map_to_exit_codes),
-        cmocka_unit_test(test_cli_cmd__list_follows_pages_up_to_the_limit),
-        cmocka_unit_test(test_cli_cmd__incident_show_fetches_its_actions),
-        cmocka_unit_test(test_cli_cmd__edit_and_status_changes),
-        cmocka_unit_test(test_cli_cmd__no_token_or_no_server_exit_3),
+        cmocka_unit_test_teardown(test_cli_cmd__help_and_version_exit_0, kill_fake),
+        cmocka_unit_test_teardown(test_cli_cmd__usage_errors_exit_2_and_send_nothing, kill_fake),
+        cmocka_unit_test_teardown(test_cli_cmd__action_add_sends_headers_and_prints_the_id,
+                                  kill_fake),
+        cmocka_unit_test_teardown(test_cli_cmd__server_answers_map_to_exit_codes, kill_fake),
+        cmocka_unit_test_teardown(test_cli_cmd__list_follows_pages_up_to_the_limit, kill_fake),
+        cmocka_unit_test_teardown(test_cli_cmd__incident_show_fetches_its_actions, kill_fake),
+        cmocka_unit_test_teardown(test_cli_cmd__edit_and_status_changes, kill_fake),
+        cmocka_unit_test_teardown(test_cli_cmd__no_token_or_no_server_exit_3, kill_fake),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);

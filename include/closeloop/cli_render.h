@@ -1,0 +1,30 @@
+/* cli_render: human output of the server's JSON (tables of lists, label/value views of one
+ * object) and --json output (the JSON pretty-printed as it came). Statuses are coloured
+ * (in_progress cyan, blocked yellow, done green, wont_do dim) and due dates worded against
+ * today ("3d overdue" in red, "due today", "due in 2d", "-"), when color is true. Missing or
+ * unexpected fields show as "-" or as compact JSON; nothing here fails on odd input. */
+#ifndef CLOSELOOP_CLI_RENDER_H
+#define CLOSELOOP_CLI_RENDER_H
+
+#include "closeloop/cli_table.h"
+#include "closeloop/cli_verbs.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+/* A table of items (a JSON array of objects of kind res), with a header row; "no <res>"
+ * when it is empty. today is days since 1970-01-01 (cli_date_today()). 0 or CL_EIO. */
+int cli_render_list(FILE *out, enum cli_res res, const json_t *items, bool color, long today);
+
+/* One object as "label:  value" lines; an action's description follows after a blank line.
+ * 0 or CL_EIO. */
+int cli_render_object(FILE *out, enum cli_res res, const json_t *obj, bool color, long today);
+
+/* v pretty-printed (2-space indent) and a newline. 0 or CL_EIO. */
+int cli_render_json(FILE *out, const json_t *v);
+
+/* The colour of an action status ("open", "in_progress", ...); CLI_COLOR_NONE if unknown. */
+enum cli_color cli_render_status_color(const char *status);
+
+#endif
