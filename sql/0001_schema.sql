@@ -27,7 +27,7 @@ CREATE TABLE people (
     updated_at       timestamptz NOT NULL DEFAULT now()
 );
 CREATE UNIQUE INDEX people_github_login_key ON people (lower(github_login));
-CREATE UNIQUE INDEX people_jira_account_key ON people (jira_account_id);
+CREATE UNIQUE INDEX people_jira_account_id_key ON people (jira_account_id);
 CREATE INDEX people_team_idx ON people (team_id);
 
 ALTER TABLE teams ADD CONSTRAINT teams_manager_fk FOREIGN KEY (manager_id) REFERENCES people (id);
@@ -44,7 +44,8 @@ CREATE TABLE incidents (
     version         integer NOT NULL DEFAULT 1,
     created_at      timestamptz NOT NULL DEFAULT now(),
     updated_at      timestamptz NOT NULL DEFAULT now(),
-    CHECK (resolved_at IS NULL OR started_at IS NULL OR resolved_at >= started_at)
+    CONSTRAINT incidents_resolved_at_check
+        CHECK (resolved_at IS NULL OR started_at IS NULL OR resolved_at >= started_at)
 );
 
 CREATE TABLE actions (

@@ -107,7 +107,8 @@ static void api_constraint_field(char *out, size_t n, const char *table, const c
 {
     size_t tl = table != NULL ? strlen(table) : 0;
     const char *s = constraint != NULL ? constraint : "";
-    static const char *const suffixes[] = {"_check", "_fkey", "_key", "_id"};
+    /* a foreign key names the column (team_id); the API field is the noun (team) */
+    static const char *const suffixes[] = {"_id_fkey", "_check", "_key"};
     size_t len;
     size_t i;
 
@@ -118,8 +119,10 @@ static void api_constraint_field(char *out, size_t n, const char *table, const c
         size_t sl = strlen(suffixes[i]);
 
         len = strlen(out);
-        if (len > sl && strcmp(out + len - sl, suffixes[i]) == 0)
+        if (len > sl && strcmp(out + len - sl, suffixes[i]) == 0) {
             out[len - sl] = '\0';
+            break;
+        }
     }
     if (strcmp(out, table != NULL ? table : "") == 0 || strcmp(out, "live_name") == 0)
         out[0] = '\0';
@@ -132,6 +135,11 @@ static void api_db_error(struct api_req *q, const struct db_reply *r)
 
     if (r->code == CL_EIO) {
         api_req_error(q, 503, "unavailable", NULL, "database unavailable, try again");
+        return;
+    }
+    if (strcmp(st, "57014") == 0) { /* statement_timeout: rolled back */
+        api_req_error(q, 503, "unavailable", NULL,
+                      "the database took too long; nothing was changed, try again");
         return;
     }
     api_constraint_field(field, sizeof(field), r->table, r->constraint);
@@ -164,7 +172,9 @@ static void api_reply_one(struct api_req *q, PGresult *res)
     struct buf b;
 
     if (PQntuples(res) == 0 || PQgetisnull(res, 0, 0)) {
-        api_req_error(q, 404, "not_found", NULL, "not found");
+        api_req_error(q, 404, "not_found", NULL, "no %s \"%.80s\"",
+                      q->route->noun != NULL ? q->route->noun : "such object",
+                      q->params[0] != NULL ? q->params[0] : "");
         return;
     }
     if (PQnfields(res) > 1 && strcmp(PQfname(res, 1), "etag") == 0) {
@@ -241,6 +251,11 @@ void api_req_prepared(struct api_req *q, const struct db_stmt *stmt, int nparams
 const char *api_req_param(const struct api_req *q, int i)
 {
     return i < API_MAX_PARAMS ? q->params[i] : NULL;
+}
+
+const char *api_req_path(const struct api_req *q)
+{
+    return httpd_req_path(q->http);
 }
 
 const char *api_req_query(const struct api_req *q, const char *name)
@@ -486,6 +501,13 @@ static void api_on_deadline(struct ev_loop *loop, ev_timer *w, int revents)
 
     (void)loop;
     (void)revents;
+    if (q->query != NULL && db_query_sent(q->query)) {
+        /* A statement on the server may commit: answering 503 now could report a
+         * failure for a change that happened. statement_timeout bounds the wait, and
+         * the outcome, whichever it is, is the answer. */
+        log_req_warn(httpd_req_id(q->http), "event=deadline_waiting_for_statement");
+        return;
+    }
     auth_lookup_cancel(q->auth_pending);
     q->auth_pending = NULL;
     db_query_cancel(q->query);
@@ -583,15 +605,21 @@ static bool api_builtin(struct api_req *q)
 {
     const char *path = httpd_req_path(q->http);
     bool get = strcmp(httpd_req_method(q->http), "GET") == 0;
+    bool builtin = strcmp(path, "/healthz") == 0 || strcmp(path, "/readyz") == 0 ||
+                   strcmp(path, "/metrics") == 0;
 
-    if (strcmp(path, "/healthz") == 0 && get) {
+    if (builtin && !get) {
+        httpd_req_add_header(q->http, "Allow", "GET");
+        api_req_error(q, 405, "method_not_allowed", NULL, "%s is not allowed here",
+                      httpd_req_method(q->http));
+    } else if (strcmp(path, "/healthz") == 0) {
         httpd_req_set_route(q->http, "/healthz");
         api_req_reply(q, 200, api_json_ct, "{\"status\":\"ok\"}\n");
-    } else if (strcmp(path, "/readyz") == 0 && get) {
+    } else if (strcmp(path, "/readyz") == 0) {
         httpd_req_set_route(q->http, "/readyz");
         q->state = API_QUERYING;
         q->query = db_query(q->api->pool, migrate_sql_current, 0, NULL, api_on_ready, q);
-    } else if (strcmp(path, "/metrics") == 0 && get) {
+    } else if (strcmp(path, "/metrics") == 0) {
         httpd_req_set_route(q->http, "/metrics");
         api_metrics(q);
     } else {

@@ -109,14 +109,18 @@ static char *pick(const char *flag, const char *env)
     return v != NULL && *v != '\0' ? cl_strdup(v) : NULL;
 }
 
-/* Opens the config file; *f stays NULL when the default file does not exist. */
+/* Opens the config file; *f stays NULL when the default file does not exist. The
+ * default is $XDG_CONFIG_HOME/closeloop/config, else ~/.config/closeloop/config. */
 static int open_file(FILE **f, char **path, struct cl_err *err)
 {
     const char *named = getenv("CLOSELOOP_CONFIG");
+    const char *xdg = getenv("XDG_CONFIG_HOME");
     const char *home = getenv("HOME");
 
     if (named != NULL && *named != '\0')
         *path = cl_strdup(named);
+    else if (xdg != NULL && *xdg == '/')
+        *path = cl_asprintf("%s/closeloop/config", xdg);
     else if (home != NULL && *home != '\0')
         *path = cl_asprintf("%s/.config/closeloop/config", home);
     else

@@ -19,6 +19,7 @@ struct db_query {
     db_done_fn done;
     void *arg;
     bool cancelled;
+    bool sent;
     double sent_at;
 };
 
@@ -47,6 +48,7 @@ struct db_query_list {
 struct db_pool {
     struct ev_loop *loop;
     char *dsn;
+    char options[96]; /* session settings sent at connect */
     int size;
     struct db_conn *conns;
     struct db_query_list queue;  /* waiting for a connection */
@@ -352,7 +354,7 @@ static void db_conn_on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 static void db_conn_connect(struct db_conn *c)
 {
     static const char *const keys[] = {"dbname", "application_name", "options", NULL};
-    const char *vals[] = {c->pool->dsn, "closeloopd", "-c TimeZone=UTC", NULL};
+    const char *vals[] = {c->pool->dsn, "closeloopd", c->pool->options, NULL};
 
     c->pg = PQconnectStartParams(keys, vals, 1);
     if (c->pg == NULL || PQstatus(c->pg) == CONNECTION_BAD) {
@@ -393,6 +395,7 @@ static void db_conn_send(struct db_conn *c, struct db_query *q)
 {
     c->q = q;
     c->state = DBC_BUSY;
+    q->sent = true;
     q->sent_at = ev_now(c->pool->loop);
     if (!db_conn_send_one(c, q)) {
         db_conn_fail(c, "send");
@@ -408,9 +411,17 @@ static void db_pool_dispatch(struct db_pool *p)
 
     for (i = 0; i < p->size && p->queue.head != NULL; i++) {
         struct db_conn *c = &p->conns[i];
+        struct db_query *q;
 
-        if (c->state == DBC_IDLE)
-            db_conn_send(c, db_list_pop(&p->queue));
+        if (c->state != DBC_IDLE)
+            continue;
+        q = db_list_pop(&p->queue);
+        if (q->cancelled) { /* its requester gave up: it must never run */
+            db_query_free(q);
+            i--;
+            continue;
+        }
+        db_conn_send(c, q);
     }
 }
 
@@ -425,13 +436,16 @@ static void db_pool_on_kick(struct ev_loop *loop, ev_timer *w, int revents)
         db_complete_io(p, q, "database unavailable: no connection could be made");
 }
 
-struct db_pool *db_pool_new(struct ev_loop *loop, const char *dsn, int size)
+struct db_pool *db_pool_new(struct ev_loop *loop, const char *dsn, int size,
+                            double statement_timeout)
 {
     struct db_pool *p = cl_calloc(1, sizeof(*p));
     int i;
 
     p->loop = loop;
     p->dsn = cl_strdup(dsn);
+    snprintf(p->options, sizeof(p->options), "-c TimeZone=UTC -c statement_timeout=%ld",
+             (long)(statement_timeout * 1000.0));
     p->size = size;
     p->conns = cl_calloc((size_t)size, sizeof(*p->conns));
     ev_timer_init(&p->kick, db_pool_on_kick, 0.0, 0.0);
@@ -525,6 +539,11 @@ void db_query_cancel(struct db_query *q)
 {
     if (q != NULL)
         q->cancelled = true;
+}
+
+bool db_query_sent(const struct db_query *q)
+{
+    return q->sent;
 }
 
 bool db_pool_ready(const struct db_pool *p)

@@ -27,6 +27,7 @@ struct httpd {
     int port;
     long max_body;
     int inflight;
+    struct httpd_req *reqs; /* every live request, for shutdown */
     unsigned long next_id;
     httpd_handler_fn handler;
     void *arg;
@@ -35,6 +36,8 @@ struct httpd {
 
 struct httpd_req {
     struct httpd *h;
+    struct httpd_req *prev;
+    struct httpd_req *next;
     struct MHD_Connection *conn;
     char id[24];
     char *method;
@@ -175,6 +178,10 @@ static struct httpd_req *httpd_req_new(struct httpd *h, struct MHD_Connection *c
     r->started = cl_now_mono();
     snprintf(r->id, sizeof(r->id), "%x-%lu", (unsigned)getpid(), ++h->next_id);
     buf_init(&r->body);
+    r->next = h->reqs;
+    if (h->reqs != NULL)
+        h->reqs->prev = r;
+    h->reqs = r;
     h->inflight++;
     return r;
 }
@@ -182,6 +189,13 @@ static struct httpd_req *httpd_req_new(struct httpd *h, struct MHD_Connection *c
 static void httpd_req_free(struct httpd_req *r)
 {
     int i;
+
+    if (r->prev != NULL)
+        r->prev->next = r->next;
+    else
+        r->h->reqs = r->next;
+    if (r->next != NULL)
+        r->next->prev = r->prev;
 
     if (r->ctx_free != NULL)
         r->ctx_free(r->ctx);
@@ -434,11 +448,31 @@ void httpd_quiesce(struct httpd *h)
     h->listen_fd = -1;
 }
 
+/* Answers every request still waiting (503) so that none stays suspended:
+ * libmicrohttpd aborts when stopped with suspended connections. */
+static void httpd_release_suspended(struct httpd *h)
+{
+    static const char body[] = "{\"error\":{\"code\":\"unavailable\","
+                               "\"message\":\"the service is shutting down, try again\"}}\n";
+    struct httpd_req *r;
+    bool any = false;
+
+    for (r = h->reqs; r != NULL; r = r->next) {
+        if (!r->suspended)
+            continue;
+        any = true;
+        httpd_reply(r, 503, "application/json", cl_strdup(body), sizeof(body) - 1);
+    }
+    if (any)
+        MHD_run(h->mhd); /* moves the resumed connections out of the suspended list */
+}
+
 void httpd_free(struct httpd *h)
 {
     if (h == NULL)
         return;
     if (h->mhd != NULL) {
+        httpd_release_suspended(h);
         ev_io_stop(h->loop, &h->io);
         ev_timer_stop(h->loop, &h->tick);
         ev_idle_stop(h->loop, &h->kick);

@@ -191,8 +191,7 @@ static int res_path_id(struct api_req *q)
     long id;
 
     if (cl_parse_long(&id, api_req_param(q, 0), 1, __LONG_MAX__) != CL_OK) {
-        api_req_error(q, 404, "not_found", NULL, "no action with id \"%.40s\"",
-                      api_req_param(q, 0));
+        api_req_error(q, 404, "not_found", NULL, "no action \"%.40s\"", api_req_param(q, 0));
         return CL_EINVAL;
     }
     return CL_OK;
@@ -535,25 +534,18 @@ static void action_unassign(struct api_req *q)
 /* start, block, done, drop, reopen: the verb is the path's last segment. */
 static void action_verb(struct api_req *q)
 {
-    static const char *const verbs[] = {"start", "block", "done", "drop", "reopen", NULL};
-    const char *verb = api_req_param(q, 1);
-    const char *const *v;
+    const char *path = api_req_path(q);
+    const char *verb = strrchr(path, '/') + 1;
     json_t *body = NULL;
     const char *version = NULL;
 
-    for (v = verbs; *v != NULL && strcmp(*v, verb) != 0; v++)
-        ;
-    if (*v == NULL) {
-        api_req_error(q, 404, "not_found", NULL, "no such route");
-        return;
-    }
     if (res_path_id(q) != CL_OK ||
         api_req_body(&body, q, verb_spec, CL_ARRAY_LEN(verb_spec), VALID_MODE_CREATE, true) !=
             CL_OK)
         return;
     if (api_req_version(&version, q, body) == CL_OK)
         api_req_prepared(q, &sql_action_verb, 5,
-                    (const char *const[]){api_req_param(q, 0), version, api_req_param(q, 1),
+                    (const char *const[]){api_req_param(q, 0), version, verb,
                                           api_req_source(q), api_req_actor(q)},
                     API_ONE, 200, 0);
     json_decref(body);
@@ -568,26 +560,30 @@ static void action_history(struct api_req *q)
 /* ---- the table ---- */
 
 const struct api_route resource_routes[] = {
-    {"GET", "/api/v1/teams", AUTH_READ, team_list},
-    {"POST", "/api/v1/teams", AUTH_WRITE, team_create},
-    {"GET", "/api/v1/teams/{}", AUTH_READ, team_get},
-    {"PATCH", "/api/v1/teams/{}", AUTH_WRITE, team_update},
-    {"GET", "/api/v1/people", AUTH_READ, person_list},
-    {"POST", "/api/v1/people", AUTH_WRITE, person_create},
-    {"GET", "/api/v1/people/{}", AUTH_READ, person_get},
-    {"PATCH", "/api/v1/people/{}", AUTH_WRITE, person_update},
-    {"GET", "/api/v1/incidents", AUTH_READ, incident_list},
-    {"POST", "/api/v1/incidents", AUTH_WRITE, incident_create},
-    {"GET", "/api/v1/incidents/{}", AUTH_READ, incident_get},
-    {"PATCH", "/api/v1/incidents/{}", AUTH_WRITE, incident_update},
-    {"GET", "/api/v1/actions", AUTH_READ, action_list},
-    {"POST", "/api/v1/actions", AUTH_WRITE, action_create},
-    {"GET", "/api/v1/actions/{}", AUTH_READ, action_get},
-    {"PATCH", "/api/v1/actions/{}", AUTH_WRITE, action_update},
-    {"GET", "/api/v1/actions/{}/history", AUTH_READ, action_history},
-    {"POST", "/api/v1/actions/{}/assign", AUTH_WRITE, action_assign},
-    {"POST", "/api/v1/actions/{}/unassign", AUTH_WRITE, action_unassign},
-    {"POST", "/api/v1/actions/{}/{}", AUTH_WRITE, action_verb},
+    {"GET", "/api/v1/teams", AUTH_READ, team_list, "team"},
+    {"POST", "/api/v1/teams", AUTH_WRITE, team_create, "team"},
+    {"GET", "/api/v1/teams/{}", AUTH_READ, team_get, "team"},
+    {"PATCH", "/api/v1/teams/{}", AUTH_WRITE, team_update, "team"},
+    {"GET", "/api/v1/people", AUTH_READ, person_list, "person"},
+    {"POST", "/api/v1/people", AUTH_WRITE, person_create, "person"},
+    {"GET", "/api/v1/people/{}", AUTH_READ, person_get, "person"},
+    {"PATCH", "/api/v1/people/{}", AUTH_WRITE, person_update, "person"},
+    {"GET", "/api/v1/incidents", AUTH_READ, incident_list, "incident"},
+    {"POST", "/api/v1/incidents", AUTH_WRITE, incident_create, "incident"},
+    {"GET", "/api/v1/incidents/{}", AUTH_READ, incident_get, "incident"},
+    {"PATCH", "/api/v1/incidents/{}", AUTH_WRITE, incident_update, "incident"},
+    {"GET", "/api/v1/actions", AUTH_READ, action_list, "action"},
+    {"POST", "/api/v1/actions", AUTH_WRITE, action_create, "action"},
+    {"GET", "/api/v1/actions/{}", AUTH_READ, action_get, "action"},
+    {"PATCH", "/api/v1/actions/{}", AUTH_WRITE, action_update, "action"},
+    {"GET", "/api/v1/actions/{}/history", AUTH_READ, action_history, "action"},
+    {"POST", "/api/v1/actions/{}/assign", AUTH_WRITE, action_assign, "action"},
+    {"POST", "/api/v1/actions/{}/unassign", AUTH_WRITE, action_unassign, "action"},
+    {"POST", "/api/v1/actions/{}/start", AUTH_WRITE, action_verb, "action"},
+    {"POST", "/api/v1/actions/{}/block", AUTH_WRITE, action_verb, "action"},
+    {"POST", "/api/v1/actions/{}/done", AUTH_WRITE, action_verb, "action"},
+    {"POST", "/api/v1/actions/{}/drop", AUTH_WRITE, action_verb, "action"},
+    {"POST", "/api/v1/actions/{}/reopen", AUTH_WRITE, action_verb, "action"},
 };
 
 const int resource_nroutes = (int)CL_ARRAY_LEN(resource_routes);

@@ -120,7 +120,8 @@ static int server_start(struct server *s, struct cl_err *err)
     struct api_deps deps;
     struct httpd_opts ho;
 
-    s->pool = db_pool_new(s->loop, s->conf->database_url, (int)s->conf->pool_size);
+    s->pool = db_pool_new(s->loop, s->conf->database_url, (int)s->conf->pool_size,
+                          s->conf->request_timeout);
     s->auth = auth_new(s->loop, s->pool, s->conf->token_cache_ttl);
     s->metrics = metrics_new();
     deps = (struct api_deps){s->loop, s->pool, s->auth, s->metrics, s->conf->request_timeout};

@@ -49,10 +49,13 @@ struct api_route {
     const char *pattern; /* "/api/v1/actions/{}/history": {} captures one segment */
     enum auth_scope scope;
     api_route_fn fn;
+    const char *noun; /* what {} names, for "no action \"12\"" */
 };
 
 /* Path capture i (0-based), URL-decoded; borrowed. */
 const char *api_req_param(const struct api_req *q, int i);
+/* The request path (no query string); borrowed. */
+const char *api_req_path(const struct api_req *q);
 /* Query parameter or NULL; borrowed. */
 const char *api_req_query(const struct api_req *q, const char *name);
 /* Answers 400 unless every query parameter is in the NULL-terminated allowed list. */

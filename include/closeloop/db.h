@@ -52,8 +52,11 @@ struct db_pool_stats {
 };
 
 /* Creates a pool of `size` connections to `dsn` (copied; never logged). Connecting
- * starts at once and is retried with back-off. Free with db_pool_free(). */
-struct db_pool *db_pool_new(struct ev_loop *loop, const char *dsn, int size);
+ * starts at once and is retried with back-off. Each session gets TimeZone=UTC and
+ * statement_timeout = `statement_timeout` seconds (0: the server's default).
+ * Free with db_pool_free(). */
+struct db_pool *db_pool_new(struct ev_loop *loop, const char *dsn, int size,
+                            double statement_timeout);
 
 /* Closes every connection; pending queries are dropped without a callback. NULL ok. */
 void db_pool_free(struct db_pool *p);
@@ -69,9 +72,13 @@ struct db_query *db_query(struct db_pool *p, const char *sql, int nparams,
 struct db_query *db_query_stmt(struct db_pool *p, const struct db_stmt *stmt, int nparams,
                                const char *const *params, db_done_fn done, void *arg);
 
-/* Forgets the requester: `done` will not be called. A statement already sent still
- * runs to completion on the server; its result is discarded. */
+/* Forgets the requester: `done` will not be called. A query still queued is never
+ * sent; a statement already sent runs to completion on the server (bounded by the
+ * pool's statement_timeout) and its result is discarded. */
 void db_query_cancel(struct db_query *q);
+
+/* True once the statement has been handed to a connection. */
+bool db_query_sent(const struct db_query *q);
 
 /* True when at least one connection is up. */
 bool db_pool_ready(const struct db_pool *p);

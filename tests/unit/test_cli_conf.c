@@ -111,6 +111,7 @@ static void test_cli_conf__defaults_without_file(void **state)
     struct cl_err err = CL_ERR_INIT;
 
     unsetenv("CLOSELOOP_CONFIG");
+    unsetenv("XDG_CONFIG_HOME");
     setenv("HOME", f->dir, 1); /* no ~/.config/closeloop/config there: fine */
     assert_int_equal(cli_conf_resolve(&c, NULL, NULL, &err), CL_OK);
     assert_string_equal(c.url, CLI_CONF_DEFAULT_URL);
@@ -126,6 +127,7 @@ static void test_cli_conf__home_file(void **state)
     char path[160];
 
     unsetenv("CLOSELOOP_CONFIG");
+    unsetenv("XDG_CONFIG_HOME");
     setenv("HOME", f->dir, 1);
     snprintf(path, sizeof(path), "%s/.config", f->dir);
     mkdir(path, 0700);
@@ -135,6 +137,26 @@ static void test_cli_conf__home_file(void **state)
     write_file(path, "token = from-home\n");
     assert_int_equal(cli_conf_resolve(&c, NULL, NULL, &err), CL_OK);
     assert_string_equal(c.token, "from-home");
+    cli_conf_dispose(&c);
+}
+
+static void test_cli_conf__xdg_config_home_wins_over_home(void **state)
+{
+    struct fixture *f = *state;
+    struct cli_conf c = {NULL, NULL};
+    struct cl_err err = CL_ERR_INIT;
+    char path[160];
+
+    unsetenv("CLOSELOOP_CONFIG");
+    setenv("HOME", "/nonexistent", 1);
+    setenv("XDG_CONFIG_HOME", f->dir, 1);
+    snprintf(path, sizeof(path), "%s/closeloop", f->dir);
+    mkdir(path, 0700);
+    snprintf(path, sizeof(path), "%s/closeloop/config", f->dir);
+    write_file(path, "token = from-xdg\n");
+    assert_int_equal(cli_conf_resolve(&c, NULL, NULL, &err), CL_OK);
+    unsetenv("XDG_CONFIG_HOME");
+    assert_string_equal(c.token, "from-xdg");
     cli_conf_dispose(&c);
 }
 
@@ -198,6 +220,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cli_conf__file_syntax, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cli_conf__defaults_without_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cli_conf__home_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cli_conf__xdg_config_home_wins_over_home, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_cli_conf__named_file_must_exist, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cli_conf__bad_lines, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cli_conf__checks_url_and_token, setup, teardown),

@@ -80,7 +80,7 @@ static const char *dsn_or_skip(void)
 
 static void test_db__query_with_params(void **state)
 {
-    struct db_pool *p = db_pool_new(loop, dsn_or_skip(), 2);
+    struct db_pool *p = db_pool_new(loop, dsn_or_skip(), 2, 5.0);
     const char *params[2] = {"40", "2"};
     struct seen s = {0};
 
@@ -95,7 +95,7 @@ static void test_db__query_with_params(void **state)
 
 static void test_db__error_carries_sqlstate_and_column(void **state)
 {
-    struct db_pool *p = db_pool_new(loop, dsn_or_skip(), 1);
+    struct db_pool *p = db_pool_new(loop, dsn_or_skip(), 1, 5.0);
     struct seen s = {0};
 
     (void)state;
@@ -120,7 +120,7 @@ static void test_db__error_carries_sqlstate_and_column(void **state)
 
 static void test_db__queues_in_order_on_one_connection(void **state)
 {
-    struct db_pool *p = db_pool_new(loop, dsn_or_skip(), 1);
+    struct db_pool *p = db_pool_new(loop, dsn_or_skip(), 1, 5.0);
     struct seen s = {0};
     struct tagged t[20];
     struct db_pool_stats st;
@@ -142,7 +142,7 @@ static void test_db__queues_in_order_on_one_connection(void **state)
 
 static void test_db__cancel_suppresses_callback(void **state)
 {
-    struct db_pool *p = db_pool_new(loop, dsn_or_skip(), 1);
+    struct db_pool *p = db_pool_new(loop, dsn_or_skip(), 1, 5.0);
     struct seen dropped = {0};
     struct seen s = {0};
 
@@ -157,7 +157,7 @@ static void test_db__cancel_suppresses_callback(void **state)
 
 static void test_db__unreachable_fails_fast(void **state)
 {
-    struct db_pool *p = db_pool_new(loop, "postgresql:///x?host=/nonexistent-dir", 2);
+    struct db_pool *p = db_pool_new(loop, "postgresql:///x?host=/nonexistent-dir", 2, 5.0);
     struct seen s = {0};
 
     (void)state;
@@ -169,12 +169,36 @@ static void test_db__unreachable_fails_fast(void **state)
     db_pool_free(p);
 }
 
+/* A query cancelled while still queued must never reach the server: its requester has
+ * already answered, so running it would change data behind a failure reply. */
+static void test_db__cancelled_queued_query_never_runs(void **state)
+{
+    struct db_pool *p = db_pool_new(loop, dsn_or_skip(), 1, 5.0);
+    struct seen busy = {0};
+    struct seen s = {0};
+    struct db_query *q;
+
+    (void)state;
+    db_query(p, "SELECT pg_sleep(0.05)", 0, NULL, on_done, &busy);
+    q = db_query(p, "SELECT set_config('closeloop.test_mark', 'ran', false)", 0, NULL, on_done,
+                 &busy);
+    assert_false(db_query_sent(q));
+    db_query_cancel(q);
+    db_query(p, "SELECT coalesce(current_setting('closeloop.test_mark', true), 'never')", 0,
+             NULL, on_done, &s);
+    while (s.calls == 0)
+        run_loop();
+    assert_string_equal(s.value, "never");
+    assert_int_equal(busy.calls, 1);
+    db_pool_free(p);
+}
+
 static const struct db_stmt stmt_add = {"test_add", "SELECT ($1::int + 1)::text"};
 static const struct db_stmt stmt_bad = {"test_bad", "SELECT no_such_column FROM pg_class"};
 
 static void test_db__prepared_statements(void **state)
 {
-    struct db_pool *p = db_pool_new(loop, dsn_or_skip(), 1);
+    struct db_pool *p = db_pool_new(loop, dsn_or_skip(), 1, 5.0);
     struct seen s = {0};
     const char *one[1] = {"1"};
     const char *two[1] = {"41"};
@@ -209,6 +233,7 @@ int main(void)
         cmocka_unit_test(test_db__cancel_suppresses_callback),
         cmocka_unit_test(test_db__unreachable_fails_fast),
         cmocka_unit_test(test_db__prepared_statements),
+        cmocka_unit_test(test_db__cancelled_queued_query_never_runs),
     };
 
     loop = ev_default_loop(0);

@@ -1,0 +1,205 @@
+#!/bin/sh
+# tests/run.sh BUILD_DIR — what `make test` runs after the sanitizer build.
+#
+# Starts a throwaway PostgreSQL (--fast) in a fresh temporary directory, runs every
+# cmocka binary BUILD_DIR/tests/test_*, then the Python integration tests
+# (tests/integration/test_*.py) against BUILD_DIR/closeloopd and BUILD_DIR/closeloop.
+# Prints a summary per part and, as its very last line, "N passed, N failed"
+# (", N skipped" when some were). Exits 1 when anything failed or nothing ran.
+# On failure the logs (daemons, unit tests, PostgreSQL) are kept in build/test-logs/.
+# UNIT_TIMEOUT and INTEGRATION_TIMEOUT (seconds) bound each part.
+# shellcheck disable=SC2317 # cleanup runs from a trap
+set -u
+
+if [ $# -ne 1 ]; then
+    echo "usage: tests/run.sh BUILD_DIR   (e.g. build/debug)" >&2
+    exit 2
+fi
+root=$(cd "$(dirname "$0")/.." && pwd) || exit 1
+cd "$root" || exit 1
+case $1 in
+/*) build=$1 ;;
+*) build=$root/$1 ;;
+esac
+if [ ! -d "$build" ]; then
+    echo "tests/run.sh: $build is not a directory: run 'make test'" >&2
+    echo "0 passed, 1 failed"
+    exit 1
+fi
+build=$(cd "$build" && pwd)
+keep="$root/build/test-logs"
+rm -rf "$keep"
+
+# Short, so that the socket path stays far below its ~107-byte limit.
+tmp=$(mktemp -d /tmp/cl.XXXXXX) || exit 1
+# As root the server runs as "postgres", which must be able to traverse $tmp.
+chmod 0755 "$tmp"
+pgdir="$tmp/pg"
+logdir="$tmp/logs"
+mkdir "$logdir"
+
+cleanup() {
+    trap '' INT TERM HUP
+    sh "$root/contrib/pgctl.sh" stop "$pgdir" >/dev/null 2>&1 || true
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
+
+keep_logs() {
+    mkdir -p "$keep"
+    cp -R "$logdir/." "$keep/" 2>/dev/null || true
+    [ ! -f "$pgdir/log" ] || cp "$pgdir/log" "$keep/postgresql.log" 2>/dev/null || true
+    echo "logs kept in ${keep#"$root"/}/" >&2
+}
+
+if ! sh contrib/pgctl.sh start "$pgdir" --fast >"$logdir/pgctl.log" 2>&1; then
+    cat "$logdir/pgctl.log" >&2
+    echo "tests/run.sh: could not start PostgreSQL" >&2
+    keep_logs
+    echo "0 passed, 1 failed"
+    exit 1
+fi
+
+CLOSELOOP_TEST_DSN=$(sh contrib/pgctl.sh dsn "$pgdir")
+CLOSELOOP_BIN_DIR=$build
+CLOSELOOP_SRC_DIR=$root
+CLOSELOOP_TEST_LOG_DIR=$logdir
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
+UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+export CLOSELOOP_TEST_DSN CLOSELOOP_BIN_DIR CLOSELOOP_SRC_DIR CLOSELOOP_TEST_LOG_DIR \
+    ASAN_OPTIONS UBSAN_OPTIONS
+unset CMOCKA_MESSAGE_OUTPUT CMOCKA_TEST_ABORT CLOSELOOP_DATABASE_URL CLOSELOOP_CONFIG \
+    CLOSELOOP_URL CLOSELOOP_TOKEN CLOSELOOP_LISTEN
+
+# --- unit tests (cmocka) ---------------------------------------------------
+u_pass=0
+u_fail=0
+u_skip=0
+u_bins=0
+u_lines=
+for t in "$build"/tests/test_*; do
+    if [ ! -f "$t" ] || [ ! -x "$t" ]; then
+        continue
+    fi
+    name=$(basename "$t")
+    out="$logdir/unit-$name.log"
+    u_bins=$((u_bins + 1))
+    rc=0
+    timeout "${UNIT_TIMEOUT:-300}" "$t" >"$out" 2>&1 || rc=$?
+    # Sum of every "[  PASSED  ] N test(s)." / "[  FAILED  ] N test(s)" / SKIPPED line.
+    counts=$(awk '
+        /^\[  PASSED  \] [0-9]+ test\(s\)/  { p += $4 }
+        /^\[  FAILED  \] [0-9]+ test\(s\)/  { f += $4 }
+        /^\[  SKIPPED \] [0-9]+ test\(s\)/  { s += $4 }
+        /^\[  PASSED  \] |^\[  FAILED  \] [0-9]+ test\(s\)/ { seen = 1 }
+        END { printf "%d %d %d %d\n", p, f, s, seen }' "$out")
+    # shellcheck disable=SC2086 # four numbers
+    set -- $counts
+    p=$1 f=$2 s=$3 seen=$4
+    note=
+    if [ "$seen" = 0 ]; then
+        f=1
+        note=" (exit $rc, no cmocka summary: crashed?)"
+    elif [ "$rc" != 0 ] && [ "$f" = 0 ]; then
+        f=1
+        note=" (exit $rc after its tests: sanitizer report?)"
+    fi
+    u_pass=$((u_pass + p))
+    u_fail=$((u_fail + f))
+    u_skip=$((u_skip + s))
+    line=$(printf '  %-28s %3d passed, %d failed' "$name" "$p" "$f")
+    [ "$s" = 0 ] || line="$line, $s skipped"
+    u_lines="$u_lines$line$note
+"
+    if [ "$f" != 0 ]; then
+        echo "---- $name (exit $rc) ----"
+        cat "$out"
+        echo "---- end of $name ----"
+    fi
+done
+[ "$u_bins" != 0 ] || u_lines="  no unit test binaries in ${build#"$root"/}/tests/
+"
+
+# --- integration tests (Python unittest) ------------------------------------
+i_pass=0
+i_fail=0
+i_skip=0
+i_note=
+ilog="$logdir/integration.log"
+if [ -d tests/integration ]; then
+    echo "---- integration tests ----"
+    {
+        rc=0
+        timeout "${INTEGRATION_TIMEOUT:-2400}" python3 -m unittest discover -s tests/integration \
+            -p 'test_*.py' -v 2>&1 || rc=$?
+        echo "$rc" >"$tmp/integration.rc"
+    } | tee "$ilog"
+    rc=$(cat "$tmp/integration.rc" 2>/dev/null || echo 1)
+    # "Ran N tests in Xs", then "OK", "OK (skipped=S)" or "FAILED (failures=F, errors=E,
+    # skipped=S)". F and E count subtests and class fixtures, so failed tests are counted
+    # from the distinct "FAIL: test (module.Class.test)" / "ERROR: ..." headers instead;
+    # a failed setUpClass/tearDownClass counts as one more failure.
+    counts=$(awk '
+        /^(FAIL|ERROR): / {
+            id = $0
+            sub(/^(FAIL|ERROR): /, "", id)
+            i = index(id, ")")
+            if (i) id = substr(id, 1, i)
+            if (!(id in failed)) {
+                failed[id] = 1
+                if (id ~ /^(setUpClass|tearDownClass|setUpModule|tearDownModule) /) fx++
+                else t++
+            }
+        }
+        /^Ran [0-9]+ tests? in / { ran = $2; seen = 1; s = u = 0 }
+        seen && /^(OK|FAILED)/ {
+            line = $0
+            gsub(/unexpected successes/, "unexpected_successes", line)
+            gsub(/expected failures/, "expected_failures", line)
+            n = split(line, kv, /[(), ]+/)
+            for (i = 1; i <= n; i++) {
+                split(kv[i], pair, "=")
+                if (pair[1] == "skipped") s = pair[2]
+                if (pair[1] == "unexpected_successes") u = pair[2]
+            }
+        }
+        END { printf "%d %d %d %d %d %d\n", ran, t, fx, s, u, seen }' "$ilog")
+    # shellcheck disable=SC2086 # six numbers
+    set -- $counts
+    ran=$1 t=$2 fx=$3 s=$4 u=$5 seen=$6
+    i_fail=$((t + fx + u))
+    i_skip=$s
+    i_pass=$((ran - t - s - u))
+    [ "$i_pass" -ge 0 ] || i_pass=0
+    if [ "$seen" = 0 ]; then
+        i_fail=1
+        i_note=" (exit $rc, no unittest summary)"
+    elif [ "$rc" != 0 ] && [ "$i_fail" = 0 ]; then
+        i_fail=1
+        i_note=" (exit $rc)"
+    fi
+else
+    i_note=" (no tests/integration)"
+fi
+
+# --- summary -------------------------------------------------------------------
+total_pass=$((u_pass + i_pass))
+total_fail=$((u_fail + i_fail))
+total_skip=$((u_skip + i_skip))
+status=0
+if [ "$total_fail" != 0 ] || [ $((total_pass + total_fail)) = 0 ]; then
+    status=1
+    keep_logs
+fi
+echo "==== summary ===="
+printf 'unit (%d binaries): %d passed, %d failed, %d skipped\n' "$u_bins" "$u_pass" "$u_fail" "$u_skip"
+printf '%s' "$u_lines"
+printf 'integration: %d passed, %d failed, %d skipped%s\n' "$i_pass" "$i_fail" "$i_skip" "$i_note"
+[ $((total_pass + total_fail)) != 0 ] || echo "no test ran: that counts as a failure"
+last="$total_pass passed, $total_fail failed"
+[ "$total_skip" = 0 ] || last="$last, $total_skip skipped"
+echo "$last"
+exit "$status"
