@@ -12,7 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
-#define API_MAX_PARAMS 2
+#define API_MAX_PARAMS   2
 #define API_MAX_SEGMENTS 8
 
 enum api_state { API_AUTHING, API_RUNNING, API_QUERYING, API_DONE };

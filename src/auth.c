@@ -8,10 +8,10 @@
 #include <string.h>
 #include <strings.h>
 
-#define AUTH_PREFIX "clt_"
+#define AUTH_PREFIX      "clt_"
 #define AUTH_TOKEN_BYTES 32
-#define AUTH_TOKEN_MAX 128
-#define AUTH_BUCKETS 256
+#define AUTH_TOKEN_MAX   128
+#define AUTH_BUCKETS     256
 #define AUTH_MAX_ENTRIES 4096
 
 struct auth_entry {
@@ -232,9 +232,8 @@ int auth_token_create(char **token, PGconn *pg, const char *name, enum auth_scop
     digest_base64url(enc, raw, sizeof(raw));
     tok = cl_asprintf(AUTH_PREFIX "%s", enc);
     digest_sha256_hex(hash, tok, strlen(tok));
-    rc = db_exec_blocking(NULL, pg,
-                          "INSERT INTO api_tokens (name, hash, scope) VALUES ($1, $2, $3)", 3,
-                          params, err);
+    rc = db_exec_blocking(
+        NULL, pg, "INSERT INTO api_tokens (name, hash, scope) VALUES ($1, $2, $3)", 3, params, err);
     if (rc != CL_OK) {
         free(tok);
         return rc;
@@ -247,18 +246,17 @@ int auth_token_list(PGconn *pg, FILE *out, struct cl_err *err)
 {
     PGresult *res = NULL;
     int i;
-    int rc = db_exec_blocking(
-        &res, pg,
-        "SELECT id, name, scope, to_char(created_at, 'YYYY-MM-DD HH24:MI'),"
-        " coalesce(to_char(last_used_at, 'YYYY-MM-DD HH24:MI'), '-'),"
-        " coalesce(to_char(revoked_at, 'YYYY-MM-DD HH24:MI'), '-')"
-        " FROM api_tokens ORDER BY id",
-        0, NULL, err);
+    int rc = db_exec_blocking(&res, pg,
+                              "SELECT id, name, scope, to_char(created_at, 'YYYY-MM-DD HH24:MI'),"
+                              " coalesce(to_char(last_used_at, 'YYYY-MM-DD HH24:MI'), '-'),"
+                              " coalesce(to_char(revoked_at, 'YYYY-MM-DD HH24:MI'), '-')"
+                              " FROM api_tokens ORDER BY id",
+                              0, NULL, err);
 
     if (rc != CL_OK)
         return rc;
-    fprintf(out, "%-6s %-24s %-6s %-17s %-17s %s\n", "ID", "NAME", "SCOPE", "CREATED",
-            "LAST USED", "REVOKED");
+    fprintf(out, "%-6s %-24s %-6s %-17s %-17s %s\n", "ID", "NAME", "SCOPE", "CREATED", "LAST USED",
+            "REVOKED");
     for (i = 0; i < PQntuples(res); i++)
         fprintf(out, "%-6s %-24s %-6s %-17s %-17s %s\n", PQgetvalue(res, i, 0),
                 PQgetvalue(res, i, 1), PQgetvalue(res, i, 2), PQgetvalue(res, i, 3),

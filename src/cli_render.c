@@ -198,8 +198,7 @@ static char *counts(const json_t *v)
         free(s);
         return plain(v);
     }
-    json_object_foreach((json_t *)v, key, n)
-    {
+    json_object_foreach ((json_t *)v, key, n) {
         if (!json_is_integer(n) || json_integer_value(n) == 0)
             continue;
         next = cl_asprintf("%s%s%" JSON_INTEGER_FORMAT " %s", s, *s != '\0' ? ", " : "",
@@ -283,8 +282,7 @@ int cli_render_list(FILE *out, enum cli_res res, const json_t *items, bool color
     t = cli_table_new(ncols(cols));
     for (c = 0; cols[c].label != NULL; c++)
         cli_table_add(t, cols[c].label, CLI_COLOR_NONE);
-    json_array_foreach(items, i, item)
-    {
+    json_array_foreach (items, i, item) {
         for (c = 0; cols[c].label != NULL; c++)
             add_cell(t, item, &cols[c], today);
     }

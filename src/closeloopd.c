@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #define CLOSELOOPD_VERSION "0.1.0"
-#define DEFAULT_CONFIG "/etc/closeloop/closeloopd.ini"
+#define DEFAULT_CONFIG     "/etc/closeloop/closeloopd.ini"
 
 enum exit_code { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 
@@ -60,9 +60,8 @@ static int usage_needs_value(const char *flag)
 /* Splits global options from the verb. Returns -1 to continue, else an exit code. */
 static int args_parse(struct args *a, int argc, char **argv)
 {
-    static const char *const opts[][2] = {{"--listen", "listen"},
-                                          {"--database-url", "database_url"},
-                                          {"--log-level", "log_level"}};
+    static const char *const opts[][2] = {
+        {"--listen", "listen"}, {"--database-url", "database_url"}, {"--log-level", "log_level"}};
     int i;
     size_t k;
 

@@ -16,7 +16,7 @@ struct conf_param {
     enum conf_type type;
     size_t offset;
     const char *def;
-    double min, max;  /* numeric bounds */
+    double min, max; /* numeric bounds */
     bool reloadable;
     bool secret;
 };
@@ -27,12 +27,12 @@ static const struct conf_param conf_params[] = {
     {"pool_size", CONF_LONG, offsetof(struct conf, pool_size), "8", 1, 64, false, false},
     {"max_body", CONF_LONG, offsetof(struct conf, max_body), "1048576", 1024, 64 << 20, true,
      false},
-    {"max_connections", CONF_LONG, offsetof(struct conf, max_connections), "1024", 1, 65536,
-     false, false},
-    {"request_timeout", CONF_DOUBLE, offsetof(struct conf, request_timeout), "10", 0.01, 3600,
-     true, false},
-    {"shutdown_timeout", CONF_DOUBLE, offsetof(struct conf, shutdown_timeout), "20", 0, 3600,
-     true, false},
+    {"max_connections", CONF_LONG, offsetof(struct conf, max_connections), "1024", 1, 65536, false,
+     false},
+    {"request_timeout", CONF_DOUBLE, offsetof(struct conf, request_timeout), "10", 0.01, 3600, true,
+     false},
+    {"shutdown_timeout", CONF_DOUBLE, offsetof(struct conf, shutdown_timeout), "20", 0, 3600, true,
+     false},
     {"token_cache_ttl", CONF_DOUBLE, offsetof(struct conf, token_cache_ttl), "10", 0, 3600, true,
      false},
     {"log_level", CONF_LEVEL, offsetof(struct conf, log_level), "info", 0, 0, true, false},

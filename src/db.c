@@ -36,8 +36,8 @@ struct db_conn {
     bool preparing;     /* q's statement is being prepared first */
     const struct db_stmt *prepared[DB_MAX_PREPARED];
     int nprepared;
-    PGresult *last;     /* last good result of the statement */
-    PGresult *error;    /* first error result of the statement */
+    PGresult *last;  /* last good result of the statement */
+    PGresult *error; /* first error result of the statement */
 };
 
 struct db_query_list {
@@ -62,7 +62,7 @@ struct db_pool {
 };
 
 #define DB_CONNECT_TIMEOUT 10.0
-#define DB_BACKOFF_MAX 5.0
+#define DB_BACKOFF_MAX     5.0
 
 static void db_conn_connect(struct db_conn *c);
 static void db_pool_dispatch(struct db_pool *p);

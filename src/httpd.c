@@ -14,15 +14,15 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define HTTPD_MAX_HEADERS 8
+#define HTTPD_MAX_HEADERS  8
 #define HTTPD_IDLE_TIMEOUT 60
 
 struct httpd {
     struct ev_loop *loop;
     struct MHD_Daemon *mhd;
-    ev_io io;     /* MHD's epoll fd */
+    ev_io io;      /* MHD's epoll fd */
     ev_timer tick; /* MHD's own timeouts */
-    ev_idle kick; /* runs MHD after a resume */
+    ev_idle kick;  /* runs MHD after a resume */
     int listen_fd;
     int port;
     long max_body;
@@ -64,11 +64,26 @@ static void httpd_run(struct httpd *h);
 
 /* ---- request accessors ---- */
 
-const char *httpd_req_method(const struct httpd_req *r) { return r->method; }
-const char *httpd_req_path(const struct httpd_req *r) { return r->path; }
-const char *httpd_req_id(const struct httpd_req *r) { return r->id; }
-bool httpd_req_too_large(const struct httpd_req *r) { return r->too_large; }
-bool httpd_req_replied(const struct httpd_req *r) { return r->response != NULL; }
+const char *httpd_req_method(const struct httpd_req *r)
+{
+    return r->method;
+}
+const char *httpd_req_path(const struct httpd_req *r)
+{
+    return r->path;
+}
+const char *httpd_req_id(const struct httpd_req *r)
+{
+    return r->id;
+}
+bool httpd_req_too_large(const struct httpd_req *r)
+{
+    return r->too_large;
+}
+bool httpd_req_replied(const struct httpd_req *r)
+{
+    return r->response != NULL;
+}
 
 const char *httpd_req_header(const struct httpd_req *r, const char *name)
 {
@@ -134,8 +149,7 @@ void httpd_req_add_header(struct httpd_req *r, const char *name, const char *val
     r->nhdr++;
 }
 
-void httpd_reply(struct httpd_req *r, int status, const char *content_type, char *body,
-                 size_t len)
+void httpd_reply(struct httpd_req *r, int status, const char *content_type, char *body, size_t len)
 {
     int i;
 
@@ -212,7 +226,8 @@ static void httpd_req_free(struct httpd_req *r)
     free(r);
 }
 
-static void httpd_req_log(const struct httpd_req *r, double secs, enum MHD_RequestTerminationCode toe)
+static void httpd_req_log(const struct httpd_req *r, double secs,
+                          enum MHD_RequestTerminationCode toe)
 {
     log_req_info(r->id,
                  "event=request method=%s path=\"%.200s\" route=%s status=%d ms=%.2f bytes=%zu "
@@ -253,8 +268,8 @@ static void httpd_req_body_add(struct httpd_req *r, const char *data, size_t len
 /* The first call: headers only. Refuses an announced oversize body at once. */
 static void httpd_req_headers(struct httpd_req *r)
 {
-    const char *cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
-                                                 MHD_HTTP_HEADER_CONTENT_LENGTH);
+    const char *cl =
+        MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     long n;
 
     if (cl != NULL && (cl_parse_long(&n, cl, 0, __LONG_MAX__) != CL_OK || n > r->h->max_body))
@@ -267,8 +282,8 @@ static enum MHD_Result httpd_queue(struct httpd_req *r)
 }
 
 static enum MHD_Result httpd_on_access(void *cls, struct MHD_Connection *conn, const char *url,
-                                       const char *method, const char *version,
-                                       const char *upload, size_t *upload_size, void **con_cls)
+                                       const char *method, const char *version, const char *upload,
+                                       size_t *upload_size, void **con_cls)
 {
     struct httpd *h = cls;
     struct httpd_req *r = *con_cls;
@@ -351,7 +366,8 @@ static void httpd_mhd_log(void *cls, const char *fmt, va_list ap)
 /* Binds host:port (names resolved, v4 or v6) and listens. */
 static int httpd_bind(int *fd_out, int *port_out, const char *listen_on, struct cl_err *err)
 {
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
     struct addrinfo *ai = NULL;
     struct sockaddr_storage ss;
@@ -394,12 +410,12 @@ static int httpd_mhd_start(struct httpd *h, long max_connections, struct cl_err 
 {
     const union MHD_DaemonInfo *info;
 
-    h->mhd = MHD_start_daemon(
-        MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-        httpd_on_access, h, MHD_OPTION_LISTEN_SOCKET, h->listen_fd,
-        MHD_OPTION_NOTIFY_COMPLETED, httpd_on_completed, h, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)max_connections, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTPD_IDLE_TIMEOUT,
-        MHD_OPTION_EXTERNAL_LOGGER, httpd_mhd_log, h, MHD_OPTION_END);
+    h->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL,
+                              NULL, httpd_on_access, h, MHD_OPTION_LISTEN_SOCKET, h->listen_fd,
+                              MHD_OPTION_NOTIFY_COMPLETED, httpd_on_completed, h,
+                              MHD_OPTION_CONNECTION_LIMIT, (unsigned)max_connections,
+                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTPD_IDLE_TIMEOUT,
+                              MHD_OPTION_EXTERNAL_LOGGER, httpd_mhd_log, h, MHD_OPTION_END);
     if (h->mhd == NULL)
         return cl_fail(err, CL_EIO, "libmicrohttpd would not start");
     info = MHD_get_daemon_info(h->mhd, MHD_DAEMON_INFO_EPOLL_FD);

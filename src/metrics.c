@@ -106,10 +106,12 @@ static void metrics_render_hist(struct buf *out, const struct metrics_hist *h)
 
     for (i = 0; i < METRICS_NBUCKETS; i++) {
         cum += h->buckets[i];
-        buf_printf(out, "closeloop_http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %llu\n",
+        buf_printf(out,
+                   "closeloop_http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %llu\n",
                    h->route, metrics_bounds[i], cum);
     }
-    buf_printf(out, "closeloop_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %llu\n",
+    buf_printf(out,
+               "closeloop_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %llu\n",
                h->route, h->count);
     buf_printf(out, "closeloop_http_request_duration_seconds_sum{route=\"%s\"} %.6f\n", h->route,
                h->sum);
@@ -143,8 +145,9 @@ void metrics_render(struct buf *out, const struct metrics *m, const struct db_po
 {
     int i;
 
-    buf_puts(out, "# HELP closeloop_http_requests_total HTTP requests by route, method and status.\n"
-                  "# TYPE closeloop_http_requests_total counter\n");
+    buf_puts(out,
+             "# HELP closeloop_http_requests_total HTTP requests by route, method and status.\n"
+             "# TYPE closeloop_http_requests_total counter\n");
     for (i = 0; i < m->nseries; i++) {
         const struct metrics_series *s = &m->series[i];
 

@@ -11,8 +11,7 @@
 /* Any constant: it only has to be the same for every closeloopd. */
 #define MIGRATE_LOCK_KEY "7354201"
 
-const char migrate_sql_current[] =
-    "SELECT max(version) FROM schema_migrations";
+const char migrate_sql_current[] = "SELECT max(version) FROM schema_migrations";
 
 static const char sql_table[] =
     "CREATE TABLE IF NOT EXISTS schema_migrations ("
@@ -25,8 +24,8 @@ int migrate_latest(void)
 }
 
 /* Looks up the recorded checksum; *found says whether the version was applied. */
-static int migrate_recorded(PGconn *pg, const struct migrate_file *m, const char *sum,
-                            int *found, struct cl_err *err)
+static int migrate_recorded(PGconn *pg, const struct migrate_file *m, const char *sum, int *found,
+                            struct cl_err *err)
 {
     char ver[16];
     const char *params[1] = {ver};
@@ -34,8 +33,8 @@ static int migrate_recorded(PGconn *pg, const struct migrate_file *m, const char
     int rc;
 
     snprintf(ver, sizeof(ver), "%d", m->version);
-    rc = db_exec_blocking(&res, pg, "SELECT checksum FROM schema_migrations WHERE version = $1",
-                          1, params, err);
+    rc = db_exec_blocking(&res, pg, "SELECT checksum FROM schema_migrations WHERE version = $1", 1,
+                          params, err);
     if (rc != CL_OK)
         return rc;
     *found = PQntuples(res) > 0;

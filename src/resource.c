@@ -11,7 +11,7 @@
 #include <string.h>
 
 #define RES_DEFAULT_LIMIT 50
-#define RES_MAX_LIMIT 500
+#define RES_MAX_LIMIT     500
 
 static const char *const kinds[] = {"corrective", "preventive", NULL};
 static const char *const statuses[] = {"open", "in_progress", "blocked", "done", "wont_do", NULL};
@@ -71,37 +71,51 @@ static const struct valid_field verb_spec[] = {
 
 /* ---- SQL ---- */
 
-static const struct db_stmt sql_team_get = {"team_get", "SELECT team_json(t) FROM teams t WHERE t.name = $1"};
+static const struct db_stmt sql_team_get = {"team_get",
+                                            "SELECT team_json(t) FROM teams t WHERE t.name = $1"};
 static const char sql_team_list[] =
     "SELECT team_json(t), t.id::text FROM teams t"
     " WHERE ($1::bigint IS NULL OR t.id > $1) ORDER BY t.id LIMIT $2";
 static const struct db_stmt sql_team_create = {"team_create", "SELECT cl_team_create($1::jsonb)"};
-static const struct db_stmt sql_team_update = {"team_update", "SELECT cl_team_update($1, $2::jsonb)"};
+static const struct db_stmt sql_team_update = {"team_update",
+                                               "SELECT cl_team_update($1, $2::jsonb)"};
 
-static const struct db_stmt sql_person_get = {"person_get", "SELECT person_json(p) FROM people p WHERE p.handle = $1"};
+static const struct db_stmt sql_person_get = {
+    "person_get", "SELECT person_json(p) FROM people p WHERE p.handle = $1"};
 static const char sql_person_list[] =
     "SELECT person_json(p), p.id::text FROM people p"
     " WHERE ($1::bigint IS NULL OR p.id > $1)"
     " AND ($3::text IS NULL OR p.team_id = (SELECT id FROM teams WHERE name = $3))"
     " AND ($4::boolean IS NULL OR p.active = $4)"
     " ORDER BY p.id LIMIT $2";
-static const struct db_stmt sql_person_create = {"person_create", "SELECT cl_person_create($1::jsonb)"};
-static const struct db_stmt sql_person_update = {"person_update", "SELECT cl_person_update($1, $2::jsonb)"};
+static const struct db_stmt sql_person_create = {"person_create",
+                                                 "SELECT cl_person_create($1::jsonb)"};
+static const struct db_stmt sql_person_update = {"person_update",
+                                                 "SELECT cl_person_update($1, $2::jsonb)"};
 
-static const struct db_stmt sql_incident_get = {"incident_get", "SELECT incident_json(i), i.version AS etag FROM incidents i WHERE i.key = $1"};
+static const struct db_stmt sql_incident_get = {
+    "incident_get", "SELECT incident_json(i), i.version AS etag FROM incidents i WHERE i.key = $1"};
 static const char sql_incident_list[] =
     "SELECT incident_json(i), i.id::text FROM incidents i"
     " WHERE ($1::bigint IS NULL OR i.id > $1)"
     " AND ($3::text IS NULL OR ($3 = 'open') = (i.resolved_at IS NULL))"
     " ORDER BY i.id LIMIT $2";
-static const struct db_stmt sql_incident_create = {"incident_create", "SELECT cl_incident_create($1::jsonb)"};
-static const struct db_stmt sql_incident_update = {"incident_update", "SELECT cl_incident_update($1, $2::int, $3::jsonb)"};
+static const struct db_stmt sql_incident_create = {"incident_create",
+                                                   "SELECT cl_incident_create($1::jsonb)"};
+static const struct db_stmt sql_incident_update = {
+    "incident_update", "SELECT cl_incident_update($1, $2::int, $3::jsonb)"};
 
-static const struct db_stmt sql_action_get = {"action_get", "SELECT action_json(v), v.version AS etag FROM action_v v WHERE v.id = $1::bigint"};
-static const struct db_stmt sql_action_create = {"action_create", "SELECT cl_action_create($1::jsonb, $2, $3)"};
-static const struct db_stmt sql_action_update = {"action_update", "SELECT cl_action_update($1::bigint, $2::int, $3::jsonb, $4, $5)"};
-static const struct db_stmt sql_action_verb = {"action_verb", "SELECT cl_action_transition($1::bigint, $2::int, $3, $4, $5)"};
-static const struct db_stmt sql_action_history = {"action_history", "SELECT cl_action_history($1::bigint)"};
+static const struct db_stmt sql_action_get = {
+    "action_get",
+    "SELECT action_json(v), v.version AS etag FROM action_v v WHERE v.id = $1::bigint"};
+static const struct db_stmt sql_action_create = {"action_create",
+                                                 "SELECT cl_action_create($1::jsonb, $2, $3)"};
+static const struct db_stmt sql_action_update = {
+    "action_update", "SELECT cl_action_update($1::bigint, $2::int, $3::jsonb, $4, $5)"};
+static const struct db_stmt sql_action_verb = {
+    "action_verb", "SELECT cl_action_transition($1::bigint, $2::int, $3, $4, $5)"};
+static const struct db_stmt sql_action_history = {"action_history",
+                                                  "SELECT cl_action_history($1::bigint)"};
 
 /* Most urgent first. The overdue and unowned predicates repeat the partial index's
  * expression so the planner can walk actions_open_due_idx. */
@@ -251,7 +265,10 @@ static void team_list(struct api_req *q)
     api_req_sql(q, sql_team_list, 2, (const char *const[]){cursor, fetch}, API_LIST, 200, limit);
 }
 
-static void team_get(struct api_req *q) { res_get(q, &sql_team_get); }
+static void team_get(struct api_req *q)
+{
+    res_get(q, &sql_team_get);
+}
 
 static void team_create(struct api_req *q)
 {
@@ -281,7 +298,10 @@ static void person_list(struct api_req *q)
                 200, limit);
 }
 
-static void person_get(struct api_req *q) { res_get(q, &sql_person_get); }
+static void person_get(struct api_req *q)
+{
+    res_get(q, &sql_person_get);
+}
 
 static void person_create(struct api_req *q)
 {
@@ -316,7 +336,10 @@ static void incident_list(struct api_req *q)
                 200, limit);
 }
 
-static void incident_get(struct api_req *q) { res_get(q, &sql_incident_get); }
+static void incident_get(struct api_req *q)
+{
+    res_get(q, &sql_incident_get);
+}
 
 static void incident_create(struct api_req *q)
 {
@@ -336,7 +359,8 @@ static void incident_update(struct api_req *q)
     if (api_req_version(&version, q, body) == CL_OK) {
         text = res_dump(body);
         api_req_prepared(q, &sql_incident_update, 3,
-                    (const char *const[]){api_req_param(q, 0), version, text}, API_ONE, 200, 0);
+                         (const char *const[]){api_req_param(q, 0), version, text}, API_ONE, 200,
+                         0);
         free(text);
     }
     json_decref(body);
@@ -406,9 +430,9 @@ struct action_filter {
 
 static int action_filter_parse(struct action_filter *f, struct api_req *q)
 {
-    static const char *const allowed[] = {"status", "owner", "team", "incident", "kind",
-                                          "overdue", "unowned", "due_before", "due_after",
-                                          "limit", "cursor", NULL};
+    static const char *const allowed[] = {"status",    "owner",   "team",    "incident",
+                                          "kind",      "overdue", "unowned", "due_before",
+                                          "due_after", "limit",   "cursor",  NULL};
     const char *status = api_req_query(q, "status");
 
     f->kind = api_req_query(q, "kind");
@@ -462,13 +486,13 @@ static void action_create(struct api_req *q)
     json_t *body = NULL;
     char *text;
 
-    if (api_req_body(&body, q, action_spec, CL_ARRAY_LEN(action_spec), VALID_MODE_CREATE,
-                     false) != CL_OK)
+    if (api_req_body(&body, q, action_spec, CL_ARRAY_LEN(action_spec), VALID_MODE_CREATE, false) !=
+        CL_OK)
         return;
     text = res_dump(body);
     api_req_prepared(q, &sql_action_create, 3,
-                (const char *const[]){text, api_req_source(q), api_req_actor(q)}, API_ONE, 201,
-                0);
+                     (const char *const[]){text, api_req_source(q), api_req_actor(q)}, API_ONE, 201,
+                     0);
     free(text);
     json_decref(body);
 }
@@ -483,9 +507,9 @@ static void action_patch_with(struct api_req *q, const json_t *body, const json_
         return;
     text = res_dump(patch);
     api_req_prepared(q, &sql_action_update, 5,
-                (const char *const[]){api_req_param(q, 0), version, text, api_req_source(q),
-                                      api_req_actor(q)},
-                API_ONE, 200, 0);
+                     (const char *const[]){api_req_param(q, 0), version, text, api_req_source(q),
+                                           api_req_actor(q)},
+                     API_ONE, 200, 0);
     free(text);
 }
 
@@ -493,9 +517,8 @@ static void action_update(struct api_req *q)
 {
     json_t *body = NULL;
 
-    if (res_path_id(q) != CL_OK ||
-        api_req_body(&body, q, action_spec, CL_ARRAY_LEN(action_spec), VALID_MODE_UPDATE,
-                     false) != CL_OK)
+    if (res_path_id(q) != CL_OK || api_req_body(&body, q, action_spec, CL_ARRAY_LEN(action_spec),
+                                                VALID_MODE_UPDATE, false) != CL_OK)
         return;
     action_patch_with(q, body, body);
     json_decref(body);
@@ -506,9 +529,8 @@ static void action_assign(struct api_req *q)
     json_t *body = NULL;
     json_t *patch;
 
-    if (res_path_id(q) != CL_OK ||
-        api_req_body(&body, q, assign_spec, CL_ARRAY_LEN(assign_spec), VALID_MODE_CREATE,
-                     false) != CL_OK)
+    if (res_path_id(q) != CL_OK || api_req_body(&body, q, assign_spec, CL_ARRAY_LEN(assign_spec),
+                                                VALID_MODE_CREATE, false) != CL_OK)
         return;
     patch = json_pack("{s:O}", "owner", json_object_get(body, "owner"));
     action_patch_with(q, body, patch);
@@ -521,9 +543,8 @@ static void action_unassign(struct api_req *q)
     json_t *body = NULL;
     json_t *patch;
 
-    if (res_path_id(q) != CL_OK ||
-        api_req_body(&body, q, verb_spec, CL_ARRAY_LEN(verb_spec), VALID_MODE_CREATE, true) !=
-            CL_OK)
+    if (res_path_id(q) != CL_OK || api_req_body(&body, q, verb_spec, CL_ARRAY_LEN(verb_spec),
+                                                VALID_MODE_CREATE, true) != CL_OK)
         return;
     patch = json_pack("{s:n}", "owner");
     action_patch_with(q, body, patch);
@@ -539,15 +560,14 @@ static void action_verb(struct api_req *q)
     json_t *body = NULL;
     const char *version = NULL;
 
-    if (res_path_id(q) != CL_OK ||
-        api_req_body(&body, q, verb_spec, CL_ARRAY_LEN(verb_spec), VALID_MODE_CREATE, true) !=
-            CL_OK)
+    if (res_path_id(q) != CL_OK || api_req_body(&body, q, verb_spec, CL_ARRAY_LEN(verb_spec),
+                                                VALID_MODE_CREATE, true) != CL_OK)
         return;
     if (api_req_version(&version, q, body) == CL_OK)
         api_req_prepared(q, &sql_action_verb, 5,
-                    (const char *const[]){api_req_param(q, 0), version, verb,
-                                          api_req_source(q), api_req_actor(q)},
-                    API_ONE, 200, 0);
+                         (const char *const[]){api_req_param(q, 0), version, verb,
+                                               api_req_source(q), api_req_actor(q)},
+                         API_ONE, 200, 0);
     json_decref(body);
 }
 

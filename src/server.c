@@ -126,8 +126,9 @@ static int server_start(struct server *s, struct cl_err *err)
     s->metrics = metrics_new();
     deps = (struct api_deps){s->loop, s->pool, s->auth, s->metrics, s->conf->request_timeout};
     s->api = api_new(&deps);
-    ho = (struct httpd_opts){s->conf->listen, s->conf->max_body, s->conf->max_connections,
-                             api_handle, s->api, s->metrics};
+    ho = (struct httpd_opts){
+        s->conf->listen, s->conf->max_body, s->conf->max_connections, api_handle,
+        s->api,          s->metrics};
     if (httpd_start(&s->httpd, s->loop, &ho, err) != CL_OK)
         return err->code;
     api_set_httpd(s->api, s->httpd);

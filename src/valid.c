@@ -110,8 +110,7 @@ static int valid_string(const struct valid_field *f, const char *s, struct cl_er
         for (v = f->values; *v != NULL; v++)
             if (strcmp(*v, s) == 0)
                 return CL_OK;
-        return cl_fail(err, CL_EINVAL, "%s \"%.40s\" is not one of the allowed values", f->name,
-                       s);
+        return cl_fail(err, CL_EINVAL, "%s \"%.40s\" is not one of the allowed values", f->name, s);
     case VALID_DATE:
         if (!valid_date(s))
             return cl_fail(err, CL_EINVAL, "%s \"%.40s\" is not a date (YYYY-MM-DD)", f->name, s);
@@ -119,8 +118,8 @@ static int valid_string(const struct valid_field *f, const char *s, struct cl_er
     case VALID_TIME:
         if (!valid_timestamp(s))
             return cl_fail(err, CL_EINVAL,
-                           "%s \"%.40s\" is not an RFC 3339 time (2026-01-31T09:30:00Z)",
-                           f->name, s);
+                           "%s \"%.40s\" is not an RFC 3339 time (2026-01-31T09:30:00Z)", f->name,
+                           s);
         return CL_OK;
     default:
         if (!valid_no_controls(s, f->kind == VALID_TEXT))
@@ -142,8 +141,7 @@ static int valid_value(const struct valid_field *f, const json_t *v, struct cl_e
             return cl_fail(err, CL_EINVAL, "%s must be true or false", f->name);
         return CL_OK;
     case VALID_INT:
-        if (!json_is_integer(v) || json_integer_value(v) < 1 ||
-            json_integer_value(v) > 2147483647)
+        if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 2147483647)
             return cl_fail(err, CL_EINVAL, "%s must be a positive integer", f->name);
         return CL_OK;
     default:
@@ -164,14 +162,14 @@ static const struct valid_field *valid_find(const struct valid_field *spec, size
     return NULL;
 }
 
-int valid_object(const json_t *obj, const struct valid_field *spec, size_t n,
-                 enum valid_mode mode, char *field, size_t fieldlen, struct cl_err *err)
+int valid_object(const json_t *obj, const struct valid_field *spec, size_t n, enum valid_mode mode,
+                 char *field, size_t fieldlen, struct cl_err *err)
 {
     const char *key;
     json_t *v;
     size_t i;
 
-    json_object_foreach((json_t *)obj, key, v) {
+    json_object_foreach ((json_t *)obj, key, v) {
         const struct valid_field *f = valid_find(spec, n, key);
         int rc;
 

@@ -20,10 +20,10 @@ struct api_req;
 
 struct api_deps {
     struct ev_loop *loop;
-    struct db_pool *pool;     /* borrowed */
-    struct auth *auth;        /* borrowed */
-    struct metrics *metrics;  /* borrowed */
-    double request_timeout;   /* seconds */
+    struct db_pool *pool;    /* borrowed */
+    struct auth *auth;       /* borrowed */
+    struct metrics *metrics; /* borrowed */
+    double request_timeout;  /* seconds */
 };
 
 struct api *api_new(const struct api_deps *deps);
@@ -38,8 +38,8 @@ void api_handle(struct httpd_req *r, void *arg);
 
 /* How a statement's rows become the answer. */
 enum api_shape {
-    API_ONE,  /* row 0, column 0 is the JSON body; no row is 404 */
-    API_LIST  /* rows of (json, cursor); one extra row beyond `limit` means more */
+    API_ONE, /* row 0, column 0 is the JSON body; no row is 404 */
+    API_LIST /* rows of (json, cursor); one extra row beyond `limit` means more */
 };
 
 typedef void (*api_route_fn)(struct api_req *q);

@@ -23,7 +23,13 @@ struct cl_err {
     char msg[256];
 };
 
-#define CL_ERR_INIT {0, {0}}
+#define CL_ERR_INIT                                                                                \
+    {                                                                                              \
+        0,                                                                                         \
+        {                                                                                          \
+            0                                                                                      \
+        }                                                                                          \
+    }
 
 /* Records the first failure into err (NULL allowed); returns code. */
 int cl_fail(struct cl_err *err, int code, const char *fmt, ...)
@@ -51,7 +57,7 @@ int cl_parse_long(long *out, const char *s, long min, long max);
 /* Monotonic seconds, for latency measurement. */
 double cl_now_mono(void);
 
-#define container_of(ptr, type, member) ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
-#define CL_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+#define container_of(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
+#define CL_ARRAY_LEN(a)                 (sizeof(a) / sizeof((a)[0]))
 
 #endif

@@ -12,10 +12,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define CLI_ARGS_ARGC_MAX 128   /* more words than this is a usage error */
-#define CLI_ARGS_POS_MAX 4      /* most positionals of any verb */
-#define CLI_ARGS_OPTS_MAX 24    /* most options of any verb */
-#define CLI_ARGS_URL_MAX 2048   /* bytes of --url */
+#define CLI_ARGS_ARGC_MAX  128  /* more words than this is a usage error */
+#define CLI_ARGS_POS_MAX   4    /* most positionals of any verb */
+#define CLI_ARGS_OPTS_MAX  24   /* most options of any verb */
+#define CLI_ARGS_URL_MAX   2048 /* bytes of --url */
 #define CLI_ARGS_TOKEN_MAX 4096 /* bytes of --token */
 
 struct cli_args {

@@ -11,8 +11,8 @@
 #include <stdio.h>
 
 #define CLI_CONF_DEFAULT_URL "http://127.0.0.1:8080"
-#define CLI_CONF_LINE_MAX 4096  /* bytes of one config line */
-#define CLI_CONF_LINES_MAX 1000 /* lines of a config file */
+#define CLI_CONF_LINE_MAX    4096 /* bytes of one config line */
+#define CLI_CONF_LINES_MAX   1000 /* lines of a config file */
 
 struct cli_conf {
     char *url;   /* owned; no trailing '/' once resolved */

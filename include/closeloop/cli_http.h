@@ -11,10 +11,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define CLI_HTTP_BODY_MAX (16L * 1024 * 1024)
+#define CLI_HTTP_BODY_MAX          (16L * 1024 * 1024)
 #define CLI_HTTP_CONNECT_TIMEOUT_S 5L
-#define CLI_HTTP_TIMEOUT_S 30L
-#define CLI_HTTP_USER_AGENT "closeloop-cli/0.1"
+#define CLI_HTTP_TIMEOUT_S         30L
+#define CLI_HTTP_USER_AGENT        "closeloop-cli/0.1"
 
 struct cli_http;
 

@@ -10,15 +10,15 @@
 #include <stdio.h>
 
 struct conf {
-    char *config_path;     /* the INI file read, or NULL */
-    char *database_url;    /* secret: never logged */
-    char *listen;          /* host:port */
-    long pool_size;        /* PostgreSQL connections */
-    long max_body;         /* bytes */
-    long max_connections;  /* concurrent HTTP connections */
-    double request_timeout;   /* seconds, whole request */
-    double shutdown_timeout;  /* seconds to finish in-flight requests on SIGTERM */
-    double token_cache_ttl;   /* seconds a verified token is trusted without a query */
+    char *config_path;       /* the INI file read, or NULL */
+    char *database_url;      /* secret: never logged */
+    char *listen;            /* host:port */
+    long pool_size;          /* PostgreSQL connections */
+    long max_body;           /* bytes */
+    long max_connections;    /* concurrent HTTP connections */
+    double request_timeout;  /* seconds, whole request */
+    double shutdown_timeout; /* seconds to finish in-flight requests on SIGTERM */
+    double token_cache_ttl;  /* seconds a verified token is trusted without a query */
     char *log_level;
 };
 

@@ -42,12 +42,12 @@ struct db_reply {
 typedef void (*db_done_fn)(const struct db_reply *reply, void *arg);
 
 struct db_pool_stats {
-    int size;           /* configured connections */
-    int connected;      /* ready or busy */
-    int busy;           /* with a statement in flight */
-    int queued;         /* waiting for a connection */
-    uint64_t queries;   /* completed, all outcomes */
-    uint64_t errors;    /* completed with code != CL_OK */
+    int size;         /* configured connections */
+    int connected;    /* ready or busy */
+    int busy;         /* with a statement in flight */
+    int queued;       /* waiting for a connection */
+    uint64_t queries; /* completed, all outcomes */
+    uint64_t errors;  /* completed with code != CL_OK */
     uint64_t reconnects;
 };
 

@@ -63,8 +63,7 @@ void httpd_req_set_principal(struct httpd_req *r, const char *who);
 /* Adds a response header (both copied) before httpd_reply(). */
 void httpd_req_add_header(struct httpd_req *r, const char *name, const char *value);
 /* Answers once; takes ownership of body (heap, free()d). Later calls are ignored. */
-void httpd_reply(struct httpd_req *r, int status, const char *content_type, char *body,
-                 size_t len);
+void httpd_reply(struct httpd_req *r, int status, const char *content_type, char *body, size_t len);
 bool httpd_req_replied(const struct httpd_req *r);
 
 #endif

@@ -20,12 +20,12 @@ void log_line(enum cl_log_level lvl, const char *id, const char *fmt, ...)
             log_line((lvl), (id), __VA_ARGS__);                                                    \
     } while (0)
 #define log_error(...) LOG_AT(CL_LOG_ERROR, NULL, __VA_ARGS__)
-#define log_warn(...) LOG_AT(CL_LOG_WARN, NULL, __VA_ARGS__)
-#define log_info(...) LOG_AT(CL_LOG_INFO, NULL, __VA_ARGS__)
+#define log_warn(...)  LOG_AT(CL_LOG_WARN, NULL, __VA_ARGS__)
+#define log_info(...)  LOG_AT(CL_LOG_INFO, NULL, __VA_ARGS__)
 #define log_debug(...) LOG_AT(CL_LOG_DEBUG, NULL, __VA_ARGS__)
 /* _req variants put the request id first. */
-#define log_req_info(id, ...) LOG_AT(CL_LOG_INFO, (id), __VA_ARGS__)
-#define log_req_warn(id, ...) LOG_AT(CL_LOG_WARN, (id), __VA_ARGS__)
+#define log_req_info(id, ...)  LOG_AT(CL_LOG_INFO, (id), __VA_ARGS__)
+#define log_req_warn(id, ...)  LOG_AT(CL_LOG_WARN, (id), __VA_ARGS__)
 #define log_req_error(id, ...) LOG_AT(CL_LOG_ERROR, (id), __VA_ARGS__)
 
 #endif

@@ -19,11 +19,11 @@ enum valid_kind {
     VALID_INT /* a positive integer (versions) */
 };
 
-#define VALID_REQUIRED 0x1u    /* must be present when creating */
-#define VALID_NULLABLE 0x2u    /* null is allowed (clears the value) */
-#define VALID_CREATE_ONLY 0x4u /* refused when updating */
-#define VALID_UPDATE_ONLY 0x8u /* refused when creating */
-#define VALID_NONBLANK 0x10u   /* a string must hold a non-space character */
+#define VALID_REQUIRED    0x1u  /* must be present when creating */
+#define VALID_NULLABLE    0x2u  /* null is allowed (clears the value) */
+#define VALID_CREATE_ONLY 0x4u  /* refused when updating */
+#define VALID_UPDATE_ONLY 0x8u  /* refused when creating */
+#define VALID_NONBLANK    0x10u /* a string must hold a non-space character */
 
 struct valid_field {
     const char *name;
@@ -37,8 +37,8 @@ enum valid_mode { VALID_MODE_CREATE, VALID_MODE_UPDATE };
 
 /* Checks obj (must be an object) against spec. On failure returns CL_EINVAL, writes a
  * message to err and the offending field name to field (size fieldlen). */
-int valid_object(const json_t *obj, const struct valid_field *spec, size_t n,
-                 enum valid_mode mode, char *field, size_t fieldlen, struct cl_err *err);
+int valid_object(const json_t *obj, const struct valid_field *spec, size_t n, enum valid_mode mode,
+                 char *field, size_t fieldlen, struct cl_err *err);
 
 bool valid_date(const char *s);
 bool valid_timestamp(const char *s);

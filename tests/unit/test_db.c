@@ -104,8 +104,7 @@ static void test_db__error_carries_sqlstate_and_column(void **state)
     assert_int_equal(s.code, CL_EDB);
     assert_string_equal(s.sqlstate, "22012");
     memset(&s, 0, sizeof(s));
-    db_query(p,
-             "DO $$BEGIN RAISE EXCEPTION 'x' USING ERRCODE = 'CL422', COLUMN = 'owner'; END$$",
+    db_query(p, "DO $$BEGIN RAISE EXCEPTION 'x' USING ERRCODE = 'CL422', COLUMN = 'owner'; END$$",
              0, NULL, on_done, &s);
     run_loop();
     assert_string_equal(s.sqlstate, "CL422");
@@ -184,8 +183,8 @@ static void test_db__cancelled_queued_query_never_runs(void **state)
                  &busy);
     assert_false(db_query_sent(q));
     db_query_cancel(q);
-    db_query(p, "SELECT coalesce(current_setting('closeloop.test_mark', true), 'never')", 0,
-             NULL, on_done, &s);
+    db_query(p, "SELECT coalesce(current_setting('closeloop.test_mark', true), 'never')", 0, NULL,
+             on_done, &s);
     while (s.calls == 0)
         run_loop();
     assert_string_equal(s.value, "never");

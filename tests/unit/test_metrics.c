@@ -23,7 +23,7 @@ static void test_metrics__counts_by_route_method_status(void **state)
     buf_init(&b);
     metrics_render(&b, m, &st, 5);
     assert_non_null(strstr(b.data, "closeloop_http_requests_total{route=\"/a\",method=\"GET\","
-                                    "status=\"200\"} 2\n"));
+                                   "status=\"200\"} 2\n"));
     assert_non_null(strstr(b.data, "method=\"POST\",status=\"422\"} 1\n"));
     assert_null(strstr(b.data, "XXX"));
     /* cumulative buckets: 0.001 -> le 0.001; 0.004 -> le 0.005; 0.03 -> le 0.05 */

@@ -58,8 +58,7 @@ static void test_valid__names_the_bad_field(void **state)
     assert_int_equal(check("{\"name\":\"a\",\"colour\":\"blue\"}", VALID_MODE_CREATE, field),
                      CL_EINVAL);
     assert_string_equal(field, "colour");
-    assert_int_equal(check("{\"name\":\"a\",\"on\":\"yes\"}", VALID_MODE_CREATE, field),
-                     CL_EINVAL);
+    assert_int_equal(check("{\"name\":\"a\",\"on\":\"yes\"}", VALID_MODE_CREATE, field), CL_EINVAL);
     assert_int_equal(check("{\"name\":\"a\",\"at\":null}", VALID_MODE_CREATE, field), CL_EINVAL);
     assert_string_equal(field, "at");
     assert_int_equal(check("{\"name\":\"a\\u0001\"}", VALID_MODE_CREATE, field), CL_EINVAL);
@@ -74,8 +73,7 @@ static void test_valid__modes(void **state)
     assert_string_equal(field, "name");
     assert_int_equal(check("{\"version\":3}", VALID_MODE_UPDATE, field), CL_OK);
     assert_int_equal(check("{\"version\":0}", VALID_MODE_UPDATE, field), CL_EINVAL);
-    assert_int_equal(check("{\"name\":\"a\",\"version\":3}", VALID_MODE_CREATE, field),
-                     CL_EINVAL);
+    assert_int_equal(check("{\"name\":\"a\",\"version\":3}", VALID_MODE_CREATE, field), CL_EINVAL);
     assert_string_equal(field, "version");
     assert_int_equal(check("{}", VALID_MODE_UPDATE, field), CL_OK);
 }
