@@ -546,6 +546,26 @@ bool db_query_sent(const struct db_query *q)
     return q->sent;
 }
 
+void db_pool_cancel_running(struct db_pool *p)
+{
+    char errbuf[256];
+    int i;
+
+    for (i = 0; i < p->size; i++) {
+        struct db_conn *c = &p->conns[i];
+        PGcancel *cn;
+
+        if (c->state != DBC_BUSY)
+            continue;
+        cn = PQgetCancel(c->pg);
+        if (cn == NULL)
+            continue;
+        if (!PQcancel(cn, errbuf, sizeof(errbuf)))
+            log_warn("event=db_cancel_failed conn=%d", c->index);
+        PQfreeCancel(cn);
+    }
+}
+
 bool db_pool_ready(const struct db_pool *p)
 {
     return p->connected > 0;

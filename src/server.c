@@ -28,6 +28,7 @@ struct server {
     ev_timer drain;
     double drain_until;
     bool stopping;
+    bool aborting;
 };
 
 int server_migrate(const char *dsn, double wait, int *applied, struct cl_err *err)
@@ -49,18 +50,33 @@ int server_migrate(const char *dsn, double wait, int *applied, struct cl_err *er
     return rc;
 }
 
+/* Seconds to wait for cancelled statements to report how they ended. */
+#define SERVER_ABORT_GRACE 3.0
+
+/* Stops waiting politely: cancels the statements still running so that each request
+ * can be answered with what really happened, then waits a little for those answers. */
+static void server_abort(struct server *s)
+{
+    s->aborting = true;
+    s->drain_until = ev_now(s->loop) + SERVER_ABORT_GRACE;
+    db_pool_cancel_running(s->pool);
+}
+
 static void server_on_drain(struct ev_loop *loop, ev_timer *w, int revents)
 {
     struct server *s = container_of(w, struct server, drain);
     int left = httpd_inflight(s->httpd);
 
     (void)revents;
-    if (left == 0 || ev_now(loop) >= s->drain_until) {
-        if (left > 0)
-            log_warn("event=shutdown_timeout in_flight=%d", left);
-        ev_timer_stop(loop, w);
-        ev_break(loop, EVBREAK_ALL);
+    if (left > 0 && ev_now(loop) < s->drain_until)
+        return;
+    if (left > 0 && !s->aborting) {
+        log_warn("event=shutdown_timeout in_flight=%d", left);
+        server_abort(s);
+        return;
     }
+    ev_timer_stop(loop, w);
+    ev_break(loop, EVBREAK_ALL);
 }
 
 static void server_on_stop(struct ev_loop *loop, ev_signal *w, int revents)
@@ -70,8 +86,9 @@ static void server_on_stop(struct ev_loop *loop, ev_signal *w, int revents)
 
     (void)revents;
     if (s->stopping) {
-        log_warn("event=shutdown_forced");
-        ev_break(loop, EVBREAK_ALL);
+        log_warn("event=shutdown_forced in_flight=%d", httpd_inflight(s->httpd));
+        if (!s->aborting)
+            server_abort(s);
         return;
     }
     s->stopping = true;

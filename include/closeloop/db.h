@@ -80,6 +80,11 @@ void db_query_cancel(struct db_query *q);
 /* True once the statement has been handed to a connection. */
 bool db_query_sent(const struct db_query *q);
 
+/* Asks PostgreSQL to cancel every statement in flight (PQcancel: blocking, for
+ * shutdown only). Their outcomes still arrive through the loop: cancelled ones fail
+ * with SQLSTATE 57014 and changed nothing; ones that already committed succeed. */
+void db_pool_cancel_running(struct db_pool *p);
+
 /* True when at least one connection is up. */
 bool db_pool_ready(const struct db_pool *p);
 
