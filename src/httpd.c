@@ -410,12 +410,13 @@ static int httpd_mhd_start(struct httpd *h, long max_connections, struct cl_err 
 {
     const union MHD_DaemonInfo *info;
 
-    h->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL,
-                              NULL, httpd_on_access, h, MHD_OPTION_LISTEN_SOCKET, h->listen_fd,
-                              MHD_OPTION_NOTIFY_COMPLETED, httpd_on_completed, h,
-                              MHD_OPTION_CONNECTION_LIMIT, (unsigned)max_connections,
-                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTPD_IDLE_TIMEOUT,
-                              MHD_OPTION_EXTERNAL_LOGGER, httpd_mhd_log, h, MHD_OPTION_END);
+    /* The logger goes first so that option errors are logged through it too. */
+    h->mhd = MHD_start_daemon(
+        MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+        httpd_on_access, h, MHD_OPTION_EXTERNAL_LOGGER, httpd_mhd_log, h, MHD_OPTION_LISTEN_SOCKET,
+        h->listen_fd, MHD_OPTION_NOTIFY_COMPLETED, httpd_on_completed, h,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)HTTPD_IDLE_TIMEOUT, MHD_OPTION_END);
     if (h->mhd == NULL)
         return cl_fail(err, CL_EIO, "libmicrohttpd would not start");
     info = MHD_get_daemon_info(h->mhd, MHD_DAEMON_INFO_EPOLL_FD);
