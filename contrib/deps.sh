@@ -5,7 +5,13 @@
 set -eu
 
 PACKAGES="gcc make pkg-config libev-dev libpq-dev libcurl4-openssl-dev libjansson-dev
-libmicrohttpd-dev libssl-dev libcmocka-dev postgresql postgresql-client python3 curl wrk"
+libmicrohttpd-dev libssl-dev libcmocka-dev postgresql postgresql-client python3 curl wrk
+openssl"
+# Node.js runs the OpenAPI conformance check of the tests (npm packages, pinned in
+# tests/conformance); a node already on PATH (e.g. from nodesource) is used as it is.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    PACKAGES="$PACKAGES nodejs npm"
+fi
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
     echo "deps.sh: dpkg-query not found: this script knows Debian only; install the equivalents of:" >&2

@@ -23,7 +23,9 @@ struct api {
     struct auth *auth;
     struct metrics *metrics;
     struct httpd *httpd;
+    struct sync *sync;
     double timeout;
+    double stale_after;
 };
 
 struct api_req {
@@ -41,6 +43,10 @@ struct api_req {
     long limit;
     char version[16];
     bool bad_query;
+    void (*after)(void *);
+    void *after_arg;
+    struct sync_call *call; /* owned while a sync operation runs */
+    api_sql_fn then;
 };
 
 static const char api_json_ct[] = "application/json";
@@ -224,6 +230,66 @@ static void api_on_sql(const struct db_reply *r, void *arg)
         api_reply_list(q, r->res);
     else
         api_reply_one(q, r->res);
+    if (r->code == CL_OK && q->after != NULL)
+        q->after(q->after_arg);
+}
+
+static void api_on_sql_then(const struct db_reply *r, void *arg)
+{
+    struct api_req *q = arg;
+
+    q->query = NULL;
+    q->then(q, r);
+}
+
+void api_req_sql_then(struct api_req *q, const char *sql, int nparams, const char *const *params,
+                      api_sql_fn fn)
+{
+    q->state = API_QUERYING;
+    q->then = fn;
+    q->query = db_query(q->api->pool, sql, nparams, params, api_on_sql_then, q);
+}
+
+void api_req_db_error(struct api_req *q, const struct db_reply *r)
+{
+    api_db_error(q, r);
+}
+
+void api_req_after(struct api_req *q, void (*fn)(void *), void *arg)
+{
+    q->after = fn;
+    q->after_arg = arg;
+}
+
+void api_req_set_deadline(struct api_req *q, double seconds)
+{
+    ev_timer_stop(q->api->loop, &q->deadline);
+    ev_timer_set(&q->deadline, seconds, 0.0);
+    ev_timer_start(q->api->loop, &q->deadline);
+}
+
+void api_req_set_call(struct api_req *q, struct sync_call *call)
+{
+    q->call = call;
+    q->state = API_QUERYING;
+}
+
+void api_req_reply_json(struct api_req *q, int status, const json_t *body)
+{
+    char *text = json_dumps(body, JSON_COMPACT);
+    struct buf b;
+
+    q->call = NULL;
+    buf_init(&b);
+    buf_puts(&b, text != NULL ? text : "{}");
+    buf_puts(&b, "\n");
+    free(text);
+    api_reply_buf(q, status, &b);
+}
+
+struct sync *api_req_sync(const struct api_req *q)
+{
+    return q->api->sync;
 }
 
 void api_req_sql(struct api_req *q, const char *sql, int nparams, const char *const *params,
@@ -251,6 +317,11 @@ void api_req_prepared(struct api_req *q, const struct db_stmt *stmt, int nparams
 const char *api_req_param(const struct api_req *q, int i)
 {
     return i < API_MAX_PARAMS ? q->params[i] : NULL;
+}
+
+struct httpd_req *api_req_http(const struct api_req *q)
+{
+    return q->http;
 }
 
 const char *api_req_path(const struct api_req *q)
@@ -490,6 +561,7 @@ static void api_req_free(void *ctx)
     ev_timer_stop(q->api->loop, &q->deadline);
     auth_lookup_cancel(q->auth_pending);
     db_query_cancel(q->query);
+    sync_call_cancel(q->call);
     for (i = 0; i < API_MAX_PARAMS; i++)
         free(q->params[i]);
     free(q);
@@ -512,6 +584,8 @@ static void api_on_deadline(struct ev_loop *loop, ev_timer *w, int revents)
     q->auth_pending = NULL;
     db_query_cancel(q->query);
     q->query = NULL;
+    sync_call_cancel(q->call);
+    q->call = NULL;
     log_req_warn(httpd_req_id(q->http), "event=deadline state=%d", (int)q->state);
     api_req_error(q, 503, "unavailable", NULL, "request deadline passed, try again");
 }
@@ -550,6 +624,11 @@ static void api_authenticate(struct api_req *q)
     struct cl_err err = CL_ERR_INIT;
     int rc;
 
+    if (q->route->scope == AUTH_NONE) { /* e.g. webhooks: they carry their own proof */
+        q->state = API_RUNNING;
+        q->route->fn(q);
+        return;
+    }
     rc = auth_check(&q->who, &q->auth_pending, q->api->auth,
                     httpd_req_header(q->http, "Authorization"), api_on_auth, q, &err);
     if (rc == AUTH_PENDING) {
@@ -570,7 +649,11 @@ static void api_on_ready(const struct db_reply *r, void *arg)
 {
     struct api_req *q = arg;
     long have = 0;
-    char body[160];
+    long stale = 0;
+    char why[200] = "";
+    bool sync_ok = true;
+    json_t *body;
+    const char *status;
 
     q->query = NULL;
     if (r->code != CL_OK) {
@@ -579,10 +662,19 @@ static void api_on_ready(const struct db_reply *r, void *arg)
     }
     if (!PQgetisnull(r->res, 0, 0))
         cl_parse_long(&have, PQgetvalue(r->res, 0, 0), 0, 1 << 30);
-    snprintf(body, sizeof(body),
-             "{\"status\":\"%s\",\"database\":true,\"schema\":%ld,\"expected_schema\":%d}\n",
-             have >= migrate_latest() ? "ready" : "migrating", have, migrate_latest());
-    api_req_reply(q, have >= migrate_latest() ? 200 : 503, api_json_ct, body);
+    if (PQnfields(r->res) > 1 && !PQgetisnull(r->res, 0, 1))
+        cl_parse_long(&stale, PQgetvalue(r->res, 0, 1), 0, 1 << 30);
+    if (q->api->sync != NULL)
+        sync_ok = sync_healthy(q->api->sync, why, sizeof(why));
+    status = have < migrate_latest() ? "migrating"
+             : !sync_ok              ? "sync_auth_failed"
+             : stale > 0             ? "sync_stale"
+                                     : "ready";
+    body = json_pack("{s:s, s:b, s:I, s:i, s:I, s:s?}", "status", status, "database", 1, "schema",
+                     (json_int_t)have, "expected_schema", migrate_latest(), "stale_repositories",
+                     (json_int_t)stale, "sync_error", why[0] != '\0' ? why : NULL);
+    api_req_reply_json(q, strcmp(status, "ready") == 0 ? 200 : 503, body);
+    json_decref(body);
 }
 
 static void api_metrics(struct api_req *q)
@@ -596,6 +688,8 @@ static void api_metrics(struct api_req *q)
     buf_init(&b);
     metrics_render(&b, q->api->metrics, &st,
                    q->api->httpd != NULL ? httpd_inflight(q->api->httpd) : 0);
+    if (q->api->sync != NULL)
+        sync_metrics(q->api->sync, &b);
     body = buf_steal(&b, &len);
     api_req_finish(q);
     httpd_reply(q->http, 200, "text/plain; version=0.0.4", body, len);
@@ -617,8 +711,12 @@ static bool api_builtin(struct api_req *q)
         api_req_reply(q, 200, api_json_ct, "{\"status\":\"ok\"}\n");
     } else if (strcmp(path, "/readyz") == 0) {
         httpd_req_set_route(q->http, "/readyz");
+        char stale[32];
+
+        snprintf(stale, sizeof(stale), "%.0f", q->api->stale_after);
         q->state = API_QUERYING;
-        q->query = db_query(q->api->pool, migrate_sql_current, 0, NULL, api_on_ready, q);
+        q->query = db_query(q->api->pool, migrate_sql_ready, 1, (const char *const[]){stale},
+                            api_on_ready, q);
     } else if (strcmp(path, "/metrics") == 0) {
         httpd_req_set_route(q->http, "/metrics");
         api_metrics(q);
@@ -668,6 +766,8 @@ struct api *api_new(const struct api_deps *deps)
     a->pool = deps->pool;
     a->auth = deps->auth;
     a->metrics = deps->metrics;
+    a->sync = deps->sync;
+    a->stale_after = deps->sync_stale_after;
     a->timeout = deps->request_timeout;
     return a;
 }

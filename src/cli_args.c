@@ -104,7 +104,7 @@ static void verb_option(struct parser *p, const char *name, size_t len, const ch
     snprintf(label, sizeof(label), "--%s", o->name);
     if (a->vals[k] != NULL)
         cl_fail(p->err, CL_EINVAL, "%s is given twice", label);
-    if (o->type == CLI_VAL_FLAG) {
+    if (cli_value_is_flag(o->type)) {
         v = eq != NULL ? eq + 1 : NULL;
         cli_value_check(o->type, label, v, p->err);
         a->vals[k] = "true";
@@ -170,6 +170,25 @@ static void word(struct parser *p, const char *w)
     positional(p, w);
 }
 
+/* Two given options that fill the same body field (--github, --no-github) contradict. */
+static void check_exclusive(struct parser *p)
+{
+    const struct cli_opt *o = p->a->verb->opts;
+    size_t n = cli_verbs_count(o);
+    size_t i;
+    size_t j;
+
+    for (i = 0; i < n; i++) {
+        for (j = i + 1; j < n && p->a->vals[i] != NULL; j++) {
+            if (p->a->vals[j] == NULL || o[i].dest != CLI_TO_BODY || o[j].dest != CLI_TO_BODY)
+                continue;
+            if (strcmp(o[i].field, o[j].field) == 0)
+                cl_fail(p->err, CL_EINVAL, "--%s and --%s cannot be used together", o[i].name,
+                        o[j].name);
+        }
+    }
+}
+
 /* After every word was read: what is still missing. */
 static void check_complete(struct parser *p)
 {
@@ -186,6 +205,8 @@ static void check_complete(struct parser *p)
         if (a->verb->opts[i].required && a->vals[i] == NULL)
             cl_fail(p->err, CL_EINVAL, "missing --%s", a->verb->opts[i].name);
     }
+    if (a->verb != NULL)
+        check_exclusive(p);
 }
 
 int cli_args_parse(struct cli_args *out, int argc, char *const *argv, const struct cli_verb *verbs,

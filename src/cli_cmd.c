@@ -10,16 +10,20 @@
 #include "closeloop/cli_http.h"
 #include "closeloop/cli_page.h"
 #include "closeloop/cli_render.h"
+#include "closeloop/cli_sync.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 struct ctx {
     const struct cli_cmd_io *io;
     const struct cli_args *args;
     struct cli_http *http;
     long today;
+    long now;    /* seconds since the epoch, for "3m ago" */
     long status; /* HTTP status of the last answer; 0 while none came */
+    int verdict; /* exit code of a run that worked but found problems (github doctor) */
 };
 
 /* One paged GET, for cli_page_collect(). */
@@ -134,15 +138,59 @@ static int print_id(struct ctx *c, const json_t *obj, struct cl_err *err)
     return CL_OK;
 }
 
+/* Human output of one answer, by what it holds. */
+static int render_answer(struct ctx *c, const json_t *obj)
+{
+    FILE *out = c->io->out;
+
+    switch (c->args->verb->res) {
+    case CLI_RES_SYNC:
+        return cli_sync_render_status(out, obj, c->io->color, c->now);
+    case CLI_RES_IMPORT:
+        return cli_sync_render_import(out, obj, cli_args_get(c->args, "incident"));
+    case CLI_RES_DOCTOR:
+        return cli_sync_render_doctor(out, obj, c->io->color);
+    case CLI_RES_TEAM:
+    case CLI_RES_PERSON:
+    case CLI_RES_INCIDENT:
+    case CLI_RES_ACTION:
+    case CLI_RES_EVENT:
+        break;
+    }
+    return cli_render_object(out, c->args->verb->res, obj, c->io->color, c->today);
+}
+
+/* A doctor answer, then the verdict: failed checks exit 1, whatever the output format. The
+ * note goes to stderr after the output is flushed, so that it comes last on a terminal. */
+static int print_doctor(struct ctx *c, const json_t *answer, struct cl_err *err)
+{
+    struct cli_sync_verdict v = {0, 0, true};
+    int rc = cli_sync_doctor_verdict(&v, answer, err);
+
+    if (rc == CL_OK)
+        rc = c->args->json ? cli_render_json(c->io->out, answer) : render_answer(c, answer);
+    if (rc != CL_OK || v.ok)
+        return rc;
+    fflush(c->io->out);
+    c->verdict = CLI_API_EXIT_REJECTED;
+    if (v.failed > 0)
+        fprintf(c->io->err, "closeloop: %zu of %zu checks failed\n", v.failed, v.checks);
+    else
+        fputs("closeloop: the server reports a failed check\n", c->io->err);
+    return CL_OK;
+}
+
 static int print_object(struct ctx *c, const json_t *obj, struct cl_err *err)
 {
+    if (c->args->verb->res == CLI_RES_DOCTOR)
+        return print_doctor(c, obj, err);
     if (obj == NULL)
         return CL_OK; /* 204: nothing to show */
     if (c->args->json)
         return cli_render_json(c->io->out, obj);
     if (c->args->verb->prints_id)
         return print_id(c, obj, err);
-    return cli_render_object(c->io->out, c->args->verb->res, obj, c->io->color, c->today);
+    return render_answer(c, obj);
 }
 
 /* CREATE, SHOW, EDIT and POST: one request, one object back. */
@@ -286,6 +334,8 @@ static int connect_and_run(struct ctx *c, const json_t *body, struct cl_err *err
     c->http = rc == CL_OK ? cli_http_new(conf.url, conf.token) : NULL;
     if (rc == CL_OK && c->http == NULL)
         rc = cl_fail(err, CL_EHTTP, "cannot start libcurl");
+    if (rc == CL_OK && c->args->verb->timeout_s > 0)
+        cli_http_set_timeout(c->http, c->args->verb->timeout_s);
     if (rc == CL_OK)
         rc = dispatch(c, body, err);
     if (rc == CL_OK && (fflush(c->io->out) != 0 || ferror(c->io->out)))
@@ -294,14 +344,14 @@ static int connect_and_run(struct ctx *c, const json_t *body, struct cl_err *err
     c->http = NULL;
     cli_conf_dispose(&conf);
     if (rc == CL_OK)
-        return CLI_API_EXIT_OK;
+        return c->verdict;
     fprintf(c->io->err, "closeloop: %s\n", err->msg);
     return failure_exit(c->status);
 }
 
 static int execute(const struct cli_cmd_io *io, const struct cli_args *a)
 {
-    struct ctx c = {io, a, NULL, cli_date_today(), 0};
+    struct ctx c = {io, a, NULL, cli_date_today(), (long)time(NULL), 0, CLI_API_EXIT_OK};
     struct cl_err err = CL_ERR_INIT;
     json_t *body = NULL;
     int code;

@@ -82,24 +82,27 @@ long cli_date_today(void)
     return days_from_civil(tm.tm_year + 1900L, tm.tm_mon + 1L, tm.tm_mday);
 }
 
-/* "HH:MM" at s, hours 0..23 and minutes 0..59; for an offset the same. */
-static bool hour_minute(const char *s)
+/* "HH:MM" at s, hours 0..23 and minutes 0..59, as minutes; for an offset the same. */
+static bool hour_minute(long *minutes, const char *s)
 {
     long h;
     long m;
 
-    return digits(&h, s, 2) && s[2] == ':' && digits(&m, s + 3, 2) && h <= 23 && m <= 59;
+    if (!digits(&h, s, 2) || s[2] != ':' || !digits(&m, s + 3, 2) || h > 23 || m > 59)
+        return false;
+    *minutes = h * 60 + m;
+    return true;
 }
 
-/* Optional ":SS[.frac]" at *s; leaves *s after it. */
-static bool seconds(const char **s)
+/* Optional ":SS[.frac]" at *s; leaves *s after it and the whole seconds in *sec. */
+static bool seconds(const char **s, long *sec)
 {
     const char *p = *s;
-    long sec;
 
+    *sec = 0;
     if (*p != ':')
         return true;
-    if (!digits(&sec, p + 1, 2) || sec > 60)
+    if (!digits(sec, p + 1, 2) || *sec > 60)
         return false;
     p += 3;
     if (*p == '.') {
@@ -113,25 +116,59 @@ static bool seconds(const char **s)
     return true;
 }
 
-bool cli_date_is_rfc3339(const char *s)
+/* "Z" or "+HH:MM" / "-HH:MM" ending the string, as seconds east of UTC. */
+static bool offset(long *out, const char *p)
+{
+    long m;
+
+    if ((*p == 'Z' || *p == 'z') && p[1] == '\0') {
+        *out = 0;
+        return true;
+    }
+    if ((*p != '+' && *p != '-') || strnlen(p + 1, 6) != 5 || !hour_minute(&m, p + 1))
+        return false;
+    *out = (*p == '-' ? -m : m) * 60;
+    return true;
+}
+
+int cli_date_parse_time(long *out, const char *s)
 {
     long days;
+    long hm;
+    long sec;
+    long off;
     const char *p;
 
     if (s == NULL || !date_prefix(&days, s))
-        return false;
+        return CL_EINVAL;
     if (s[10] != 'T' && s[10] != 't' && s[10] != ' ')
-        return false;
-    if (strnlen(s + 11, 5) < 5 || !hour_minute(s + 11))
-        return false;
+        return CL_EINVAL;
+    if (strnlen(s + 11, 5) < 5 || !hour_minute(&hm, s + 11))
+        return CL_EINVAL;
     p = s + 16;
-    if (!seconds(&p))
-        return false;
-    if ((*p == 'Z' || *p == 'z') && p[1] == '\0')
-        return true;
-    if (*p != '+' && *p != '-')
-        return false;
-    return strnlen(p + 1, 6) == 5 && hour_minute(p + 1);
+    if (!seconds(&p, &sec) || !offset(&off, p))
+        return CL_EINVAL;
+    *out = days * 86400 + hm * 60 + sec - off;
+    return CL_OK;
+}
+
+bool cli_date_is_rfc3339(const char *s)
+{
+    long t;
+
+    return cli_date_parse_time(&t, s) == CL_OK;
+}
+
+void cli_date_span_words(char *buf, size_t len, long seconds)
+{
+    if (seconds < 60)
+        snprintf(buf, len, "%lds", seconds > 0 ? seconds : 0);
+    else if (seconds < 3600)
+        snprintf(buf, len, "%ldm", seconds / 60);
+    else if (seconds < 86400)
+        snprintf(buf, len, "%ldh", seconds / 3600);
+    else
+        snprintf(buf, len, "%ldd", seconds / 86400);
 }
 
 enum cli_due cli_date_due_words(char *buf, size_t len, const char *due_on, long today)

@@ -18,8 +18,8 @@ static const char globals[] =
 static const char settings[] =
     "config file: $CLOSELOOP_CONFIG or ~/.config/closeloop/config, lines 'url = ...' and\n"
     "'token = ...'. Flags beat the environment, which beats the file.\n"
-    "exit codes: 0 ok; 1 rejected by the server; 2 usage error, nothing sent;\n"
-    "3 service unreachable, failing, or the token refused.\n";
+    "exit codes: 0 ok; 1 rejected by the server, or a github doctor check failed;\n"
+    "2 usage error, nothing sent; 3 service unreachable, failing, or the token refused.\n";
 
 /* "closeloop action assign ID HANDLE --incident KEY [options]" without the trailing newline. */
 static void synopsis(FILE *out, const struct cli_verb *v)
@@ -121,8 +121,8 @@ void cli_help_group(FILE *out, const struct cli_verb *verbs, size_t n, const cha
 void cli_help_top(FILE *out, const struct cli_verb *verbs, size_t n)
 {
     fputs("usage: closeloop [global options] <group> <verb> [arguments] [options]\n\n"
-          "Record postmortem incidents and their follow-up actions, and see what is open,\n"
-          "overdue or unowned.\n\ncommands:\n",
+          "Record postmortem incidents and their follow-up actions, see what is open,\n"
+          "overdue or unowned, and keep actions in step with GitHub issues.\n\ncommands:\n",
           out);
     list_verbs(out, verbs, n, NULL);
     fputs("\n", out);

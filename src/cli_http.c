@@ -1,5 +1,6 @@
 #include "closeloop/cli_http.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -7,6 +8,7 @@ struct cli_http {
     CURL *curl;
     char *base;
     char *token;                  /* never logged, never part of a message */
+    long timeout_s;               /* whole-exchange budget */
     char errbuf[CURL_ERROR_SIZE]; /* libcurl keeps a pointer to it: it lives as long as curl */
 };
 
@@ -21,7 +23,14 @@ struct cli_http *cli_http_new(const char *base_url, const char *token)
     h->curl = curl;
     h->base = cl_strdup(base_url);
     h->token = cl_strdup(token);
+    h->timeout_s = CLI_HTTP_TIMEOUT_S;
     return h;
+}
+
+void cli_http_set_timeout(struct cli_http *h, long seconds)
+{
+    assert(seconds > 0);
+    h->timeout_s = seconds;
 }
 
 void cli_http_free(struct cli_http *h)
@@ -107,14 +116,14 @@ struct curl_slist *cli_http_headers(const char *token, bool has_body, const char
 
 /* Every option of one request; CURLE_FAILED_INIT when libcurl refuses one. */
 static CURLcode set_options(CURL *c, const char *url, struct curl_slist *headers,
-                            struct cli_http_buf *buf, char *errbuf)
+                            struct cli_http_buf *buf, char *errbuf, long timeout_s)
 {
     if (curl_easy_setopt(c, CURLOPT_URL, url) != CURLE_OK ||
         curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers) != CURLE_OK ||
         curl_easy_setopt(c, CURLOPT_USERAGENT, CLI_HTTP_USER_AGENT) != CURLE_OK ||
         curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
         curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, CLI_HTTP_CONNECT_TIMEOUT_S) != CURLE_OK ||
-        curl_easy_setopt(c, CURLOPT_TIMEOUT, CLI_HTTP_TIMEOUT_S) != CURLE_OK ||
+        curl_easy_setopt(c, CURLOPT_TIMEOUT, timeout_s) != CURLE_OK ||
         curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK ||
         curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK ||
         curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)CLI_HTTP_BODY_MAX) != CURLE_OK ||
@@ -139,9 +148,11 @@ static CURLcode set_method(CURL *c, const char *method, const char *body)
 }
 
 /* The one-line message for a transfer that got no usable answer. */
-static int describe(struct cl_err *err, CURLcode rc, const char *base, const char *errbuf,
+static int describe(struct cl_err *err, CURLcode rc, const struct cli_http *h,
                     const struct cli_http_buf *buf)
 {
+    const char *base = h->base;
+    const char *errbuf = h->errbuf;
     const char *why = errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc);
 
     if (buf->overflow || rc == CURLE_FILESIZE_EXCEEDED)
@@ -153,7 +164,7 @@ static int describe(struct cl_err *err, CURLcode rc, const char *base, const cha
         return cl_fail(err, CL_ETIMEOUT,
                        "no answer from %s in time (%lds connect, %lds in all): is closeloopd "
                        "running and its database up?",
-                       base, CLI_HTTP_CONNECT_TIMEOUT_S, CLI_HTTP_TIMEOUT_S);
+                       base, CLI_HTTP_CONNECT_TIMEOUT_S, h->timeout_s);
     return cl_fail(err, CL_EHTTP, "request to %s failed: %s", base, why);
 }
 
@@ -170,7 +181,7 @@ int cli_http_do(struct cli_http_resp *out, struct cli_http *h, const char *metho
     curl_easy_reset(h->curl); /* keeps the connection cache, drops the last request's options */
     h->errbuf[0] = '\0';
     if (headers != NULL)
-        rc = set_options(h->curl, url, headers, &buf, h->errbuf);
+        rc = set_options(h->curl, url, headers, &buf, h->errbuf, h->timeout_s);
     if (rc == CURLE_OK)
         rc = set_method(h->curl, method, body);
     if (rc == CURLE_OK)
@@ -178,7 +189,7 @@ int cli_http_do(struct cli_http_resp *out, struct cli_http *h, const char *metho
     if (rc == CURLE_OK)
         rc = curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &status);
     if (rc != CURLE_OK) {
-        code = describe(err, rc, h->base, h->errbuf, &buf);
+        code = describe(err, rc, h, &buf);
         free(buf.data);
         goto cleanup;
     }

@@ -2,6 +2,7 @@
 
 #include "closeloop/cl.h"
 #include "closeloop/cli_date.h"
+#include "closeloop/cli_sync.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -35,10 +36,15 @@ struct view {
 #define TIMES {"created", "created_at", F_PLAIN}, {"updated", "updated_at", F_PLAIN}
 /* clang-format on */
 
-static const struct col team_list[] = {
-    {"NAME", "name", F_PLAIN}, {"MANAGER", "manager", F_PLAIN}, END};
-static const struct col team_show[] = {
-    {"name", "name", F_PLAIN}, {"manager", "manager", F_PLAIN}, TIMES, END};
+static const struct col team_list[] = {{"NAME", "name", F_PLAIN},
+                                       {"MANAGER", "manager", F_PLAIN},
+                                       {"GITHUB", "github_repo", F_PLAIN},
+                                       END};
+static const struct col team_show[] = {{"name", "name", F_PLAIN},
+                                       {"manager", "manager", F_PLAIN},
+                                       {"github", "github_repo", F_PLAIN},
+                                       TIMES,
+                                       END};
 static const struct col person_list[] = {{"HANDLE", "handle", F_PLAIN},
                                          {"NAME", "name", F_PLAIN},
                                          {"EMAIL", "email", F_PLAIN},
@@ -71,6 +77,7 @@ static const struct col incident_show[] = {{"key", "key", F_PLAIN},
                                            {"resolved", "resolved_at", F_PLAIN},
                                            {"facilitator", "facilitator", F_PLAIN},
                                            {"postmortem", "postmortem_url", F_PLAIN},
+                                           {"github", "github_repo", F_PLAIN},
                                            {"actions", "actions", F_COUNTS},
                                            {"version", "version", F_PLAIN},
                                            TIMES,
@@ -104,6 +111,7 @@ static const struct col event_list[] = {{"AT", "at", F_PLAIN},
                                         {"NEW", "new", F_PLAIN},
                                         END};
 
+/* Answers of other kinds (sync status, import, doctor) have no view: cli_sync renders them. */
 static const struct view views[] = {
     [CLI_RES_TEAM] = {"teams", team_list, team_show},
     [CLI_RES_PERSON] = {"people", person_list, person_show},
@@ -111,6 +119,11 @@ static const struct view views[] = {
     [CLI_RES_ACTION] = {"actions", action_list, action_show},
     [CLI_RES_EVENT] = {"events", event_list, event_list},
 };
+
+static bool has_view(enum cli_res res)
+{
+    return (size_t)res < CL_ARRAY_LEN(views) && views[res].list != NULL;
+}
 
 enum cli_color cli_render_status_color(const char *status)
 {
@@ -268,13 +281,16 @@ static size_t ncols(const struct col *cols)
 
 int cli_render_list(FILE *out, enum cli_res res, const json_t *items, bool color, long today)
 {
-    const struct col *cols = views[res].list;
+    const struct col *cols;
     struct cli_table *t;
     const json_t *item;
     size_t i;
     size_t c;
     int rc;
 
+    if (!has_view(res))
+        return cli_render_json(out, items);
+    cols = views[res].list;
     if (json_array_size(items) == 0) {
         fprintf(out, "no %s\n", views[res].plural);
         return ferror(out) ? CL_EIO : CL_OK;
@@ -305,18 +321,24 @@ static void print_description(FILE *out, const json_t *obj)
 
 int cli_render_object(FILE *out, enum cli_res res, const json_t *obj, bool color, long today)
 {
-    const struct col *cols = views[res].show;
-    struct cli_table *t = cli_table_new(2);
+    const struct col *cols;
+    struct cli_table *t;
     char *label;
     size_t c;
     int rc;
 
+    if (!has_view(res))
+        return cli_render_json(out, obj);
+    cols = views[res].show;
+    t = cli_table_new(2);
     for (c = 0; cols[c].label != NULL; c++) {
         label = cl_asprintf("%s:", cols[c].label);
         cli_table_add(t, label, CLI_COLOR_NONE);
         free(label);
         add_cell(t, obj, &cols[c], today);
     }
+    if (res == CLI_RES_ACTION)
+        cli_sync_add_rows(t, json_object_get(obj, "sync"));
     rc = cli_table_print(t, out, color);
     cli_table_free(t);
     if (res == CLI_RES_ACTION)

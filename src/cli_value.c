@@ -3,6 +3,7 @@
 #include "closeloop/cli_date.h"
 
 #include <limits.h>
+#include <stdint.h>
 #include <string.h>
 
 static const char *const kinds[] = {"corrective", "preventive", NULL};
@@ -16,11 +17,18 @@ size_t cli_value_max(enum cli_val type)
     return type == CLI_VAL_DESC ? CLI_VALUE_DESC_MAX : CLI_VALUE_TEXT_MAX;
 }
 
+bool cli_value_is_flag(enum cli_val type)
+{
+    return type == CLI_VAL_FLAG || type == CLI_VAL_FLAG_NULL;
+}
+
 bool cli_value_is_none(enum cli_val type, const char *value)
 {
     bool nullable = type == CLI_VAL_DATE_OR_NONE || type == CLI_VAL_TIME_OR_NONE ||
-                    type == CLI_VAL_SEVERITY_OR_NONE;
+                    type == CLI_VAL_SEVERITY_OR_NONE || type == CLI_VAL_REPO_OR_NONE;
 
+    if (type == CLI_VAL_FLAG_NULL)
+        return value != NULL;
     return nullable && value != NULL && strcmp(value, "none") == 0;
 }
 
@@ -50,6 +58,41 @@ static bool statuses_ok(const char *s)
     }
 }
 
+/* A character GitHub allows in an owner or repository name. */
+static bool name_char(char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '.' || c == '-';
+}
+
+/* Whether the n bytes at s are owner/repo: two non-empty names around exactly one '/'. */
+static bool repo_ok(const char *s, size_t n)
+{
+    size_t slash = n;
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        if (s[i] == '/' && slash == n)
+            slash = i;
+        else if (!name_char(s[i]))
+            return false;
+    }
+    return slash > 0 && slash + 1 < n;
+}
+
+/* owner/repo#N with N a number from 1 that fits GitHub's 32-bit issue numbers. */
+static bool issue_ok(const char *s)
+{
+    const char *hash = strchr(s, '#');
+    long n;
+
+    if (hash == NULL || !repo_ok(s, (size_t)(hash - s)))
+        return false;
+    if (hash[1] < '1' || hash[1] > '9') /* no sign, space or leading zero for strtol to skip */
+        return false;
+    return cl_parse_long(&n, hash + 1, 1, INT32_MAX) == CL_OK;
+}
+
 /* The one-line reason value is wrong for type, or NULL when it is right. */
 static const char *why_wrong(enum cli_val type, const char *v)
 {
@@ -57,6 +100,7 @@ static const char *why_wrong(enum cli_val type, const char *v)
 
     switch (type) {
     case CLI_VAL_FLAG:
+    case CLI_VAL_FLAG_NULL:
         return "takes no value";
     case CLI_VAL_TEXT:
     case CLI_VAL_DESC:
@@ -84,6 +128,11 @@ static const char *why_wrong(enum cli_val type, const char *v)
         return cl_parse_long(&n, v, 0, LONG_MAX) == CL_OK ? NULL : "must be a whole number >= 0";
     case CLI_VAL_ID:
         return cl_parse_long(&n, v, 1, LONG_MAX) == CL_OK ? NULL : "must be a whole number >= 1";
+    case CLI_VAL_REPO:
+    case CLI_VAL_REPO_OR_NONE:
+        return repo_ok(v, strlen(v)) ? NULL : "must be owner/repo";
+    case CLI_VAL_ISSUE:
+        return issue_ok(v) ? NULL : "must be owner/repo#NUMBER";
     }
     return "has an unknown type";
 }
@@ -93,7 +142,7 @@ int cli_value_check(enum cli_val type, const char *label, const char *value, str
     size_t max = cli_value_max(type);
     const char *why;
 
-    if (type == CLI_VAL_FLAG)
+    if (cli_value_is_flag(type))
         return value == NULL ? CL_OK : cl_fail(err, CL_EINVAL, "%s takes no value", label);
     if (value == NULL || *value == '\0')
         return cl_fail(err, CL_EINVAL, "%s needs a value", label);

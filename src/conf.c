@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 enum conf_type { CONF_STR, CONF_LONG, CONF_DOUBLE, CONF_LEVEL };
 
@@ -36,22 +37,50 @@ static const struct conf_param conf_params[] = {
     {"token_cache_ttl", CONF_DOUBLE, offsetof(struct conf, token_cache_ttl), "10", 0, 3600, true,
      false},
     {"log_level", CONF_LEVEL, offsetof(struct conf, log_level), "info", 0, 0, true, false},
+    {"sync_stale_after", CONF_DOUBLE, offsetof(struct conf, sync_stale_after), "900", 10, 86400 * 7,
+     true, false},
 };
 
-static const struct conf_param *conf_find(const char *key)
+/* A GitHub connection's keys: "github_<key>" for the default connection (and
+ * CLOSELOOP_GITHUB_<KEY>), "<key>" inside a [github.NAME] section. */
+static const struct conf_param conf_github_params[] = {
+    {"api_url", CONF_STR, offsetof(struct conf_github, api_url), "https://api.github.com", 0, 0,
+     false, false},
+    {"token", CONF_STR, offsetof(struct conf_github, token), "", 0, 0, false, true},
+    {"app_id", CONF_STR, offsetof(struct conf_github, app_id), "", 0, 0, false, false},
+    {"app_key_file", CONF_STR, offsetof(struct conf_github, app_key_file), "", 0, 0, false, false},
+    {"app_installation_id", CONF_STR, offsetof(struct conf_github, app_installation_id), "", 0, 0,
+     false, false},
+    {"webhook_secret", CONF_STR, offsetof(struct conf_github, webhook_secret), "", 0, 0, false,
+     true},
+    {"owners", CONF_STR, offsetof(struct conf_github, owners), "", 0, 0, false, false},
+    {"poll_interval", CONF_DOUBLE, offsetof(struct conf_github, poll_interval), "60", 0.1, 86400,
+     false, false},
+    {"write_interval", CONF_DOUBLE, offsetof(struct conf_github, write_interval), "1", 0, 60, false,
+     false},
+    {"timeout", CONF_DOUBLE, offsetof(struct conf_github, timeout), "20", 0.1, 600, false, false},
+};
+
+static const struct conf_param *conf_find_in(const struct conf_param *t, size_t n, const char *key)
 {
     size_t i;
 
-    for (i = 0; i < CL_ARRAY_LEN(conf_params); i++)
-        if (strcmp(conf_params[i].key, key) == 0)
-            return &conf_params[i];
+    for (i = 0; i < n; i++)
+        if (strcmp(t[i].key, key) == 0)
+            return &t[i];
     return NULL;
 }
 
-static int conf_store(struct conf *c, const struct conf_param *p, const char *value,
-                      const char *where, struct cl_err *err)
+static const struct conf_param *conf_find(const char *key)
 {
-    void *field = (char *)c + p->offset;
+    return conf_find_in(conf_params, CL_ARRAY_LEN(conf_params), key);
+}
+
+/* Stores value into the field at p->offset inside `base` (a conf or a conf_github). */
+static int conf_store_at(void *base, const struct conf_param *p, const char *value,
+                         const char *where, struct cl_err *err)
+{
+    void *field = (char *)base + p->offset;
     enum cl_log_level lvl;
     char *end = NULL;
     double d;
@@ -85,14 +114,137 @@ static int conf_store(struct conf *c, const struct conf_param *p, const char *va
     return cl_fail(err, CL_EINVAL, "%s: %s has no type", where, p->key);
 }
 
+static int conf_store(struct conf *c, const struct conf_param *p, const char *value,
+                      const char *where, struct cl_err *err)
+{
+    return conf_store_at(c, p, value, where, err);
+}
+
+static void conf_github_init(struct conf_github *g, const char *name)
+{
+    struct cl_err err = CL_ERR_INIT;
+    size_t i;
+
+    g->name = cl_strdup(name);
+    for (i = 0; i < CL_ARRAY_LEN(conf_github_params); i++) {
+        int rc =
+            conf_store_at(g, &conf_github_params[i], conf_github_params[i].def, "defaults", &err);
+
+        assert(rc == CL_OK);
+        (void)rc;
+    }
+}
+
+static void conf_github_dispose(struct conf_github *g)
+{
+    size_t i;
+
+    for (i = 0; i < CL_ARRAY_LEN(conf_github_params); i++)
+        if (conf_github_params[i].type == CONF_STR)
+            free(*(char **)((char *)g + conf_github_params[i].offset));
+    free(g->name);
+}
+
+static bool conf_name_ok(const char *name)
+{
+    size_t k;
+
+    for (k = 0; name[k] != '\0'; k++)
+        if (!(islower((unsigned char)name[k]) || isdigit((unsigned char)name[k]) ||
+              name[k] == '_' || name[k] == '-'))
+            return false;
+    return k >= 1 && k <= 32;
+}
+
+/* The connection a [github.NAME] section names, added on first sight. */
+static struct conf_github *conf_github_section(struct conf *c, const char *name, const char *where,
+                                               struct cl_err *err)
+{
+    int i;
+
+    if (!conf_name_ok(name)) {
+        cl_fail(err, CL_EINVAL, "%s: connection names are [a-z0-9_-]{1,32}", where);
+        return NULL;
+    }
+    for (i = 0; i < c->ngithub; i++)
+        if (strcmp(c->github[i].name, name) == 0)
+            return &c->github[i];
+    if (c->ngithub == CONF_MAX_GITHUB) {
+        cl_fail(err, CL_EINVAL, "%s: more than %d GitHub connections", where, CONF_MAX_GITHUB);
+        return NULL;
+    }
+    conf_github_init(&c->github[c->ngithub], name);
+    return &c->github[c->ngithub++];
+}
+
+static int conf_set_github(struct conf_github *g, const char *key, const char *value,
+                           const char *where, struct cl_err *err)
+{
+    const struct conf_param *p =
+        conf_find_in(conf_github_params, CL_ARRAY_LEN(conf_github_params), key);
+
+    if (p == NULL)
+        return cl_fail(err, CL_EINVAL, "%s: unknown GitHub key \"%s\"", where, key);
+    return conf_store_at(g, p, value, where, err);
+}
+
 int conf_set(struct conf *c, const char *key, const char *value, const char *where,
              struct cl_err *err)
 {
     const struct conf_param *p = conf_find(key);
 
+    if (p == NULL && strncmp(key, "github_", 7) == 0)
+        return conf_set_github(&c->github[0], key + 7, value, where, err);
     if (p == NULL)
         return cl_fail(err, CL_EINVAL, "%s: unknown key \"%s\"", where, key);
     return conf_store(c, p, value, where, err);
+}
+
+bool conf_github_enabled(const struct conf_github *g)
+{
+    return g->token[0] != '\0' || g->app_id[0] != '\0';
+}
+
+static bool conf_owner_listed(const char *owners, const char *owner, size_t olen)
+{
+    const char *p = owners;
+
+    while (*p != '\0') {
+        size_t len;
+
+        while (*p == ' ' || *p == ',')
+            p++;
+        len = strcspn(p, ", ");
+        if (len > 0 && len == olen && strncasecmp(p, owner, olen) == 0)
+            return true;
+        p += len;
+    }
+    return false;
+}
+
+const struct conf_github *conf_github_for(const struct conf *c, const char *repo)
+{
+    size_t olen = strcspn(repo, "/");
+    int i;
+
+    for (i = 1; i < c->ngithub; i++)
+        if (conf_github_enabled(&c->github[i]) &&
+            conf_owner_listed(c->github[i].owners, repo, olen))
+            return &c->github[i];
+    if (conf_github_enabled(&c->github[0]) &&
+        (c->github[0].owners[0] == '\0' || conf_owner_listed(c->github[0].owners, repo, olen)))
+        return &c->github[0];
+    return NULL;
+}
+
+const struct conf_github *conf_github_named(const struct conf *c, const char *name)
+{
+    int i;
+
+    for (i = 0; i < c->ngithub; i++)
+        if (strcmp(c->github[i].name, name) == 0)
+            return &c->github[i];
+    return NULL;
 }
 
 struct conf *conf_new_defaults(void)
@@ -107,6 +259,8 @@ struct conf *conf_new_defaults(void)
         assert(rc == CL_OK); /* the defaults are ours: a bad one is a programmer error */
         (void)rc;
     }
+    conf_github_init(&c->github[0], "github");
+    c->ngithub = 1;
     return c;
 }
 
@@ -120,6 +274,8 @@ void conf_free(struct conf *c)
         if (conf_params[i].type == CONF_STR || conf_params[i].type == CONF_LEVEL)
             free(*(char **)((char *)c + conf_params[i].offset));
     }
+    for (i = 0; i < (size_t)c->ngithub; i++)
+        conf_github_dispose(&c->github[i]);
     free(c->config_path);
     free(c);
 }
@@ -137,7 +293,8 @@ static char *conf_trim(char *s)
 }
 
 /* One line of INI text: blank, comment, [section] or key = value. */
-static int conf_parse_line(struct conf *c, char *line, const char *where, struct cl_err *err)
+static int conf_parse_line(struct conf *c, struct conf_github **section, char *line,
+                           const char *where, struct cl_err *err)
 {
     char *s = conf_trim(line);
     char *eq;
@@ -147,9 +304,16 @@ static int conf_parse_line(struct conf *c, char *line, const char *where, struct
     if (*s == '\0' || *s == '#' || *s == ';')
         return CL_OK;
     if (*s == '[') {
-        if (strcmp(s, "[closeloopd]") != 0)
+        size_t len = strlen(s);
+
+        *section = NULL;
+        if (strcmp(s, "[closeloopd]") == 0)
+            return CL_OK;
+        if (strncmp(s, "[github.", 8) != 0 || s[len - 1] != ']')
             return cl_fail(err, CL_EINVAL, "%s: unknown section %s", where, s);
-        return CL_OK;
+        s[len - 1] = '\0';
+        *section = conf_github_section(c, s + 8, where, err);
+        return *section != NULL ? CL_OK : CL_EINVAL;
     }
     eq = strchr(s, '=');
     if (eq == NULL)
@@ -161,6 +325,8 @@ static int conf_parse_line(struct conf *c, char *line, const char *where, struct
         val[vlen - 1] = '\0';
         val++;
     }
+    if (*section != NULL)
+        return conf_set_github(*section, conf_trim(s), val, where, err);
     return conf_set(c, conf_trim(s), val, where, err);
 }
 
@@ -169,6 +335,7 @@ int conf_load_file(struct conf *c, const char *path, struct cl_err *err)
     FILE *f = fopen(path, "r");
     char line[4096];
     char where[512];
+    struct conf_github *section = NULL;
     int lineno = 0;
     int rc = CL_OK;
 
@@ -181,7 +348,7 @@ int conf_load_file(struct conf *c, const char *path, struct cl_err *err)
             rc = cl_fail(err, CL_EINVAL, "%s: line too long", where);
             goto cleanup;
         }
-        rc = conf_parse_line(c, line, where, err);
+        rc = conf_parse_line(c, &section, line, where, err);
         if (rc != CL_OK)
             goto cleanup;
     }
@@ -190,6 +357,35 @@ int conf_load_file(struct conf *c, const char *path, struct cl_err *err)
 cleanup:
     fclose(f);
     return rc;
+}
+
+static void conf_env_name(char *out, size_t n, const char *prefix, const char *key)
+{
+    size_t j;
+
+    snprintf(out, n, "%s%s", prefix, key);
+    for (j = 0; out[j] != '\0'; j++)
+        out[j] = (char)toupper((unsigned char)out[j]);
+}
+
+static int conf_load_env_github(struct conf *c, struct cl_err *err)
+{
+    char name[64];
+    size_t i;
+
+    for (i = 0; i < CL_ARRAY_LEN(conf_github_params); i++) {
+        const char *v;
+        int rc;
+
+        conf_env_name(name, sizeof(name), "CLOSELOOP_GITHUB_", conf_github_params[i].key);
+        v = getenv(name);
+        if (v == NULL)
+            continue;
+        rc = conf_store_at(&c->github[0], &conf_github_params[i], v, name, err);
+        if (rc != CL_OK)
+            return rc;
+    }
+    return CL_OK;
 }
 
 int conf_load_env(struct conf *c, struct cl_err *err)
@@ -213,7 +409,7 @@ int conf_load_env(struct conf *c, struct cl_err *err)
         if (rc != CL_OK)
             return rc;
     }
-    return CL_OK;
+    return conf_load_env_github(c, err);
 }
 
 int conf_split_listen(char **host_out, int *port_out, const char *listen, struct cl_err *err)
@@ -275,6 +471,26 @@ void conf_apply_reloadable(struct conf *to, const struct conf *from)
     }
 }
 
+static void conf_print_github(const struct conf_github *g, FILE *out)
+{
+    size_t i;
+
+    fprintf(out, "[github.%s]%s\n", g->name,
+            conf_github_enabled(g) ? "" : "  ; no credentials: off");
+    for (i = 0; i < CL_ARRAY_LEN(conf_github_params); i++) {
+        const struct conf_param *p = &conf_github_params[i];
+        const void *f = (const char *)g + p->offset;
+
+        fprintf(out, "%-18s = ", p->key);
+        if (p->type == CONF_DOUBLE)
+            fprintf(out, "%g\n", *(const double *)f);
+        else if (p->secret)
+            fprintf(out, "%s\n", (*(char *const *)f)[0] != '\0' ? "(set)" : "(unset)");
+        else
+            fprintf(out, "%s\n", *(char *const *)f);
+    }
+}
+
 void conf_print(const struct conf *c, FILE *out)
 {
     size_t i;
@@ -293,4 +509,6 @@ void conf_print(const struct conf *c, FILE *out)
         else
             fprintf(out, "%s\n", *(char *const *)f);
     }
+    for (i = 0; (int)i < c->ngithub; i++)
+        conf_print_github(&c->github[i], out);
 }

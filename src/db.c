@@ -1,5 +1,6 @@
 #include "closeloop/db.h"
 
+#include "closeloop/buf.h"
 #include "closeloop/log.h"
 
 #include <stdlib.h>
@@ -624,4 +625,140 @@ int db_exec_blocking(PGresult **out, PGconn *pg, const char *sql, int nparams,
     else
         PQclear(res);
     return CL_OK;
+}
+
+/* ---- LISTEN/NOTIFY ---- */
+
+enum db_listen_state { DBL_DOWN, DBL_CONNECTING, DBL_LISTENING };
+
+struct db_listener {
+    struct ev_loop *loop;
+    char *dsn;
+    char *listen_sql; /* "LISTEN a; LISTEN b" */
+    db_notify_fn fn;
+    void *arg;
+    PGconn *pg;
+    ev_io io;
+    ev_timer retry;
+    enum db_listen_state state;
+    int failures;
+};
+
+static void db_listener_connect(struct db_listener *l);
+
+static void db_listener_down(struct db_listener *l, const char *what)
+{
+    char detail[200];
+    double delay = 0.1 * (double)(1 << (l->failures < 5 ? l->failures : 5));
+
+    db_copy_line(detail, sizeof(detail), l->pg != NULL ? PQerrorMessage(l->pg) : "");
+    log_warn("event=db_listener_down what=%s error=\"%s\"", what, detail);
+    ev_io_stop(l->loop, &l->io);
+    PQfinish(l->pg);
+    l->pg = NULL;
+    l->state = DBL_DOWN;
+    l->failures++;
+    ev_timer_stop(l->loop, &l->retry);
+    ev_timer_set(&l->retry, delay, 0.0);
+    ev_timer_start(l->loop, &l->retry);
+}
+
+/* Reads notifications and drains results (the LISTEN commands' own). */
+static void db_listener_read(struct db_listener *l)
+{
+    PGnotify *n;
+    PGresult *res;
+
+    if (!PQconsumeInput(l->pg)) {
+        db_listener_down(l, "read");
+        return;
+    }
+    while (!PQisBusy(l->pg) && (res = PQgetResult(l->pg)) != NULL)
+        PQclear(res);
+    while ((n = PQnotifies(l->pg)) != NULL) {
+        l->fn(n->relname, n->extra, l->arg);
+        PQfreemem(n);
+    }
+}
+
+static void db_listener_on_io(struct ev_loop *loop, ev_io *w, int revents)
+{
+    struct db_listener *l = container_of(w, struct db_listener, io);
+    PostgresPollingStatusType st;
+
+    (void)revents;
+    if (l->state == DBL_LISTENING) {
+        db_listener_read(l);
+        return;
+    }
+    st = PQconnectPoll(l->pg);
+    if (st == PGRES_POLLING_READING || st == PGRES_POLLING_WRITING) {
+        watch(loop, w, PQsocket(l->pg), st == PGRES_POLLING_READING ? EV_READ : EV_WRITE);
+        return;
+    }
+    if (st != PGRES_POLLING_OK || PQsetnonblocking(l->pg, 1) != 0 ||
+        !PQsendQuery(l->pg, l->listen_sql)) {
+        db_listener_down(l, "connect");
+        return;
+    }
+    l->state = DBL_LISTENING;
+    l->failures = 0;
+    PQflush(l->pg);
+    watch(loop, w, PQsocket(l->pg), EV_READ);
+    l->fn(NULL, NULL, l->arg); /* catch up: notifications may have been missed */
+}
+
+static void db_listener_on_retry(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    db_listener_connect(container_of(w, struct db_listener, retry));
+}
+
+static void db_listener_connect(struct db_listener *l)
+{
+    static const char *const keys[] = {"dbname", "application_name", NULL};
+    const char *vals[] = {l->dsn, "closeloopd-listen", NULL};
+
+    l->pg = PQconnectStartParams(keys, vals, 1);
+    if (l->pg == NULL || PQstatus(l->pg) == CONNECTION_BAD) {
+        db_listener_down(l, "connect");
+        return;
+    }
+    l->state = DBL_CONNECTING;
+    watch(l->loop, &l->io, PQsocket(l->pg), EV_WRITE);
+}
+
+struct db_listener *db_listener_new(struct ev_loop *loop, const char *dsn,
+                                    const char *const *channels, db_notify_fn fn, void *arg)
+{
+    struct db_listener *l = cl_calloc(1, sizeof(*l));
+    struct buf sql;
+    int i;
+
+    buf_init(&sql);
+    for (i = 0; channels[i] != NULL; i++)
+        buf_printf(&sql, "LISTEN %s;", channels[i]); /* identifiers are ours, constant */
+    l->loop = loop;
+    l->dsn = cl_strdup(dsn);
+    l->listen_sql = buf_steal(&sql, NULL);
+    l->fn = fn;
+    l->arg = arg;
+    ev_init(&l->io, db_listener_on_io);
+    ev_init(&l->retry, db_listener_on_retry);
+    db_listener_connect(l);
+    return l;
+}
+
+void db_listener_free(struct db_listener *l)
+{
+    if (l == NULL)
+        return;
+    ev_io_stop(l->loop, &l->io);
+    ev_timer_stop(l->loop, &l->retry);
+    PQfinish(l->pg);
+    memset(l->dsn, 0, strlen(l->dsn));
+    free(l->dsn);
+    free(l->listen_sql);
+    free(l);
 }

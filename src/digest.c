@@ -2,23 +2,65 @@
 
 #include <openssl/crypto.h>
 #include <stdlib.h>
+#include <string.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
-void digest_sha256_hex(char out[DIGEST_SHA256_HEX_LEN + 1], const void *data, size_t len)
+#define DIGEST_SHA256_LEN 32
+
+static void digest_hex(char *out, const unsigned char *md, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-    unsigned int i;
+    size_t i;
 
-    if (EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != 32)
-        abort(); /* SHA-256 cannot fail short of memory exhaustion */
-    for (i = 0; i < mdlen; i++) {
+    for (i = 0; i < len; i++) {
         out[2 * i] = hex[md[i] >> 4];
         out[2 * i + 1] = hex[md[i] & 15];
     }
-    out[2 * mdlen] = '\0';
+    out[2 * len] = '\0';
+}
+
+void digest_sha256_hex(char out[DIGEST_SHA256_HEX_LEN + 1], const void *data, size_t len)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+
+    if (EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != DIGEST_SHA256_LEN)
+        abort(); /* SHA-256 cannot fail short of memory exhaustion */
+    digest_hex(out, md, mdlen);
+}
+
+void digest_hmac_sha256_hex(char out[DIGEST_SHA256_HEX_LEN + 1], const void *key, size_t keylen,
+                            const void *data, size_t len)
+{
+    static const unsigned char empty = 0; /* never hand OpenSSL a NULL key, even an empty one */
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    size_t maclen = 0;
+
+    if (EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, keylen > 0 ? key : &empty, keylen,
+                  len > 0 ? data : &empty, len, mac, sizeof(mac), &maclen) == NULL ||
+        maclen != DIGEST_SHA256_LEN)
+        abort(); /* like SHA-256: only memory exhaustion or a broken libcrypto gets here */
+    digest_hex(out, mac, maclen);
+}
+
+/* Only the exact form GitHub sends verifies: "sha256=" and 64 lower-case hex digits.
+ * Upper-case hex is not normalised but rejected, because GitHub never produces it and a
+ * single accepted spelling keeps the check a plain constant-time compare. An empty
+ * secret never verifies: anyone can compute an HMAC under the empty key. */
+bool digest_verify_sha256_header(const char *header, const char *secret, const void *body,
+                                 size_t len)
+{
+    static const char prefix[] = "sha256=";
+    const size_t plen = sizeof(prefix) - 1;
+    char want[DIGEST_SHA256_HEX_LEN + 1];
+
+    if (header == NULL || secret == NULL || secret[0] == '\0')
+        return false;
+    if (strncmp(header, prefix, plen) != 0 || strlen(header) != plen + DIGEST_SHA256_HEX_LEN)
+        return false;
+    digest_hmac_sha256_hex(want, secret, strlen(secret), body, len);
+    return digest_equal(header + plen, want, DIGEST_SHA256_HEX_LEN);
 }
 
 int digest_random(void *buf, size_t len, struct cl_err *err)

@@ -13,6 +13,11 @@
 
 const char migrate_sql_current[] = "SELECT max(version) FROM schema_migrations";
 
+const char migrate_sql_ready[] =
+    "SELECT (SELECT max(version) FROM schema_migrations),"
+    " (SELECT count(*) FROM sync_repos"
+    "  WHERE coalesce(last_success_at, created_at) < now() - make_interval(secs => $1::float8))";
+
 static const char sql_table[] =
     "CREATE TABLE IF NOT EXISTS schema_migrations ("
     " version integer PRIMARY KEY, name text NOT NULL, checksum text NOT NULL,"

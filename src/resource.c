@@ -23,6 +23,7 @@ static const char *const severities[] = {"SEV1", "SEV2", "SEV3", "SEV4", "SEV5",
 static const struct valid_field team_spec[] = {
     {"name", VALID_STR, VALID_REQUIRED | VALID_NONBLANK, 63, NULL},
     {"manager", VALID_STR, VALID_NULLABLE, 63, NULL},
+    {"github_repo", VALID_STR, VALID_NULLABLE, 201, NULL},
 };
 
 static const struct valid_field person_spec[] = {
@@ -45,6 +46,7 @@ static const struct valid_field incident_spec[] = {
     {"resolved_at", VALID_TIME, VALID_NULLABLE, 64, NULL},
     {"postmortem_url", VALID_STR, VALID_NULLABLE, 2000, NULL},
     {"facilitator", VALID_STR, VALID_NULLABLE, 63, NULL},
+    {"github_repo", VALID_STR, VALID_NULLABLE, 201, NULL},
     {"version", VALID_INT, VALID_UPDATE_ONLY, 0, NULL},
 };
 
@@ -58,6 +60,21 @@ static const struct valid_field action_spec[] = {
     {"priority", VALID_ENUM, 0, 4, priorities},
     {"status", VALID_ENUM, VALID_UPDATE_ONLY, 16, statuses},
     {"version", VALID_INT, VALID_UPDATE_ONLY, 0, NULL},
+    {"github", VALID_STR, VALID_NULLABLE | VALID_CREATE_ONLY, 201, NULL},
+};
+
+static const struct valid_field link_spec[] = {
+    {"github", VALID_STR, VALID_REQUIRED | VALID_NONBLANK, 220, NULL},
+};
+
+static const struct valid_field import_spec[] = {
+    {"repo", VALID_STR, VALID_REQUIRED | VALID_NONBLANK, 201, NULL},
+    {"label", VALID_STR, VALID_REQUIRED | VALID_NONBLANK, 100, NULL},
+    {"incident", VALID_STR, VALID_REQUIRED | VALID_NONBLANK, 26, NULL},
+};
+
+static const struct valid_field doctor_spec[] = {
+    {"repo", VALID_STR, VALID_REQUIRED | VALID_NONBLANK, 201, NULL},
 };
 
 static const struct valid_field assign_spec[] = {
@@ -76,9 +93,10 @@ static const struct db_stmt sql_team_get = {"team_get",
 static const char sql_team_list[] =
     "SELECT team_json(t), t.id::text FROM teams t"
     " WHERE ($1::bigint IS NULL OR t.id > $1) ORDER BY t.id LIMIT $2";
-static const struct db_stmt sql_team_create = {"team_create", "SELECT cl_team_create($1::jsonb)"};
+static const struct db_stmt sql_team_create = {"team_create",
+                                               "SELECT cl_team_create_v2($1::jsonb)"};
 static const struct db_stmt sql_team_update = {"team_update",
-                                               "SELECT cl_team_update($1, $2::jsonb)"};
+                                               "SELECT cl_team_update_v2($1, $2::jsonb)"};
 
 static const struct db_stmt sql_person_get = {
     "person_get", "SELECT person_json(p) FROM people p WHERE p.handle = $1"};
@@ -101,19 +119,21 @@ static const char sql_incident_list[] =
     " AND ($3::text IS NULL OR ($3 = 'open') = (i.resolved_at IS NULL))"
     " ORDER BY i.id LIMIT $2";
 static const struct db_stmt sql_incident_create = {"incident_create",
-                                                   "SELECT cl_incident_create($1::jsonb)"};
+                                                   "SELECT cl_incident_create_v2($1::jsonb)"};
 static const struct db_stmt sql_incident_update = {
-    "incident_update", "SELECT cl_incident_update($1, $2::int, $3::jsonb)"};
+    "incident_update", "SELECT cl_incident_update_v2($1, $2::int, $3::jsonb)"};
 
 static const struct db_stmt sql_action_get = {
     "action_get",
     "SELECT action_json(v), v.version AS etag FROM action_v v WHERE v.id = $1::bigint"};
-static const struct db_stmt sql_action_create = {"action_create",
-                                                 "SELECT cl_action_create($1::jsonb, $2, $3)"};
+static const struct db_stmt sql_action_create = {
+    "action_create", "SELECT cl_action_create_synced($1::jsonb, $2, $3, $4::jsonb)"};
 static const struct db_stmt sql_action_update = {
     "action_update", "SELECT cl_action_update($1::bigint, $2::int, $3::jsonb, $4, $5)"};
 static const struct db_stmt sql_action_verb = {
     "action_verb", "SELECT cl_action_transition($1::bigint, $2::int, $3, $4, $5)"};
+static const struct db_stmt sql_inbox_put = {"inbox_put",
+                                             "SELECT cl_inbox_put($1, $2, $3, $4, $5)"};
 static const struct db_stmt sql_action_history = {"action_history",
                                                   "SELECT cl_action_history($1::bigint)"};
 
@@ -138,6 +158,8 @@ static const char sql_action_list[] =
     " ORDER BY coalesce(v.due_on, 'infinity'::date), v.id LIMIT $12";
 
 /* ---- shared helpers ---- */
+
+static const char *res_routes(const struct api_req *q);
 
 /* Reads limit (1..500) into *limit and the "limit+1" text for SQL into fetch. */
 static int res_limit(long *limit, char fetch[24], struct api_req *q)
@@ -490,9 +512,10 @@ static void action_create(struct api_req *q)
         CL_OK)
         return;
     text = res_dump(body);
-    api_req_prepared(q, &sql_action_create, 3,
-                     (const char *const[]){text, api_req_source(q), api_req_actor(q)}, API_ONE, 201,
-                     0);
+    api_req_prepared(
+        q, &sql_action_create, 4,
+        (const char *const[]){text, api_req_source(q), api_req_actor(q), res_routes(q)}, API_ONE,
+        201, 0);
     free(text);
     json_decref(body);
 }
@@ -577,6 +600,195 @@ static void action_history(struct api_req *q)
         res_get(q, &sql_action_history);
 }
 
+/* ---- GitHub sync ---- */
+
+static const char no_routes[] = "{\"default\": null, \"owners\": {}}";
+
+/* Which connection serves which repository, for the SQL that creates links. */
+static const char *res_routes(const struct api_req *q)
+{
+    struct sync *s = api_req_sync(q);
+
+    return s != NULL ? sync_routes(s) : no_routes;
+}
+
+static void action_link(struct api_req *q)
+{
+    json_t *body = NULL;
+
+    if (res_path_id(q) != CL_OK || api_req_body(&body, q, link_spec, CL_ARRAY_LEN(link_spec),
+                                                VALID_MODE_CREATE, false) != CL_OK)
+        return;
+    api_req_sql(q, "SELECT cl_action_link($1::bigint, $2, $3::jsonb)", 3,
+                (const char *const[]){api_req_param(q, 0),
+                                      json_string_value(json_object_get(body, "github")),
+                                      res_routes(q)},
+                API_ONE, 200, 0);
+    json_decref(body);
+}
+
+static const char sql_sync_repos[] =
+    "SELECT coalesce(json_agg(json_build_object("
+    " 'tracker', r.tracker, 'connection', r.connection, 'repo', r.repo,"
+    " 'last_success_at', r.last_success_at, 'last_attempt_at', r.last_attempt_at,"
+    " 'next_poll_at', r.next_poll_at, 'last_error', r.last_error, 'requests', r.requests,"
+    " 'not_modified', r.not_modified,"
+    " 'linked', (SELECT count(*) FROM links l WHERE l.connection = r.connection"
+    "            AND l.repo = r.repo AND l.state = 'linked'),"
+    " 'pending', (SELECT count(*) FROM outbox o JOIN links l ON l.action_id = o.action_id"
+    "             WHERE l.connection = r.connection AND l.repo = r.repo"
+    "             AND o.done_at IS NULL AND o.failed_at IS NULL),"
+    " 'failed', (SELECT count(*) FROM outbox o JOIN links l ON l.action_id = o.action_id"
+    "            WHERE l.connection = r.connection AND l.repo = r.repo"
+    "            AND o.failed_at IS NOT NULL),"
+    " 'failures', (SELECT coalesce(json_agg(json_build_object('action', f.action_id,"
+    "              'state', f.state, 'error', f.last_error, 'at', f.error_at)), '[]')"
+    "              FROM (SELECT * FROM links l WHERE l.connection = r.connection"
+    "                    AND l.repo = r.repo AND l.last_error IS NOT NULL"
+    "                    ORDER BY l.error_at DESC LIMIT 10) f))"
+    " ORDER BY r.connection, r.repo), '[]')::text FROM sync_repos r";
+
+/* Puts each repository under its connection's in-memory description. */
+static void sync_status_done(struct api_req *q, const struct db_reply *r)
+{
+    json_t *conns;
+    json_t *repos;
+    json_t *out;
+    size_t i;
+    size_t k;
+    json_t *c;
+    json_t *repo;
+
+    if (r->code != CL_OK) {
+        api_req_db_error(q, r);
+        return;
+    }
+    conns = api_req_sync(q) != NULL ? sync_describe(api_req_sync(q)) : json_array();
+    repos = json_loads(PQgetvalue(r->res, 0, 0), 0, NULL);
+    json_array_foreach (conns, i, c) {
+        json_t *mine = json_array();
+
+        json_array_foreach (repos, k, repo) {
+            if (json_equal(json_object_get(repo, "connection"), json_object_get(c, "name")))
+                json_array_append(mine, repo);
+        }
+        json_object_set_new(c, "repos", mine);
+    }
+    out = json_pack("{s:o}", "connections", conns);
+    api_req_reply_json(q, 200, out);
+    json_decref(out);
+    json_decref(repos);
+}
+
+static void sync_status(struct api_req *q)
+{
+    if (api_req_check_query(q, (const char *const[]){NULL}) != CL_OK)
+        return;
+    api_req_sql_then(q, sql_sync_repos, 0, NULL, sync_status_done);
+}
+
+/* A sync call's answer: its JSON, or an error with the status it chose. */
+static void res_sync_answer(int status, const json_t *result, const char *message, void *arg)
+{
+    struct api_req *q = arg;
+
+    if (status == 200) {
+        api_req_reply_json(q, 200, result);
+        return;
+    }
+    api_req_set_call(q, NULL);
+    if (status == 404)
+        api_req_error(q, 404, "not_found", "repo", "%s", message);
+    else if (status == 422)
+        api_req_error(q, 422, "validation", "incident", "%s", message);
+    else if (status == 502)
+        api_req_error(q, 502, "tracker_refused", NULL, "%s", message);
+    else
+        api_req_error(q, 503, "unavailable", NULL, "%s", message);
+}
+
+static bool res_need_sync(struct api_req *q)
+{
+    if (api_req_sync(q) != NULL)
+        return true;
+    api_req_error(q, 404, "not_found", NULL, "no GitHub connection is configured");
+    return false;
+}
+
+static void github_import(struct api_req *q)
+{
+    json_t *body = NULL;
+    struct sync_call *call;
+
+    if (!res_need_sync(q) || api_req_body(&body, q, import_spec, CL_ARRAY_LEN(import_spec),
+                                          VALID_MODE_CREATE, false) != CL_OK)
+        return;
+    api_req_set_deadline(q, 600.0); /* 10,000 issues are 100 listing requests */
+    call = sync_import(api_req_sync(q), json_string_value(json_object_get(body, "repo")),
+                       json_string_value(json_object_get(body, "label")),
+                       json_string_value(json_object_get(body, "incident")), api_req_actor(q),
+                       res_sync_answer, q);
+    api_req_set_call(q, call);
+    json_decref(body);
+}
+
+static void github_doctor(struct api_req *q)
+{
+    json_t *body = NULL;
+
+    if (!res_need_sync(q) || api_req_body(&body, q, doctor_spec, CL_ARRAY_LEN(doctor_spec),
+                                          VALID_MODE_CREATE, false) != CL_OK)
+        return;
+    api_req_set_deadline(q, 120.0);
+    api_req_set_call(q,
+                     sync_doctor(api_req_sync(q), json_string_value(json_object_get(body, "repo")),
+                                 res_sync_answer, q));
+    json_decref(body);
+}
+
+static void res_kick_inbox(void *arg)
+{
+    sync_inbox_kick(arg);
+}
+
+/* GitHub deliveries: verified over the raw bytes, stored once, answered 202; applied
+ * afterwards by the inbox worker. Nothing is stored when the signature is wrong. */
+static void github_hook(struct api_req *q)
+{
+    size_t len;
+    const char *body = httpd_req_body(api_req_http(q), &len);
+    const char *event = httpd_req_header(api_req_http(q), "X-GitHub-Event");
+    const char *delivery = httpd_req_header(api_req_http(q), "X-GitHub-Delivery");
+    const char *sig = httpd_req_header(api_req_http(q), "X-Hub-Signature-256");
+    const char *name = NULL;
+    struct sync *s = api_req_sync(q);
+    int rc = s != NULL ? sync_hook_check(s, "github", api_req_param(q, 0), sig, body, len, &name)
+                       : CL_ENOTFOUND;
+
+    if (rc == CL_ENOTFOUND) {
+        api_req_error(q, 404, "not_found", NULL, "no such GitHub connection");
+        return;
+    }
+    if (rc != CL_OK) {
+        api_req_error(q, 401, "unauthorized", "X-Hub-Signature-256",
+                      "signature missing or wrong (check the webhook secret)");
+        return;
+    }
+    if (event == NULL || delivery == NULL || strlen(event) > 100 || strlen(delivery) > 200) {
+        api_req_error(q, 400, "bad_request", NULL,
+                      "X-GitHub-Event and X-GitHub-Delivery are required");
+        return;
+    }
+    if (len == 0 || memchr(body, '\0', len) != NULL || body[strspn(body, " \t\r\n")] != '{') {
+        api_req_error(q, 400, "bad_json", NULL,
+                      "the payload must be JSON (webhook content type application/json)");
+        return;
+    }
+    api_req_after(q, res_kick_inbox, s);
+    api_req_prepared(q, &sql_inbox_put, 5,
+                     (const char *const[]){"github", name, delivery, event, body}, API_ONE, 202, 0);
+}
+
 /* ---- the table ---- */
 
 const struct api_route resource_routes[] = {
@@ -597,6 +809,12 @@ const struct api_route resource_routes[] = {
     {"GET", "/api/v1/actions/{}", AUTH_READ, action_get, "action"},
     {"PATCH", "/api/v1/actions/{}", AUTH_WRITE, action_update, "action"},
     {"GET", "/api/v1/actions/{}/history", AUTH_READ, action_history, "action"},
+    {"POST", "/api/v1/actions/{}/link", AUTH_WRITE, action_link, "action"},
+    {"GET", "/api/v1/sync/status", AUTH_READ, sync_status, NULL},
+    {"POST", "/api/v1/github/import", AUTH_WRITE, github_import, NULL},
+    {"POST", "/api/v1/github/doctor", AUTH_READ, github_doctor, NULL},
+    {"POST", "/webhooks/github", AUTH_NONE, github_hook, NULL},
+    {"POST", "/webhooks/github/{}", AUTH_NONE, github_hook, NULL},
     {"POST", "/api/v1/actions/{}/assign", AUTH_WRITE, action_assign, "action"},
     {"POST", "/api/v1/actions/{}/unassign", AUTH_WRITE, action_unassign, "action"},
     {"POST", "/api/v1/actions/{}/start", AUTH_WRITE, action_verb, "action"},

@@ -1,5 +1,7 @@
 #include "closeloop/server.h"
 
+#include "closeloop/sync.h"
+
 #include "closeloop/api.h"
 #include "closeloop/auth.h"
 #include "closeloop/db.h"
@@ -21,6 +23,7 @@ struct server {
     struct auth *auth;
     struct metrics *metrics;
     struct api *api;
+    struct sync *sync; /* NULL when no tracker connection is configured */
     struct httpd *httpd;
     ev_signal sigterm;
     ev_signal sigint;
@@ -132,6 +135,16 @@ static void server_on_hup(struct ev_loop *loop, ev_signal *w, int revents)
     server_reload(container_of(w, struct server, sighup));
 }
 
+static bool server_wants_sync(const struct conf *c)
+{
+    int i;
+
+    for (i = 0; i < c->ngithub; i++)
+        if (conf_github_enabled(&c->github[i]))
+            return true;
+    return false;
+}
+
 static int server_start(struct server *s, struct cl_err *err)
 {
     struct api_deps deps;
@@ -141,7 +154,15 @@ static int server_start(struct server *s, struct cl_err *err)
                           s->conf->request_timeout);
     s->auth = auth_new(s->loop, s->pool, s->conf->token_cache_ttl);
     s->metrics = metrics_new();
-    deps = (struct api_deps){s->loop, s->pool, s->auth, s->metrics, s->conf->request_timeout};
+    if (server_wants_sync(s->conf) && sync_new(&s->sync, s->loop, s->pool, s->conf, err) != CL_OK)
+        return err->code;
+    deps = (struct api_deps){.loop = s->loop,
+                             .pool = s->pool,
+                             .auth = s->auth,
+                             .metrics = s->metrics,
+                             .request_timeout = s->conf->request_timeout,
+                             .sync = s->sync,
+                             .sync_stale_after = s->conf->sync_stale_after};
     s->api = api_new(&deps);
     ho = (struct httpd_opts){
         s->conf->listen, s->conf->max_body, s->conf->max_connections, api_handle,
@@ -167,6 +188,7 @@ static void server_dispose(struct server *s)
     }
     httpd_free(s->httpd);
     api_free(s->api);
+    sync_free(s->sync);
     auth_free(s->auth);
     db_pool_free(s->pool);
     metrics_free(s->metrics);

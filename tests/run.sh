@@ -74,6 +74,25 @@ export CLOSELOOP_TEST_DSN CLOSELOOP_BIN_DIR CLOSELOOP_SRC_DIR CLOSELOOP_TEST_LOG
 unset CMOCKA_MESSAGE_OUTPUT CMOCKA_TEST_ABORT CLOSELOOP_DATABASE_URL CLOSELOOP_CONFIG \
     CLOSELOOP_URL CLOSELOOP_TOKEN CLOSELOOP_LISTEN
 
+# --- GitHub's own example payloads and the exchange recording ----------------
+# The real `issues` webhook examples (npm @octokit/webhooks-examples) feed test_github;
+# every exchange with the fake GitHub is recorded and checked against GitHub's OpenAPI
+# description after the integration tests (tests/conformance/run.sh).
+c_pass=0
+c_fail=0
+c_lines=
+if sh tests/conformance/webhook-examples.sh "$tmp/octokit" >"$logdir/octokit.log" 2>&1; then
+    CLOSELOOP_WEBHOOK_EXAMPLES=$tmp/octokit
+    export CLOSELOOP_WEBHOOK_EXAMPLES
+else
+    c_fail=$((c_fail + 1))
+    c_lines="${c_lines}  octokit webhook examples: could not be fetched (see octokit.log)
+"
+fi
+FAKE_GITHUB_RECORD=$tmp/github-exchanges.jsonl
+CLOSELOOP_CONFORMANCE_DIR=$tmp
+export FAKE_GITHUB_RECORD CLOSELOOP_CONFORMANCE_DIR
+
 # --- unit tests (cmocka) ---------------------------------------------------
 u_pass=0
 u_fail=0
@@ -185,9 +204,21 @@ else
     i_note=" (no tests/integration)"
 fi
 
+# --- conformance of the recorded GitHub traffic ------------------------------------
+echo "---- conformance (GitHub OpenAPI) ----"
+if [ -s "$FAKE_GITHUB_RECORD" ] &&
+    sh tests/conformance/run.sh "$FAKE_GITHUB_RECORD" >"$logdir/conformance.log" 2>&1; then
+    c_pass=$((c_pass + 1))
+else
+    c_fail=$((c_fail + 1))
+fi
+c_lines="${c_lines}  $(tail -n 1 "$logdir/conformance.log" 2>/dev/null || echo 'conformance: nothing recorded')
+"
+printf '%s' "$c_lines"
+
 # --- summary -------------------------------------------------------------------
-total_pass=$((u_pass + i_pass))
-total_fail=$((u_fail + i_fail))
+total_pass=$((u_pass + i_pass + c_pass))
+total_fail=$((u_fail + i_fail + c_fail))
 total_skip=$((u_skip + i_skip))
 status=0
 if [ "$total_fail" != 0 ] || [ $((total_pass + total_fail)) = 0 ]; then
@@ -198,6 +229,7 @@ echo "==== summary ===="
 printf 'unit (%d binaries): %d passed, %d failed, %d skipped\n' "$u_bins" "$u_pass" "$u_fail" "$u_skip"
 printf '%s' "$u_lines"
 printf 'integration: %d passed, %d failed, %d skipped%s\n' "$i_pass" "$i_fail" "$i_skip" "$i_note"
+printf 'conformance: %d passed, %d failed\n%s' "$c_pass" "$c_fail" "$c_lines"
 [ $((total_pass + total_fail)) != 0 ] || echo "no test ran: that counts as a failure"
 last="$total_pass passed, $total_fail failed"
 [ "$total_skip" = 0 ] || last="$last, $total_skip skipped"

@@ -10,6 +10,7 @@
 #include "closeloop/db.h"
 #include "closeloop/httpd.h"
 #include "closeloop/metrics.h"
+#include "closeloop/sync.h"
 #include "closeloop/valid.h"
 
 #include <ev.h>
@@ -24,6 +25,8 @@ struct api_deps {
     struct auth *auth;       /* borrowed */
     struct metrics *metrics; /* borrowed */
     double request_timeout;  /* seconds */
+    struct sync *sync;       /* borrowed; NULL when no tracker is configured */
+    double sync_stale_after; /* /readyz: a reconciliation older than this is stale */
 };
 
 struct api *api_new(const struct api_deps *deps);
@@ -54,6 +57,8 @@ struct api_route {
 
 /* Path capture i (0-based), URL-decoded; borrowed. */
 const char *api_req_param(const struct api_req *q, int i);
+/* The underlying HTTP request (headers, raw body); borrowed. */
+struct httpd_req *api_req_http(const struct api_req *q);
 /* The request path (no query string); borrowed. */
 const char *api_req_path(const struct api_req *q);
 /* Query parameter or NULL; borrowed. */
@@ -84,6 +89,13 @@ void api_req_sql(struct api_req *q, const char *sql, int nparams, const char *co
 void api_req_prepared(struct api_req *q, const struct db_stmt *stmt, int nparams,
                       const char *const *params, enum api_shape shape, int ok_status, long limit);
 
+/* Starts the statement and hands its outcome to fn, which must answer. */
+typedef void (*api_sql_fn)(struct api_req *q, const struct db_reply *r);
+void api_req_sql_then(struct api_req *q, const char *sql, int nparams, const char *const *params,
+                      api_sql_fn fn);
+/* Answers from a failed statement as the generic path does (404, 409, 422, 503...). */
+void api_req_db_error(struct api_req *q, const struct db_reply *r);
+
 /* Answers an error: {"error":{"code","message","field"}}. field may be NULL. */
 void api_req_error(struct api_req *q, int status, const char *code, const char *field,
                    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
@@ -93,5 +105,15 @@ void api_req_reply(struct api_req *q, int status, const char *content_type, cons
 
 /* The loop and pool, for handlers with special needs (health checks). */
 struct db_pool *api_req_pool(const struct api_req *q);
+/* The sync core, or NULL when no tracker connection is configured. */
+struct sync *api_req_sync(const struct api_req *q);
+/* Runs fn(arg) once the request's statement succeeded and its answer is queued. */
+void api_req_after(struct api_req *q, void (*fn)(void *), void *arg);
+/* Replaces the request's deadline (long operations such as an import). */
+void api_req_set_deadline(struct api_req *q, double seconds);
+/* Attaches a sync call to cancel if the request ends first (deadline, disconnect). */
+void api_req_set_call(struct api_req *q, struct sync_call *call);
+/* A JSON answer built by the handler (copied). */
+void api_req_reply_json(struct api_req *q, int status, const json_t *body);
 
 #endif

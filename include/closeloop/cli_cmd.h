@@ -18,9 +18,9 @@ struct cli_cmd_io {
     bool color; /* ANSI colours on out (see cli_table_color_wanted()) */
 };
 
-/* Runs argv[1..argc) and returns the process exit code: 0 ok; 1 rejected by the server;
- * 2 usage error (nothing sent); 3 service unreachable, 5xx, token refused or missing, or an
- * answer that makes no sense. */
+/* Runs argv[1..argc) and returns the process exit code: 0 ok; 1 rejected by the server, or a
+ * "github doctor" whose checks did not all pass; 2 usage error (nothing sent); 3 service
+ * unreachable, 5xx, token refused or missing, or an answer that makes no sense. */
 int cli_cmd_run(int argc, char *const *argv, const struct cli_cmd_io *io);
 
 #endif

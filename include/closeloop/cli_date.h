@@ -17,6 +17,14 @@ long cli_date_today(void);
  * 't' or a space may stand for 'T', 'z' for 'Z'. */
 bool cli_date_is_rfc3339(const char *s);
 
+/* Parses such a timestamp into seconds since 1970-01-01T00:00:00Z (the fraction dropped). 0 on
+ * success; CL_EINVAL otherwise, *out untouched. */
+int cli_date_parse_time(long *out, const char *s);
+
+/* Writes a span of seconds in its largest whole unit into buf: "45s", "12m", "3h", "2d". A
+ * negative span counts as 0s. */
+void cli_date_span_words(char *buf, size_t len, long seconds);
+
 enum cli_due {
     CLI_DUE_NONE,    /* no due date, or one that does not parse */
     CLI_DUE_OVERDUE, /* before today */

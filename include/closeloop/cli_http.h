@@ -1,7 +1,8 @@
 /* cli_http: blocking HTTP exchanges with closeloopd over libcurl's easy interface. Every
  * request carries the bearer token, Accept, User-Agent and X-Closeloop-Source: cli; bodies
- * are sent as application/json. Connect timeout 5 s, whole exchange 30 s, answers capped at
- * 16 MiB, no redirects, http and https only. Messages never contain the token. */
+ * are sent as application/json. Connect timeout 5 s, whole exchange 30 s unless the caller
+ * allows more, answers capped at 16 MiB, no redirects, http and https only. Messages never
+ * contain the token. */
 #ifndef CLOSELOOP_CLI_HTTP_H
 #define CLOSELOOP_CLI_HTTP_H
 
@@ -31,6 +32,10 @@ struct cli_http *cli_http_new(const char *base_url, const char *token);
 
 /* NULL is a no-op. */
 void cli_http_free(struct cli_http *h);
+
+/* Sets the whole-exchange budget of later requests (seconds > 0); CLI_HTTP_TIMEOUT_S until
+ * then. */
+void cli_http_set_timeout(struct cli_http *h, long seconds);
 
 /* The base URL, borrowed from h, for messages. */
 const char *cli_http_base(const struct cli_http *h);

@@ -15,10 +15,15 @@
 size_t cli_value_max(enum cli_val type);
 
 /* Checks value for type. label names it in the message ("--kind", "ID"). 0 when it is fine;
- * CL_EINVAL with one line in err otherwise. CLI_VAL_FLAG accepts only NULL. */
+ * CL_EINVAL with one line in err otherwise. A flag type accepts only NULL. Repositories
+ * must match ^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$, issues that followed by #N, N >= 1. */
 int cli_value_check(enum cli_val type, const char *label, const char *value, struct cl_err *err);
 
-/* Whether value is "none" for a type that allows it (sent as JSON null). */
+/* Whether type takes no value (CLI_VAL_FLAG, CLI_VAL_FLAG_NULL). */
+bool cli_value_is_flag(enum cli_val type);
+
+/* Whether value is sent as JSON null: "none" for a type that allows it, or any value of a
+ * CLI_VAL_FLAG_NULL flag that was given. */
 bool cli_value_is_none(enum cli_val type, const char *value);
 
 #endif

@@ -24,7 +24,11 @@ enum cli_val {
     CLI_VAL_BOOL,             /* true | false */
     CLI_VAL_LIMIT,            /* 1..CLI_VERBS_LIMIT_MAX */
     CLI_VAL_VERSION,          /* a non-negative integer */
-    CLI_VAL_ID                /* a positive integer */
+    CLI_VAL_ID,               /* a positive integer */
+    CLI_VAL_FLAG_NULL,        /* takes no value; when present the field is sent as null */
+    CLI_VAL_REPO,             /* a GitHub repository, owner/repo */
+    CLI_VAL_REPO_OR_NONE,     /* a repository, or "none" to send null */
+    CLI_VAL_ISSUE             /* a GitHub issue, owner/repo#123 */
 };
 
 /* Where a value goes. */
@@ -52,14 +56,24 @@ enum cli_op {
     CLI_OP_LIST,         /* GET /coll[/ID/suffix], every page up to a row limit */
     CLI_OP_SHOW,         /* GET /coll/ID */
     CLI_OP_EDIT,         /* PATCH /coll/ID with a non-empty body */
-    CLI_OP_POST,         /* POST /coll/ID/suffix (assign, status changes) */
+    CLI_OP_POST,         /* POST /coll[/ID]/suffix with a body (assign, link, import) */
     CLI_OP_INCIDENT_SHOW /* GET the incident, then every page of its actions */
 };
 
 /* What the answer holds, which decides how it is rendered. */
-enum cli_res { CLI_RES_TEAM, CLI_RES_PERSON, CLI_RES_INCIDENT, CLI_RES_ACTION, CLI_RES_EVENT };
+enum cli_res {
+    CLI_RES_TEAM,
+    CLI_RES_PERSON,
+    CLI_RES_INCIDENT,
+    CLI_RES_ACTION,
+    CLI_RES_EVENT,
+    CLI_RES_SYNC,   /* GET /sync/status: connections and their repositories */
+    CLI_RES_IMPORT, /* POST /github/import: {"imported","skipped","requests"} */
+    CLI_RES_DOCTOR  /* POST /github/doctor: {"ok","checks"}; a failed check is exit 1 */
+};
 
 #define CLI_VERBS_LIMIT_MAX 10000 /* most rows one list command fetches */
+#define CLI_VERBS_SLOW_S    300L  /* HTTP budget of a verb that waits on GitHub (import) */
 
 struct cli_verb {
     const char *group;   /* "action" */
@@ -74,6 +88,7 @@ struct cli_verb {
     bool prints_id;             /* human output is the new object's id alone */
     const struct cli_opt *pos;  /* positionals, ended by a NULL name */
     const struct cli_opt *opts; /* options, ended by a NULL name */
+    long timeout_s;             /* whole-exchange HTTP budget; 0 for CLI_HTTP_TIMEOUT_S */
 };
 
 extern const struct cli_verb cli_verbs[];

@@ -9,6 +9,23 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#define CONF_MAX_GITHUB 8
+
+/* One GitHub connection: github.com or an Enterprise Server, by token or as an App. */
+struct conf_github {
+    char *name;         /* "github" for the default; [github.NAME] sections add more */
+    char *api_url;      /* https://api.github.com or https://HOST/api/v3 */
+    char *token;        /* secret: a PAT or installation token */
+    char *app_id;       /* GitHub App: client id or numeric app id */
+    char *app_key_file; /* GitHub App: PEM private key */
+    char *app_installation_id;
+    char *webhook_secret; /* secret */
+    char *owners;         /* comma list of owners (orgs/users) this connection serves; empty: any */
+    double poll_interval; /* seconds between reconciliations of a repository */
+    double write_interval; /* minimum seconds between mutating requests */
+    double timeout;        /* seconds per request */
+};
+
 struct conf {
     char *config_path;       /* the INI file read, or NULL */
     char *database_url;      /* secret: never logged */
@@ -20,7 +37,17 @@ struct conf {
     double shutdown_timeout; /* seconds to finish in-flight requests on SIGTERM */
     double token_cache_ttl;  /* seconds a verified token is trusted without a query */
     char *log_level;
+    double sync_stale_after; /* /readyz fails when a reconciliation is older than this */
+    struct conf_github github[CONF_MAX_GITHUB];
+    int ngithub; /* github[0] is the default connection, always present */
 };
+
+/* True when the connection has credentials (a token or an App). */
+bool conf_github_enabled(const struct conf_github *g);
+/* The connection serving owner/repo: the first whose owners list names the owner, else
+ * the default; NULL when none is enabled. */
+const struct conf_github *conf_github_for(const struct conf *c, const char *repo);
+const struct conf_github *conf_github_named(const struct conf *c, const char *name);
 
 /* New configuration holding the built-in defaults. Free with conf_free(). */
 struct conf *conf_new_defaults(void);

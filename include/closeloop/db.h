@@ -90,6 +90,20 @@ bool db_pool_ready(const struct db_pool *p);
 
 void db_pool_stats(const struct db_pool *p, struct db_pool_stats *out);
 
+/* ---- LISTEN/NOTIFY ---- */
+
+struct db_listener;
+
+/* Called for each notification; after every (re)connect it is called once with
+ * channel == NULL, so the caller can catch up on what it missed while disconnected. */
+typedef void (*db_notify_fn)(const char *channel, const char *payload, void *arg);
+
+/* Keeps one connection LISTENing on `channels` (NULL-terminated identifiers, copied),
+ * reconnecting with back-off. Free with db_listener_free(). */
+struct db_listener *db_listener_new(struct ev_loop *loop, const char *dsn,
+                                    const char *const *channels, db_notify_fn fn, void *arg);
+void db_listener_free(struct db_listener *l);
+
 /* Blocking helpers for admin verbs and start-up, outside the loop only. */
 
 /* Connects with the same session settings as the pool (UTC, application_name). */

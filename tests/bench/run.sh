@@ -98,3 +98,9 @@ plan=$(python3 "$root/tests/bench/overdue_explain.py" "$root/src/resource.c" | p
 echo "overdue_list_server_ms (EXPLAIN ANALYZE execution): $(echo "$plan" | awk '/Execution Time/ {print $3}')"
 echo "overdue_list_plan_uses: $(echo "$plan" | grep -o 'Index Scan using [a-z_]*' | sort -u | tr '\n' ';')"
 echo "rss_after_kb: $(rss_kb $daemon_pid)"
+
+# GitHub sync figures: the fake GitHub and a fresh database on the same cluster.
+kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null
+daemon_pid=
+CLOSELOOP_TEST_DSN="$dsn" CLOSELOOP_BIN_DIR="$root" CLOSELOOP_SRC_DIR="$root" \
+    BENCH_SECONDS="$secs" python3 "$root/tests/bench/sync_bench.py"

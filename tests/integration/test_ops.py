@@ -134,7 +134,8 @@ class OpsTest(ServiceTestCase):
         self.assertEqual(st, 200, js)
         n = latest_schema()
         self.assertEqual(js, {'status': 'ready', 'database': True, 'schema': n,
-                              'expected_schema': n})
+                              'expected_schema': n, 'stale_repositories': 0,
+                              'sync_error': None})
         self.assertEqual(int(self.svc.sql('SELECT max(version) FROM schema_migrations')[0][0]),
                          n)
 
@@ -349,7 +350,8 @@ class DatabaseGoneTest(unittest.TestCase):
             st, _, js, _ = svc.request('GET', '/readyz', token=None)
             self.assertEqual(st, 503, js)
             self.assertEqual(js, {'status': 'migrating', 'database': True, 'schema': n - 1,
-                                  'expected_schema': n})
+                                  'expected_schema': n, 'stale_repositories': 0,
+                              'sync_error': None})
             svc.sql('INSERT INTO schema_migrations SELECT * FROM saved_migration')
             self.assertEqual(svc.request('GET', '/readyz', token=None)[0], 200)
             svc.db.drop()  # DROP DATABASE ... WITH (FORCE): its sessions are cut

@@ -99,6 +99,54 @@ static void test_cli_args__usage_errors(void **state)
     EXPECT_USAGE("--url needs a value", "team", "list", "--url");
 }
 
+static void test_cli_args__github_options(void **state)
+{
+    struct cli_args a;
+    struct cl_err err = CL_ERR_INIT;
+
+    (void)state;
+    assert_int_equal(PARSE(&a, &err, "action", "add", "--incident", "I", "--kind", "corrective",
+                           "--title", "t", "--no-github"),
+                     CL_OK);
+    assert_string_equal(cli_args_get(&a, "no-github"), "true");
+    assert_null(cli_args_get(&a, "github"));
+    assert_int_equal(PARSE(&a, &err, "action", "link", "4", "acme/api#12"), CL_OK);
+    assert_string_equal(a.pos[1], "acme/api#12");
+    assert_int_equal(PARSE(&a, &err, "team", "edit", "sre", "--github", "none"), CL_OK);
+    assert_int_equal(PARSE(&a, &err, "github", "import", "acme/api", "--label", "postmortem",
+                           "--incident", "INC-1"),
+                     CL_OK);
+    assert_string_equal(a.pos[0], "acme/api");
+    assert_int_equal(PARSE(&a, &err, "sync", "status"), CL_OK);
+}
+
+static void test_cli_args__github_usage_errors(void **state)
+{
+    (void)state;
+    EXPECT_USAGE("--github and --no-github cannot be used together", "action", "add", "--github",
+                 "acme/api", "--incident", "I", "--kind", "corrective", "--title", "t",
+                 "--no-github");
+    EXPECT_USAGE("--no-github takes no value", "action", "add", "--no-github=yes");
+    EXPECT_USAGE("--github must be owner/repo, not 'acme'", "action", "add", "--incident", "I",
+                 "--kind", "corrective", "--title", "t", "--github", "acme");
+    EXPECT_USAGE("--github must be owner/repo, not 'none'", "team", "add", "sre", "--github",
+                 "none");
+    EXPECT_USAGE("--github must be owner/repo, not 'a/b/c'", "incident", "edit", "INC-1",
+                 "--github", "a/b/c");
+    EXPECT_USAGE("unknown option --no-github", "action", "edit", "1", "--no-github");
+    EXPECT_USAGE("missing ISSUE", "action", "link", "3");
+    EXPECT_USAGE("ISSUE must be owner/repo#NUMBER, not 'acme/api'", "action", "link", "3",
+                 "acme/api");
+    EXPECT_USAGE("ID must be a whole number >= 1, not 'x'", "action", "link", "x", "a/b#1");
+    EXPECT_USAGE("missing NAME", "team", "edit");
+    EXPECT_USAGE("missing REPO", "github", "doctor");
+    EXPECT_USAGE("REPO must be owner/repo, not 'acme'", "github", "doctor", "acme");
+    EXPECT_USAGE("missing --label", "github", "import", "acme/api", "--incident", "INC-1");
+    EXPECT_USAGE("missing --incident", "github", "import", "acme/api", "--label", "l");
+    EXPECT_USAGE("unexpected argument 'now'", "sync", "status", "now");
+    EXPECT_USAGE("unknown verb 'frob' for github", "github", "frob");
+}
+
 static void test_cli_args__first_error_wins(void **state)
 {
     (void)state;
@@ -146,6 +194,8 @@ int main(void)
         cmocka_unit_test(test_cli_args__equals_form_and_positionals),
         cmocka_unit_test(test_cli_args__dash_values_and_double_dash),
         cmocka_unit_test(test_cli_args__usage_errors),
+        cmocka_unit_test(test_cli_args__github_options),
+        cmocka_unit_test(test_cli_args__github_usage_errors),
         cmocka_unit_test(test_cli_args__first_error_wins),
         cmocka_unit_test(test_cli_args__help_survives_errors),
         cmocka_unit_test(test_cli_args__lengths_are_bounded),

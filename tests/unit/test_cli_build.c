@@ -87,6 +87,35 @@ static void test_cli_build__positionals_booleans_and_posts(void **state)
     expect_body(&a, "{\"manager\":\"dana\",\"name\":\"sre\"}");
 }
 
+static void test_cli_build__github_fields(void **state)
+{
+    struct cli_args a;
+
+    (void)state;
+    PARSE(&a, "action", "add", "--incident", "I", "--kind", "corrective", "--title", "T",
+          "--github", "acme/api");
+    expect_body(&a, "{\"github\":\"acme/api\",\"incident\":\"I\",\"kind\":\"corrective\","
+                    "\"title\":\"T\"}");
+    PARSE(&a, "action", "add", "--no-github", "--incident", "I", "--kind", "corrective", "--title",
+          "T");
+    expect_body(&a, "{\"github\":null,\"incident\":\"I\",\"kind\":\"corrective\","
+                    "\"title\":\"T\"}");
+    PARSE(&a, "action", "link", "5", "acme/api#12");
+    expect_body(&a, "{\"github\":\"acme/api#12\"}");
+    PARSE(&a, "team", "add", "sre", "--github", "acme/ops");
+    expect_body(&a, "{\"github_repo\":\"acme/ops\",\"name\":\"sre\"}");
+    PARSE(&a, "team", "edit", "sre", "--name", "SRE", "--manager", "dana", "--github", "none");
+    expect_body(&a, "{\"github_repo\":null,\"manager\":\"dana\",\"name\":\"SRE\"}");
+    PARSE(&a, "incident", "add", "INC-3", "--title", "Down", "--github", "acme/api");
+    expect_body(&a, "{\"github_repo\":\"acme/api\",\"key\":\"INC-3\",\"title\":\"Down\"}");
+    PARSE(&a, "incident", "edit", "INC-3", "--github", "acme/web");
+    expect_body(&a, "{\"github_repo\":\"acme/web\"}");
+    PARSE(&a, "github", "import", "acme/api", "--label", "post mortem", "--incident", "INC-1");
+    expect_body(&a, "{\"incident\":\"INC-1\",\"label\":\"post mortem\",\"repo\":\"acme/api\"}");
+    PARSE(&a, "github", "doctor", "acme/api");
+    expect_body(&a, "{\"repo\":\"acme/api\"}");
+}
+
 static void test_cli_build__description_from_stdin(void **state)
 {
     static char text[] = "# Why\n\nbecause\n";
@@ -159,6 +188,16 @@ static void test_cli_build__paths(void **state)
     expect_path(&a, "/api/v1/people/a%20b%2F..%2Fc");
     PARSE(&a, "person", "add", "x", "--name", "n", "--email", "e");
     expect_path(&a, "/api/v1/people"); /* the handle goes into the body */
+    PARSE(&a, "action", "link", "5", "acme/api#12");
+    expect_path(&a, "/api/v1/actions/5/link"); /* the issue goes into the body */
+    PARSE(&a, "team", "edit", "sre team", "--name", "sre");
+    expect_path(&a, "/api/v1/teams/sre%20team");
+    PARSE(&a, "sync", "status");
+    expect_path(&a, "/api/v1/sync/status");
+    PARSE(&a, "github", "import", "acme/api", "--label", "l", "--incident", "I");
+    expect_path(&a, "/api/v1/github/import");
+    PARSE(&a, "github", "doctor", "acme/api");
+    expect_path(&a, "/api/v1/github/doctor");
 }
 
 static void test_cli_build__query_and_if_match(void **state)
@@ -201,6 +240,7 @@ int main(void)
         cmocka_unit_test(test_cli_build__add_sends_only_given_fields),
         cmocka_unit_test(test_cli_build__edit_none_is_null_and_version_is_not_a_field),
         cmocka_unit_test(test_cli_build__positionals_booleans_and_posts),
+        cmocka_unit_test(test_cli_build__github_fields),
         cmocka_unit_test(test_cli_build__description_from_stdin),
         cmocka_unit_test(test_cli_build__bad_text_is_refused),
         cmocka_unit_test(test_cli_build__paths),

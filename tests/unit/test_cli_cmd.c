@@ -465,6 +465,179 @@ static void test_cli_cmd__no_token_or_no_server_exit_3(void **state)
     setenv("CLOSELOOP_TOKEN", TOKEN, 1);
 }
 
+/* How many times needle occurs in haystack. */
+static size_t count_of(const char *haystack, const char *needle)
+{
+    size_t n = 0;
+    const char *p = haystack;
+
+    while ((p = strstr(p, needle)) != NULL) {
+        n++;
+        p += strlen(needle);
+    }
+    return n;
+}
+
+static void test_cli_cmd__action_link_posts_the_issue(void **state)
+{
+    static const struct route routes[] = {
+        {"POST /api/v1/actions/5/link ", 200,
+         "{\"id\":5,\"status\":\"open\",\"title\":\"Fix\",\"sync\":{\"tracker\":\"github\","
+         "\"repo\":\"acme/api\",\"number\":12,\"url\":\"https://github.com/acme/api/issues/12\","
+         "\"state\":\"linked\",\"last_error\":null,\"warning\":null,"
+         "\"synced_at\":\"2026-03-10T11:57:00Z\",\"pending\":0}}"},
+        {"POST /api/v1/actions/6/link ", 409,
+         "{\"error\":{\"code\":\"duplicate\",\"message\":\"action 6 is already linked\"}}"}};
+    struct fake f;
+    struct run r;
+    char *log;
+
+    (void)state;
+    fake_start(&f, routes, CL_ARRAY_LEN(routes));
+    r = RUN(NULL, "action", "link", "5", "acme/api", "--url", f.url);
+    assert_int_equal(r.code, 2);
+    assert_string_equal(r.err, "closeloop: ISSUE must be owner/repo#NUMBER, not 'acme/api'\n"
+                               "try 'closeloop action link --help'\n");
+    run_free(&r);
+    r = RUN(NULL, "action", "link", "5", "acme/api#12", "--url", f.url);
+    assert_int_equal(r.code, 0);
+    assert_non_null(strstr(r.out, "\nclosed:    -\n"
+                                  "github:    acme/api#12  https://github.com/acme/api/issues/12\n"
+                                  "sync:      linked (synced 2026-03-10T11:57:00Z)\n"));
+    assert_null(strstr(r.out, "pending:"));
+    assert_string_equal(r.err, "");
+    run_free(&r);
+    r = RUN(NULL, "action", "link", "6", "acme/api#3", "--url", f.url);
+    assert_int_equal(r.code, 1);
+    assert_string_equal(r.err, "closeloop: action 6 is already linked\n");
+    run_free(&r);
+    log = fake_stop(&f);
+    assert_int_equal(count_of(log, "POST /api/v1/actions/"), 2); /* the bad issue sent nothing */
+    assert_non_null(strstr(log, "POST /api/v1/actions/5/link HTTP/1.1\r\n"));
+    assert_non_null(strstr(log, "\r\n\r\n{\"github\":\"acme/api#12\"}"));
+    assert_non_null(strstr(log, "\r\n\r\n{\"github\":\"acme/api#3\"}"));
+    free(log);
+}
+
+/* Runs "github doctor acme/api" (with --json when asked) against a fake answering doctor with
+ * status and body; returns what the fake received. Caller frees both. */
+static char *doctor_run(struct run *r, int status, const char *body, bool json)
+{
+    const struct route routes[] = {{"POST /api/v1/github/doctor ", status, body}};
+    struct fake f;
+
+    fake_start(&f, routes, 1);
+    if (json)
+        *r = RUN(NULL, "github", "doctor", "acme/api", "--json", "--url", f.url);
+    else
+        *r = RUN(NULL, "github", "doctor", "acme/api", "--url", f.url);
+    return fake_stop(&f);
+}
+
+static void test_cli_cmd__github_doctor_exit_codes(void **state)
+{
+    static const char good[] =
+        "{\"ok\":true,\"checks\":[{\"name\":\"credentials\",\"ok\":true,\"detail\":\"app 42\"},"
+        "{\"name\":\"labels\",\"ok\":true,\"detail\":\"3 present\"}]}";
+    static const char bad[] =
+        "{\"ok\":false,\"checks\":[{\"name\":\"credentials\",\"ok\":true,\"detail\":\"app 42\"},"
+        "{\"name\":\"permissions\",\"ok\":false,\"detail\":\"issues: read, need write\"}]}";
+    struct run r;
+    char *log;
+
+    (void)state;
+    log = doctor_run(&r, 200, good, false);
+    assert_int_equal(r.code, 0);
+    assert_string_equal(r.out, "ok   credentials  app 42\n"
+                               "ok   labels       3 present\n");
+    assert_string_equal(r.err, "");
+    assert_true(strncmp(log, "POST /api/v1/github/doctor HTTP/1.1\r\n", 37) == 0);
+    assert_non_null(strstr(log, "\r\n\r\n{\"repo\":\"acme/api\"}"));
+    run_free(&r);
+    free(log);
+    log = doctor_run(&r, 200, bad, false);
+    assert_int_equal(r.code, 1);
+    assert_string_equal(r.out, "ok   credentials  app 42\n"
+                               "FAIL permissions  issues: read, need write\n");
+    assert_string_equal(r.err, "closeloop: 1 of 2 checks failed\n");
+    run_free(&r);
+    free(log);
+    /* scripts get the same verdict with --json */
+    free(doctor_run(&r, 200, bad, true));
+    assert_int_equal(r.code, 1);
+    assert_true(strncmp(r.out, "{\n  \"ok\": false,\n", 17) == 0);
+    run_free(&r);
+    free(doctor_run(&r, 200, good, true));
+    assert_int_equal(r.code, 0);
+    run_free(&r);
+    /* an answer without checks makes no sense: exit 3 */
+    free(doctor_run(&r, 200, "{\"ok\":true}", false));
+    assert_int_equal(r.code, 3);
+    assert_string_equal(r.out, "");
+    assert_string_equal(r.err,
+                        "closeloop: unexpected answer from the server: no \"checks\" array\n");
+    run_free(&r);
+    /* the server refusing the repository is an ordinary rejection */
+    free(doctor_run(&r, 422,
+                    "{\"error\":{\"code\":\"validation\",\"message\":\"no connection "
+                    "serves acme/api\",\"field\":\"repo\"}}",
+                    false));
+    assert_int_equal(r.code, 1);
+    assert_string_equal(r.err, "closeloop: no connection serves acme/api (field repo)\n");
+    run_free(&r);
+}
+
+static void test_cli_cmd__github_import_sync_status_and_team_edit(void **state)
+{
+    static const struct route routes[] = {
+        {"POST /api/v1/github/import ", 200, "{\"imported\":4,\"skipped\":1,\"requests\":3}"},
+        {"GET /api/v1/sync/status ", 200,
+         "{\"connections\":[{\"name\":\"gh\",\"tracker\":\"github\",\"auth\":\"app\","
+         "\"state\":\"ok\",\"rate_limit\":{\"remaining\":5000,\"reset_at\":null},"
+         "\"paused_until\":null,\"last_error\":null,\"repos\":[{\"repo\":\"acme/api\","
+         "\"last_success_at\":null,\"last_error\":null,\"pending\":2,\"failed\":0,"
+         "\"requests\":0,\"not_modified\":0}]}]}"},
+        {"PATCH /api/v1/teams/sre ", 200, "{\"name\":\"sre\",\"github_repo\":\"acme/ops\"}"}};
+    struct fake f;
+    struct run r;
+    char *log;
+
+    (void)state;
+    fake_start(&f, routes, CL_ARRAY_LEN(routes));
+    setenv("CLOSELOOP_URL", f.url, 1);
+    r = RUN(NULL, "github", "import", "acme/api", "--label", "postmortem", "--incident", "INC-1");
+    assert_int_equal(r.code, 0);
+    assert_string_equal(r.out, "imported 4 issues as actions of INC-1 (1 already linked, "
+                               "3 requests)\n");
+    run_free(&r);
+    r = RUN(NULL, "sync", "status");
+    assert_int_equal(r.code, 0);
+    assert_string_equal(r.out,
+                        "CONNECTION  TRACKER  AUTH  STATE  RATE LEFT  RESET  PAUSED UNTIL  "
+                        "LAST ERROR\n"
+                        "gh          github   app   ok     5000       -      -             -\n"
+                        "\n"
+                        "REPO      LAST SUCCESS  PENDING  FAILED  REQUESTS  304S  LAST ERROR\n"
+                        "acme/api  never         2        0       0         0     -\n");
+    run_free(&r);
+    r = RUN(NULL, "sync", "status", "--json");
+    assert_int_equal(r.code, 0);
+    assert_true(strncmp(r.out, "{\n  \"connections\": [\n", 21) == 0);
+    run_free(&r);
+    r = RUN(NULL, "team", "edit", "sre", "--github", "none", "--manager", "dana");
+    assert_int_equal(r.code, 0);
+    assert_non_null(strstr(r.out, "github:   acme/ops\n"));
+    run_free(&r);
+    unsetenv("CLOSELOOP_URL");
+    log = fake_stop(&f);
+    assert_non_null(strstr(log, "\r\n\r\n{\"repo\":\"acme/api\",\"label\":\"postmortem\","
+                                "\"incident\":\"INC-1\"}"));
+    assert_non_null(strstr(log, "GET /api/v1/sync/status HTTP/1.1\r\n"));
+    assert_non_null(strstr(log, "PATCH /api/v1/teams/sre HTTP/1.1\r\n"));
+    assert_non_null(strstr(log, "\r\n\r\n{\"manager\":\"dana\",\"github_repo\":null}"));
+    free(log);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -477,6 +650,9 @@ int main(void)
         cmocka_unit_test_teardown(test_cli_cmd__incident_show_fetches_its_actions, kill_fake),
         cmocka_unit_test_teardown(test_cli_cmd__edit_and_status_changes, kill_fake),
         cmocka_unit_test_teardown(test_cli_cmd__no_token_or_no_server_exit_3, kill_fake),
+        cmocka_unit_test_teardown(test_cli_cmd__action_link_posts_the_issue, kill_fake),
+        cmocka_unit_test_teardown(test_cli_cmd__github_doctor_exit_codes, kill_fake),
+        cmocka_unit_test_teardown(test_cli_cmd__github_import_sync_status_and_team_edit, kill_fake),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -93,6 +93,50 @@ static void test_cli_date__rfc3339_rejects_missing_offset_and_junk(void **state)
     assert_false(cli_date_is_rfc3339(NULL));
 }
 
+static void test_cli_date__parse_time_gives_epoch_seconds(void **state)
+{
+    long t = -7;
+
+    (void)state;
+    assert_int_equal(cli_date_parse_time(&t, "1970-01-01T00:00:00Z"), CL_OK);
+    assert_int_equal(t, 0);
+    assert_int_equal(cli_date_parse_time(&t, "2024-03-01T10:20:30Z"), CL_OK);
+    assert_int_equal(t, 19783L * 86400 + 10 * 3600 + 20 * 60 + 30);
+    /* the same instant written with offsets, a fraction, or no seconds */
+    assert_int_equal(cli_date_parse_time(&t, "2024-03-01T12:20:30.999+02:00"), CL_OK);
+    assert_int_equal(t, 19783L * 86400 + 10 * 3600 + 20 * 60 + 30);
+    assert_int_equal(cli_date_parse_time(&t, "2024-03-01 07:50:30-02:30"), CL_OK);
+    assert_int_equal(t, 19783L * 86400 + 10 * 3600 + 20 * 60 + 30);
+    assert_int_equal(cli_date_parse_time(&t, "2024-03-01t10:20z"), CL_OK);
+    assert_int_equal(t, 19783L * 86400 + 10 * 3600 + 20 * 60);
+    t = 5;
+    assert_int_equal(cli_date_parse_time(&t, "2024-03-01T10:20:30"), CL_EINVAL);
+    assert_int_equal(cli_date_parse_time(&t, "2024-03-01"), CL_EINVAL);
+    assert_int_equal(cli_date_parse_time(&t, NULL), CL_EINVAL);
+    assert_int_equal(t, 5);
+}
+
+static void test_cli_date__span_words(void **state)
+{
+    char buf[32];
+
+    (void)state;
+    cli_date_span_words(buf, sizeof(buf), -5);
+    assert_string_equal(buf, "0s");
+    cli_date_span_words(buf, sizeof(buf), 59);
+    assert_string_equal(buf, "59s");
+    cli_date_span_words(buf, sizeof(buf), 60);
+    assert_string_equal(buf, "1m");
+    cli_date_span_words(buf, sizeof(buf), 779);
+    assert_string_equal(buf, "12m");
+    cli_date_span_words(buf, sizeof(buf), 3600);
+    assert_string_equal(buf, "1h");
+    cli_date_span_words(buf, sizeof(buf), 86399);
+    assert_string_equal(buf, "23h");
+    cli_date_span_words(buf, sizeof(buf), 3 * 86400 + 5);
+    assert_string_equal(buf, "3d");
+}
+
 static void test_cli_date__due_words(void **state)
 {
     char buf[32];
@@ -132,6 +176,8 @@ int main(void)
         cmocka_unit_test(test_cli_date__today_is_the_local_date),
         cmocka_unit_test(test_cli_date__rfc3339_accepts_offsets_and_fractions),
         cmocka_unit_test(test_cli_date__rfc3339_rejects_missing_offset_and_junk),
+        cmocka_unit_test(test_cli_date__parse_time_gives_epoch_seconds),
+        cmocka_unit_test(test_cli_date__span_words),
         cmocka_unit_test(test_cli_date__due_words),
         cmocka_unit_test(test_cli_date__due_words_without_a_date),
     };

@@ -82,7 +82,34 @@ static void test_cli_help__top_lists_everything(void **state)
         assert_non_null(strstr(text, needle));
     }
     assert_non_null(strstr(text, "--url URL"));
-    assert_non_null(strstr(text, "exit codes: 0 ok; 1 rejected by the server; 2 usage error"));
+    assert_non_null(strstr(text, "exit codes: 0 ok; 1 rejected by the server, or a github doctor "
+                                 "check failed;\n2 usage error"));
+    free(text);
+}
+
+static void test_cli_help__github_verbs(void **state)
+{
+    char *text = help(GROUP, "github", NULL);
+
+    (void)state;
+    assert_non_null(strstr(text, "  github import REPO  turn labelled issues into actions"));
+    assert_non_null(strstr(text, "  github doctor REPO  check access to a repository; exit 1"));
+    free(text);
+    text = help(VERB, "github", "import");
+    assert_non_null(strstr(text, "usage: closeloop github import REPO --label LABEL "
+                                 "--incident KEY\n"));
+    assert_non_null(strstr(text, "  REPO  GitHub repository, owner/repo\n"));
+    free(text);
+    text = help(VERB, "action", "add");
+    assert_non_null(strstr(text, "  --github OWNER/REPO           also open a GitHub issue"));
+    assert_non_null(strstr(text, "  --no-github                   open no GitHub issue"));
+    free(text);
+    text = help(VERB, "action", "link");
+    assert_non_null(strstr(text, "usage: closeloop action link ID ISSUE\n"));
+    assert_non_null(strstr(text, "  ISSUE  an existing GitHub issue, owner/repo#123\n"));
+    free(text);
+    text = help(VERB, "team", "edit");
+    assert_non_null(strstr(text, "  --github OWNER/REPO|none  "));
     free(text);
 }
 
@@ -93,6 +120,7 @@ int main(void)
         cmocka_unit_test(test_cli_help__verb_lists_positionals),
         cmocka_unit_test(test_cli_help__group_lists_only_its_verbs),
         cmocka_unit_test(test_cli_help__top_lists_everything),
+        cmocka_unit_test(test_cli_help__github_verbs),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -112,6 +112,36 @@ static void test_cli_http__unreachable_says_what_to_do(void **state)
     cli_http_resp_dispose(NULL);
 }
 
+/* A server that accepts connections (the kernel does, from the backlog) and never answers. */
+static void test_cli_http__timeout_can_be_changed(void **state)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = 0};
+    socklen_t len = sizeof(sa);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    char base[64];
+    struct cli_http *h;
+    struct cli_http_resp r = {0, NULL, 0};
+    struct cl_err err = CL_ERR_INIT;
+    double start;
+
+    (void)state;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    assert_int_equal(listen(fd, 4), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+    snprintf(base, sizeof(base), "http://127.0.0.1:%d", ntohs(sa.sin_port));
+    h = cli_http_new(base, NULL);
+    cli_http_set_timeout(h, 1);
+    start = cl_now_mono();
+    assert_int_equal(cli_http_do(&r, h, "POST", "/api/v1/github/import", "{}", NULL, &err),
+                     CL_ETIMEOUT);
+    assert_true(cl_now_mono() - start < 10.0);
+    assert_non_null(strstr(err.msg, "(5s connect, 1s in all)"));
+    assert_null(r.body);
+    cli_http_free(h);
+    close(fd);
+}
+
 static void test_cli_http__other_protocols_are_refused(void **state)
 {
     struct cli_http *h = cli_http_new("file://", NULL);
@@ -131,6 +161,7 @@ int main(void)
         cmocka_unit_test(test_cli_http__headers),
         cmocka_unit_test(test_cli_http__sink_caps_the_answer),
         cmocka_unit_test(test_cli_http__unreachable_says_what_to_do),
+        cmocka_unit_test(test_cli_http__timeout_can_be_changed),
         cmocka_unit_test(test_cli_http__other_protocols_are_refused),
     };
 

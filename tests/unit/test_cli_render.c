@@ -124,6 +124,96 @@ static void test_cli_render__action_object_with_description(void **state)
     free(got);
 }
 
+static const char synced_action[] =
+    "{\"id\":5,\"incident\":\"INC-1\",\"kind\":\"corrective\",\"title\":\"T\","
+    "\"status\":\"open\",\"priority\":\"P2\",\"owner\":null,\"due_on\":null,\"version\":3,"
+    "\"created_at\":\"c\",\"updated_at\":\"u\",\"closed_at\":null,\"description\":\"d\","
+    "\"sync\":{\"tracker\":\"github\",\"repo\":\"acme/api\",\"number\":7,"
+    "\"url\":\"https://github.com/acme/api/issues/7\",\"state\":\"linked\","
+    "\"last_error\":\"HTTP 502\",\"warning\":\"no login for the owner\","
+    "\"synced_at\":\"2026-03-10T11:57:00Z\",\"pending\":1}}";
+
+static void test_cli_render__action_object_with_sync(void **state)
+{
+    char *got = render(OBJECT, CLI_RES_ACTION, synced_action, false);
+
+    (void)state;
+    assert_string_equal(got, "id:        5\n"
+                             "incident:  INC-1\n"
+                             "kind:      corrective\n"
+                             "title:     T\n"
+                             "status:    open\n"
+                             "priority:  P2\n"
+                             "owner:     -\n"
+                             "due:       -\n"
+                             "version:   3\n"
+                             "created:   c\n"
+                             "updated:   u\n"
+                             "closed:    -\n"
+                             "github:    acme/api#7  https://github.com/acme/api/issues/7\n"
+                             "sync:      failed: HTTP 502\n"
+                             "warning:   no login for the owner\n"
+                             "pending:   1\n"
+                             "\n"
+                             "d\n");
+    free(got);
+    got = render(OBJECT, CLI_RES_ACTION, synced_action, true);
+    assert_non_null(strstr(got, "sync:      \033[31mfailed: HTTP 502\033[0m\n"));
+    assert_non_null(strstr(got, "warning:   \033[33mno login for the owner\033[0m\n"));
+    free(got);
+    /* "sync": null adds no line */
+    got = render(OBJECT, CLI_RES_ACTION, "{\"id\":5,\"sync\":null}", false);
+    assert_null(strstr(got, "sync:"));
+    assert_null(strstr(got, "github:"));
+    free(got);
+}
+
+static void test_cli_render__action_table_ignores_sync(void **state)
+{
+    char *list = cl_asprintf("[%s]", synced_action);
+    char *got = render(LIST, CLI_RES_ACTION, list, false);
+
+    (void)state;
+    assert_string_equal(got, "ID  STATUS  DUE  PRI  KIND        OWNER  INCIDENT  TITLE\n"
+                             "5   open    -    P2   corrective  -      INC-1     T\n");
+    free(got);
+    free(list);
+}
+
+static void test_cli_render__github_repo_of_teams_and_incidents(void **state)
+{
+    char *got;
+
+    (void)state;
+    got = render(LIST, CLI_RES_TEAM,
+                 "[{\"name\":\"sre\",\"manager\":\"dana\",\"github_repo\":\"acme/ops\"},"
+                 "{\"name\":\"web\",\"manager\":null,\"github_repo\":null}]",
+                 false);
+    assert_string_equal(got, "NAME  MANAGER  GITHUB\n"
+                             "sre   dana     acme/ops\n"
+                             "web   -        -\n");
+    free(got);
+    got = render(OBJECT, CLI_RES_TEAM, "{\"name\":\"sre\",\"github_repo\":\"acme/ops\"}", false);
+    assert_non_null(strstr(got, "\ngithub:   acme/ops\n"));
+    free(got);
+    got = render(OBJECT, CLI_RES_INCIDENT,
+                 "{\"key\":\"K\",\"postmortem_url\":\"u\",\"github_repo\":\"acme/api\"}", false);
+    assert_non_null(strstr(got, "postmortem:   u\ngithub:       acme/api\nactions:"));
+    free(got);
+}
+
+static void test_cli_render__answers_without_a_view_print_as_json(void **state)
+{
+    char *got = render(OBJECT, CLI_RES_SYNC, "{\"connections\":[]}", false);
+
+    (void)state;
+    assert_string_equal(got, "{\n  \"connections\": []\n}\n");
+    free(got);
+    got = render(LIST, CLI_RES_DOCTOR, "[1]", false);
+    assert_string_equal(got, "[\n  1\n]\n");
+    free(got);
+}
+
 static void test_cli_render__incidents_people_events(void **state)
 {
     char *got;
@@ -176,6 +266,10 @@ int main(void)
         cmocka_unit_test(test_cli_render__action_table_coloured),
         cmocka_unit_test(test_cli_render__empty_list),
         cmocka_unit_test(test_cli_render__action_object_with_description),
+        cmocka_unit_test(test_cli_render__action_object_with_sync),
+        cmocka_unit_test(test_cli_render__action_table_ignores_sync),
+        cmocka_unit_test(test_cli_render__github_repo_of_teams_and_incidents),
+        cmocka_unit_test(test_cli_render__answers_without_a_view_print_as_json),
         cmocka_unit_test(test_cli_render__incidents_people_events),
         cmocka_unit_test(test_cli_render__json_is_pretty_and_unchanged),
     };

@@ -103,6 +103,64 @@ static void test_cli_value__length_is_bounded(void **state)
     free(big);
 }
 
+static void test_cli_value__github_repositories(void **state)
+{
+    (void)state;
+    assert_int_equal(check(CLI_VAL_REPO, "acme/api"), CL_OK);
+    assert_int_equal(check(CLI_VAL_REPO, "A-Z_0.9/x.y-z_1"), CL_OK);
+    assert_int_equal(check(CLI_VAL_REPO, "acme"), CL_EINVAL);
+    assert_int_equal(check(CLI_VAL_REPO, "acme/"), CL_EINVAL);
+    assert_int_equal(check(CLI_VAL_REPO, "/api"), CL_EINVAL);
+    assert_int_equal(check(CLI_VAL_REPO, "a/b/c"), CL_EINVAL);
+    assert_int_equal(check(CLI_VAL_REPO, "ac me/api"), CL_EINVAL);
+    assert_int_equal(check(CLI_VAL_REPO, "acme/api#1"), CL_EINVAL);
+    assert_int_equal(check(CLI_VAL_REPO, "acme/\xc3\xa9"), CL_EINVAL);
+    assert_int_equal(check(CLI_VAL_REPO, "https://github.com/acme/api"), CL_EINVAL);
+    assert_int_equal(check(CLI_VAL_REPO, "none"), CL_EINVAL);
+    assert_int_equal(check(CLI_VAL_REPO_OR_NONE, "none"), CL_OK);
+    assert_int_equal(check(CLI_VAL_REPO_OR_NONE, "acme/api"), CL_OK);
+    assert_int_equal(check(CLI_VAL_REPO_OR_NONE, "nothing"), CL_EINVAL);
+}
+
+static void test_cli_value__github_issues(void **state)
+{
+    struct cl_err err = CL_ERR_INIT;
+
+    (void)state;
+    assert_int_equal(check(CLI_VAL_ISSUE, "acme/api#123"), CL_OK);
+    assert_int_equal(check(CLI_VAL_ISSUE, "acme/api#1"), CL_OK);
+    assert_int_equal(check(CLI_VAL_ISSUE, "acme/api#2147483647"), CL_OK);
+    assert_int_equal(check(CLI_VAL_ISSUE, "acme/api#2147483648"), CL_EINVAL);
+    assert_int_equal(check(CLI_VAL_ISSUE, "acme/api"), CL_EINVAL);
+    assert_int_equal(check(CLI_VAL_ISSUE, "acme/api#"), CL_EINVAL);
+    assert_int_equal(check(CLI_VAL_ISSUE, "acme/api#0"), CL_EINVAL);
+    assert_int_equal(check(CLI_VAL_ISSUE, "acme/api#007"), CL_EINVAL);
+    assert_int_equal(check(CLI_VAL_ISSUE, "acme/api#-1"), CL_EINVAL);
+    assert_int_equal(check(CLI_VAL_ISSUE, "acme/api#+1"), CL_EINVAL);
+    assert_int_equal(check(CLI_VAL_ISSUE, "acme/api# 1"), CL_EINVAL);
+    assert_int_equal(check(CLI_VAL_ISSUE, "acme/api#12x"), CL_EINVAL);
+    assert_int_equal(check(CLI_VAL_ISSUE, "acme/api#1#2"), CL_EINVAL);
+    assert_int_equal(check(CLI_VAL_ISSUE, "acme#1"), CL_EINVAL);
+    assert_int_equal(check(CLI_VAL_ISSUE, "#1"), CL_EINVAL);
+    assert_int_equal(cli_value_check(CLI_VAL_ISSUE, "ISSUE", "acme#1", &err), CL_EINVAL);
+    assert_string_equal(err.msg, "ISSUE must be owner/repo#NUMBER, not 'acme#1'");
+}
+
+static void test_cli_value__null_flags(void **state)
+{
+    (void)state;
+    assert_int_equal(check(CLI_VAL_FLAG_NULL, NULL), CL_OK);
+    assert_int_equal(check(CLI_VAL_FLAG_NULL, "x"), CL_EINVAL);
+    assert_true(cli_value_is_flag(CLI_VAL_FLAG_NULL));
+    assert_true(cli_value_is_flag(CLI_VAL_FLAG));
+    assert_false(cli_value_is_flag(CLI_VAL_REPO));
+    assert_true(cli_value_is_none(CLI_VAL_FLAG_NULL, "true"));
+    assert_false(cli_value_is_none(CLI_VAL_FLAG_NULL, NULL));
+    assert_false(cli_value_is_none(CLI_VAL_FLAG, "true"));
+    assert_true(cli_value_is_none(CLI_VAL_REPO_OR_NONE, "none"));
+    assert_false(cli_value_is_none(CLI_VAL_REPO, "none"));
+}
+
 static void test_cli_value__message_names_the_option_and_value(void **state)
 {
     struct cl_err err = CL_ERR_INIT;
@@ -123,6 +181,9 @@ int main(void)
         cmocka_unit_test(test_cli_value__numbers),
         cmocka_unit_test(test_cli_value__flags_and_empty),
         cmocka_unit_test(test_cli_value__length_is_bounded),
+        cmocka_unit_test(test_cli_value__github_repositories),
+        cmocka_unit_test(test_cli_value__github_issues),
+        cmocka_unit_test(test_cli_value__null_flags),
         cmocka_unit_test(test_cli_value__message_names_the_option_and_value),
     };
 
