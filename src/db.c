@@ -673,8 +673,12 @@ static void db_listener_read(struct db_listener *l)
         db_listener_down(l, "read");
         return;
     }
-    while (!PQisBusy(l->pg) && (res = PQgetResult(l->pg)) != NULL)
+    while (!PQisBusy(l->pg)) {
+        res = PQgetResult(l->pg);
+        if (res == NULL)
+            break;
         PQclear(res);
+    }
     while ((n = PQnotifies(l->pg)) != NULL) {
         l->fn(n->relname, n->extra, l->arg);
         PQfreemem(n);
