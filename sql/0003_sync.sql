@@ -172,7 +172,8 @@ $$;
 -- {"linked": bool, "stale": bool, "changed": [...], "conflicts": [...], "push": bool}.
 -- Fields whose remote value equals the base are unchanged remotely, so our own writes
 -- coming back never change anything (no echo).
-CREATE FUNCTION cl_sync_apply(tracker_in text, conn text, remote jsonb, src text, actor text)
+CREATE FUNCTION cl_sync_apply(tracker_in text, conn text, remote jsonb, src text, actor text,
+                              enqueue boolean DEFAULT true)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
     l links;
@@ -275,7 +276,7 @@ BEGIN
         repo = coalesce(remote->>'repo', repo), url = coalesce(remote->>'url', url),
         state = 'linked', warning = warning_text, synced_at = now(), updated_at = now()
     WHERE id = l.id;
-    IF push THEN
+    IF push AND enqueue THEN   -- a running push sends it anyway: no second job
         PERFORM cl_sync_enqueue(o.id, 'push');
     END IF;
     RETURN jsonb_build_object('linked', true, 'stale', false, 'action', o.id,
@@ -455,7 +456,10 @@ BEGIN
                      repo = coalesce(remote->>'repo', repo), url = coalesce(remote->>'url', url),
                      updated_at = now()
     WHERE id = link_id RETURNING * INTO l;
-    RETURN cl_sync_apply(l.tracker, l.connection, remote, l.tracker, actor);
+    -- a transfer followed here moves the link to a repository that must be polled too
+    INSERT INTO sync_repos (tracker, connection, repo) VALUES (l.tracker, l.connection, l.repo)
+    ON CONFLICT DO NOTHING;
+    RETURN cl_sync_apply(l.tracker, l.connection, remote, l.tracker, actor, false);
 END $$;
 
 -- The connection serving a repository, from the routing the service passes in:

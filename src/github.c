@@ -57,13 +57,15 @@ struct gh_op {
     struct gh_op *next_waiting;
     provider_done_fn done;
     void *arg;
-    json_t *job;    /* owned reference, may be NULL */
-    json_t *local;  /* owned reference, may be NULL */
-    json_t *remote; /* owned reference, may be NULL */
-    json_t *acc;    /* owned: list results */
+    json_t *job;       /* owned reference, may be NULL */
+    json_t *local;     /* owned reference, may be NULL */
+    json_t *remote;    /* owned reference, may be NULL */
+    json_t *acc;       /* owned: list results */
+    json_t *acc_pages; /* owned: [{"url","etag"}] of this listing's pages */
+    json_t *pages_in;  /* owned: the same from the last listing, or NULL */
+    bool changed;      /* some page answered 200 */
     char *repo;
     char *label;
-    char *etag_in;
     char *etag_first;
     int requests;
     int pages;
@@ -109,9 +111,10 @@ static void gh_op_free(struct gh_op *op)
     json_decref(op->local);
     json_decref(op->remote);
     json_decref(op->acc);
+    json_decref(op->acc_pages);
+    json_decref(op->pages_in);
     free(op->repo);
     free(op->label);
-    free(op->etag_in);
     free(op->etag_first);
     free(op->method);
     free(op->url);
@@ -444,7 +447,7 @@ static void gh_token_fetch(struct github *g)
     char *jwt = NULL;
     char *auth;
     char *url;
-    const char *headers[4];
+    const char *headers[5];
     struct http_opts o = {.method = "POST", .body = "{}", .body_len = 2};
 
     if (g->token_fetching)
@@ -460,7 +463,8 @@ static void gh_token_fetch(struct github *g)
     headers[0] = auth;
     headers[1] = "Accept: application/vnd.github+json";
     headers[2] = "X-GitHub-Api-Version: " GH_API_VERSION;
-    headers[3] = NULL;
+    headers[3] = "Content-Type: application/json";
+    headers[4] = NULL;
     o.url = url;
     o.headers = headers;
     o.timeout = g->cfg->timeout;
@@ -962,9 +966,41 @@ static void github_update(void *self, const json_t *job, const json_t *local, co
 
 /* ---- listings: reconciliation and import ---- */
 
-static void gh_list_page(struct gh_op *op, const struct http_response *resp)
+static void gh_list_page(struct gh_op *op, const struct http_response *resp);
+
+/* Asks for the next page, conditionally when the last listing saw that same URL. */
+static void gh_list_next(struct gh_op *op, const char *url)
+{
+    const json_t *stored = json_array_get(op->pages_in, (size_t)op->pages);
+    const char *surl = json_string_value(json_object_get(stored, "url"));
+    const char *etag = json_string_value(json_object_get(stored, "etag"));
+
+    free(op->if_none_match);
+    op->if_none_match =
+        surl != NULL && etag != NULL && strcmp(surl, url) == 0 ? cl_strdup(etag) : NULL;
+    gh_request(op, "GET", url, NULL, gh_list_page);
+}
+
+/* Ends a listing: the result carries every page's URL and ETag, for the next poll. */
+static void gh_list_finish(struct gh_op *op)
 {
     struct provider_result r = {.outcome = PROVIDER_OK};
+
+    free(op->etag_first);
+    op->etag_first = json_dumps(op->acc_pages, JSON_COMPACT);
+    r.not_modified = !op->changed;
+    r.remotes = op->changed ? op->acc : NULL;
+    r.etag = op->etag_first;
+    gh_op_finish(op, &r);
+}
+
+/* One page of a listing. Every page is asked for with the ETag it had last time, so a
+ * quiet repository answers 304 on every page (free) however many pages it spans, and a
+ * change on any page is seen. */
+static void gh_list_page(struct gh_op *op, const struct http_response *resp)
+{
+    const json_t *stored = json_array_get(op->pages_in, (size_t)op->pages);
+    const char *etag = http_response_header(resp, "etag");
     json_t *arr;
     json_t *v;
     size_t i;
@@ -972,19 +1008,20 @@ static void gh_list_page(struct gh_op *op, const struct http_response *resp)
 
     if (gh_check(op, resp))
         return;
+    op->pages++;
     if (resp->status == 304) {
-        r.not_modified = true;
-        r.etag = op->etag_in;
-        gh_op_finish(op, &r);
+        const char *after = json_string_value(
+            json_object_get(json_array_get(op->pages_in, (size_t)op->pages), "url"));
+
+        json_array_append(op->acc_pages, (json_t *)stored);
+        if (after != NULL && op->pages < GH_MAX_PAGES)
+            gh_list_next(op, after);
+        else
+            gh_list_finish(op);
         return;
     }
-    if (op->pages++ == 0) {
-        const char *etag = http_response_header(resp, "etag");
-
-        op->etag_first = etag != NULL ? cl_strdup(etag) : NULL;
-        free(op->if_none_match);
-        op->if_none_match = NULL;
-    }
+    op->changed = true;
+    json_array_append_new(op->acc_pages, json_pack("{s:s, s:s?}", "url", op->url, "etag", etag));
     arr = json_loadb(resp->body, resp->body_len, 0, NULL);
     json_array_foreach (arr, i, v) {
         json_t *snap = github_snapshot(v, NULL);
@@ -994,15 +1031,11 @@ static void gh_list_page(struct gh_op *op, const struct http_response *resp)
     }
     json_decref(arr);
     next = gh_link_next(resp);
-    if (next != NULL && op->pages < GH_MAX_PAGES) {
-        gh_request(op, "GET", next, NULL, gh_list_page);
-        free(next);
-        return;
-    }
+    if (next != NULL && op->pages < GH_MAX_PAGES)
+        gh_list_next(op, next);
+    else
+        gh_list_finish(op);
     free(next);
-    r.remotes = op->acc;
-    r.etag = op->etag_first;
-    gh_op_finish(op, &r);
 }
 
 static void github_list_since(void *self, const char *repo, const char *cursor, const char *etag,
@@ -1010,17 +1043,21 @@ static void github_list_since(void *self, const char *repo, const char *cursor, 
 {
     struct gh_op *op = gh_op_new(self, done, arg);
     char *since = cursor != NULL ? gh_escape(cursor) : NULL;
-    char *path = cl_asprintf("/repos/%s/issues?state=all&sort=updated&direction=asc&per_page=100"
-                             "%s%s",
-                             repo, since != NULL ? "&since=" : "", since != NULL ? since : "");
+    char *path = cl_asprintf("%s/repos/%s/issues?state=all&sort=updated&direction=asc"
+                             "&per_page=100%s%s",
+                             op->g->cfg->api_url, repo, since != NULL ? "&since=" : "",
+                             since != NULL ? since : "");
 
     op->acc = json_array();
+    op->acc_pages = json_array();
     op->repo = cl_strdup(repo);
-    if (etag != NULL) {
-        op->etag_in = cl_strdup(etag);
-        op->if_none_match = cl_strdup(etag);
+    /* `etag` holds the pages of the last listing at this cursor: [{"url","etag"}...] */
+    op->pages_in = etag != NULL ? json_loads(etag, 0, NULL) : NULL;
+    if (!json_is_array(op->pages_in)) {
+        json_decref(op->pages_in);
+        op->pages_in = NULL;
     }
-    gh_request(op, "GET", path, NULL, gh_list_page);
+    gh_list_next(op, path);
     free(since);
     free(path);
 }
@@ -1034,6 +1071,7 @@ static void github_list_labelled(void *self, const char *repo, const char *label
         "/repos/%s/issues?state=all&labels=%s&sort=created&direction=asc&per_page=100", repo, lab);
 
     op->acc = json_array();
+    op->acc_pages = json_array();
     gh_request(op, "GET", path, NULL, gh_list_page);
     free(lab);
     free(path);
@@ -1220,6 +1258,18 @@ static int github_parse_hook(void *self, const char *event, const char *body, si
 
 /* ---- state ---- */
 
+/* Epoch seconds as an RFC 3339 UTC string. */
+static json_t *gh_time_json(double epoch)
+{
+    char out[32];
+    time_t t = (time_t)epoch;
+    struct tm tm;
+
+    gmtime_r(&t, &tm);
+    strftime(out, sizeof(out), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return json_string(out);
+}
+
 static void github_describe(void *self, json_t *into)
 {
     struct github *g = self;
@@ -1234,11 +1284,13 @@ static void github_describe(void *self, json_t *into)
     json_object_set_new(into, "rate_limit",
                         g->rate_remaining < 0
                             ? json_null()
-                            : json_pack("{s:I, s:I, s:I}", "limit", (json_int_t)g->rate_limit,
-                                        "remaining", (json_int_t)g->rate_remaining, "reset",
-                                        (json_int_t)g->rate_reset));
-    json_object_set_new(into, "paused_for",
-                        g->paused_until > now ? json_real(g->paused_until - now) : json_null());
+                            : json_pack("{s:I, s:I, s:o}", "limit", (json_int_t)g->rate_limit,
+                                        "remaining", (json_int_t)g->rate_remaining, "reset_at",
+                                        gh_time_json(g->rate_reset)));
+    json_object_set_new(into, "paused_until",
+                        g->paused_until > now
+                            ? gh_time_json((double)time(NULL) + (g->paused_until - now))
+                            : json_null());
     json_object_set_new(into, "pause_reason",
                         g->paused_until > now ? json_string(g->pause_reason) : json_null());
     json_object_set_new(into, "last_error",
