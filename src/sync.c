@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SYNC_LEASE       120.0 /* seconds a claim is ours */
+#define SYNC_LEASE       60.0 /* seconds a claim is ours; a crashed worker's claim expires */
 #define SYNC_TICK        1.0   /* fallback wake-up: retries, other instances' leftovers */
 #define SYNC_INBOX_BATCH "50"
 #define SYNC_BACKOFF_MAX 300.0
