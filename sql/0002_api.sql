@@ -276,6 +276,13 @@ BEGIN
     RETURN action_json(v);
 END $$;
 
+-- Called after every change of an action, in its transaction. The sync (0003) replaces
+-- it to queue pushes to trackers; until then there is nothing to do.
+CREATE FUNCTION cl_sync_after_change(aid bigint, src text) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+END $$;
+
 -- Writes `n` over `o` (same id), records one event per changed field, bumps the version.
 -- Returns the action's JSON. A change that changes nothing bumps nothing.
 CREATE FUNCTION cl_action_apply(o actions, n actions, src text, actor text) RETURNS text
@@ -321,6 +328,7 @@ BEGIN
                              ELSE coalesce(o.closed_at, now()) END,
             version = o.version + 1, updated_at = now()
         WHERE id = o.id;
+        PERFORM cl_sync_after_change(o.id, src);
     END IF;
     RETURN (SELECT action_json(v) FROM action_v v WHERE v.id = o.id);
 END $$;
