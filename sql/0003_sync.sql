@@ -64,6 +64,12 @@ CREATE TABLE inbox (
 );
 CREATE INDEX inbox_pending_idx ON inbox (id) WHERE processed_at IS NULL;
 
+-- A delivery whose application keeps failing stays unprocessed with its error after five
+-- attempts (a dead letter, visible in sync status), instead of being retried forever.
+CREATE FUNCTION cl_inbox_failed(inbox_id bigint, err text) RETURNS void LANGUAGE sql AS $$
+    UPDATE inbox SET last_error = err, claimed_until = NULL WHERE id = inbox_id
+$$;
+
 -- Reconciliation state per connection and repository.
 CREATE TABLE sync_repos (
     tracker          text NOT NULL,
@@ -303,7 +309,8 @@ BEGIN
                       AND x.done_at IS NULL AND x.claimed_until >= now())
     ORDER BY o.available_at, o.id
     LIMIT 1 FOR UPDATE SKIP LOCKED;
-    IF NOT FOUND THEN
+    IF NOT FOUND OR NOT pg_try_advisory_xact_lock(7354202, (head.action_id % 2147483647)::int)
+    THEN
         RETURN NULL;
     END IF;
     WITH c AS (
@@ -409,7 +416,8 @@ BEGIN
                      updated_at = now()
     WHERE id = link_id RETURNING * INTO l;
     -- a transfer followed here moves the link to a repository that must be polled too
-    INSERT INTO sync_repos (tracker, connection, repo) VALUES (l.tracker, l.connection, l.repo)
+    INSERT INTO sync_repos (tracker, connection, repo, cursor)
+    VALUES (l.tracker, l.connection, l.repo, now() - interval '5 minutes')
     ON CONFLICT DO NOTHING;
     RETURN cl_sync_apply(l.tracker, l.connection, remote, l.tracker, actor, false);
 END $$;
@@ -432,7 +440,8 @@ BEGIN
     END IF;
     INSERT INTO links (action_id, tracker, connection, repo, remote_number)
     VALUES (aid, 'github', conn, repo_in, number_in);
-    INSERT INTO sync_repos (tracker, connection, repo) VALUES ('github', conn, repo_in)
+    INSERT INTO sync_repos (tracker, connection, repo, cursor)
+    VALUES ('github', conn, repo_in, now() - interval '5 minutes')
     ON CONFLICT DO NOTHING;
     PERFORM cl_sync_enqueue(aid, op_in);
 END $$;
@@ -475,6 +484,11 @@ BEGIN
         RAISE EXCEPTION 'action % is already linked', aid
             USING ERRCODE = '23505', CONSTRAINT = 'links_action_id_key', TABLE = 'links';
     END IF;
+    IF EXISTS (SELECT 1 FROM links WHERE tracker = 'github' AND repo = m[1]
+               AND remote_number = m[2]::int AND state <> 'broken') THEN
+        RAISE EXCEPTION '%#% is already linked to another action', m[1], m[2]
+            USING ERRCODE = '23505', CONSTRAINT = 'links_github_key', TABLE = 'links';
+    END IF;
     PERFORM cl_link_new(aid, m[1], m[2]::int, routes, 'push');
     RETURN (SELECT action_json(v) FROM action_v v WHERE v.id = aid);
 END $$;
@@ -491,7 +505,8 @@ BEGIN
     WHERE tracker = tracker_in AND connection = conn AND remote_id = old_id
     RETURNING id INTO lid;
     IF lid IS NOT NULL THEN
-        INSERT INTO sync_repos (tracker, connection, repo) VALUES (tracker_in, conn, remote->>'repo')
+        INSERT INTO sync_repos (tracker, connection, repo, cursor)
+        VALUES (tracker_in, conn, remote->>'repo', now() - interval '5 minutes')
         ON CONFLICT DO NOTHING;
         PERFORM cl_event(action_id, tracker_in, 'closeloop', 'sync_link', NULL,
                          'moved to ' || (remote->>'repo') || '#' || (remote->>'number'))
@@ -523,7 +538,7 @@ LANGUAGE sql AS $$
     UPDATE inbox i SET claimed_until = now() + make_interval(secs => lease_seconds),
                        attempts = i.attempts + 1
     WHERE i.id IN (SELECT x.id FROM inbox x
-                   WHERE x.processed_at IS NULL
+                   WHERE x.processed_at IS NULL AND x.attempts < 5
                      AND (x.claimed_until IS NULL OR x.claimed_until < now())
                    ORDER BY x.id LIMIT lim FOR UPDATE SKIP LOCKED)
     RETURNING i.id, i.tracker, i.connection, i.event, i.payload
@@ -537,6 +552,9 @@ DECLARE
     res jsonb := '{}'::jsonb;
 BEGIN
     SELECT * INTO b FROM inbox WHERE id = inbox_id FOR UPDATE;
+    IF b.processed_at IS NOT NULL THEN
+        RETURN '{"duplicate": true}'::jsonb;   -- another instance got there first
+    END IF;
     IF kind = 'apply' THEN
         res := cl_sync_apply(b.tracker, b.connection, remote, b.tracker, actor);
     ELSIF kind = 'moved' THEN
@@ -563,9 +581,14 @@ RETURNS TABLE (repo text, cursor text, etag text) LANGUAGE sql AS $$
 $$;
 
 -- Merges every snapshot of a listing (oldest first) and records the poll.
+-- An issue updated after the listing began (listed_at, the first page's Date) moved to
+-- the end of a listing sorted by update time, and may have pushed an issue onto a page
+-- already read: then the cursor stays where it was, and the next poll reads the range
+-- again (its unchanged pages answer 304).
 CREATE FUNCTION cl_repo_polled(tracker_in text, conn text, repo_in text, remotes jsonb,
                                etag_in text, unchanged boolean, err text, nrequests integer,
-                               interval_seconds double precision) RETURNS jsonb
+                               interval_seconds double precision, listed_at timestamptz)
+RETURNS jsonb
 LANGUAGE plpgsql AS $$
 DECLARE
     r jsonb;
@@ -585,10 +608,15 @@ BEGIN
     END IF;
     UPDATE sync_repos
     SET claimed_until = NULL,
-        cursor = CASE WHEN err IS NULL THEN greatest(cursor, newest) ELSE cursor END,
+        cursor = CASE WHEN err IS NOT NULL THEN cursor
+                      WHEN listed_at IS NOT NULL AND newest >= listed_at - interval '1 second'
+                          THEN cursor
+                      ELSE greatest(cursor, newest) END,
         -- an ETag belongs to the URL it came from, and the URL holds the cursor
         etag = CASE WHEN err IS NOT NULL THEN etag
                     WHEN newest IS NOT NULL AND newest > coalesce(old_cursor, '-infinity')
+                         AND NOT (listed_at IS NOT NULL
+                                  AND newest >= listed_at - interval '1 second')
                         THEN NULL
                     ELSE coalesce(etag_in, etag) END,
         last_success_at = CASE WHEN err IS NULL THEN now() ELSE last_success_at END,

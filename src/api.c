@@ -157,6 +157,8 @@ static void api_db_error(struct api_req *q, const struct db_reply *r)
         api_req_error(q, 409, "invalid_transition", "status", "%s", r->message);
     else if (strcmp(st, "CL422") == 0)
         api_req_error(q, 422, "validation", r->column, "%s", r->message);
+    else if (strcmp(st, "23505") == 0 && strncmp(r->message, "duplicate key", 13) != 0)
+        api_req_error(q, 409, "duplicate", field, "%s", r->message); /* raised by our SQL */
     else if (strcmp(st, "23505") == 0)
         api_req_error(q, 409, "duplicate", field, "%s is already taken",
                       field[0] != '\0' ? field : "a unique value");
@@ -715,8 +717,11 @@ static bool api_builtin(struct api_req *q)
 
         snprintf(stale, sizeof(stale), "%.0f", q->api->stale_after);
         q->state = API_QUERYING;
-        q->query = db_query(q->api->pool, migrate_sql_ready, 1, (const char *const[]){stale},
-                            api_on_ready, q);
+        q->query =
+            db_query(q->api->pool, migrate_sql_ready, 2,
+                     (const char *const[]){
+                         stale, q->api->sync != NULL ? sync_connection_names(q->api->sync) : "{}"},
+                     api_on_ready, q);
     } else if (strcmp(path, "/metrics") == 0) {
         httpd_req_set_route(q->http, "/metrics");
         api_metrics(q);

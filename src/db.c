@@ -21,6 +21,7 @@ struct db_query {
     void *arg;
     bool cancelled;
     bool sent;
+    char *failure; /* why it failed, while it waits in `failed` */
     double sent_at;
 };
 
@@ -108,6 +109,7 @@ static void db_query_free(struct db_query *q)
     for (i = 0; i < q->nparams; i++)
         free(q->params[i]);
     free(q->params);
+    free(q->failure);
     free(q);
 }
 
@@ -137,7 +139,7 @@ static void db_complete(struct db_pool *p, struct db_query *q, struct db_reply *
     if (r->code != CL_OK)
         p->errors++;
     if (!q->cancelled && q->done != NULL)
-        q->done(r, q->arg);
+        q->done(r, q->arg); /* NULL done: fire and forget */
     db_query_free(q);
 }
 
@@ -181,13 +183,25 @@ static void db_conn_clear_results(struct db_conn *c)
     c->error = NULL;
 }
 
+/* Fails q through the loop: its requester may be inside db_query() right now, and a
+ * callback must never run inside the call that started it. */
+static void db_fail_later(struct db_pool *p, struct db_query *q, const char *why)
+{
+    free(q->failure);
+    q->failure = cl_strdup(why);
+    db_list_push(&p->failed, q);
+    ev_timer_start(p->loop, &p->kick);
+}
+
 /* Fails every queued query when no connection can serve them. */
 static void db_pool_fail_queue(struct db_pool *p, const char *why)
 {
-    struct db_query *q;
+    struct db_query *q = db_list_pop(&p->queue);
 
-    while ((q = db_list_pop(&p->queue)) != NULL)
-        db_complete_io(p, q, why);
+    while (q != NULL) {
+        db_fail_later(p, q, why);
+        q = db_list_pop(&p->queue);
+    }
 }
 
 static void db_conn_schedule_retry(struct db_conn *c)
@@ -227,7 +241,7 @@ static void db_conn_fail(struct db_conn *c, const char *what)
         p->connected--;
     log_warn("event=db_conn_down conn=%d error=\"%s\"", c->index, why);
     if (q != NULL)
-        db_complete_io(p, q, why);
+        db_fail_later(p, q, why);
     if (p->connected == 0) {
         p->down = true;
         db_pool_fail_queue(p, why);
@@ -433,8 +447,13 @@ static void db_pool_on_kick(struct ev_loop *loop, ev_timer *w, int revents)
 
     (void)loop;
     (void)revents;
-    while ((q = db_list_pop(&p->failed)) != NULL)
-        db_complete_io(p, q, "database unavailable: no connection could be made");
+    q = db_list_pop(&p->failed);
+    while (q != NULL) {
+        db_complete_io(p, q,
+                       q->failure != NULL ? q->failure
+                                          : "database unavailable: no connection could be made");
+        q = db_list_pop(&p->failed);
+    }
 }
 
 struct db_pool *db_pool_new(struct ev_loop *loop, const char *dsn, int size,

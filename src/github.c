@@ -57,18 +57,20 @@ struct gh_op {
     struct gh_op *next_waiting;
     provider_done_fn done;
     void *arg;
-    json_t *job;       /* owned reference, may be NULL */
-    json_t *local;     /* owned reference, may be NULL */
-    json_t *remote;    /* owned reference, may be NULL */
-    json_t *acc;       /* owned: list results */
-    json_t *acc_pages; /* owned: [{"url","etag"}] of this listing's pages */
-    json_t *pages_in;  /* owned: the same from the last listing, or NULL */
-    bool changed;      /* some page answered 200 */
+    json_t *job;        /* owned reference, may be NULL */
+    json_t *local;      /* owned reference, may be NULL */
+    json_t *remote;     /* owned reference, may be NULL */
+    json_t *acc;        /* owned: list results */
+    json_t *acc_pages;  /* owned: [{"url","etag"}] of this listing's pages */
+    json_t *pages_in;   /* owned: the same from the last listing, or NULL */
+    bool changed;       /* some page answered 200 */
+    char listed_at[32]; /* the first page's Date, RFC 3339 */
     char *repo;
     char *label;
     char *etag_first;
     int requests;
     int pages;
+    int redirects;
     ev_timer wait;
     /* the request to send (kept for spacing and token waits) */
     char *method;
@@ -258,8 +260,13 @@ static bool gh_check(struct gh_op *op, const struct http_response *resp)
         g->token_expires = 0;
         gh_pause(g, GH_AUTH_PAUSE, "credentials refused (401)");
         gh_op_fail(op, PROVIDER_AUTH, GH_AUTH_PAUSE, "%s: check the token or App", why);
-    } else if (resp->status == 404 || resp->status == 410) {
+    } else if (resp->status == 410) {
         gh_op_fail(op, PROVIDER_GONE, 0, "%s", why);
+    } else if (resp->status == 404) {
+        /* deleted issues answer 410; 404 may only mean the credentials lost access, so
+         * the link is kept and the push retried (with back-off) rather than broken */
+        gh_op_fail(op, PROVIDER_RETRY, 0, "%s: not found, or not visible to these credentials",
+                   why);
     } else if (resp->status >= 500 || resp->status == 408) {
         gh_op_fail(op, PROVIDER_RETRY, 0, "%s", why);
     } else {
@@ -359,10 +366,30 @@ static void gh_op_send(struct gh_op *op)
     gh_op_transmit(op);
 }
 
+static void gh_op_on_refused(struct ev_loop *loop, ev_timer *w, int revents);
+
+/* True when url has the API base's scheme, host and port: the bearer token is only ever
+ * sent there, whatever a Location or Link header says. */
+static bool gh_same_origin(const char *api, const char *url)
+{
+    const char *host = strstr(api, "://");
+    size_t n = host != NULL ? (size_t)(host + 3 - api) + strcspn(host + 3, "/") : strlen(api);
+
+    return strncmp(api, url, n) == 0 && (url[n] == '/' || url[n] == '\0' || url[n] == '?');
+}
+
 /* Queues a request for op; `path` is relative to the API base unless absolute. */
 static void gh_request(struct gh_op *op, const char *method, const char *path, json_t *body,
                        gh_step_fn step)
 {
+    if (strncmp(path, "http", 4) == 0 && !gh_same_origin(op->g->cfg->api_url, path)) {
+        op->step = NULL;
+        free(op->method);
+        op->method = cl_asprintf("refused: %s is not on %s", path, op->g->cfg->api_url);
+        ev_timer_init(&op->wait, gh_op_on_refused, 0, 0);
+        ev_timer_start(op->g->loop, &op->wait);
+        return;
+    }
     free(op->method);
     free(op->url);
     free(op->body);
@@ -375,9 +402,18 @@ static void gh_request(struct gh_op *op, const char *method, const char *path, j
     gh_op_defer(op, 0);
 }
 
+static void gh_op_on_refused(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct gh_op *op = container_of(w, struct gh_op, wait);
+
+    (void)loop;
+    (void)revents;
+    gh_op_fail(op, PROVIDER_REJECTED, 0, "%.200s", op->method);
+}
+
 /* ---- GitHub App: installation tokens ---- */
 
-static void gh_token_release(struct github *g, bool ok, const char *why)
+static void gh_token_release(struct github *g, bool ok, bool auth, const char *why)
 {
     struct gh_op *op = g->token_wait;
 
@@ -390,7 +426,8 @@ static void gh_token_release(struct github *g, bool ok, const char *why)
         if (ok)
             gh_op_send(op);
         else
-            gh_op_fail(op, PROVIDER_AUTH, GH_AUTH_PAUSE, "GitHub App token: %s", why);
+            gh_op_fail(op, auth ? PROVIDER_AUTH : PROVIDER_RETRY, auth ? GH_AUTH_PAUSE : 10,
+                       "GitHub App token: %s", why);
         op = next;
     }
 }
@@ -421,7 +458,7 @@ static void gh_token_on_response(const struct http_response *resp, void *arg)
             gh_error_text(why, sizeof(why), resp);
         g->auth_failed = resp->code == CL_OK && (resp->status == 401 || resp->status == 404);
         gh_pause(g, g->auth_failed ? GH_AUTH_PAUSE : 10, why);
-        gh_token_release(g, false, why);
+        gh_token_release(g, false, g->auth_failed, why);
         return;
     }
     root = json_loadb(resp->body, resp->body_len, 0, NULL);
@@ -429,7 +466,7 @@ static void gh_token_on_response(const struct http_response *resp, void *arg)
     expires = gh_parse_time(json_string_value(json_object_get(root, "expires_at")));
     if (tok == NULL || expires == 0) {
         json_decref(root);
-        gh_token_release(g, false, "malformed access_tokens answer");
+        gh_token_release(g, false, false, "malformed access_tokens answer");
         return;
     }
     free(g->token);
@@ -438,7 +475,7 @@ static void gh_token_on_response(const struct http_response *resp, void *arg)
     g->token_expires = ev_now(g->loop) + (expires - (double)time(NULL));
     g->auth_failed = false;
     json_decref(root);
-    gh_token_release(g, true, NULL);
+    gh_token_release(g, true, false, NULL);
 }
 
 static void gh_token_fetch(struct github *g)
@@ -453,7 +490,7 @@ static void gh_token_fetch(struct github *g)
     if (g->token_fetching)
         return;
     if (jwt_github_app(&jwt, g->app_key, g->cfg->app_id, time(NULL), &err) != CL_OK) {
-        gh_token_release(g, false, err.msg);
+        gh_token_release(g, false, true, err.msg);
         return;
     }
     g->token_fetching = true;
@@ -968,6 +1005,17 @@ static void github_update(void *self, const json_t *job, const json_t *local, co
 
 static void gh_list_page(struct gh_op *op, const struct http_response *resp);
 
+/* "Sat, 21 Nov 2026 12:00:00 GMT" -> "2026-11-21T12:00:00Z"; "" when absent or odd. */
+static void gh_date_rfc3339(char *out, size_t n, const char *http_date)
+{
+    struct tm tm = {0};
+
+    out[0] = '\0';
+    if (http_date == NULL || strptime(http_date, "%a, %d %b %Y %H:%M:%S GMT", &tm) == NULL)
+        return;
+    strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
 /* Asks for the next page, conditionally when the last listing saw that same URL. */
 static void gh_list_next(struct gh_op *op, const char *url)
 {
@@ -991,6 +1039,7 @@ static void gh_list_finish(struct gh_op *op)
     r.not_modified = !op->changed;
     r.remotes = op->changed ? op->acc : NULL;
     r.etag = op->etag_first;
+    r.listed_at = op->listed_at[0] != '\0' ? op->listed_at : NULL;
     gh_op_finish(op, &r);
 }
 
@@ -1001,13 +1050,21 @@ static void gh_list_page(struct gh_op *op, const struct http_response *resp)
 {
     const json_t *stored = json_array_get(op->pages_in, (size_t)op->pages);
     const char *etag = http_response_header(resp, "etag");
+    const char *loc = http_response_header(resp, "location");
     json_t *arr;
     json_t *v;
     size_t i;
     char *next;
 
+    if (resp->code == CL_OK && loc != NULL && op->redirects++ < 3 &&
+        (resp->status == 301 || resp->status == 307 || resp->status == 308)) {
+        gh_list_next(op, loc); /* a renamed or transferred repository */
+        return;
+    }
     if (gh_check(op, resp))
         return;
+    if (op->pages == 0)
+        gh_date_rfc3339(op->listed_at, sizeof(op->listed_at), http_response_header(resp, "date"));
     op->pages++;
     if (resp->status == 304) {
         const char *after = json_string_value(

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SYNC_LEASE       60.0 /* seconds a claim is ours; a crashed worker's claim expires */
-#define SYNC_TICK        1.0   /* fallback wake-up: retries, other instances' leftovers */
+#define SYNC_LEASE       60.0 /* seconds a claim is ours at least; a crashed worker's expires */
+#define SYNC_TICK        1.0  /* fallback wake-up: retries, other instances' leftovers */
 #define SYNC_INBOX_BATCH "50"
 #define SYNC_BACKOFF_MAX 300.0
 #define SYNC_GAUGE_EVERY 5.0
@@ -45,6 +45,7 @@ struct sync {
     struct sync_conn conns[CONF_MAX_GITHUB];
     int nconns;
     char *routes;
+    char *names; /* "{a,b}": the configured connections */
     /* inbox worker */
     bool ib_busy;
     bool ib_again;
@@ -82,6 +83,15 @@ static void ob_kick(struct sync_conn *c);
 static void ib_kick(struct sync *s);
 static void ib_next(struct sync *s);
 static void poll_tick(struct sync_conn *c);
+
+/* Long enough for a whole job (token, spacing, a few requests at `timeout` each): a
+ * claim must not expire under a live worker, or another could repeat its create. */
+static double sync_lease(const struct sync_conn *c)
+{
+    double lease = 3.0 * c->cfg->timeout + 3.0 * c->cfg->write_interval + 30.0;
+
+    return lease > SYNC_LEASE ? lease : SYNC_LEASE;
+}
 
 static double sync_jitter(double seconds)
 {
@@ -234,6 +244,9 @@ static void ob_on_merged(const struct db_reply *r, void *arg)
 
     c->ob_q = NULL;
     if (r->code != CL_OK) {
+        /* a constraint or our own validation will not pass on retry: fail it, visibly */
+        if (strncmp(r->sqlstate, "23", 2) == 0 || strncmp(r->sqlstate, "CL4", 3) == 0)
+            fail.outcome = PROVIDER_REJECTED;
         snprintf(fail.message, sizeof(fail.message), "merge failed: %s", r->message);
         ob_failed(c, &fail);
         return;
@@ -377,7 +390,7 @@ static void ob_kick(struct sync_conn *c)
     }
     c->ob_busy = true;
     c->ob_again = false;
-    snprintf(lease, sizeof(lease), "%.0f", SYNC_LEASE);
+    snprintf(lease, sizeof(lease), "%.0f", sync_lease(c));
     c->ob_q = db_query(c->s->pool, "SELECT cl_outbox_claim($1, $2, $3::float8)", 3,
                        (const char *const[]){c->ops->tracker, c->cfg->name, lease}, ob_on_claim, c);
 }
@@ -396,10 +409,17 @@ static void ib_on_applied(const struct db_reply *r, void *arg)
     struct sync *s = arg;
 
     s->ib_q = NULL;
-    if (r->code != CL_OK)
-        log_error("event=inbox_apply_failed error=\"%s\"", r->message);
-    else
+    if (r->code != CL_OK) {
+        const char *id =
+            json_string_value(json_object_get(json_array_get(s->ib_rows, s->ib_next), "id"));
+
+        log_error("event=inbox_apply_failed delivery_row=%s error=\"%s\"", id, r->message);
+        /* recorded for sync status; after five attempts it stays as a dead letter */
+        db_query(s->pool, "SELECT cl_inbox_failed($1::bigint, $2)", 2,
+                 (const char *const[]){id, r->message}, NULL, NULL);
+    } else {
         s->inbox_done++;
+    }
     s->ib_next++;
     ib_next(s);
 }
@@ -538,10 +558,13 @@ static void poll_on_list(const struct provider_result *r, void *arg)
                  c->poll_repo, r->message);
     c->poll_q = db_query(
         c->s->pool,
-        "SELECT cl_repo_polled($1, $2, $3, $4::jsonb, $5, $6::boolean, $7, $8::int, $9::float8)", 9,
+        "SELECT cl_repo_polled($1, $2, $3, $4::jsonb, $5, $6::boolean, $7, $8::int, $9::float8,"
+        " $10::timestamptz)",
+        10,
         (const char *const[]){c->ops->tracker, c->cfg->name, c->poll_repo, remotes, r->etag,
                               r->not_modified ? "true" : "false",
-                              r->outcome == PROVIDER_OK ? NULL : r->message, requests, interval},
+                              r->outcome == PROVIDER_OK ? NULL : r->message, requests, interval,
+                              r->listed_at},
         poll_on_recorded, c);
     free(remotes);
 }
@@ -568,7 +591,7 @@ static void poll_tick(struct sync_conn *c)
     if (c->poll_busy)
         return;
     c->poll_busy = true;
-    snprintf(lease, sizeof(lease), "%.0f", SYNC_LEASE);
+    snprintf(lease, sizeof(lease), "%.0f", sync_lease(c) * 4); /* listings span pages */
     c->poll_q =
         db_query(c->s->pool, "SELECT * FROM cl_repo_claim($1, $2, $3::float8)", 3,
                  (const char *const[]){c->ops->tracker, c->cfg->name, lease}, poll_on_claim, c);
@@ -865,6 +888,31 @@ void sync_metrics(struct sync *s, struct buf *out)
 
 /* ---- life cycle ---- */
 
+/* Adds owner -> connection for each owner a connection lists (first listing wins). */
+static void sync_routes_add(json_t *owners, const struct conf_github *g)
+{
+    const char *p = g->owners;
+
+    while (conf_github_enabled(g) && *p != '\0') {
+        size_t len;
+        char *name;
+        size_t k;
+
+        while (*p == ' ' || *p == ',')
+            p++;
+        len = strcspn(p, ", ");
+        name = cl_strndup(p, len);
+        for (k = 0; name[k] != '\0'; k++)
+            name[k] = (char)(name[k] >= 'A' && name[k] <= 'Z' ? name[k] + 32 : name[k]);
+        if (len > 0 && json_object_get(owners, name) == NULL)
+            json_object_set_new(owners, name, json_string(g->name));
+        free(name);
+        p += len;
+    }
+}
+
+/* The same routing as conf_github_for(), as JSON for SQL: named connections first, then
+ * the default's own owners; the default takes the rest only when it lists none. */
 static char *sync_routes_json(const struct conf *conf)
 {
     json_t *owners = json_object();
@@ -872,27 +920,9 @@ static char *sync_routes_json(const struct conf *conf)
     char *text;
     int i;
 
-    for (i = 1; i < conf->ngithub; i++) {
-        const struct conf_github *g = &conf->github[i];
-        const char *p = g->owners;
-
-        while (conf_github_enabled(g) && *p != '\0') {
-            size_t len;
-            char *name;
-            size_t k;
-
-            while (*p == ' ' || *p == ',')
-                p++;
-            len = strcspn(p, ", ");
-            name = cl_strndup(p, len);
-            for (k = 0; name[k] != '\0'; k++)
-                name[k] = (char)(name[k] >= 'A' && name[k] <= 'Z' ? name[k] + 32 : name[k]);
-            if (len > 0 && json_object_get(owners, name) == NULL)
-                json_object_set_new(owners, name, json_string(g->name));
-            free(name);
-            p += len;
-        }
-    }
+    for (i = 1; i < conf->ngithub; i++)
+        sync_routes_add(owners, &conf->github[i]);
+    sync_routes_add(owners, &conf->github[0]);
     root = json_pack("{s:o, s:o}", "default",
                      conf_github_enabled(&conf->github[0]) && conf->github[0].owners[0] == '\0'
                          ? json_string(conf->github[0].name)
@@ -925,6 +955,24 @@ static int sync_conn_start(struct sync *s, const struct conf_github *g, struct c
     return CL_OK;
 }
 
+static char *sync_names_array(const struct sync *s)
+{
+    struct buf b;
+    int i;
+
+    buf_init(&b);
+    buf_puts(&b, "{");
+    for (i = 0; i < s->nconns; i++) /* names are [a-z0-9_-]: no quoting needed */
+        buf_printf(&b, "%s%s", i > 0 ? "," : "", s->conns[i].cfg->name);
+    buf_puts(&b, "}");
+    return buf_steal(&b, NULL);
+}
+
+const char *sync_connection_names(const struct sync *s)
+{
+    return s->names;
+}
+
 int sync_new(struct sync **out, struct ev_loop *loop, struct db_pool *pool, const struct conf *conf,
              struct cl_err *err)
 {
@@ -945,6 +993,7 @@ int sync_new(struct sync **out, struct ev_loop *loop, struct db_pool *pool, cons
         sync_free(s);
         return rc;
     }
+    s->names = sync_names_array(s);
     s->listener = db_listener_new(loop, conf->database_url, channels, sync_on_notify, s);
     ev_timer_init(&s->ib_timer, ib_on_timer, 0.05, SYNC_TICK * 2);
     ev_timer_start(loop, &s->ib_timer);
@@ -979,6 +1028,7 @@ void sync_free(struct sync *s)
     db_listener_free(s->listener);
     http_client_free(s->http);
     free(s->routes);
+    free(s->names);
     free(s);
 }
 

@@ -28,8 +28,9 @@ int migrate_run(PGconn *pg, int *applied, struct cl_err *err);
 
 /* SQL returning one row, one column: the highest applied version (NULL if none). */
 extern const char migrate_sql_current[];
-/* SQL for /readyz: the version, and how many repositories have not been reconciled
- * within $1 seconds (it fails before migration 3: not ready then). */
+/* SQL for /readyz: the version, and how many repositories of the configured connections
+ * ($2, a text array) with live links have not been reconciled within $1 seconds (it fails
+ * before migration 3: not ready then). */
 extern const char migrate_sql_ready[];
 
 #endif

@@ -25,13 +25,14 @@ enum provider_outcome {
 
 struct provider_result {
     enum provider_outcome outcome;
-    double retry_after; /* seconds, for RETRY and LIMITED (0: caller's backoff) */
-    char message[256];  /* why, for RETRY..AUTH; shown to people */
-    json_t *remote;     /* borrowed: one snapshot, or NULL (e.g. marker not found) */
-    json_t *remotes;    /* borrowed: list results (array), or NULL */
-    bool not_modified;  /* list: 304, nothing changed */
-    const char *etag;   /* list: ETag of the first page, for the next poll */
-    int requests;       /* requests this operation made */
+    double retry_after;    /* seconds, for RETRY and LIMITED (0: caller's backoff) */
+    char message[256];     /* why, for RETRY..AUTH; shown to people */
+    json_t *remote;        /* borrowed: one snapshot, or NULL (e.g. marker not found) */
+    json_t *remotes;       /* borrowed: list results (array), or NULL */
+    bool not_modified;     /* list: 304, nothing changed */
+    const char *listed_at; /* list: when the listing began (server Date), or NULL */
+    const char *etag;      /* list: ETag of the first page, for the next poll */
+    int requests;          /* requests this operation made */
 };
 
 typedef void (*provider_done_fn)(const struct provider_result *r, void *arg);

@@ -49,6 +49,8 @@ void sync_call_cancel(struct sync_call *c);
 /* Each connection's in-memory state (auth, rate limit, pause), new reference:
  * [{"name","tracker",...}]. */
 json_t *sync_describe(struct sync *s);
+/* The configured connections' names as a PostgreSQL text array literal ("{github}"). */
+const char *sync_connection_names(const struct sync *s);
 /* False when a connection's credentials are refused; why says which. */
 bool sync_healthy(struct sync *s, char *why, size_t n);
 /* Prometheus lines for the sync. */
