@@ -449,8 +449,10 @@ END $$;
 
 -- Creates the action and, when it has a repository (its own "github", else its
 -- incident's, else its owner's team's), its link and the outbox row, in one transaction.
--- The defaults come from the lookups the creation makes anyway.
-CREATE FUNCTION cl_action_create_synced(p jsonb, src text, actor text, routes jsonb)
+-- The defaults come from the lookups the creation makes anyway. It replaces 0002's
+-- cl_action_create, which knew no repositories.
+DROP FUNCTION cl_action_create(jsonb, text, text);
+CREATE FUNCTION cl_action_create(p jsonb, src text, actor text, routes jsonb)
 RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
     inc_id bigint;

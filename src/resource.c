@@ -127,7 +127,7 @@ static const struct db_stmt sql_action_get = {
     "action_get",
     "SELECT action_json(v), v.version AS etag FROM action_v v WHERE v.id = $1::bigint"};
 static const struct db_stmt sql_action_create = {
-    "action_create", "SELECT cl_action_create_synced($1::jsonb, $2, $3, $4::jsonb)"};
+    "action_create", "SELECT cl_action_create($1::jsonb, $2, $3, $4::jsonb)"};
 static const struct db_stmt sql_action_update = {
     "action_update", "SELECT cl_action_update($1::bigint, $2::int, $3::jsonb, $4, $5)"};
 static const struct db_stmt sql_action_verb = {

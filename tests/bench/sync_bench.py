@@ -25,13 +25,7 @@ def pct(values, p):
 
 
 def until(cond, timeout=60.0, step=0.02):
-    end = time.time() + timeout
-    while time.time() < end:
-        v = cond()
-        if v:
-            return v
-        time.sleep(step)
-    raise TimeoutError("condition not met in %.0fs" % timeout)
+    return harness.until(cond, timeout=timeout, interval=step)
 
 
 def service(fake, poll="5", extra=None):

@@ -586,6 +586,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if n < 0:
             raise ValueError("negative length")
         if n > MAX_BODY:
+            # read and drop what the client is sending (bounded), so it can read the 413
+            # instead of hitting a reset mid-upload
+            left = min(n, 8 * MAX_BODY)
+            while left > 0:
+                chunk = self.rfile.read(min(left, 65536))
+                if not chunk:
+                    break
+                left -= len(chunk)
             return None
         return self.rfile.read(n)
 

@@ -498,3 +498,18 @@ class ServiceTestCase(unittest.TestCase):
             self.fail(f"closeloopd is no longer running (exit {code}); log {self.svc.log_path}:\n"
                       f"{_tail(self.svc.log_text())}")
         super().tearDown()
+
+
+def until(cond, timeout=10.0, interval=0.05, what=None):
+    """Polls cond() until it returns something truthy (returned); fails after timeout s.
+    what: text or a callable giving text for the failure message."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = cond()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            detail = what() if callable(what) else what
+            raise AssertionError(f"timed out after {timeout:g} s waiting for "
+                                 f"{detail or getattr(cond, '__name__', 'a condition')}")
+        time.sleep(interval)

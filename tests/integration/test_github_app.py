@@ -5,24 +5,14 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fakes"))
 from fake_github import FakeGitHub  # noqa: E402
-from harness import Service  # noqa: E402
+from harness import Service, until  # noqa: E402
 
 SECRET = "app-hook-secret"
 
-
-def until(cond, timeout=15.0, step=0.05):
-    end = time.time() + timeout
-    while time.time() < end:
-        v = cond()
-        if v:
-            return v
-        time.sleep(step)
-    raise AssertionError("condition not met within %.0fs" % timeout)
 
 
 class GitHubAppTest(unittest.TestCase):

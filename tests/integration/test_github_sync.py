@@ -27,7 +27,7 @@ import uuid
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fakes"))
 
 from fake_github import FakeGitHub  # noqa: E402
-from harness import Service, ServiceTestCase  # noqa: E402
+from harness import Service, ServiceTestCase, until  # noqa: E402
 
 SECRET = "whsec-closeloop-tests-7f3c"
 TOKEN = "ghp_test"  # the fake's default token
@@ -52,21 +52,6 @@ def record_path(name):
         d = _record_dir
     os.makedirs(d, exist_ok=True)
     return os.path.join(d, f"github_sync-{name}-{os.getpid()}.jsonl")
-
-
-def until(cond, timeout=10.0, interval=0.05, what=None):
-    """Polls cond() until it returns something truthy (returned); fails after timeout s.
-    what: text or a callable giving text for the failure message."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = cond()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            detail = what() if callable(what) else what
-            raise AssertionError(f"timed out after {timeout:g} s waiting for "
-                                 f"{detail or getattr(cond, '__name__', 'a condition')}")
-        time.sleep(interval)
 
 
 def sign(body, secret=SECRET):
