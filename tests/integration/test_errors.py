@@ -19,20 +19,6 @@ SNAPSHOT_SQL = 'SELECT ' + ', '.join(
     " FROM %s t)" % t for t in TABLES)
 
 
-class EnvService(Service):
-    """A harness Service whose closeloopd gets extra CLOSELOOP_* settings (the harness
-    takes none from the caller's environment)."""
-
-    def __init__(self, extra_env, name='closeloopd'):
-        super().__init__(name=name)
-        self.extra_env = dict(extra_env)
-
-    def _daemon_env(self):
-        env = super()._daemon_env()
-        env.update(self.extra_env)
-        return env
-
-
 def closeloopd(svc, *args):
     """Runs an admin verb of closeloopd against svc's database."""
     env = {k: v for k, v in os.environ.items()
@@ -554,9 +540,9 @@ class LimitsAndRevocationTest(RejectCase):
     @classmethod
     def setUpClass(cls):
         # ServiceTestCase.tearDownClass still stops it and checks exit code and log
-        cls.svc = EnvService({'CLOSELOOP_TOKEN_CACHE_TTL': '0',
-                              'CLOSELOOP_MAX_BODY': str(cls.MAX_BODY)},
-                             name=cls.__name__).start()
+        cls.svc = Service(name=cls.__name__,
+                          env={'CLOSELOOP_TOKEN_CACHE_TTL': '0',
+                               'CLOSELOOP_MAX_BODY': str(cls.MAX_BODY)}).start()
         st = cls.svc.request('POST', API + '/incidents', body={'key': 'LIM-1', 'title': 't'})[0]
         assert st == 201, st
 

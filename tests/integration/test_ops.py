@@ -35,20 +35,6 @@ def header(headers, name):
     return headers.get(name.lower())
 
 
-class EnvService(Service):
-    """A harness Service whose closeloopd gets extra CLOSELOOP_* settings (the harness
-    takes none from the caller's environment)."""
-
-    def __init__(self, extra_env, name='closeloopd'):
-        super().__init__(name=name)
-        self.extra_env = dict(extra_env)
-
-    def _daemon_env(self):
-        env = super()._daemon_env()
-        env.update(self.extra_env)
-        return env
-
-
 def run_closeloopd(*args, env=None, timeout=30):
     """closeloopd ARGS with no CLOSELOOP_* or PG* setting but those in env."""
     e = {k: v for k, v in os.environ.items() if not k.startswith(('CLOSELOOP_', 'PG'))}
@@ -385,42 +371,53 @@ class DatabaseGoneTest(unittest.TestCase):
         svc.assert_clean_log()
 
 
+def patch_blocked_on_row_lock(test, svc, key, held):
+    """Creates an action, holds its row lock from psql for 2.5 s and starts a PATCH of it in
+    a thread, returning once the PATCH waits on the lock: (action id, the psql process, the
+    thread, the dict its outcome lands in as 'r', or the exception it raised). The psql is
+    appended to `held` at once, so the caller's cleanup finds it even when a step fails."""
+    st, _, _, raw = svc.request('POST', API + '/incidents', body={'key': key, 'title': 't'})
+    test.assertEqual(st, 201, raw)
+    st, _, js, raw = svc.request('POST', API + '/actions',
+                                 body={'incident': key, 'kind': 'corrective', 'title': 'before'})
+    test.assertEqual(st, 201, raw)
+    aid = js['id']
+    locker = subprocess.Popen(
+        [psql_bin(), '-X', '-q', '-v', 'ON_ERROR_STOP=1', svc.db.dsn, '-c',
+         "BEGIN; SELECT id FROM actions WHERE id = %d FOR UPDATE;"
+         " SELECT pg_sleep(2.5); COMMIT;" % aid],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=no_pg_env())
+    held.append(locker)
+    wait_for(svc, "SELECT count(*) FROM pg_stat_activity"
+                  " WHERE query LIKE '%%pg_sleep(2.5)%%' AND state = 'active'"
+                  " AND pid <> pg_backend_pid()")
+    result = {}
+
+    def slow():
+        try:
+            result['r'] = svc.request('PATCH', '%s/actions/%d' % (API, aid),
+                                      body={'title': 'after'})
+        except (OSError, http.client.HTTPException) as e:
+            result['r'] = e
+
+    t = threading.Thread(target=slow)
+    t.start()
+    # the PATCH is now blocked on the row lock inside PostgreSQL
+    wait_for(svc, "SELECT count(*) FROM pg_stat_activity"
+                  " WHERE wait_event_type = 'Lock' AND query LIKE"
+                  " '%%cl_action_update%%'")
+    return aid, locker, t, result
+
+
 class GracefulShutdownTest(unittest.TestCase):
     """SIGTERM while a request waits on a row lock: the request completes, the process
     exits 0."""
 
     def test_sigterm_drains_in_flight_request(self):
         svc = Service(name='GracefulShutdownTest').start()
-        locker = None
+        held = []  # the psql holding the row lock, for the finally below
         try:
-            st, _, _, raw = svc.request('POST', API + '/incidents',
-                                        body={'key': 'SIG-1', 'title': 't'})
-            self.assertEqual(st, 201, raw)
-            st, _, js, raw = svc.request('POST', API + '/actions',
-                                         body={'incident': 'SIG-1', 'kind': 'corrective',
-                                               'title': 'before'})
-            self.assertEqual(st, 201, raw)
-            aid = js['id']
-            locker = subprocess.Popen(
-                [psql_bin(), '-X', '-q', '-v', 'ON_ERROR_STOP=1', svc.db.dsn, '-c',
-                 "BEGIN; SELECT id FROM actions WHERE id = %d FOR UPDATE;"
-                 " SELECT pg_sleep(2.5); COMMIT;" % aid],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=no_pg_env())
-            wait_for(svc, "SELECT count(*) FROM pg_stat_activity"
-                          " WHERE query LIKE '%%pg_sleep(2.5)%%' AND state = 'active'"
-                          " AND pid <> pg_backend_pid()")
-            result = {}
-
-            def slow():
-                result['r'] = svc.request('PATCH', '%s/actions/%d' % (API, aid),
-                                          body={'title': 'after'})
-
-            t = threading.Thread(target=slow)
-            t.start()
-            # the PATCH is now blocked on the row lock inside PostgreSQL
-            wait_for(svc, "SELECT count(*) FROM pg_stat_activity"
-                          " WHERE wait_event_type = 'Lock' AND query LIKE"
-                          " '%%cl_action_update%%'")
+            aid, locker, t, result = patch_blocked_on_row_lock(self, svc, 'SIG-1', held)
             proc = svc.proc
             os.kill(svc.proc.pid, signal.SIGTERM)
             time.sleep(0.3)
@@ -441,9 +438,10 @@ class GracefulShutdownTest(unittest.TestCase):
             self.assertIn('event=shutdown_begin', log)
             self.assertIn('event=shutdown_done', log)
         finally:
-            if locker is not None and locker.poll() is None:
-                locker.kill()
-                locker.wait()
+            for locker in held:
+                if locker.poll() is None:
+                    locker.kill()
+                    locker.wait()
             code = svc.stop()
         self.assertEqual(code, 0)
         svc.assert_clean_log()
@@ -466,38 +464,9 @@ class ForcedShutdownTest(unittest.TestCase):
 
     def test_second_sigterm_exits_at_once(self):
         svc = Service(name='SecondSignalTest').start()
-        locker = None
+        held = []  # the psql holding the row lock, for the finally below
         try:
-            st, _, _, raw = svc.request('POST', API + '/incidents',
-                                        body={'key': 'SIG-2', 'title': 't'})
-            self.assertEqual(st, 201, raw)
-            st, _, js, raw = svc.request('POST', API + '/actions',
-                                         body={'incident': 'SIG-2', 'kind': 'corrective',
-                                               'title': 'before'})
-            self.assertEqual(st, 201, raw)
-            aid = js['id']
-            locker = subprocess.Popen(
-                [psql_bin(), '-X', '-q', '-v', 'ON_ERROR_STOP=1', svc.db.dsn, '-c',
-                 "BEGIN; SELECT id FROM actions WHERE id = %d FOR UPDATE;"
-                 " SELECT pg_sleep(2.5); COMMIT;" % aid],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=no_pg_env())
-            wait_for(svc, "SELECT count(*) FROM pg_stat_activity"
-                          " WHERE query LIKE '%%pg_sleep(2.5)%%' AND state = 'active'"
-                          " AND pid <> pg_backend_pid()")
-            result = {}
-
-            def slow():
-                try:
-                    result['r'] = svc.request('PATCH', '%s/actions/%d' % (API, aid),
-                                              body={'title': 'after'})
-                except (OSError, http.client.HTTPException) as e:
-                    result['r'] = e
-
-            t = threading.Thread(target=slow)
-            t.start()
-            wait_for(svc, "SELECT count(*) FROM pg_stat_activity"
-                          " WHERE wait_event_type = 'Lock' AND query LIKE"
-                          " '%%cl_action_update%%'")
+            aid, locker, t, result = patch_blocked_on_row_lock(self, svc, 'SIG-2', held)
             proc = svc.proc
             proc.send_signal(signal.SIGTERM)
             time.sleep(0.3)
@@ -519,49 +488,20 @@ class ForcedShutdownTest(unittest.TestCase):
             self.assertNotIn('Fatal error', svc.log_text())
             self.assert_not_applied_if_refused(svc, locker, result.get('r'), aid)
         finally:
-            if locker is not None and locker.poll() is None:
-                locker.kill()
-                locker.wait()
+            for locker in held:
+                if locker.poll() is None:
+                    locker.kill()
+                    locker.wait()
             svc.stop()
         svc.assert_clean_log()
 
     def test_shutdown_timeout_then_exit_0(self):
         # README: in-flight requests get up to shutdown_timeout, "then exit 0"
-        svc = EnvService({'CLOSELOOP_SHUTDOWN_TIMEOUT': '0.5'},
-                         name='ShutdownTimeoutTest').start()
-        locker = None
+        svc = Service(name='ShutdownTimeoutTest',
+                      env={'CLOSELOOP_SHUTDOWN_TIMEOUT': '0.5'}).start()
+        held = []  # the psql holding the row lock, for the finally below
         try:
-            st, _, _, raw = svc.request('POST', API + '/incidents',
-                                        body={'key': 'SIG-3', 'title': 't'})
-            self.assertEqual(st, 201, raw)
-            st, _, js, raw = svc.request('POST', API + '/actions',
-                                         body={'incident': 'SIG-3', 'kind': 'corrective',
-                                               'title': 'before'})
-            self.assertEqual(st, 201, raw)
-            aid = js['id']
-            locker = subprocess.Popen(
-                [psql_bin(), '-X', '-q', '-v', 'ON_ERROR_STOP=1', svc.db.dsn, '-c',
-                 "BEGIN; SELECT id FROM actions WHERE id = %d FOR UPDATE;"
-                 " SELECT pg_sleep(2.5); COMMIT;" % aid],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=no_pg_env())
-            wait_for(svc, "SELECT count(*) FROM pg_stat_activity"
-                          " WHERE query LIKE '%%pg_sleep(2.5)%%' AND state = 'active'"
-                          " AND pid <> pg_backend_pid()")
-
-            result = {}
-
-            def slow():
-                try:
-                    result['r'] = svc.request('PATCH', '%s/actions/%d' % (API, aid),
-                                              body={'title': 'after'})
-                except (OSError, http.client.HTTPException) as e:
-                    result['r'] = e
-
-            t = threading.Thread(target=slow)
-            t.start()
-            wait_for(svc, "SELECT count(*) FROM pg_stat_activity"
-                          " WHERE wait_event_type = 'Lock' AND query LIKE"
-                          " '%%cl_action_update%%'")
+            aid, locker, t, result = patch_blocked_on_row_lock(self, svc, 'SIG-3', held)
             proc = svc.proc
             proc.send_signal(signal.SIGTERM)
             try:
@@ -573,9 +513,10 @@ class ForcedShutdownTest(unittest.TestCase):
             self.assertEqual(code, 0, svc.log_text()[-600:])
             self.assert_not_applied_if_refused(svc, locker, result.get('r'), aid)
         finally:
-            if locker is not None and locker.poll() is None:
-                locker.kill()
-                locker.wait()
+            for locker in held:
+                if locker.poll() is None:
+                    locker.kill()
+                    locker.wait()
             svc.stop()
         svc.assert_clean_log()
 
@@ -588,7 +529,7 @@ class ReloadTest(unittest.TestCase):
         path = os.path.join(d, 'closeloopd.ini')
         with open(path, 'w') as f:
             f.write('[closeloopd]\nmax_body = 8192\n')
-        svc = EnvService({'CLOSELOOP_CONFIG': path}, name='ReloadTest').start()
+        svc = Service(name='ReloadTest', env={'CLOSELOOP_CONFIG': path}).start()
         try:
             desc = 'x' * 4000
             body = {'key': 'HUP-1', 'title': 'reload', 'postmortem_url':
@@ -622,7 +563,7 @@ class DeadlineTest(unittest.TestCase):
     then not be applied behind the client's back."""
 
     def test_deadline_503_changes_nothing(self):
-        svc = EnvService({'CLOSELOOP_REQUEST_TIMEOUT': '0.5'}, name='DeadlineTest').start()
+        svc = Service(name='DeadlineTest', env={'CLOSELOOP_REQUEST_TIMEOUT': '0.5'}).start()
         locker = None
         try:
             st, _, _, raw = svc.request('POST', API + '/incidents',
