@@ -13,7 +13,7 @@ static const double metrics_bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.02, 0.05,
 
 struct metrics_series {
     const char *route;
-    char method[12]; /* copied: the request's string dies with it */
+    const char *method; /* one of metrics_methods[]: clients cannot add label values */
     int status;
     unsigned long long count;
 };
@@ -33,6 +33,21 @@ struct metrics {
     unsigned long long dropped; /* observations past the bounds above */
 };
 
+/* The methods counted by name; anything else is "other", so that no client can add
+ * series or write into the exposition. */
+static const char *const metrics_methods[] = {"GET",   "HEAD",   "POST",   "PUT",
+                                              "PATCH", "DELETE", "OPTIONS"};
+
+static const char *metrics_method(const char *method)
+{
+    size_t i;
+
+    for (i = 0; i < CL_ARRAY_LEN(metrics_methods); i++)
+        if (method != NULL && strcmp(method, metrics_methods[i]) == 0)
+            return metrics_methods[i];
+    return "other";
+}
+
 struct metrics *metrics_new(void)
 {
     return cl_calloc(1, sizeof(struct metrics));
@@ -51,13 +66,13 @@ static struct metrics_series *metrics_series_get(struct metrics *m, const char *
     for (i = 0; i < m->nseries; i++) {
         struct metrics_series *s = &m->series[i];
 
-        if (s->status == status && s->route == route && strncmp(s->method, method, 11) == 0)
+        if (s->status == status && s->route == route && s->method == method)
             return s;
     }
     if (m->nseries == METRICS_MAX_SERIES)
         return NULL;
     m->series[m->nseries].route = route;
-    snprintf(m->series[m->nseries].method, sizeof(m->series[0].method), "%s", method);
+    m->series[m->nseries].method = method;
     m->series[m->nseries].status = status;
     m->series[m->nseries].count = 0;
     return &m->series[m->nseries++];
@@ -80,7 +95,7 @@ static struct metrics_hist *metrics_hist_get(struct metrics *m, const char *rout
 void metrics_observe(struct metrics *m, const char *route, const char *method, int status,
                      double seconds)
 {
-    struct metrics_series *s = metrics_series_get(m, route, method, status);
+    struct metrics_series *s = metrics_series_get(m, route, metrics_method(method), status);
     struct metrics_hist *h = metrics_hist_get(m, route);
     size_t i;
 
@@ -99,24 +114,40 @@ void metrics_observe(struct metrics *m, const char *route, const char *method, i
     }
 }
 
+void metrics_label(struct buf *out, const char *value)
+{
+    const char *p;
+
+    for (p = value != NULL ? value : ""; *p != '\0'; p++) {
+        if (*p == '\\' || *p == '"')
+            buf_printf(out, "\\%c", *p);
+        else if (*p == '\n')
+            buf_puts(out, "\\n");
+        else
+            buf_append(out, p, 1);
+    }
+}
+
 static void metrics_render_hist(struct buf *out, const struct metrics_hist *h)
 {
     unsigned long long cum = 0;
     size_t i;
 
-    for (i = 0; i < METRICS_NBUCKETS; i++) {
-        cum += h->buckets[i];
-        buf_printf(out,
-                   "closeloop_http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %llu\n",
-                   h->route, metrics_bounds[i], cum);
+    for (i = 0; i <= METRICS_NBUCKETS; i++) {
+        cum += i < METRICS_NBUCKETS ? h->buckets[i] : 0;
+        buf_puts(out, "closeloop_http_request_duration_seconds_bucket{route=\"");
+        metrics_label(out, h->route);
+        if (i < METRICS_NBUCKETS)
+            buf_printf(out, "\",le=\"%g\"} %llu\n", metrics_bounds[i], cum);
+        else
+            buf_printf(out, "\",le=\"+Inf\"} %llu\n", h->count);
     }
-    buf_printf(out,
-               "closeloop_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %llu\n",
-               h->route, h->count);
-    buf_printf(out, "closeloop_http_request_duration_seconds_sum{route=\"%s\"} %.6f\n", h->route,
-               h->sum);
-    buf_printf(out, "closeloop_http_request_duration_seconds_count{route=\"%s\"} %llu\n", h->route,
-               h->count);
+    buf_puts(out, "closeloop_http_request_duration_seconds_sum{route=\"");
+    metrics_label(out, h->route);
+    buf_printf(out, "\"} %.6f\n", h->sum);
+    buf_puts(out, "closeloop_http_request_duration_seconds_count{route=\"");
+    metrics_label(out, h->route);
+    buf_printf(out, "\"} %llu\n", h->count);
 }
 
 static void metrics_render_pool(struct buf *out, const struct db_pool_stats *p)
@@ -151,9 +182,9 @@ void metrics_render(struct buf *out, const struct metrics *m, const struct db_po
     for (i = 0; i < m->nseries; i++) {
         const struct metrics_series *s = &m->series[i];
 
-        buf_printf(out,
-                   "closeloop_http_requests_total{route=\"%s\",method=\"%s\",status=\"%d\"} %llu\n",
-                   s->route, s->method, s->status, s->count);
+        buf_puts(out, "closeloop_http_requests_total{route=\"");
+        metrics_label(out, s->route);
+        buf_printf(out, "\",method=\"%s\",status=\"%d\"} %llu\n", s->method, s->status, s->count);
     }
     buf_puts(out, "# HELP closeloop_http_request_duration_seconds Request latency by route.\n"
                   "# TYPE closeloop_http_request_duration_seconds histogram\n");

@@ -17,7 +17,8 @@ static void test_metrics__counts_by_route_method_status(void **state)
 
     (void)state;
     metrics_observe(m, "/a", method, 200, 0.004);
-    snprintf(method, sizeof(method), "XXX"); /* the caller's string may change: metrics copies it */
+    snprintf(method, sizeof(method),
+             "XXX"); /* the caller's string may change: metrics keeps none */
     metrics_observe(m, "/a", "GET", 200, 0.030);
     metrics_observe(m, "/a", "POST", 422, 0.001);
     buf_init(&b);
@@ -39,10 +40,49 @@ static void test_metrics__counts_by_route_method_status(void **state)
     metrics_free(m);
 }
 
+/* Clients choose the method: it may neither break the exposition nor add series. */
+static void test_metrics__methods_are_a_fixed_set(void **state)
+{
+    struct metrics *m = metrics_new();
+    struct db_pool_stats st = {0};
+    char junk[32];
+    struct buf b;
+    int i;
+
+    (void)state;
+    metrics_observe(m, "/a", "A\"}x", 405, 0.001);
+    for (i = 0; i < 600; i++) {
+        snprintf(junk, sizeof(junk), "JUNK%d", i);
+        metrics_observe(m, "/a", junk, 405, 0.001);
+    }
+    metrics_observe(m, "/b", "GET", 200, 0.001);
+    buf_init(&b);
+    metrics_render(&b, m, &st, 0);
+    assert_null(strstr(b.data, "JUNK"));
+    assert_null(strstr(b.data, "A\"}x"));
+    assert_non_null(strstr(b.data, "{route=\"/a\",method=\"other\",status=\"405\"} 601\n"));
+    assert_non_null(strstr(b.data, "{route=\"/b\",method=\"GET\",status=\"200\"} 1\n"));
+    buf_dispose(&b);
+    metrics_free(m);
+}
+
+static void test_metrics__label_values_are_escaped(void **state)
+{
+    struct buf b;
+
+    (void)state;
+    buf_init(&b);
+    metrics_label(&b, "a\"b\\c\nd");
+    assert_string_equal(b.data, "a\\\"b\\\\c\\nd");
+    buf_dispose(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_metrics__counts_by_route_method_status),
+        cmocka_unit_test(test_metrics__methods_are_a_fixed_set),
+        cmocka_unit_test(test_metrics__label_values_are_escaped),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
