@@ -3,6 +3,7 @@
 #include "closeloop/buf.h"
 #include "closeloop/log.h"
 #include "closeloop/migrate.h"
+#include "closeloop/path.h"
 #include "closeloop/resource.h"
 
 #include <ctype.h>
@@ -12,7 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
-#define API_MAX_PARAMS   2
+#define API_MAX_PARAMS   PATH_MAX_CAPTURES
 #define API_MAX_SEGMENTS 8
 
 enum api_state { API_AUTHING, API_RUNNING, API_QUERYING, API_DONE };
@@ -134,6 +135,21 @@ static void api_constraint_field(char *out, size_t n, const char *table, const c
         out[0] = '\0';
 }
 
+/* A value PostgreSQL refused with its own words (a data exception, a NOT NULL): the
+ * answer names the field when known and never carries the database's text. */
+static void api_db_refused(struct api_req *q, const struct db_reply *r, const char *field)
+{
+    char why[200];
+
+    log_req_warn(httpd_req_id(q->http), "event=db_refused sqlstate=%s error=\"%s\"", r->sqlstate,
+                 log_quote(why, sizeof(why), r->message));
+    if (field[0] != '\0')
+        api_req_error(q, 422, "validation", field, "%s is not valid", field);
+    else
+        api_req_error(q, 422, "validation", NULL, "a value is not valid (request %s)",
+                      httpd_req_id(q->http));
+}
+
 static void api_db_error(struct api_req *q, const struct db_reply *r)
 {
     const char *st = r->sqlstate;
@@ -165,11 +181,16 @@ static void api_db_error(struct api_req *q, const struct db_reply *r)
     else if (strcmp(st, "23514") == 0)
         api_req_error(q, 422, "validation", field, "%s is not valid",
                       field[0] != '\0' ? field : "the combination of values");
-    else if (strcmp(st, "23503") == 0 || strcmp(st, "23502") == 0 || strncmp(st, "22", 2) == 0)
-        api_req_error(q, 422, "validation", field, "%s", r->message);
+    else if (strcmp(st, "23503") == 0)
+        api_req_error(q, 422, "validation", field, "%s refers to something that does not exist",
+                      field[0] != '\0' ? field : "a value");
+    else if (strcmp(st, "23502") == 0 || strncmp(st, "22", 2) == 0)
+        api_db_refused(q, r, field); /* PostgreSQL's own text stays in the log */
     else {
+        char why[200];
+
         log_req_error(httpd_req_id(q->http), "event=db_error sqlstate=%s error=\"%s\"", st,
-                      r->message);
+                      log_quote(why, sizeof(why), r->message));
         api_req_error(q, 500, "internal", NULL, "internal error (request %s)",
                       httpd_req_id(q->http));
     }
@@ -470,67 +491,22 @@ int api_req_body(json_t **out, struct api_req *q, const struct valid_field *spec
 
 /* ---- routing ---- */
 
-static int api_hex(int c)
-{
-    if (isdigit(c))
-        return c - '0';
-    c = tolower(c);
-    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
-/* Percent-decodes one path segment; NULL when malformed or holding NUL or '/'. */
-static char *api_decode(const char *s, size_t n)
-{
-    char *out = cl_malloc(n + 1);
-    size_t i;
-    size_t o = 0;
-
-    for (i = 0; i < n; i++) {
-        int hi;
-        int lo;
-
-        if (s[i] != '%') {
-            out[o++] = s[i];
-            continue;
-        }
-        hi = i + 2 < n ? api_hex((unsigned char)s[i + 1]) : -1;
-        lo = i + 2 < n ? api_hex((unsigned char)s[i + 2]) : -1;
-        if (hi < 0 || lo < 0 || (hi == 0 && lo == 0) || (hi == 2 && lo == 15)) {
-            free(out);
-            return NULL;
-        }
-        out[o++] = (char)(hi * 16 + lo);
-        i += 2;
-    }
-    out[o] = '\0';
-    return out;
-}
-
-/* Matches path against pattern, filling captures; false when it does not match. */
+/* Matches path against pattern, filling the request's captures; false when it does not
+ * match. */
 static bool api_match(struct api_req *q, const char *pattern, const char *path)
 {
-    int np = 0;
+    char *caps[PATH_MAX_CAPTURES] = {NULL, NULL};
+    int n = 0;
+    bool ok = path_match(pattern, path, caps, &n);
+    int i;
 
-    while (*pattern != '\0' && *path != '\0') {
-        const char *pe = strchr(pattern + 1, '/');
-        const char *se = strchr(path + 1, '/');
-        size_t pl = pe != NULL ? (size_t)(pe - pattern) : strlen(pattern);
-        size_t sl = se != NULL ? (size_t)(se - path) : strlen(path);
-
-        if (pl == 3 && strncmp(pattern, "/{}", 3) == 0) {
-            if (sl <= 1 || np == API_MAX_PARAMS)
-                return false;
-            free(q->params[np]);
-            q->params[np] = api_decode(path + 1, sl - 1);
-            if (q->params[np++] == NULL)
-                return false;
-        } else if (pl != sl || strncmp(pattern, path, pl) != 0) {
-            return false;
-        }
-        pattern += pl;
-        path += sl;
+    for (i = 0; i < API_MAX_PARAMS; i++) {
+        free(q->params[i]);
+        q->params[i] = ok && i < n ? caps[i] : NULL;
+        if (!ok && i < n)
+            free(caps[i]);
     }
-    return *pattern == '\0' && *path == '\0';
+    return ok;
 }
 
 /* Finds the route; *path_matched says whether some route had this path. */

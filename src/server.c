@@ -125,6 +125,7 @@ static void server_reload(struct server *s)
     api_set_timeout(s->api, s->conf->request_timeout);
     auth_set_ttl(s->auth, s->conf->token_cache_ttl);
     httpd_set_max_body(s->httpd, s->conf->max_body);
+    httpd_set_read_timeout(s->httpd, s->conf->read_timeout);
     log_info("event=reloaded log_level=%s", s->conf->log_level);
 }
 
@@ -164,9 +165,13 @@ static int server_start(struct server *s, struct cl_err *err)
                              .sync = s->sync,
                              .sync_stale_after = s->conf->sync_stale_after};
     s->api = api_new(&deps);
-    ho = (struct httpd_opts){
-        s->conf->listen, s->conf->max_body, s->conf->max_connections, api_handle,
-        s->api,          s->metrics};
+    ho = (struct httpd_opts){.listen = s->conf->listen,
+                             .max_body = s->conf->max_body,
+                             .max_connections = s->conf->max_connections,
+                             .read_timeout = s->conf->read_timeout,
+                             .handler = api_handle,
+                             .arg = s->api,
+                             .metrics = s->metrics};
     if (httpd_start(&s->httpd, s->loop, &ho, err) != CL_OK)
         return err->code;
     api_set_httpd(s->api, s->httpd);

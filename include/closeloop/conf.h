@@ -33,11 +33,13 @@ struct conf {
     long pool_size;          /* PostgreSQL connections */
     long max_body;           /* bytes */
     long max_connections;    /* concurrent HTTP connections */
+    double read_timeout;     /* seconds for a request's headers and body to arrive */
     double request_timeout;  /* seconds, whole request */
     double shutdown_timeout; /* seconds to finish in-flight requests on SIGTERM */
     double token_cache_ttl;  /* seconds a verified token is trusted without a query */
     char *log_level;
     double sync_stale_after; /* /readyz fails when a reconciliation is older than this */
+    double inbox_retention;  /* seconds a processed webhook delivery is kept */
     struct conf_github github[CONF_MAX_GITHUB];
     int ngithub; /* github[0] is the default connection, always present */
 };

@@ -25,6 +25,7 @@ struct httpd_opts {
     const char *listen; /* host:port */
     long max_body;
     long max_connections;
+    double read_timeout; /* seconds for a request's headers and body to arrive */
     httpd_handler_fn handler;
     void *arg;
     struct metrics *metrics; /* borrowed; may be NULL */
@@ -42,8 +43,15 @@ int httpd_inflight(const struct httpd *h);
 /* The port actually bound (useful with port 0). */
 int httpd_port(const struct httpd *h);
 void httpd_set_max_body(struct httpd *h, long max_body);
+void httpd_set_read_timeout(struct httpd *h, double seconds);
+/* Connections closed so far because their request did not arrive within read_timeout. */
+unsigned long httpd_cut_slow(const struct httpd *h);
 
-/* Request accessors: strings are borrowed for the request's lifetime. */
+/* Request accessors: strings are borrowed for the request's lifetime. The path is the
+ * raw one, still percent-encoded (already checked to decode to UTF-8 without NUL or
+ * control characters); query values are decoded. Requests whose target is too long,
+ * has more than 64 parameters or does not decode, and bodies announced larger than
+ * max_body, are answered (400/413/414) before the handler sees them. */
 const char *httpd_req_method(const struct httpd_req *r);
 const char *httpd_req_path(const struct httpd_req *r);
 const char *httpd_req_id(const struct httpd_req *r);
@@ -62,6 +70,8 @@ void httpd_req_set_route(struct httpd_req *r, const char *route);
 void httpd_req_set_principal(struct httpd_req *r, const char *who);
 /* Adds a response header (both copied) before httpd_reply(). */
 void httpd_req_add_header(struct httpd_req *r, const char *name, const char *value);
+/* Answers {"error":{"code","message"}} (both copied). */
+void httpd_reply_error(struct httpd_req *r, int status, const char *code, const char *message);
 /* Answers once; takes ownership of body (heap, free()d). Later calls are ignored. */
 void httpd_reply(struct httpd_req *r, int status, const char *content_type, char *body, size_t len);
 bool httpd_req_replied(const struct httpd_req *r);

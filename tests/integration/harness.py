@@ -387,7 +387,12 @@ class Service:
                 hdrs[k] = v
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
         try:
-            conn.request(method, path, body=data, headers=hdrs)
+            try:
+                conn.request(method, path, body=data, headers=hdrs)
+            except (BrokenPipeError, ConnectionResetError):
+                # the service may answer before the body is sent (413 on Content-Length)
+                # and close: read that answer, as curl does
+                pass
             resp = conn.getresponse()
             raw = resp.read()
             status = resp.status
