@@ -9,6 +9,7 @@
 
 #include <ctype.h>
 #include <curl/curl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,6 +83,15 @@ struct gh_op {
 };
 
 static void gh_op_send(struct gh_op *op);
+static void gh_op_refuse(struct gh_op *op, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* A member of a tracker's JSON that must be a string: NULL when absent or of another
+ * type. Nothing read from GitHub is used before its type is checked. */
+static const char *gh_str(const json_t *o, const char *key)
+{
+    return json_string_value(json_object_get(o, key));
+}
 
 /* ---- operation life cycle ---- */
 
@@ -367,6 +377,47 @@ static void gh_op_send(struct gh_op *op)
 }
 
 static void gh_op_on_refused(struct ev_loop *loop, ev_timer *w, int revents);
+static char *gh_escape(const char *s);
+static void gh_request(struct gh_op *op, const char *method, const char *path, json_t *body,
+                       gh_step_fn step);
+
+/* "/repos/OWNER/NAME" + suffix, each segment percent-encoded, or NULL when repo is not
+ * a valid owner/repo: nothing a caller or a tracker supplied can reach another path. */
+static char *gh_repo_path(const char *repo, const char *suffix)
+{
+    const char *slash;
+    char *owner;
+    char *oe;
+    char *ne;
+    char *out;
+
+    if (repo == NULL || !valid_github_repo(repo))
+        return NULL;
+    slash = strchr(repo, '/');
+    owner = cl_strndup(repo, (size_t)(slash - repo));
+    oe = gh_escape(owner);
+    ne = gh_escape(slash + 1);
+    out = cl_asprintf("/repos/%s/%s%s", oe, ne, suffix);
+    free(owner);
+    free(oe);
+    free(ne);
+    return out;
+}
+
+/* Queues `method` on repo's `suffix` path, or refuses the op when repo is not valid. */
+static void gh_repo_request(struct gh_op *op, const char *method, const char *repo,
+                            const char *suffix, json_t *body, gh_step_fn step)
+{
+    char *path = gh_repo_path(repo, suffix);
+
+    if (path == NULL) {
+        gh_op_refuse(op, "\"%.120s\" is not a GitHub repository (%s)", repo != NULL ? repo : "",
+                     VALID_GITHUB_REPO_RULE);
+        return;
+    }
+    gh_request(op, method, path, body, step);
+    free(path);
+}
 
 /* True when url has the API base's scheme, host and port: the bearer token is only ever
  * sent there, whatever a Location or Link header says. */
@@ -383,11 +434,7 @@ static void gh_request(struct gh_op *op, const char *method, const char *path, j
                        gh_step_fn step)
 {
     if (strncmp(path, "http", 4) == 0 && !gh_same_origin(op->g->cfg->api_url, path)) {
-        op->step = NULL;
-        free(op->method);
-        op->method = cl_asprintf("refused: %s is not on %s", path, op->g->cfg->api_url);
-        ev_timer_init(&op->wait, gh_op_on_refused, 0, 0);
-        ev_timer_start(op->g->loop, &op->wait);
+        gh_op_refuse(op, "refused: %.100s is not on %.100s", path, op->g->cfg->api_url);
         return;
     }
     free(op->method);
@@ -409,6 +456,24 @@ static void gh_op_on_refused(struct ev_loop *loop, ev_timer *w, int revents)
     (void)loop;
     (void)revents;
     gh_op_fail(op, PROVIDER_REJECTED, 0, "%.200s", op->method);
+}
+
+/* Fails op as rejected, through the loop (never inside the starting call); nothing is
+ * sent. The message travels in op->method, which no request needs any more. */
+static void gh_op_refuse(struct gh_op *op, const char *fmt, ...)
+{
+    char msg[256];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    op->step = NULL;
+    free(op->method);
+    op->method = cl_strdup(msg);
+    ev_timer_stop(op->g->loop, &op->wait);
+    ev_timer_init(&op->wait, gh_op_on_refused, 0, 0);
+    ev_timer_start(op->g->loop, &op->wait);
 }
 
 /* ---- GitHub App: installation tokens ---- */
@@ -610,64 +675,129 @@ long github_body_parse(json_t *into, const char *body, const char *instance)
     return id;
 }
 
-/* "https://api.github.com/repos/o/r" -> "o/r" */
+/* "https://api.github.com/repos/o/r" -> "o/r"; null unless that is a valid owner/repo
+ * (a repository name read from GitHub builds the URLs of later writes). */
 static json_t *gh_repo_of(const json_t *issue)
 {
-    const char *u = json_string_value(json_object_get(issue, "repository_url"));
+    const char *u = gh_str(issue, "repository_url");
     const char *p = u != NULL ? strstr(u, "/repos/") : NULL;
 
-    return p != NULL ? json_string(p + strlen("/repos/")) : json_null();
+    if (p == NULL || !valid_github_repo(p + strlen("/repos/")))
+        return json_null();
+    return json_string(p + strlen("/repos/"));
 }
 
-static json_t *gh_logins(const json_t *arr, const char *key)
+/* [obj.key...] as strings; NULL when arr is not an array of objects holding a string
+ * under key. */
+static json_t *gh_names(const json_t *arr, const char *key)
 {
     json_t *out = json_array();
     size_t i;
     json_t *v;
 
     json_array_foreach (arr, i, v) {
-        const char *s = json_string_value(json_object_get(v, key));
+        const char *s = gh_str(v, key);
 
-        if (s != NULL)
-            json_array_append_new(out, json_string(s));
+        if (s == NULL) {
+            json_decref(out);
+            return NULL;
+        }
+        json_array_append_new(out, json_string(s));
     }
     return out;
 }
 
-static const char *gh_status_of(const json_t *issue)
+static const char *gh_status_of(const char *state, const char *reason)
 {
-    const char *state = json_string_value(json_object_get(issue, "state"));
-    const char *reason = json_string_value(json_object_get(issue, "state_reason"));
-
-    if (state == NULL || strcmp(state, "closed") != 0)
+    if (strcmp(state, "closed") != 0)
         return "open";
     if (reason != NULL && (strcmp(reason, "not_planned") == 0 || strcmp(reason, "duplicate") == 0))
         return "wont_do";
     return "done";
 }
 
-json_t *github_snapshot(const json_t *issue, const char *instance)
+/* The members a snapshot needs, each of the type GitHub documents. */
+static int gh_issue_check(const json_t *issue, struct cl_err *err)
 {
-    json_t *id = json_object_get(issue, "id");
-    const char *body = json_string_value(json_object_get(issue, "body"));
+    const json_t *id = json_object_get(issue, "id");
+    const json_t *number = json_object_get(issue, "number");
+    const char *state = gh_str(issue, "state");
+    const char *updated = gh_str(issue, "updated_at");
+    const json_t *body = json_object_get(issue, "body");
+    const json_t *reason = json_object_get(issue, "state_reason");
+
+    if (!json_is_integer(id) || json_integer_value(id) <= 0)
+        return cl_fail(err, CL_EINVAL, "issue.id is not a positive integer");
+    if (!json_is_integer(number) || json_integer_value(number) <= 0 ||
+        json_integer_value(number) > 2147483647)
+        return cl_fail(err, CL_EINVAL, "issue.number is not a positive integer");
+    if (!json_is_string(json_object_get(issue, "title")))
+        return cl_fail(err, CL_EINVAL, "issue.title is not a string");
+    if (body != NULL && !json_is_string(body) && !json_is_null(body))
+        return cl_fail(err, CL_EINVAL, "issue.body is neither a string nor null");
+    if (state == NULL || (strcmp(state, "open") != 0 && strcmp(state, "closed") != 0))
+        return cl_fail(err, CL_EINVAL, "issue.state is not \"open\" or \"closed\"");
+    if (reason != NULL && !json_is_string(reason) && !json_is_null(reason))
+        return cl_fail(err, CL_EINVAL, "issue.state_reason is neither a string nor null");
+    if (updated == NULL || !valid_timestamp(updated))
+        return cl_fail(err, CL_EINVAL, "issue.updated_at is not a timestamp");
+    return CL_OK;
+}
+
+/* Assignees and labels: absent assignees leave the owner alone; present ones must be
+ * user objects with a login, labels objects with a name. */
+static int gh_issue_lists(json_t *snap, const json_t *issue, struct cl_err *err)
+{
+    const json_t *assignees = json_object_get(issue, "assignees");
+    const json_t *labels = json_object_get(issue, "labels");
+    json_t *a = assignees != NULL ? gh_names(assignees, "login") : NULL;
+    json_t *l = gh_names(labels, "name");
+
+    if ((assignees != NULL && !json_is_array(assignees)) || (assignees != NULL && a == NULL)) {
+        json_decref(a);
+        json_decref(l);
+        return cl_fail(err, CL_EINVAL, "issue.assignees is not a list of users with a login");
+    }
+    if ((labels != NULL && !json_is_array(labels)) || l == NULL) {
+        json_decref(a);
+        json_decref(l);
+        return cl_fail(err, CL_EINVAL, "issue.labels is not a list of labels with a name");
+    }
+    if (a != NULL)
+        json_object_set_new(snap, "assignees", a);
+    json_object_set_new(snap, "labels", l);
+    return CL_OK;
+}
+
+json_t *github_snapshot(const json_t *issue, const char *instance, struct cl_err *err)
+{
+    const char *body = gh_str(issue, "body");
     json_t *s;
     char idtxt[32];
     long marker;
 
-    if (!json_is_object(issue) || !json_is_integer(id) ||
-        json_is_object(json_object_get(issue, "pull_request")))
+    if (!json_is_object(issue)) {
+        cl_fail(err, CL_EINVAL, "issue is not an object");
         return NULL;
-    snprintf(idtxt, sizeof(idtxt), "%" JSON_INTEGER_FORMAT, json_integer_value(id));
-    s = json_pack(
-        "{s:s, s:O?, s:O?, s:o, s:O?, s:O?, s:O?, s:s, s:o, s:o, s:s}", "remote_id", idtxt,
-        "node_id", json_object_get(issue, "node_id"), "number", json_object_get(issue, "number"),
-        "repo", gh_repo_of(issue), "url", json_object_get(issue, "html_url"), "updated_at",
-        json_object_get(issue, "updated_at"), "title", json_object_get(issue, "title"), "status",
-        gh_status_of(issue), "assignees", gh_logins(json_object_get(issue, "assignees"), "login"),
-        "labels", gh_logins(json_object_get(issue, "labels"), "name"), "body_raw",
-        body != NULL ? body : "");
-    if (s == NULL)
+    }
+    if (json_object_get(issue, "pull_request") != NULL &&
+        !json_is_null(json_object_get(issue, "pull_request")))
+        return NULL; /* a pull request: not ours, not an error */
+    if (gh_issue_check(issue, err) != CL_OK)
         return NULL;
+    snprintf(idtxt, sizeof(idtxt), "%" JSON_INTEGER_FORMAT,
+             json_integer_value(json_object_get(issue, "id")));
+    s = json_pack("{s:s, s:s?, s:O, s:o, s:s?, s:s, s:O, s:s, s:s}", "remote_id", idtxt, "node_id",
+                  gh_str(issue, "node_id"), "number", json_object_get(issue, "number"), "repo",
+                  gh_repo_of(issue), "url", gh_str(issue, "html_url"), "updated_at",
+                  gh_str(issue, "updated_at"), "title", json_object_get(issue, "title"), "status",
+                  gh_status_of(gh_str(issue, "state"), gh_str(issue, "state_reason")), "body_raw",
+                  body != NULL ? body : "");
+    if (s == NULL || gh_issue_lists(s, issue, err) != CL_OK) {
+        json_decref(s);
+        cl_fail(err, CL_EINVAL, "issue could not be read");
+        return NULL;
+    }
     marker = github_body_parse(s, body, instance);
     if (marker > 0)
         json_object_set_new(s, "marker_action", json_integer(marker));
@@ -682,13 +812,14 @@ static const char *gh_instance(const json_t *job)
 /* Parses a 2xx issue answer into a snapshot and finishes the op. */
 static void gh_finish_issue(struct gh_op *op, const struct http_response *resp)
 {
+    struct cl_err err = CL_ERR_INIT;
     json_t *issue = json_loadb(resp->body, resp->body_len, 0, NULL);
-    json_t *snap = github_snapshot(issue, gh_instance(op->job));
+    json_t *snap = github_snapshot(issue, gh_instance(op->job), &err);
 
     json_decref(issue);
     if (snap == NULL) {
-        gh_op_fail(op, PROVIDER_RETRY, 0, "GitHub answered %ld with something not an issue",
-                   resp->status);
+        gh_op_fail(op, PROVIDER_RETRY, 0, "GitHub answered %ld with something not an issue: %s",
+                   resp->status, err.code != CL_OK ? err.msg : "a pull request");
         return;
     }
     gh_op_ok(op, snap);
@@ -719,20 +850,22 @@ static void github_create(void *self, const json_t *job, provider_done_fn done, 
     const json_t *a = json_object_get(job, "action");
     const char *login = json_string_value(json_object_get(a, "owner_login"));
     char *body = github_body_render(a, gh_instance(job));
-    char *path =
-        cl_asprintf("/repos/%s/issues",
-                    json_string_value(json_object_get(json_object_get(job, "link"), "repo")));
     json_t *req =
         json_pack("{s:O, s:s, s:[s,s]}", "title", json_object_get(a, "title"), "body", body,
                   "labels", GH_LABEL, json_string_value(json_object_get(a, "kind")));
 
     op->job = json_incref((json_t *)job);
+    if (req == NULL) { /* the job is ours: a title and a kind are always there */
+        gh_op_refuse(op, "action has no title or kind to create an issue from");
+        free(body);
+        return;
+    }
     if (login != NULL)
         json_object_set_new(req, "assignees", json_pack("[s]", login));
-    gh_request(op, "POST", path, req, gh_create_done);
+    gh_repo_request(op, "POST", gh_str(json_object_get(job, "link"), "repo"), "/issues", req,
+                    gh_create_done);
     json_decref(req);
     free(body);
-    free(path);
 }
 
 /* ---- marker search after a crash ---- */
@@ -785,7 +918,7 @@ static void gh_marker_page(struct gh_op *op, const struct http_response *resp)
         return;
     arr = json_loadb(resp->body, resp->body_len, 0, NULL);
     json_array_foreach (arr, i, v) {
-        json_t *snap = github_snapshot(v, gh_instance(op->job));
+        json_t *snap = github_snapshot(v, gh_instance(op->job), NULL);
 
         if (snap != NULL && json_integer_value(json_object_get(snap, "marker_action")) == want) {
             json_decref(arr);
@@ -827,10 +960,10 @@ static void github_find_marker(void *self, const json_t *job, provider_done_fn d
     tt = (time_t)(t > 120 ? t - 120 : 0); /* clock skew margin */
     gmtime_r(&tt, &tm);
     strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    path = cl_asprintf("/repos/%s/issues?state=all&labels=%s&sort=created&direction=desc"
-                       "&since=%s&per_page=100",
-                       json_string_value(json_object_get(link, "repo")), GH_LABEL, when);
-    gh_request(op, "GET", path, NULL, gh_marker_page);
+    path = cl_asprintf("/issues?state=all&labels=%s&sort=created&direction=desc&since=%s"
+                       "&per_page=100",
+                       GH_LABEL, when);
+    gh_repo_request(op, "GET", gh_str(link, "repo"), path, NULL, gh_marker_page);
     free(path);
 }
 
@@ -857,12 +990,11 @@ static void github_fetch(void *self, const json_t *job, provider_done_fn done, v
 {
     struct gh_op *op = gh_op_new(self, done, arg);
     const json_t *link = json_object_get(job, "link");
-    char *path = cl_asprintf("/repos/%s/issues/%" JSON_INTEGER_FORMAT,
-                             json_string_value(json_object_get(link, "repo")),
+    char *path = cl_asprintf("/issues/%" JSON_INTEGER_FORMAT,
                              json_integer_value(json_object_get(link, "number")));
 
     op->job = json_incref((json_t *)job);
-    gh_request(op, "GET", path, NULL, gh_fetch_done);
+    gh_repo_request(op, "GET", gh_str(link, "repo"), path, NULL, gh_fetch_done);
     free(path);
 }
 
@@ -874,17 +1006,20 @@ static bool gh_same_logins(const json_t *a, const json_t *b)
 
     if (json_array_size(a) != json_array_size(b))
         return false;
-    for (i = 0; i < json_array_size(a); i++)
-        if (strcasecmp(json_string_value(json_array_get(a, i)),
-                       json_string_value(json_array_get(b, i))) != 0)
+    for (i = 0; i < json_array_size(a); i++) {
+        const char *x = json_string_value(json_array_get(a, i));
+        const char *y = json_string_value(json_array_get(b, i));
+
+        if (x == NULL || y == NULL || strcasecmp(x, y) != 0)
             return false;
+    }
     return true;
 }
 
 /* The label set to send: the remote's, with the kind labels replaced. NULL if same. */
 static json_t *gh_labels_patch(const json_t *local, const json_t *remote)
 {
-    const char *kind = json_string_value(json_object_get(local, "kind"));
+    const char *kind = gh_str(local, "kind") != NULL ? gh_str(local, "kind") : "corrective";
     const json_t *have = json_object_get(remote, "labels");
     json_t *want = json_array();
     bool has_kind = false;
@@ -896,6 +1031,8 @@ static json_t *gh_labels_patch(const json_t *local, const json_t *remote)
     json_array_foreach (have, i, v) {
         const char *n = json_string_value(v);
 
+        if (n == NULL)
+            continue;
         if ((strcmp(n, "corrective") == 0 || strcmp(n, "preventive") == 0) &&
             strcmp(n, kind) != 0) {
             stale = true;
@@ -943,7 +1080,7 @@ static json_t *gh_patch_for(const json_t *job, const json_t *local, const json_t
 
     if (!json_equal(json_object_get(local, "title"), json_object_get(remote, "title")))
         json_object_set(patch, "title", json_object_get(local, "title"));
-    if (strcmp(body, json_string_value(json_object_get(remote, "body_raw"))) != 0)
+    if (gh_str(remote, "body_raw") == NULL || strcmp(body, gh_str(remote, "body_raw")) != 0)
         json_object_set_new(patch, "body", json_string(body));
     gh_patch_state(patch, local, remote);
     if (owner == NULL)
@@ -993,10 +1130,9 @@ static void github_update(void *self, const json_t *job, const json_t *local, co
         ev_timer_start(op->g->loop, &op->wait);
         return;
     }
-    path = cl_asprintf("/repos/%s/issues/%" JSON_INTEGER_FORMAT,
-                       json_string_value(json_object_get(remote, "repo")),
+    path = cl_asprintf("/issues/%" JSON_INTEGER_FORMAT,
                        json_integer_value(json_object_get(remote, "number")));
-    gh_request(op, "PATCH", path, patch, gh_update_done);
+    gh_repo_request(op, "PATCH", gh_str(remote, "repo"), path, patch, gh_update_done);
     json_decref(patch);
     free(path);
 }
@@ -1014,6 +1150,15 @@ static void gh_date_rfc3339(char *out, size_t n, const char *http_date)
     if (http_date == NULL || strptime(http_date, "%a, %d %b %Y %H:%M:%S GMT", &tm) == NULL)
         return;
     strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* A listed item GitHub described oddly: skipped, and said once in the log. */
+static void gh_log_odd(struct gh_op *op, const struct cl_err *err)
+{
+    char why[300];
+
+    log_warn("event=github_odd_issue connection=%s error=\"%s\"", op->g->cfg->name,
+             log_quote(why, sizeof(why), err->msg));
 }
 
 /* Asks for the next page, conditionally when the last listing saw that same URL. */
@@ -1081,10 +1226,13 @@ static void gh_list_page(struct gh_op *op, const struct http_response *resp)
     json_array_append_new(op->acc_pages, json_pack("{s:s, s:s?}", "url", op->url, "etag", etag));
     arr = json_loadb(resp->body, resp->body_len, 0, NULL);
     json_array_foreach (arr, i, v) {
-        json_t *snap = github_snapshot(v, NULL);
+        struct cl_err err = CL_ERR_INIT;
+        json_t *snap = github_snapshot(v, NULL, &err);
 
-        if (snap != NULL) /* pull requests are skipped */
+        if (snap != NULL)
             json_array_append_new(op->acc, snap);
+        else if (err.code != CL_OK) /* pull requests are skipped quietly */
+            gh_log_odd(op, &err);
     }
     json_decref(arr);
     next = gh_link_next(resp);
@@ -1100,10 +1248,9 @@ static void github_list_since(void *self, const char *repo, const char *cursor, 
 {
     struct gh_op *op = gh_op_new(self, done, arg);
     char *since = cursor != NULL ? gh_escape(cursor) : NULL;
-    char *path = cl_asprintf("%s/repos/%s/issues?state=all&sort=updated&direction=asc"
-                             "&per_page=100%s%s",
-                             op->g->cfg->api_url, repo, since != NULL ? "&since=" : "",
-                             since != NULL ? since : "");
+    char *rp = gh_repo_path(repo, "/issues?state=all&sort=updated&direction=asc&per_page=100");
+    char *path = cl_asprintf("%s%s%s%s", op->g->cfg->api_url, rp != NULL ? rp : "",
+                             since != NULL ? "&since=" : "", since != NULL ? since : "");
 
     op->acc = json_array();
     op->acc_pages = json_array();
@@ -1114,7 +1261,12 @@ static void github_list_since(void *self, const char *repo, const char *cursor, 
         json_decref(op->pages_in);
         op->pages_in = NULL;
     }
-    gh_list_next(op, path);
+    if (rp != NULL)
+        gh_list_next(op, path);
+    else
+        gh_op_refuse(op, "\"%.120s\" is not a GitHub repository (%s)", repo,
+                     VALID_GITHUB_REPO_RULE);
+    free(rp);
     free(since);
     free(path);
 }
@@ -1124,12 +1276,12 @@ static void github_list_labelled(void *self, const char *repo, const char *label
 {
     struct gh_op *op = gh_op_new(self, done, arg);
     char *lab = gh_escape(label);
-    char *path = cl_asprintf(
-        "/repos/%s/issues?state=all&labels=%s&sort=created&direction=asc&per_page=100", repo, lab);
+    char *path =
+        cl_asprintf("/issues?state=all&labels=%s&sort=created&direction=asc&per_page=100", lab);
 
     op->acc = json_array();
     op->acc_pages = json_array();
-    gh_request(op, "GET", path, NULL, gh_list_page);
+    gh_repo_request(op, "GET", repo, path, NULL, gh_list_page);
     free(lab);
     free(path);
 }
@@ -1172,7 +1324,9 @@ static void gh_doctor_labels(struct gh_op *op, const struct http_response *resp)
         bool found = false;
 
         json_array_foreach (arr, i, v) {
-            found |= strcmp(json_string_value(json_object_get(v, "name")), want[k]) == 0;
+            const char *name = gh_str(v, "name"); /* a proxy may answer anything */
+
+            found |= name != NULL && strcmp(name, want[k]) == 0;
         }
         if (!found)
             buf_printf(&missing, "%s%s", missing.len > 0 ? ", " : "", want[k]);
@@ -1193,7 +1347,6 @@ static void gh_doctor_repo(struct gh_op *op, const struct http_response *resp)
     json_t *repo = NULL;
     json_t *perm;
     char detail[200];
-    char *path;
 
     if (resp->code != CL_OK || resp->status != 200) {
         snprintf(detail, sizeof(detail), "cannot read %s (%ld): wrong name, or the %s", op->repo,
@@ -1216,15 +1369,12 @@ static void gh_doctor_repo(struct gh_op *op, const struct http_response *resp)
                          : "no push access: assignees and labels would be silently dropped; "
                            "grant Issues: read and write");
     json_decref(repo);
-    path = cl_asprintf("/repos/%s/labels?per_page=100", op->repo);
-    gh_request(op, "GET", path, NULL, gh_doctor_labels);
-    free(path);
+    gh_repo_request(op, "GET", op->repo, "/labels?per_page=100", NULL, gh_doctor_labels);
 }
 
 static void gh_doctor_auth(struct gh_op *op, const struct http_response *resp)
 {
     char detail[200];
-    char *path;
     bool ok = resp->code == CL_OK && resp->status == 200;
 
     if (op->g->app_key != NULL)
@@ -1239,9 +1389,7 @@ static void gh_doctor_auth(struct gh_op *op, const struct http_response *resp)
         gh_doctor_finish(op);
         return;
     }
-    path = cl_asprintf("/repos/%s", op->repo);
-    gh_request(op, "GET", path, NULL, gh_doctor_repo);
-    free(path);
+    gh_repo_request(op, "GET", op->repo, "", NULL, gh_doctor_repo);
 }
 
 static void github_doctor(void *self, const char *repo, provider_done_fn done, void *arg)
@@ -1263,46 +1411,82 @@ static bool github_verify_hook(void *self, const char *signature, const char *bo
     return digest_verify_sha256_header(signature, g->cfg->webhook_secret, body, len);
 }
 
+/* The repository a delivery is about: repository.full_name, else the issue's. */
+static void gh_hook_repo(struct provider_hook *out, const json_t *root, const json_t *issue)
+{
+    const char *full = gh_str(json_object_get(root, "repository"), "full_name");
+    json_t *of_issue = gh_repo_of(issue);
+    const char *r = full != NULL && valid_github_repo(full) ? full : json_string_value(of_issue);
+
+    snprintf(out->scope, sizeof(out->scope), "%s", r != NULL ? r : "");
+    json_decref(of_issue);
+}
+
+/* The issues actions that can change what closeloop syncs (title, body, state,
+ * assignees) or where the issue is; the rest, and actions GitHub adds later, are
+ * ignored and not stored. */
+static bool gh_hook_relevant(const char *action)
+{
+    static const char *const relevant[] = {"opened",   "edited",     "closed",     "reopened",
+                                           "assigned", "unassigned", "transferred"};
+    size_t i;
+
+    for (i = 0; i < CL_ARRAY_LEN(relevant); i++)
+        if (strcmp(action, relevant[i]) == 0)
+            return true;
+    return false;
+}
+
 static int gh_hook_issues(struct provider_hook *out, json_t *root, struct cl_err *err)
 {
-    const char *action = json_string_value(json_object_get(root, "action"));
+    const char *action = gh_str(root, "action");
     json_t *issue = json_object_get(root, "issue");
     json_t *id = json_object_get(issue, "id");
+    const char *updated = gh_str(issue, "updated_at");
 
     if (action == NULL || !json_is_integer(id))
         return cl_fail(err, CL_EINVAL, "issues delivery without action or issue.id");
     snprintf(out->old_id, sizeof(out->old_id), "%" JSON_INTEGER_FORMAT, json_integer_value(id));
+    gh_hook_repo(out, root, issue);
+    if (updated == NULL || !valid_timestamp(updated))
+        return cl_fail(err, CL_EINVAL, "issue.updated_at is not a timestamp");
+    snprintf(out->updated_at, sizeof(out->updated_at), "%s", updated);
     if (strcmp(action, "deleted") == 0) {
         out->kind = PROVIDER_HOOK_DELETED;
         return CL_OK;
     }
-    if (strcmp(action, "transferred") == 0) {
-        out->remote =
-            github_snapshot(json_object_get(json_object_get(root, "changes"), "new_issue"), NULL);
-        out->kind = out->remote != NULL ? PROVIDER_HOOK_MOVED : PROVIDER_HOOK_IGNORE;
+    if (!gh_hook_relevant(action)) {
+        out->kind = PROVIDER_HOOK_IGNORE; /* pinned, labeled, locked, new actions... */
         return CL_OK;
     }
-    out->remote = github_snapshot(issue, NULL);
+    if (strcmp(action, "transferred") == 0) {
+        out->remote = github_snapshot(
+            json_object_get(json_object_get(root, "changes"), "new_issue"), NULL, err);
+        out->kind = out->remote != NULL ? PROVIDER_HOOK_MOVED : PROVIDER_HOOK_IGNORE;
+        return err->code;
+    }
+    out->remote = github_snapshot(issue, NULL, err);
     out->kind = out->remote != NULL ? PROVIDER_HOOK_APPLY : PROVIDER_HOOK_IGNORE;
-    return CL_OK;
+    return err->code;
 }
 
-static int github_parse_hook(void *self, const char *event, const char *body, size_t len,
-                             struct provider_hook *out, struct cl_err *err)
+int github_parse_hook(void *self, const char *event, const char *body, size_t len,
+                      struct provider_hook *out, struct cl_err *err)
 {
     json_error_t jerr;
     json_t *root = json_loadb(body, len, 0, &jerr);
-    const char *sender =
-        json_string_value(json_object_get(json_object_get(root, "sender"), "login"));
+    const char *sender = gh_str(json_object_get(root, "sender"), "login");
     int rc = CL_OK;
 
     (void)self;
     memset(out, 0, sizeof(*out));
     if (!json_is_object(root)) {
         json_decref(root);
-        return cl_fail(err, CL_EINVAL, "delivery is not a JSON object: %s", jerr.text);
+        return cl_fail(err, CL_EINVAL, "delivery is not a JSON object: %s",
+                       root == NULL ? jerr.text : "another JSON value");
     }
-    snprintf(out->actor, sizeof(out->actor), "%s", sender != NULL ? sender : "github");
+    snprintf(out->actor, sizeof(out->actor), "%s",
+             sender != NULL && sender[0] != '\0' ? sender : "github");
     if (strcmp(event, "ping") == 0)
         out->kind = PROVIDER_HOOK_PING;
     else if (strcmp(event, "issues") == 0)
@@ -1310,6 +1494,10 @@ static int github_parse_hook(void *self, const char *event, const char *body, si
     else
         out->kind = PROVIDER_HOOK_IGNORE;
     json_decref(root);
+    if (rc != CL_OK) {
+        json_decref(out->remote);
+        out->remote = NULL;
+    }
     return rc;
 }
 

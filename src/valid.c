@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+static bool valid_repo_part(const char *s, size_t n, size_t max);
+
 static bool valid_digits(const char *s, int n)
 {
     int i;
@@ -115,6 +117,11 @@ static int valid_string(const struct valid_field *f, const char *s, struct cl_er
         if (!valid_date(s))
             return cl_fail(err, CL_EINVAL, "%s \"%.40s\" is not a date (YYYY-MM-DD)", f->name, s);
         return CL_OK;
+    case VALID_REPO:
+        if (!valid_github_repo(s))
+            return cl_fail(err, CL_EINVAL, "%s \"%.60s\" is not a GitHub " VALID_GITHUB_REPO_RULE,
+                           f->name, s);
+        return CL_OK;
     case VALID_TIME:
         if (!valid_timestamp(s))
             return cl_fail(err, CL_EINVAL,
@@ -190,4 +197,26 @@ int valid_object(const json_t *obj, const struct valid_field *spec, size_t n, en
     }
     field[0] = '\0';
     return CL_OK;
+}
+
+/* One part of owner/repo: 1..max of letters, digits, '-', '_', '.', and not a dot
+ * segment ("." or ".."), which a URL would collapse. */
+static bool valid_repo_part(const char *s, size_t n, size_t max)
+{
+    size_t i;
+
+    if (n == 0 || n > max || (n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.'))
+        return false;
+    for (i = 0; i < n; i++)
+        if (!isalnum((unsigned char)s[i]) && s[i] != '-' && s[i] != '_' && s[i] != '.')
+            return false;
+    return true;
+}
+
+bool valid_github_repo(const char *s)
+{
+    const char *slash = s != NULL ? strchr(s, '/') : NULL;
+
+    return slash != NULL && valid_repo_part(s, (size_t)(slash - s), VALID_GITHUB_OWNER_MAX) &&
+           valid_repo_part(slash + 1, strlen(slash + 1), VALID_GITHUB_NAME_MAX);
 }

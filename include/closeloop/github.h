@@ -28,8 +28,14 @@ int github_new(struct github **out, struct ev_loop *loop, struct http_client *ht
 char *github_body_render(const json_t *action, const char *instance);
 long github_body_parse(json_t *into, const char *body, const char *instance);
 
-/* Turns a GitHub issue object into a neutral snapshot (new reference), NULL if `issue`
- * is not an issue (a pull request, or malformed). */
-json_t *github_snapshot(const json_t *issue, const char *instance);
+/* Turns a GitHub issue object into a neutral snapshot (new reference). NULL for a pull
+ * request (err untouched) and for an object whose members are not of the documented
+ * types (err says which; err may be NULL). */
+json_t *github_snapshot(const json_t *issue, const char *instance, struct cl_err *err);
+
+/* Parses a verified delivery (github_ops.parse_hook; self is unused and may be NULL).
+ * CL_EINVAL with the reason for a malformed payload; *out is then IGNORE. */
+int github_parse_hook(void *self, const char *event, const char *body, size_t len,
+                      struct provider_hook *out, struct cl_err *err);
 
 #endif

@@ -48,9 +48,11 @@ enum provider_hook_kind {
 
 struct provider_hook {
     enum provider_hook_kind kind;
-    json_t *remote;  /* owned: json_decref it; NULL unless APPLY or MOVED */
-    char old_id[32]; /* MOVED, DELETED */
-    char actor[64];  /* who did it (sender login) */
+    json_t *remote;      /* owned: json_decref it; NULL unless APPLY or MOVED */
+    char old_id[32];     /* the remote id the delivery is about (APPLY, MOVED, DELETED) */
+    char scope[160];     /* its repository or project, "" when unknown */
+    char updated_at[40]; /* the remote's time of this change: stale deliveries are ignored */
+    char actor[64];      /* who did it (sender login) */
 };
 
 struct provider_ops {

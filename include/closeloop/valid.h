@@ -16,7 +16,8 @@ enum valid_kind {
     VALID_DATE, /* YYYY-MM-DD, a real calendar date */
     VALID_TIME, /* RFC 3339 timestamp with offset */
     VALID_BOOL,
-    VALID_INT /* a positive integer (versions) */
+    VALID_INT, /* a positive integer (versions) */
+    VALID_REPO /* a GitHub owner/repo (valid_github_repo) */
 };
 
 #define VALID_REQUIRED    0x1u  /* must be present when creating */
@@ -41,6 +42,16 @@ int valid_object(const json_t *obj, const struct valid_field *spec, size_t n, en
                  char *field, size_t fieldlen, struct cl_err *err);
 
 bool valid_date(const char *s);
+
+/* GitHub's owner/repo: owner 1..39 and name 1..100 characters of letters, digits, '-',
+ * '_' and '.', neither "." nor "..". The same rule is cl_github_repo_valid() in SQL,
+ * a CHECK on every stored repository. */
+#define VALID_GITHUB_OWNER_MAX 39
+#define VALID_GITHUB_NAME_MAX  100
+#define VALID_GITHUB_REPO_RULE                                                                     \
+    "owner/repo: letters, digits, '-', '_' and '.', owner at most 39 and name at most 100 "        \
+    "characters, neither '.' nor '..'"
+bool valid_github_repo(const char *s);
 bool valid_timestamp(const char *s);
 
 #endif

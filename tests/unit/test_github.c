@@ -88,7 +88,7 @@ static json_t *issue(const char *state, const char *reason, bool pr)
 static void test_github__snapshot(void **state)
 {
     json_t *i = issue("closed", "not_planned", false);
-    json_t *s = github_snapshot(i, NULL);
+    json_t *s = github_snapshot(i, NULL, NULL);
 
     (void)state;
     assert_non_null(s);
@@ -101,17 +101,75 @@ static void test_github__snapshot(void **state)
     json_decref(s);
     json_decref(i);
     i = issue("closed", "completed", false);
-    s = github_snapshot(i, NULL);
+    s = github_snapshot(i, NULL, NULL);
     assert_string_equal(json_string_value(json_object_get(s, "status")), "done");
     json_decref(s);
     json_decref(i);
     i = issue("open", "reopened", false);
-    s = github_snapshot(i, NULL);
+    s = github_snapshot(i, NULL, NULL);
     assert_string_equal(json_string_value(json_object_get(s, "status")), "open");
     json_decref(s);
     json_decref(i);
     i = issue("open", NULL, true); /* pull requests are not issues */
-    assert_null(github_snapshot(i, NULL));
+    assert_null(github_snapshot(i, NULL, NULL));
+    json_decref(i);
+}
+
+/* Every member read from GitHub is checked for type: an odd answer is an error that
+ * names the member, never a crash or a value of the wrong kind. */
+static void test_github__snapshot_checks_types(void **state)
+{
+    static const char *const cases[][2] = {
+        {"{\"title\":12345}", "title"},
+        {"{\"title\":null}", "title"},
+        {"{\"id\":\"7\"}", "id"},
+        {"{\"number\":-1}", "number"},
+        {"{\"state\":[\"open\"]}", "state"},
+        {"{\"state\":\"merged\"}", "state"},
+        {"{\"updated_at\":7}", "updated_at"},
+        {"{\"updated_at\":\"soon\"}", "updated_at"},
+        {"{\"body\":{\"x\":1}}", "body"},
+        {"{\"state_reason\":3}", "state_reason"},
+        {"{\"assignees\":\"a1\"}", "assignees"},
+        {"{\"assignees\":[{\"login\":1}]}", "assignees"},
+        {"{\"labels\":[\"postmortem\"]}", "labels"},
+        {"{\"labels\":{}}", "labels"},
+    };
+    size_t k;
+
+    (void)state;
+    for (k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        struct cl_err err = CL_ERR_INIT;
+        json_t *i = issue("open", NULL, false);
+        json_t *patch = json_loads(cases[k][0], 0, NULL);
+
+        json_object_update(i, patch);
+        assert_null(github_snapshot(i, NULL, &err));
+        assert_int_equal(err.code, CL_EINVAL);
+        if (strstr(err.msg, cases[k][1]) == NULL)
+            fail_msg("%s: message \"%s\" does not name %s", cases[k][0], err.msg, cases[k][1]);
+        json_decref(patch);
+        json_decref(i);
+    }
+}
+
+/* A repository URL that is not a plain owner/repo is not believed: writes go by name. */
+static void test_github__snapshot_repo_must_be_valid(void **state)
+{
+    json_t *i = issue("open", NULL, false);
+    json_t *s;
+
+    (void)state;
+    json_object_set_new(i, "repository_url",
+                        json_string("https://api.github.com/repos/../../user/repos?x="));
+    s = github_snapshot(i, NULL, NULL);
+    assert_non_null(s);
+    assert_true(json_is_null(json_object_get(s, "repo")));
+    json_decref(s);
+    json_object_del(i, "assignees"); /* absent: the owner is left alone, not cleared */
+    s = github_snapshot(i, NULL, NULL);
+    assert_null(json_object_get(s, "assignees"));
+    json_decref(s);
     json_decref(i);
 }
 
@@ -152,6 +210,22 @@ static void test_github__webhook_kinds(void **state)
 
 /* Every real `issues` example payload from @octokit/webhooks-examples parses; the
  * directory comes from tests/run.sh (skipped when npm could not fetch it). */
+/* The example's top-level "action" is one that can change what closeloop syncs. */
+static bool example_relevant(const char *text)
+{
+    static const char *const relevant[] = {"opened",   "edited",     "closed",      "reopened",
+                                           "assigned", "unassigned", "transferred", "deleted"};
+    json_t *root = json_loads(text, 0, NULL);
+    const char *action = json_string_value(json_object_get(root, "action"));
+    bool yes = false;
+    size_t i;
+
+    for (i = 0; action != NULL && i < CL_ARRAY_LEN(relevant); i++)
+        yes |= strcmp(action, relevant[i]) == 0;
+    json_decref(root);
+    return yes;
+}
+
 static void test_github__octokit_examples_parse(void **state)
 {
     const char *dir = getenv("CLOSELOOP_WEBHOOK_EXAMPLES");
@@ -181,8 +255,9 @@ static void test_github__octokit_examples_parse(void **state)
         fclose(f);
         if (github_ops.parse_hook(NULL, "issues", text, (size_t)len, &h, &err) != CL_OK)
             fail_msg("%s: %s", path, err.msg);
-        /* an issue that is a pull request is ignored; every other one is applied */
-        if (strstr(text, "\"pull_request\"") != NULL)
+        /* a pull request, and an action that cannot change a synced field (pinned,
+         * labeled, locked...), is ignored; every other one is applied */
+        if (strstr(text, "\"pull_request\"") != NULL || !example_relevant(text))
             assert_int_equal(h.kind, PROVIDER_HOOK_IGNORE);
         else
             assert_true(h.kind == PROVIDER_HOOK_APPLY || h.kind == PROVIDER_HOOK_MOVED ||
@@ -223,6 +298,8 @@ int main(void)
         cmocka_unit_test(test_github__body_round_trip),
         cmocka_unit_test(test_github__due_edits_are_read_back),
         cmocka_unit_test(test_github__snapshot),
+        cmocka_unit_test(test_github__snapshot_checks_types),
+        cmocka_unit_test(test_github__snapshot_repo_must_be_valid),
         cmocka_unit_test(test_github__webhook_kinds),
         cmocka_unit_test(test_github__octokit_examples_parse),
         cmocka_unit_test(test_github__connections_from_config),

@@ -4,6 +4,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <string.h>
 #include <cmocka.h>
 
 static const char *const colours[] = {"red", "green", NULL};
@@ -106,6 +108,41 @@ static void test_valid__timestamps(void **state)
     assert_false(valid_timestamp("yesterday"));
 }
 
+static void test_valid__github_repo(void **state)
+{
+    char repo[160];
+
+    (void)state;
+    assert_true(valid_github_repo("acme/web"));
+    assert_true(valid_github_repo("Acme-Corp/web.site_2"));
+    assert_true(valid_github_repo("a/.github"));
+    assert_true(valid_github_repo("a/..x"));
+    /* GitHub's limits: owner 39, name 100 */
+    snprintf(repo, sizeof(repo), "%.39s/w", "oooooooooooooooooooooooooooooooooooooooooooooo");
+    assert_true(valid_github_repo(repo));
+    snprintf(repo, sizeof(repo), "%.40s/w", "oooooooooooooooooooooooooooooooooooooooooooooo");
+    assert_false(valid_github_repo(repo));
+    memset(repo, 'n', sizeof(repo));
+    memcpy(repo, "a/", 2);
+    repo[102] = '\0';
+    assert_true(valid_github_repo(repo));
+    repo[102] = 'n';
+    repo[103] = '\0';
+    assert_false(valid_github_repo(repo));
+    assert_false(valid_github_repo("a/b/issues?"));
+    assert_false(valid_github_repo("../.."));
+    assert_false(valid_github_repo("acme/.."));
+    assert_false(valid_github_repo("acme/."));
+    assert_false(valid_github_repo("./web"));
+    assert_false(valid_github_repo("acme/we b"));
+    assert_false(valid_github_repo("acme/web#1"));
+    assert_false(valid_github_repo("acme/web%2F.."));
+    assert_false(valid_github_repo("acme"));
+    assert_false(valid_github_repo("/web"));
+    assert_false(valid_github_repo("acme/"));
+    assert_false(valid_github_repo(NULL));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -114,6 +151,7 @@ int main(void)
         cmocka_unit_test(test_valid__modes),
         cmocka_unit_test(test_valid__dates),
         cmocka_unit_test(test_valid__timestamps),
+        cmocka_unit_test(test_valid__github_repo),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
