@@ -32,7 +32,7 @@ Q        := $(if $(filter 1,$(V)),,@)
 BINDIR   := $(if $(filter debug,$(BUILD)),$(OUT),.)
 
 # Modules shared by the daemon and the CLI.
-COMMON_SRCS := src/cl.c src/log.c
+COMMON_SRCS := src/cl.c src/log.c src/utf8.c
 # CLI: its main and its own modules.
 CLI_SRCS    := src/closeloop.c $(wildcard src/cli_*.c)
 # Daemon: everything else.
@@ -44,17 +44,18 @@ obj = $(patsubst src/%.c,$(OUT)/%.o,$(1))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRCS))
 
-.PHONY: all run test unit integration bench install clean format deps debug
+.PHONY: all run test unit integration bench install clean format deps debug fuzz
 all: $(BINDIR)/closeloopd $(BINDIR)/closeloop
 
 debug:
 	$(MAKE) BUILD=debug all
 
-# The migrations are compiled into the daemon.
+# The migrations and the SQL function files are compiled into the daemon.
 SQL_FILES := $(sort $(wildcard sql/*.sql))
-$(OUT)/migrations_data.c: $(SQL_FILES) contrib/embed-sql.sh
+SQL_FUNCS := $(sort $(wildcard sql/functions/*.sql))
+$(OUT)/migrations_data.c: $(SQL_FILES) $(SQL_FUNCS) contrib/embed-sql.sh
 	@mkdir -p $(dir $@)
-	$(Q)sh contrib/embed-sql.sh $@ $(SQL_FILES)
+	$(Q)sh contrib/embed-sql.sh $@ $(SQL_FILES) -- $(SQL_FUNCS)
 
 $(OUT)/migrations_data.o: $(OUT)/migrations_data.c
 	@echo "  CC      $<"
@@ -79,6 +80,37 @@ $(OUT)/tests/%: tests/unit/%.c $(call obj,$(LIB_SRCS) $(COMMON_SRCS) $(filter-ou
 	@echo "  TEST    $@"
 	$(Q)$(CC) $(CFLAGS) $(MODE_CFLAGS) $(PKG_CFLAGS) -o $@ $^ $(MODE_LDFLAGS) $(PKG_LIBS) $(LDLIBS) -lcmocka
 
+# Fuzz targets (libFuzzer, clang): every daemon module in an archive, so that each target
+# links only what it uses. `make fuzz` builds them; tests/fuzz/run.sh runs them (a short,
+# bounded run is part of `make test`; FUZZ_SECONDS=600 tests/fuzz/run.sh for a long one).
+FUZZ_CC    ?= clang
+FUZZ_OUT   := build/fuzz
+FUZZ_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+              -fno-sanitize-recover=all
+FUZZ_SRCS  := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS  := $(patsubst tests/fuzz/%.c,$(FUZZ_OUT)/%,$(FUZZ_SRCS))
+FUZZ_OBJS  := $(patsubst src/%.c,$(FUZZ_OUT)/obj/%.o,$(LIB_SRCS) $(COMMON_SRCS))
+
+fuzz: $(FUZZ_BINS)
+
+$(FUZZ_OUT)/obj/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	@echo "  FUZZCC  $<"
+	$(Q)$(FUZZ_CC) $(CFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link $(PKG_CFLAGS) -c -o $@ $<
+
+$(FUZZ_OUT)/obj/migrations_data.o: $(SQL_FILES) $(SQL_FUNCS) contrib/embed-sql.sh
+	@mkdir -p $(dir $@)
+	$(Q)sh contrib/embed-sql.sh $(FUZZ_OUT)/migrations_data.c $(SQL_FILES) -- $(SQL_FUNCS)
+	$(Q)$(FUZZ_CC) $(CFLAGS) $(FUZZ_FLAGS) $(PKG_CFLAGS) -c -o $@ $(FUZZ_OUT)/migrations_data.c
+
+$(FUZZ_OUT)/libcloseloop.a: $(FUZZ_OBJS) $(FUZZ_OUT)/obj/migrations_data.o
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(FUZZ_OUT)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OUT)/libcloseloop.a
+	@echo "  FUZZ    $@"
+	$(Q)$(FUZZ_CC) $(CFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer $(PKG_CFLAGS) -o $@ $< \
+		$(FUZZ_OUT)/libcloseloop.a $(PKG_LIBS) $(LDLIBS)
+
 deps:
 	@sh contrib/deps.sh
 
@@ -88,6 +120,7 @@ run: deps
 
 test: deps
 	$(MAKE) BUILD=debug all unit-bins
+	$(MAKE) fuzz
 	@sh tests/run.sh build/debug
 
 unit-bins: $(UNIT_BINS)
@@ -100,6 +133,8 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/closeloop/sql
 	install -m 0755 closeloopd closeloop $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 sql/*.sql $(DESTDIR)$(PREFIX)/share/closeloop/sql/
+	install -d $(DESTDIR)$(PREFIX)/share/closeloop/sql/functions
+	install -m 0644 sql/functions/*.sql $(DESTDIR)$(PREFIX)/share/closeloop/sql/functions/
 
 format:
 	clang-format -i src/*.c include/closeloop/*.h tests/unit/*.c

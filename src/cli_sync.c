@@ -219,6 +219,36 @@ static int print_repos(FILE *out, const json_t *conns, bool color, long now)
     return rc != CL_OK || ferror(out) ? CL_EIO : CL_OK;
 }
 
+/* The inbox: pending deliveries, and each dead letter with its reason. */
+static int print_inbox(FILE *out, const json_t *inbox, bool color, long now)
+{
+    static const char *const head[] = {"DEAD LETTER", "EVENT", "RECEIVED", "REASON"};
+    const json_t *dead = json_object_get(inbox, "dead_letters");
+    struct cli_table *t;
+    const json_t *d;
+    size_t i;
+    int rc = CL_OK;
+
+    if (!json_is_object(inbox))
+        return CL_OK;
+    fprintf(out,
+            "\ninbox: %" JSON_INTEGER_FORMAT " pending, %" JSON_INTEGER_FORMAT " dead letters\n",
+            json_integer_value(json_object_get(inbox, "pending")),
+            json_integer_value(json_object_get(inbox, "dead")));
+    if (json_array_size(dead) == 0)
+        return ferror(out) ? CL_EIO : CL_OK;
+    t = table_new(head, CL_ARRAY_LEN(head));
+    json_array_foreach (dead, i, d) {
+        add_value(t, json_object_get(d, "delivery"), CLI_COLOR_NONE);
+        add_value(t, json_object_get(d, "event"), CLI_COLOR_NONE);
+        add_owned(t, ago(json_object_get(d, "received_at"), now), CLI_COLOR_NONE);
+        add_value(t, json_object_get(d, "error"), CLI_COLOR_RED);
+    }
+    rc = cli_table_print(t, out, color);
+    cli_table_free(t);
+    return rc != CL_OK || ferror(out) ? CL_EIO : CL_OK;
+}
+
 int cli_sync_render_status(FILE *out, const json_t *status, bool color, long now)
 {
     const json_t *conns = json_object_get(status, "connections");
@@ -239,6 +269,8 @@ int cli_sync_render_status(FILE *out, const json_t *status, bool color, long now
     fputc('\n', out);
     if (rc == CL_OK)
         rc = print_repos(out, conns, color, now);
+    if (rc == CL_OK)
+        rc = print_inbox(out, json_object_get(status, "inbox"), color, now);
     return rc;
 }
 

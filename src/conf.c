@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 enum conf_type { CONF_STR, CONF_LONG, CONF_DOUBLE, CONF_LEVEL };
 
@@ -30,6 +31,8 @@ static const struct conf_param conf_params[] = {
      false},
     {"max_connections", CONF_LONG, offsetof(struct conf, max_connections), "1024", 1, 65536, false,
      false},
+    {"read_timeout", CONF_DOUBLE, offsetof(struct conf, read_timeout), "15", 0.1, 3600, true,
+     false},
     {"request_timeout", CONF_DOUBLE, offsetof(struct conf, request_timeout), "10", 0.01, 3600, true,
      false},
     {"shutdown_timeout", CONF_DOUBLE, offsetof(struct conf, shutdown_timeout), "20", 0, 3600, true,
@@ -37,6 +40,8 @@ static const struct conf_param conf_params[] = {
     {"token_cache_ttl", CONF_DOUBLE, offsetof(struct conf, token_cache_ttl), "10", 0, 3600, true,
      false},
     {"log_level", CONF_LEVEL, offsetof(struct conf, log_level), "info", 0, 0, true, false},
+    {"inbox_retention", CONF_DOUBLE, offsetof(struct conf, inbox_retention), "604800", 60,
+     86400.0 * 365, true, false},
     {"sync_stale_after", CONF_DOUBLE, offsetof(struct conf, sync_stale_after), "900", 10, 86400 * 7,
      true, false},
 };
@@ -292,9 +297,24 @@ static char *conf_trim(char *s)
     return s;
 }
 
+/* The first secret key a file sets ("" while none): such a file must not be readable
+ * by everyone. */
+static void conf_note_secret(char *secret, size_t n, const struct conf_github *section,
+                             const char *key)
+{
+    const struct conf_param *p =
+        section != NULL || strncmp(key, "github_", 7) == 0
+            ? conf_find_in(conf_github_params, CL_ARRAY_LEN(conf_github_params),
+                           section != NULL ? key : key + 7)
+            : conf_find(key);
+
+    if (p != NULL && p->secret && secret[0] == '\0')
+        snprintf(secret, n, "%s", key);
+}
+
 /* One line of INI text: blank, comment, [section] or key = value. */
 static int conf_parse_line(struct conf *c, struct conf_github **section, char *line,
-                           const char *where, struct cl_err *err)
+                           const char *where, char *secret, struct cl_err *err)
 {
     char *s = conf_trim(line);
     char *eq;
@@ -325,9 +345,32 @@ static int conf_parse_line(struct conf *c, struct conf_github **section, char *l
         val[vlen - 1] = '\0';
         val++;
     }
+    if (val[0] != '\0')
+        conf_note_secret(secret, 64, *section, conf_trim(s));
     if (*section != NULL)
         return conf_set_github(*section, conf_trim(s), val, where, err);
     return conf_set(c, conf_trim(s), val, where, err);
+}
+
+/* A file holding secrets that every local user can read is refused; one that its group
+ * can read is used, with a warning (root:closeloop 0640 is a common set-up). */
+static int conf_check_mode(FILE *f, const char *path, const char *secret, struct cl_err *err)
+{
+    struct stat st;
+
+    if (secret[0] == '\0' || fstat(fileno(f), &st) != 0)
+        return CL_OK;
+    if (st.st_mode & S_IROTH)
+        return cl_fail(err, CL_EINVAL,
+                       "%s holds secrets (%s) and every user can read it (mode %04o): "
+                       "chmod 600 %s, or 640 with a dedicated group",
+                       path, secret, (unsigned)(st.st_mode & 07777), path);
+    if (st.st_mode & S_IRGRP)
+        log_warn("event=config_group_readable path=\"%s\" mode=%04o secret=%s "
+                 "hint=\"the file's group can read its secrets: chmod 600 unless the group is "
+                 "closeloopd's own\"",
+                 path, (unsigned)(st.st_mode & 07777), secret);
+    return CL_OK;
 }
 
 int conf_load_file(struct conf *c, const char *path, struct cl_err *err)
@@ -335,6 +378,7 @@ int conf_load_file(struct conf *c, const char *path, struct cl_err *err)
     FILE *f = fopen(path, "r");
     char line[4096];
     char where[512];
+    char secret[64] = "";
     struct conf_github *section = NULL;
     int lineno = 0;
     int rc = CL_OK;
@@ -348,10 +392,13 @@ int conf_load_file(struct conf *c, const char *path, struct cl_err *err)
             rc = cl_fail(err, CL_EINVAL, "%s: line too long", where);
             goto cleanup;
         }
-        rc = conf_parse_line(c, &section, line, where, err);
+        rc = conf_parse_line(c, &section, line, where, secret, err);
         if (rc != CL_OK)
             goto cleanup;
     }
+    rc = conf_check_mode(f, path, secret, err);
+    if (rc != CL_OK)
+        goto cleanup;
     free(c->config_path);
     c->config_path = cl_strdup(path);
 cleanup:

@@ -5,6 +5,7 @@
 #include "closeloop/resource.h"
 
 #include "closeloop/api.h"
+#include "closeloop/provider.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,7 +24,7 @@ static const char *const severities[] = {"SEV1", "SEV2", "SEV3", "SEV4", "SEV5",
 static const struct valid_field team_spec[] = {
     {"name", VALID_STR, VALID_REQUIRED | VALID_NONBLANK, 63, NULL},
     {"manager", VALID_STR, VALID_NULLABLE, 63, NULL},
-    {"github_repo", VALID_STR, VALID_NULLABLE, 201, NULL},
+    {"github_repo", VALID_REPO, VALID_NULLABLE, 201, NULL},
 };
 
 static const struct valid_field person_spec[] = {
@@ -46,7 +47,7 @@ static const struct valid_field incident_spec[] = {
     {"resolved_at", VALID_TIME, VALID_NULLABLE, 64, NULL},
     {"postmortem_url", VALID_STR, VALID_NULLABLE, 2000, NULL},
     {"facilitator", VALID_STR, VALID_NULLABLE, 63, NULL},
-    {"github_repo", VALID_STR, VALID_NULLABLE, 201, NULL},
+    {"github_repo", VALID_REPO, VALID_NULLABLE, 201, NULL},
     {"version", VALID_INT, VALID_UPDATE_ONLY, 0, NULL},
 };
 
@@ -60,7 +61,7 @@ static const struct valid_field action_spec[] = {
     {"priority", VALID_ENUM, 0, 4, priorities},
     {"status", VALID_ENUM, VALID_UPDATE_ONLY, 16, statuses},
     {"version", VALID_INT, VALID_UPDATE_ONLY, 0, NULL},
-    {"github", VALID_STR, VALID_NULLABLE | VALID_CREATE_ONLY, 201, NULL},
+    {"github", VALID_REPO, VALID_NULLABLE | VALID_CREATE_ONLY, 201, NULL},
 };
 
 static const struct valid_field link_spec[] = {
@@ -68,13 +69,13 @@ static const struct valid_field link_spec[] = {
 };
 
 static const struct valid_field import_spec[] = {
-    {"repo", VALID_STR, VALID_REQUIRED | VALID_NONBLANK, 201, NULL},
+    {"repo", VALID_REPO, VALID_REQUIRED | VALID_NONBLANK, 201, NULL},
     {"label", VALID_STR, VALID_REQUIRED | VALID_NONBLANK, 100, NULL},
     {"incident", VALID_STR, VALID_REQUIRED | VALID_NONBLANK, 26, NULL},
 };
 
 static const struct valid_field doctor_spec[] = {
-    {"repo", VALID_STR, VALID_REQUIRED | VALID_NONBLANK, 201, NULL},
+    {"repo", VALID_REPO, VALID_REQUIRED | VALID_NONBLANK, 201, NULL},
 };
 
 static const struct valid_field assign_spec[] = {
@@ -93,10 +94,9 @@ static const struct db_stmt sql_team_get = {"team_get",
 static const char sql_team_list[] =
     "SELECT team_json(t), t.id::text FROM teams t"
     " WHERE ($1::bigint IS NULL OR t.id > $1) ORDER BY t.id LIMIT $2";
-static const struct db_stmt sql_team_create = {"team_create",
-                                               "SELECT cl_team_create_v2($1::jsonb)"};
+static const struct db_stmt sql_team_create = {"team_create", "SELECT cl_team_create($1::jsonb)"};
 static const struct db_stmt sql_team_update = {"team_update",
-                                               "SELECT cl_team_update_v2($1, $2::jsonb)"};
+                                               "SELECT cl_team_update($1, $2::jsonb)"};
 
 static const struct db_stmt sql_person_get = {
     "person_get", "SELECT person_json(p) FROM people p WHERE p.handle = $1"};
@@ -119,9 +119,9 @@ static const char sql_incident_list[] =
     " AND ($3::text IS NULL OR ($3 = 'open') = (i.resolved_at IS NULL))"
     " ORDER BY i.id LIMIT $2";
 static const struct db_stmt sql_incident_create = {"incident_create",
-                                                   "SELECT cl_incident_create_v2($1::jsonb)"};
+                                                   "SELECT cl_incident_create($1::jsonb)"};
 static const struct db_stmt sql_incident_update = {
-    "incident_update", "SELECT cl_incident_update_v2($1, $2::int, $3::jsonb)"};
+    "incident_update", "SELECT cl_incident_update($1, $2::int, $3::jsonb)"};
 
 static const struct db_stmt sql_action_get = {
     "action_get",
@@ -133,7 +133,7 @@ static const struct db_stmt sql_action_update = {
 static const struct db_stmt sql_action_verb = {
     "action_verb", "SELECT cl_action_transition($1::bigint, $2::int, $3, $4, $5)"};
 static const struct db_stmt sql_inbox_put = {"inbox_put",
-                                             "SELECT cl_inbox_put($1, $2, $3, $4, $5)"};
+                                             "SELECT cl_inbox_put($1, $2, $3, $4, $5, $6, $7, $8)"};
 static const struct db_stmt sql_action_history = {"action_history",
                                                   "SELECT cl_action_history($1::bigint)"};
 
@@ -612,6 +612,19 @@ static const char *res_routes(const struct api_req *q)
     return s != NULL ? sync_routes(s) : no_routes;
 }
 
+/* "owner/repo#123": a valid repository and a positive issue number. */
+static bool res_issue_ref_ok(const char *ref)
+{
+    const char *hash = strrchr(ref, '#');
+    char repo[VALID_GITHUB_OWNER_MAX + VALID_GITHUB_NAME_MAX + 2];
+    long n;
+
+    if (hash == NULL || (size_t)(hash - ref) >= sizeof(repo))
+        return false;
+    snprintf(repo, sizeof(repo), "%.*s", (int)(hash - ref), ref);
+    return valid_github_repo(repo) && cl_parse_long(&n, hash + 1, 1, 999999999) == CL_OK;
+}
+
 static void action_link(struct api_req *q)
 {
     json_t *body = NULL;
@@ -619,6 +632,13 @@ static void action_link(struct api_req *q)
     if (res_path_id(q) != CL_OK || api_req_body(&body, q, link_spec, CL_ARRAY_LEN(link_spec),
                                                 VALID_MODE_CREATE, false) != CL_OK)
         return;
+    if (!res_issue_ref_ok(json_string_value(json_object_get(body, "github")))) {
+        api_req_error(q, 422, "validation", "github",
+                      "expected owner/repo#number (" VALID_GITHUB_REPO_RULE "), not \"%.80s\"",
+                      json_string_value(json_object_get(body, "github")));
+        json_decref(body);
+        return;
+    }
     api_req_sql(q, "SELECT cl_action_link($1::bigint, $2, $3::jsonb)", 3,
                 (const char *const[]){api_req_param(q, 0),
                                       json_string_value(json_object_get(body, "github")),
@@ -646,7 +666,16 @@ static const char sql_sync_repos[] =
     "              FROM (SELECT * FROM links l WHERE l.connection = r.connection"
     "                    AND l.repo = r.repo AND l.last_error IS NOT NULL"
     "                    ORDER BY l.error_at DESC LIMIT 10) f))"
-    " ORDER BY r.connection, r.repo), '[]')::text FROM sync_repos r";
+    " ORDER BY r.connection, r.repo), '[]')::text,"
+    " (SELECT json_build_object("
+    "   'pending', (SELECT count(*) FROM inbox WHERE processed_at IS NULL AND attempts < 5),"
+    "   'dead', (SELECT count(*) FROM inbox WHERE processed_at IS NULL AND attempts >= 5),"
+    "   'dead_letters', (SELECT coalesce(json_agg(json_build_object('id', d.id,"
+    "     'tracker', d.tracker, 'connection', d.connection, 'delivery', d.delivery_id,"
+    "     'event', d.event, 'received_at', d.received_at, 'error', d.last_error)"
+    "     ORDER BY d.id DESC), '[]') FROM (SELECT * FROM inbox WHERE processed_at IS NULL"
+    "     AND attempts >= 5 ORDER BY id DESC LIMIT 20) d))::text)"
+    " FROM sync_repos r";
 
 /* Puts each repository under its connection's in-memory description. */
 static void sync_status_done(struct api_req *q, const struct db_reply *r)
@@ -674,7 +703,8 @@ static void sync_status_done(struct api_req *q, const struct db_reply *r)
         }
         json_object_set_new(c, "repos", mine);
     }
-    out = json_pack("{s:o}", "connections", conns);
+    out = json_pack("{s:o, s:o}", "connections", conns, "inbox",
+                    json_loads(PQgetvalue(r->res, 0, 1), 0, NULL));
     api_req_reply_json(q, 200, out);
     json_decref(out);
     json_decref(repos);
@@ -751,17 +781,37 @@ static void res_kick_inbox(void *arg)
     sync_inbox_kick(arg);
 }
 
-/* GitHub deliveries: verified over the raw bytes, stored once, answered 202; applied
- * afterwards by the inbox worker. Nothing is stored when the signature is wrong. */
+/* A header a delivery must carry: printable ASCII, 1..max bytes (it reaches SQL). */
+static const char *res_hook_header(struct api_req *q, const char *name, size_t max)
+{
+    const char *v = httpd_req_header(api_req_http(q), name);
+    size_t n = v != NULL ? strlen(v) : 0;
+    size_t i;
+
+    if (n == 0 || n > max)
+        return NULL;
+    for (i = 0; i < n; i++)
+        if ((unsigned char)v[i] <= ' ' || (unsigned char)v[i] >= 0x7f)
+            return NULL;
+    return v;
+}
+
+/* GitHub deliveries: verified over the raw bytes, parsed, and stored once when they can
+ * matter (an issue closeloop links or a repository it reconciles); answered 202 and
+ * applied afterwards by the inbox worker. Nothing is stored when the signature is
+ * wrong; pings and other events are answered and dropped; a malformed delivery is kept
+ * as a dead letter with its reason. */
 static void github_hook(struct api_req *q)
 {
     size_t len;
     const char *body = httpd_req_body(api_req_http(q), &len);
-    const char *event = httpd_req_header(api_req_http(q), "X-GitHub-Event");
-    const char *delivery = httpd_req_header(api_req_http(q), "X-GitHub-Delivery");
+    const char *event = res_hook_header(q, "X-GitHub-Event", 100);
+    const char *delivery = res_hook_header(q, "X-GitHub-Delivery", 200);
     const char *sig = httpd_req_header(api_req_http(q), "X-Hub-Signature-256");
     const char *name = NULL;
     struct sync *s = api_req_sync(q);
+    struct provider_hook hook;
+    struct cl_err err = CL_ERR_INIT;
     int rc = s != NULL ? sync_hook_check(s, "github", api_req_param(q, 0), sig, body, len, &name)
                        : CL_ENOTFOUND;
 
@@ -774,9 +824,10 @@ static void github_hook(struct api_req *q)
                       "signature missing or wrong (check the webhook secret)");
         return;
     }
-    if (event == NULL || delivery == NULL || strlen(event) > 100 || strlen(delivery) > 200) {
+    if (event == NULL || delivery == NULL) {
         api_req_error(q, 400, "bad_request", NULL,
-                      "X-GitHub-Event and X-GitHub-Delivery are required");
+                      "X-GitHub-Event and X-GitHub-Delivery are required (printable, at most "
+                      "100 and 200 bytes)");
         return;
     }
     if (len == 0 || memchr(body, '\0', len) != NULL || body[strspn(body, " \t\r\n")] != '{') {
@@ -784,9 +835,23 @@ static void github_hook(struct api_req *q)
                       "the payload must be JSON (webhook content type application/json)");
         return;
     }
+    rc = sync_hook_parse(s, "github", name, event, body, len, &hook, &err);
+    if (rc == CL_OK && hook.kind != PROVIDER_HOOK_APPLY && hook.kind != PROVIDER_HOOK_MOVED &&
+        hook.kind != PROVIDER_HOOK_DELETED) {
+        json_decref(hook.remote);
+        api_req_reply(q, 202, "application/json",
+                      hook.kind == PROVIDER_HOOK_PING ? "{\"accepted\":true,\"stored\":false,"
+                                                        "\"ping\":true}\n"
+                                                      : "{\"accepted\":true,\"stored\":false}\n");
+        return;
+    }
+    json_decref(hook.remote);
     api_req_after(q, res_kick_inbox, s);
-    api_req_prepared(q, &sql_inbox_put, 5,
-                     (const char *const[]){"github", name, delivery, event, body}, API_ONE, 202, 0);
+    api_req_prepared(q, &sql_inbox_put, 8,
+                     (const char *const[]){
+                         "github", name, delivery, event, body, rc == CL_OK ? hook.old_id : NULL,
+                         rc == CL_OK ? hook.scope : NULL, rc == CL_OK ? NULL : err.msg},
+                     API_ONE, 202, 0);
 }
 
 /* ---- the table ---- */
@@ -812,7 +877,7 @@ const struct api_route resource_routes[] = {
     {"POST", "/api/v1/actions/{}/link", AUTH_WRITE, action_link, "action"},
     {"GET", "/api/v1/sync/status", AUTH_READ, sync_status, NULL},
     {"POST", "/api/v1/github/import", AUTH_WRITE, github_import, NULL},
-    {"POST", "/api/v1/github/doctor", AUTH_READ, github_doctor, NULL},
+    {"POST", "/api/v1/github/doctor", AUTH_WRITE, github_doctor, NULL},
     {"POST", "/webhooks/github", AUTH_NONE, github_hook, NULL},
     {"POST", "/webhooks/github/{}", AUTH_NONE, github_hook, NULL},
     {"POST", "/api/v1/actions/{}/assign", AUTH_WRITE, action_assign, "action"},

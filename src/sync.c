@@ -13,6 +13,8 @@
 #define SYNC_INBOX_BATCH "50"
 #define SYNC_BACKOFF_MAX 300.0
 #define SYNC_GAUGE_EVERY 5.0
+#define SYNC_PRUNE_EVERY 60.0
+#define SYNC_PRUNE_BATCH 5000
 
 struct sync_conn {
     struct sync *s;
@@ -55,6 +57,10 @@ struct sync {
     ev_timer ib_timer;
     unsigned long inbox_done;
     unsigned long inbox_bad;
+    /* inbox retention */
+    ev_timer prune_timer;
+    struct db_query *prune_q;
+    unsigned long inbox_pruned;
     /* gauges read from PostgreSQL */
     ev_timer gauge_timer;
     struct db_query *gauge_q;
@@ -446,13 +452,14 @@ static void ib_apply(struct sync *s, const json_t *row)
     }
     if (hook.remote != NULL)
         remote = sync_dump(hook.remote);
-    s->ib_q = db_query(s->pool, "SELECT cl_inbox_apply($1::bigint, $2, $3::jsonb, $4, $5, $6)", 6,
-                       (const char *const[]){json_string_value(json_object_get(row, "id")),
-                                             hook_kinds[hook.kind], remote,
-                                             hook.old_id[0] != '\0' ? hook.old_id : NULL,
-                                             hook.actor[0] != '\0' ? hook.actor : "github",
-                                             rc != CL_OK ? err.msg : NULL},
-                       ib_on_applied, s);
+    s->ib_q = db_query(
+        s->pool, "SELECT cl_inbox_apply($1::bigint, $2, $3::jsonb, $4, $5, $6, $7::timestamptz)", 7,
+        (const char *const[]){json_string_value(json_object_get(row, "id")), hook_kinds[hook.kind],
+                              remote, hook.old_id[0] != '\0' ? hook.old_id : NULL,
+                              hook.actor[0] != '\0' ? hook.actor : "github",
+                              rc != CL_OK ? err.msg : NULL,
+                              hook.updated_at[0] != '\0' ? hook.updated_at : NULL},
+        ib_on_applied, s);
     json_decref(hook.remote);
     free(remote);
 }
@@ -520,6 +527,50 @@ static void ib_on_timer(struct ev_loop *loop, ev_timer *w, int revents)
     (void)loop;
     (void)revents;
     ib_kick(container_of(w, struct sync, ib_timer));
+}
+
+/* ---- inbox retention ---- */
+
+static void prune_start(struct sync *s);
+
+static void prune_on_result(const struct db_reply *r, void *arg)
+{
+    struct sync *s = arg;
+    long n = 0;
+
+    s->prune_q = NULL;
+    if (r->code != CL_OK) {
+        log_warn("event=inbox_prune_failed error=\"%s\"", r->message);
+        return;
+    }
+    cl_parse_long(&n, PQgetvalue(r->res, 0, 0), 0, __LONG_MAX__);
+    s->inbox_pruned += (unsigned long)n;
+    if (n > 0)
+        log_info("event=inbox_pruned rows=%ld", n);
+    if (n == SYNC_PRUNE_BATCH)
+        prune_start(s); /* more to go: batch after batch, one statement at a time */
+}
+
+/* Deletes one batch of deliveries past inbox_retention. */
+static void prune_start(struct sync *s)
+{
+    char keep[32];
+    char batch[16];
+
+    snprintf(keep, sizeof(keep), "%.0f", s->conf->inbox_retention);
+    snprintf(batch, sizeof(batch), "%d", SYNC_PRUNE_BATCH);
+    s->prune_q = db_query(s->pool, "SELECT cl_inbox_prune($1::float8, $2::int)", 2,
+                          (const char *const[]){keep, batch}, prune_on_result, s);
+}
+
+static void prune_on_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct sync *s = container_of(w, struct sync, prune_timer);
+
+    (void)loop;
+    (void)revents;
+    if (s->prune_q == NULL)
+        prune_start(s);
 }
 
 /* ---- reconciler: one repository at a time per connection ---- */
@@ -879,11 +930,14 @@ void sync_metrics(struct sync *s, struct buf *out)
                "# TYPE closeloop_sync_inbox_pending gauge\ncloseloop_sync_inbox_pending %ld\n"
                "# TYPE closeloop_sync_inbox_processed_total counter\n"
                "closeloop_sync_inbox_processed_total %lu\n"
+               "# HELP closeloop_sync_inbox_pruned_total Processed deliveries deleted after "
+               "inbox_retention.\n# TYPE closeloop_sync_inbox_pruned_total counter\n"
+               "closeloop_sync_inbox_pruned_total %lu\n"
                "# HELP closeloop_sync_reconcile_age_seconds Age of the oldest successful "
                "reconciliation.\n# TYPE closeloop_sync_reconcile_age_seconds gauge\n"
                "closeloop_sync_reconcile_age_seconds %.0f\n",
                s->outbox_pending, s->outbox_failed, s->inbox_pending, s->inbox_done,
-               s->oldest_poll_age);
+               s->inbox_pruned, s->oldest_poll_age);
 }
 
 /* ---- life cycle ---- */
@@ -999,6 +1053,8 @@ int sync_new(struct sync **out, struct ev_loop *loop, struct db_pool *pool, cons
     ev_timer_start(loop, &s->ib_timer);
     ev_timer_init(&s->gauge_timer, gauge_on_timer, 0.5, SYNC_GAUGE_EVERY);
     ev_timer_start(loop, &s->gauge_timer);
+    ev_timer_init(&s->prune_timer, prune_on_timer, 5.0, SYNC_PRUNE_EVERY);
+    ev_timer_start(loop, &s->prune_timer);
     *out = s;
     return CL_OK;
 }
@@ -1022,6 +1078,8 @@ void sync_free(struct sync *s)
     }
     ev_timer_stop(s->loop, &s->ib_timer);
     ev_timer_stop(s->loop, &s->gauge_timer);
+    ev_timer_stop(s->loop, &s->prune_timer);
+    db_query_cancel(s->prune_q);
     db_query_cancel(s->ib_q);
     db_query_cancel(s->gauge_q);
     json_decref(s->ib_rows);
@@ -1035,6 +1093,17 @@ void sync_free(struct sync *s)
 const char *sync_routes(const struct sync *s)
 {
     return s->routes;
+}
+
+int sync_hook_parse(struct sync *s, const char *tracker, const char *connection, const char *event,
+                    const char *body, size_t len, struct provider_hook *out, struct cl_err *err)
+{
+    struct sync_conn *c = sync_conn_named(s, tracker, connection);
+
+    memset(out, 0, sizeof(*out));
+    if (c == NULL)
+        return cl_fail(err, CL_ENOTFOUND, "no %s connection %s", tracker, connection);
+    return c->ops->parse_hook(c->prov, event, body, len, out, err);
 }
 
 int sync_hook_check(struct sync *s, const char *tracker, const char *connection,

@@ -1,6 +1,8 @@
-/* migrate: the schema migrations in sql/, embedded into the binary at build time.
- * Each is applied once, in its own transaction, and recorded in schema_migrations with
- * its checksum; a session advisory lock stops two instances from migrating at once.
+/* migrate: the schema migrations in sql/ and the function files in sql/functions/,
+ * embedded into the binary at build time. Each migration is applied once and recorded
+ * in schema_migrations with its checksum; the function files are re-created as a whole
+ * whenever their content changed or a migration ran. Both happen in one transaction,
+ * under a session advisory lock that stops two instances from migrating at once.
  * Blocking: call before the loop starts or from an admin verb, never from the loop. */
 #ifndef CLOSELOOP_MIGRATE_H
 #define CLOSELOOP_MIGRATE_H
@@ -18,6 +20,10 @@ struct migrate_file {
 /* Generated from sql/ (contrib/embed-sql.sh), in version order. */
 extern const struct migrate_file migrate_files[];
 extern const int migrate_nfiles;
+/* The files of sql/functions/ by name, from index 1 (version unused); [0] is a
+ * placeholder. */
+extern const struct migrate_file migrate_functions[];
+extern const int migrate_nfunctions;
 
 /* The highest version this binary knows. */
 int migrate_latest(void);

@@ -10,6 +10,7 @@
 #include "closeloop/cl.h"
 #include "closeloop/conf.h"
 #include "closeloop/db.h"
+#include "closeloop/provider.h"
 
 #include <ev.h>
 #include <jansson.h>
@@ -36,6 +37,10 @@ const char *sync_routes(const struct sync *s);
  * (no such connection), CL_EAUTH (bad or missing signature, or no secret configured). */
 int sync_hook_check(struct sync *s, const char *tracker, const char *connection,
                     const char *signature, const char *body, size_t len, const char **name);
+/* Parses a verified delivery for the connection sync_hook_check() named (see
+ * provider_ops.parse_hook); CL_EINVAL with the reason for a malformed one. */
+int sync_hook_parse(struct sync *s, const char *tracker, const char *connection, const char *event,
+                    const char *body, size_t len, struct provider_hook *out, struct cl_err *err);
 /* Wakes the inbox worker (after a delivery committed). */
 void sync_inbox_kick(struct sync *s);
 

@@ -164,6 +164,23 @@ static void test_cli_sync__status_colours_trouble(void **state)
     free(got);
 }
 
+static void test_cli_sync__status_shows_dead_letters(void **state)
+{
+    char *got = status("{\"connections\":[{\"name\":\"github\",\"tracker\":\"github\","
+                       "\"auth\":\"token\",\"state\":\"ok\",\"repos\":[]}],"
+                       "\"inbox\":{\"pending\":2,\"dead\":1,\"dead_letters\":[{\"id\":9,"
+                       "\"delivery\":\"d-1\",\"event\":\"issues\","
+                       "\"received_at\":\"2026-03-10T11:00:00Z\","
+                       "\"error\":\"issue.title is not a string\"}]}}",
+                       false);
+
+    (void)state;
+    assert_non_null(strstr(got, "\ninbox: 2 pending, 1 dead letters\n"));
+    assert_non_null(strstr(got, "DEAD LETTER  EVENT   RECEIVED  REASON\n"
+                                "d-1          issues  1h ago    issue.title is not a string\n"));
+    free(got);
+}
+
 static void test_cli_sync__status_without_connections_or_repos(void **state)
 {
     char *got = status("{\"connections\":[]}", false);
@@ -296,6 +313,7 @@ int main(void)
         cmocka_unit_test(test_cli_sync__no_sync_object_adds_nothing),
         cmocka_unit_test(test_cli_sync__status_tables),
         cmocka_unit_test(test_cli_sync__status_colours_trouble),
+        cmocka_unit_test(test_cli_sync__status_shows_dead_letters),
         cmocka_unit_test(test_cli_sync__status_without_connections_or_repos),
         cmocka_unit_test(test_cli_sync__import_summary),
         cmocka_unit_test(test_cli_sync__doctor_lines),

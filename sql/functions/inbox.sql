@@ -1,0 +1,99 @@
+-- The inbox: webhook deliveries stored before the answer, applied afterwards by the
+-- inbox worker, dead letters, retention. Re-created as a whole by `migrate` when a
+-- file under sql/functions/ changes.
+
+-- A delivery whose application keeps failing stays unprocessed with its error after five
+-- attempts (a dead letter, visible in sync status), instead of being retried forever.
+CREATE OR REPLACE FUNCTION cl_inbox_failed(inbox_id bigint, err text) RETURNS void
+LANGUAGE sql AS $$
+    UPDATE inbox SET last_error = err, claimed_until = NULL WHERE id = inbox_id
+$$;
+
+-- Inbox: store a verified delivery once (the delivery id deduplicates redeliveries),
+-- and only when it can matter: it is about a linked issue (remote_id) or a repository
+-- that is reconciled (scope). A malformed one (dead, its reason) is kept as a dead
+-- letter, never applied, shown by sync status. Returns {"accepted","stored",
+-- "duplicate","delivery"}.
+DROP FUNCTION IF EXISTS cl_inbox_put(text, text, text, text, text);
+CREATE OR REPLACE FUNCTION cl_inbox_put(tracker_in text, conn text, delivery text, event_in text,
+                                        body text, remote_id_in text, scope_in text, dead text)
+RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    wanted boolean := dead IS NOT NULL
+        OR EXISTS (SELECT 1 FROM links WHERE tracker = tracker_in AND connection = conn
+                   AND remote_id = remote_id_in)
+        OR EXISTS (SELECT 1 FROM sync_repos WHERE tracker = tracker_in AND connection = conn
+                   AND lower(repo) = lower(scope_in));
+    new_id bigint;
+BEGIN
+    IF wanted THEN
+        INSERT INTO inbox (tracker, connection, delivery_id, event, payload, attempts, last_error)
+        VALUES (tracker_in, conn, delivery, event_in, body,
+                CASE WHEN dead IS NULL THEN 0 ELSE 5 END, dead)
+        ON CONFLICT (tracker, connection, delivery_id) DO NOTHING
+        RETURNING id INTO new_id;
+    END IF;
+    RETURN json_build_object('accepted', true, 'stored', new_id IS NOT NULL,
+                             'duplicate', wanted AND new_id IS NULL,
+                             'delivery', delivery)::text;
+END $$;
+
+CREATE OR REPLACE FUNCTION cl_inbox_claim(lim integer, lease_seconds double precision)
+RETURNS TABLE (id bigint, tracker text, connection text, event text, payload text)
+LANGUAGE sql AS $$
+    UPDATE inbox i SET claimed_until = now() + make_interval(secs => lease_seconds),
+                       attempts = i.attempts + 1
+    WHERE i.id IN (SELECT x.id FROM inbox x
+                   WHERE x.processed_at IS NULL AND x.attempts < 5
+                     AND (x.claimed_until IS NULL OR x.claimed_until < now())
+                   ORDER BY x.id LIMIT lim FOR UPDATE SKIP LOCKED)
+    RETURNING i.id, i.tracker, i.connection, i.event, i.payload
+$$;
+
+-- Applies one parsed delivery and marks it processed, together. A delivery that could
+-- not be parsed (err) becomes a dead letter at once: parsing it again will not help.
+-- `at` is the remote's updated_at the delivery carries (staleness of moves and deletes).
+DROP FUNCTION IF EXISTS cl_inbox_apply(bigint, text, jsonb, text, text, text);
+CREATE OR REPLACE FUNCTION cl_inbox_apply(inbox_id bigint, kind text, remote jsonb, old_id text,
+                                          actor text, err text, at timestamptz)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    b inbox;
+    res jsonb := '{}'::jsonb;
+BEGIN
+    SELECT * INTO b FROM inbox WHERE id = inbox_id FOR UPDATE;
+    IF b.processed_at IS NOT NULL THEN
+        RETURN '{"duplicate": true}'::jsonb;   -- another instance got there first
+    END IF;
+    IF err IS NOT NULL THEN
+        UPDATE inbox SET attempts = greatest(attempts, 5), last_error = err, claimed_until = NULL
+        WHERE id = inbox_id;
+        RETURN '{"dead": true}'::jsonb;
+    END IF;
+    IF kind = 'apply' THEN
+        res := cl_sync_apply(b.tracker, b.connection, remote, b.tracker, actor);
+    ELSIF kind = 'moved' THEN
+        PERFORM cl_link_moved(b.tracker, b.connection, old_id, remote, at);
+    ELSIF kind = 'deleted' THEN
+        PERFORM cl_link_gone(b.tracker, b.connection, old_id, 'deleted on ' || b.tracker, at);
+    END IF;
+    UPDATE inbox SET processed_at = now(), claimed_until = NULL, last_error = NULL
+    WHERE id = inbox_id;
+    RETURN res;
+END $$;
+
+-- Retention: processed deliveries older than `keep_seconds` go, dead letters a month
+-- later than that (they are shown until then), at most `batch` rows per call.
+CREATE OR REPLACE FUNCTION cl_inbox_prune(keep_seconds double precision, batch integer)
+RETURNS integer LANGUAGE sql AS $$
+    WITH old AS (
+        SELECT id FROM inbox
+        WHERE (processed_at IS NOT NULL
+               AND processed_at < now() - make_interval(secs => keep_seconds))
+           OR (processed_at IS NULL AND attempts >= 5
+               AND received_at < now() - make_interval(secs => keep_seconds)
+                                       - interval '30 days')
+        LIMIT batch FOR UPDATE SKIP LOCKED),
+    gone AS (DELETE FROM inbox i USING old WHERE i.id = old.id RETURNING 1)
+    SELECT count(*)::int FROM gone
+$$;

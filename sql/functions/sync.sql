@@ -1,0 +1,565 @@
+-- Two-way sync with trackers (GitHub now, Jira next): the merge, the outbox, links,
+-- reconciliation and import. Tracker-neutral: a remote issue reaches these functions as
+-- a neutral snapshot (jsonb):
+--   {"remote_id","node_id","number","repo","url","updated_at","title","description",
+--    "due_on" (absent when the issue carries no due section),"status" (open|done|wont_do),
+--    "assignees" [logins or account ids]}
+-- Statuses are compared in remote terms: open, in_progress and blocked are all "open".
+-- Re-created as a whole by `migrate` when a file under sql/functions/ changes.
+
+-- Work for the outbox worker, woken by NOTIFY at commit.
+CREATE OR REPLACE FUNCTION cl_sync_enqueue(aid bigint, op_in text) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    l links;
+BEGIN
+    SELECT * INTO l FROM links WHERE action_id = aid;
+    IF NOT FOUND OR l.state = 'broken' THEN
+        RETURN;
+    END IF;
+    INSERT INTO outbox (action_id, tracker, op) VALUES (aid, l.tracker, op_in);
+    PERFORM pg_notify('closeloop_outbox', l.tracker);
+END $$;
+
+-- Local changes push; changes that came from a tracker were merged by cl_sync_apply,
+-- which enqueues a push itself when the merge leaves closeloop ahead.
+CREATE OR REPLACE FUNCTION cl_sync_after_change(aid bigint, src text) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF src NOT IN ('github', 'jira') THEN
+        PERFORM cl_sync_enqueue(aid, 'push');
+    END IF;
+END $$;
+
+-- The action in the terms the sync compares: status collapsed to remote terms, trailing
+-- blanks of the description dropped (trackers trim them; keeping them would ping-pong).
+CREATE OR REPLACE FUNCTION cl_sync_local(aid bigint) RETURNS jsonb LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object(
+        'title', a.title, 'description', rtrim(a.description, E' \t\r\n'), 'due_on', a.due_on,
+        'owner', p.handle,
+        'status', CASE WHEN action_is_open(a.status) THEN 'open' ELSE a.status END)
+    FROM actions a LEFT JOIN people p ON p.id = a.owner_id
+    WHERE a.id = aid
+$$;
+
+-- What a push sends: the sync fields plus what rendering needs.
+CREATE OR REPLACE FUNCTION cl_sync_push_view(aid bigint) RETURNS jsonb LANGUAGE sql STABLE AS $$
+    SELECT cl_sync_local(a.id) || jsonb_build_object(
+        'id', a.id, 'kind', a.kind, 'owner_login', p.github_login,
+        'owner_jira', p.jira_account_id, 'incident', i.key, 'incident_title', i.title,
+        'postmortem_url', i.postmortem_url)
+    FROM actions a JOIN incidents i ON i.id = a.incident_id
+    LEFT JOIN people p ON p.id = a.owner_id
+    WHERE a.id = aid
+$$;
+
+-- Maps remote assignees to an owner handle. Returns {"owner": handle|null} when exactly
+-- one assignee maps to an active person (or there is none), else {"warning": text}:
+-- several assignees, or one that maps to nobody, never changes the owner.
+CREATE OR REPLACE FUNCTION cl_sync_owner(tracker_in text, assignees jsonb) RETURNS jsonb
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    who text;
+    handle_out text;
+BEGIN
+    IF assignees IS NULL OR jsonb_typeof(assignees) <> 'array' THEN
+        RETURN '{"skip": true}'::jsonb;
+    END IF;
+    IF jsonb_array_length(assignees) = 0 THEN
+        RETURN '{"owner": null}'::jsonb;
+    END IF;
+    IF jsonb_array_length(assignees) > 1 THEN
+        RETURN jsonb_build_object('warning', format('%s has %s assignees (%s); closeloop keeps one owner',
+                                  tracker_in, jsonb_array_length(assignees), assignees::text));
+    END IF;
+    who := assignees->>0;
+    SELECT handle INTO handle_out FROM people
+    WHERE active AND CASE tracker_in WHEN 'github' THEN lower(github_login) = lower(who)
+                                     ELSE jira_account_id = who OR jira_name = who END;
+    IF handle_out IS NULL THEN
+        RETURN jsonb_build_object('warning',
+                                  format('%s assignee "%s" maps to no active person', tracker_in, who));
+    END IF;
+    RETURN jsonb_build_object('owner', handle_out);
+END $$;
+
+-- Which side wins when both changed a field since they last agreed: the tracker for
+-- what owners edit there (title, description, status), closeloop for the facilitator's
+-- commitments (owner, due date). The losing value is kept in a conflict event.
+CREATE OR REPLACE FUNCTION cl_sync_remote_wins(field text) RETURNS boolean LANGUAGE sql IMMUTABLE AS $$
+    SELECT field IN ('title', 'description', 'status')
+$$;
+
+-- What a remote snapshot says about the fields the merge compares: two snapshots with
+-- the same updated_at and the same digest are the same state of the issue.
+CREATE OR REPLACE FUNCTION cl_sync_digest(remote jsonb) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT md5(jsonb_build_object(
+        'title', remote->'title', 'description', remote->'description',
+        'due_on', CASE WHEN remote ? 'due_on' THEN remote->'due_on' ELSE '"?"'::jsonb END,
+        'status', remote->'status', 'assignees', remote->'assignees')::text)
+$$;
+
+-- Three-way merge of one remote snapshot into its action. Returns
+-- {"linked": bool, "stale": bool, "changed": [...], "conflicts": [...], "push": bool}.
+-- Fields whose remote value equals the base are unchanged remotely, so our own writes
+-- coming back never change anything (no echo).
+-- A snapshot older than the last one applied is stale. One with the same updated_at
+-- (a second's resolution) is the same state when its digest matches; otherwise two
+-- states share that second and which is the later cannot be told from the snapshot
+-- (a replayed delivery looks like that): the issue itself is read again (a push job
+-- fetches it first) and nothing is applied here. `fresh` snapshots were just read by
+-- id and are applied at an equal updated_at.
+DROP FUNCTION IF EXISTS cl_sync_apply(text, text, jsonb, text, text, boolean);
+CREATE OR REPLACE FUNCTION cl_sync_apply(tracker_in text, conn text, remote jsonb, src text,
+                                         actor text, enqueue boolean DEFAULT true,
+                                         fresh boolean DEFAULT false)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    l links;
+    o actions;
+    n actions;
+    loc jsonb;
+    own jsonb;
+    r jsonb := '{}'::jsonb;
+    merged jsonb;
+    f text;
+    changed text[] := '{}';
+    conflicts text[] := '{}';
+    push boolean := false;
+    remote_changed boolean;
+    local_changed boolean;
+    warning_text text;
+    ts timestamptz := (remote->>'updated_at')::timestamptz;
+    dig text := cl_sync_digest(remote);
+BEGIN
+    SELECT * INTO l FROM links
+    WHERE tracker = tracker_in AND connection = conn AND remote_id = remote->>'remote_id'
+    FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN '{"linked": false}'::jsonb;
+    END IF;
+    IF ts < l.remote_updated_at THEN
+        RETURN jsonb_build_object('linked', true, 'stale', true);
+    END IF;
+    IF ts = l.remote_updated_at AND NOT fresh THEN
+        IF dig IS DISTINCT FROM l.remote_digest THEN
+            PERFORM cl_sync_enqueue(l.action_id, 'push');
+        END IF;
+        RETURN jsonb_build_object('linked', true, 'stale', true,
+                                  'reread', dig IS DISTINCT FROM l.remote_digest);
+    END IF;
+    o := cl_action_lock(l.action_id, NULL);
+    n := o;
+    loc := cl_sync_local(o.id);
+    -- remote values in closeloop terms; a field the remote cannot tell is taken as base
+    r := jsonb_build_object('title', remote->'title', 'description', remote->'description',
+                            'status', remote->'status');
+    IF remote ? 'due_on' THEN
+        r := r || jsonb_build_object('due_on', remote->'due_on');
+    ELSE
+        r := r || jsonb_build_object('due_on', coalesce(l.base->'due_on', loc->'due_on'));
+    END IF;
+    own := cl_sync_owner(tracker_in, remote->'assignees');
+    IF loc->>'owner' IS NOT NULL AND NOT EXISTS (
+           SELECT 1 FROM people WHERE handle = loc->>'owner'
+           AND CASE tracker_in WHEN 'github' THEN github_login IS NOT NULL
+                               ELSE jira_account_id IS NOT NULL END) THEN
+        -- closeloop cannot express this owner remotely: the assignees are left alone
+        -- and do not count as a change either way
+        warning_text := format('owner "%s" has no %s account mapped; the assignee is left alone',
+                               loc->>'owner', tracker_in);
+        own := '{"skip": true}'::jsonb;
+    END IF;
+    IF own ? 'owner' THEN
+        r := r || jsonb_build_object('owner', own->'owner');
+    ELSIF own ? 'skip' AND warning_text IS NOT NULL THEN
+        r := r || jsonb_build_object('owner', loc->'owner');
+        l.base := l.base || jsonb_build_object('owner', loc->'owner');
+    ELSE
+        r := r || jsonb_build_object('owner', coalesce(l.base->'owner', loc->'owner'));
+        warning_text := own->>'warning';
+    END IF;
+    merged := l.base;
+    FOREACH f IN ARRAY ARRAY['title', 'description', 'status', 'owner', 'due_on'] LOOP
+        -- with no base yet (an existing issue just linked) both sides count as changed
+        remote_changed := NOT (l.base ? f) OR r->f IS DISTINCT FROM l.base->f;
+        local_changed := NOT (l.base ? f) OR loc->f IS DISTINCT FROM l.base->f;
+        IF NOT remote_changed THEN
+            push := push OR local_changed;                    -- only closeloop changed it
+            CONTINUE;
+        END IF;
+        merged := merged || jsonb_build_object(f, r->f);      -- base: what the remote holds
+        IF loc->f IS NOT DISTINCT FROM r->f THEN
+            CONTINUE;                                          -- both hold the same value
+        END IF;
+        IF local_changed THEN                                  -- both changed it: conflict
+            conflicts := conflicts || f;
+            PERFORM cl_event(o.id, src, actor, 'conflict.' || f, loc->>f, r->>f);
+            IF NOT cl_sync_remote_wins(f) THEN
+                push := true;                                  -- closeloop's value goes back
+                CONTINUE;
+            END IF;
+        END IF;
+        changed := changed || f;
+        CASE f
+            WHEN 'title' THEN n.title := r->>'title';
+            WHEN 'description' THEN n.description := coalesce(r->>'description', '');
+            WHEN 'due_on' THEN n.due_on := (r->>'due_on')::date;
+            WHEN 'owner' THEN n.owner_id := (SELECT id FROM people WHERE handle = r->>'owner');
+            WHEN 'status' THEN n.status := r->>'status';
+        END CASE;
+    END LOOP;
+    IF warning_text IS DISTINCT FROM l.warning AND warning_text IS NOT NULL THEN
+        PERFORM cl_event(o.id, src, actor, 'sync_warning', l.warning, warning_text);
+    END IF;
+    IF cardinality(changed) > 0 THEN
+        PERFORM cl_action_apply(o, n, src, actor);
+    END IF;
+    UPDATE links
+    SET base = merged, remote_updated_at = greatest(remote_updated_at, ts), remote_digest = dig,
+        remote_node_id = coalesce(remote->>'node_id', remote_node_id),
+        remote_number = coalesce((remote->>'number')::int, remote_number),
+        repo = coalesce(remote->>'repo', repo), url = coalesce(remote->>'url', url),
+        state = 'linked', warning = warning_text, synced_at = now(), updated_at = now()
+    WHERE id = l.id;
+    IF push AND enqueue THEN   -- a running push sends it anyway: no second job
+        PERFORM cl_sync_enqueue(o.id, 'push');
+    END IF;
+    RETURN jsonb_build_object('linked', true, 'stale', false, 'action', o.id,
+                              'changed', to_jsonb(changed), 'conflicts', to_jsonb(conflicts),
+                              'push', push, 'local', cl_sync_push_view(o.id));
+END $$;
+
+-- Outbox claims: one action at a time, all its pending rows together, under a lease so
+-- that other instances skip it and a crashed worker's claim expires.
+CREATE OR REPLACE FUNCTION cl_outbox_claim(tracker_in text, conn text, lease_seconds double precision)
+RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+    head outbox;
+    ids bigint[];
+    ops text[];
+    job jsonb;
+BEGIN
+    SELECT * INTO head FROM outbox o
+    WHERE o.tracker = tracker_in AND o.done_at IS NULL AND o.failed_at IS NULL
+      AND EXISTS (SELECT 1 FROM links k WHERE k.action_id = o.action_id AND k.connection = conn)
+      AND o.available_at <= now() AND (o.claimed_until IS NULL OR o.claimed_until < now())
+      AND NOT EXISTS (SELECT 1 FROM outbox x WHERE x.action_id = o.action_id
+                      AND x.done_at IS NULL AND x.claimed_until >= now())
+    ORDER BY o.available_at, o.id
+    LIMIT 1 FOR UPDATE SKIP LOCKED;
+    IF NOT FOUND OR NOT pg_try_advisory_xact_lock(7354202, (head.action_id % 2147483647)::int)
+    THEN
+        RETURN NULL;
+    END IF;
+    WITH c AS (
+        UPDATE outbox SET claimed_until = now() + make_interval(secs => lease_seconds),
+                          attempts = attempts + 1
+        WHERE action_id = head.action_id AND done_at IS NULL AND failed_at IS NULL
+          AND available_at <= now()
+        RETURNING id, op)
+    SELECT array_agg(id ORDER BY id), array_agg(op) INTO ids, ops FROM c;
+    SELECT jsonb_build_object(
+        'outbox', to_jsonb(ids),
+        'op', CASE WHEN 'create' = ANY (ops) THEN 'create' ELSE 'push' END,
+        'attempts', (SELECT max(attempts) FROM outbox WHERE id = ANY (ids)),
+        'instance', (SELECT value FROM settings WHERE key = 'instance_id'),
+        'link', jsonb_build_object('id', l.id, 'connection', l.connection, 'repo', l.repo,
+                                   'state', l.state, 'remote_id', l.remote_id,
+                                   'number', l.remote_number, 'base', l.base,
+                                   'creating_since', l.creating_since),
+        'action', cl_sync_push_view(l.action_id))
+    INTO job
+    FROM links l
+    WHERE l.action_id = head.action_id;
+    RETURN job;
+END $$;
+
+CREATE OR REPLACE FUNCTION cl_outbox_done(ids bigint[]) RETURNS void LANGUAGE sql AS $$
+    UPDATE outbox SET done_at = now(), claimed_until = NULL, last_error = NULL
+    WHERE id = ANY (ids)
+$$;
+
+-- A transient failure: try again after `delay` seconds (the caller adds jitter).
+CREATE OR REPLACE FUNCTION cl_outbox_retry(ids bigint[], err text, delay double precision) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE outbox SET claimed_until = NULL, last_error = err,
+                      available_at = now() + make_interval(secs => delay)
+    WHERE id = ANY (ids);
+    UPDATE links SET last_error = err, error_at = now(), updated_at = now()
+    WHERE action_id = (SELECT action_id FROM outbox WHERE id = ids[1]);
+END $$;
+
+-- A permanent rejection (e.g. GitHub's 422): never retried, visible on the action.
+CREATE OR REPLACE FUNCTION cl_outbox_fail(ids bigint[], err text) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE outbox SET claimed_until = NULL, failed_at = now(), last_error = err
+    WHERE id = ANY (ids);
+    UPDATE links SET last_error = err, error_at = now(), updated_at = now()
+    WHERE action_id = (SELECT action_id FROM outbox WHERE id = ids[1]);
+END $$;
+
+-- Marks the link as being created, once: the first attempt's time bounds the marker
+-- search after a crash.
+CREATE OR REPLACE FUNCTION cl_link_creating(link_id bigint) RETURNS timestamptz LANGUAGE sql AS $$
+    UPDATE links SET state = 'creating', creating_since = coalesce(creating_since, now()),
+                     updated_at = now()
+    WHERE id = link_id RETURNING creating_since
+$$;
+
+-- Records what the remote now holds after closeloop wrote it: the snapshot becomes the
+-- base (in closeloop terms, from `agreed`), so the echo changes nothing.
+CREATE OR REPLACE FUNCTION cl_link_pushed(link_id bigint, remote jsonb, agreed jsonb) RETURNS void
+LANGUAGE sql AS $$
+    UPDATE links
+    SET state = 'linked', remote_id = coalesce(remote->>'remote_id', remote_id),
+        remote_node_id = coalesce(remote->>'node_id', remote_node_id),
+        remote_number = coalesce((remote->>'number')::int, remote_number),
+        repo = coalesce(remote->>'repo', repo), url = coalesce(remote->>'url', url),
+        base = base || jsonb_build_object('title', agreed->'title',
+                                          'description', agreed->'description',
+                                          'status', agreed->'status', 'owner', agreed->'owner',
+                                          'due_on', agreed->'due_on'),
+        remote_digest = CASE WHEN (remote->>'updated_at')::timestamptz
+                                  >= coalesce(remote_updated_at, '-infinity')
+                             THEN cl_sync_digest(remote) ELSE remote_digest END,
+        remote_updated_at = greatest(remote_updated_at, (remote->>'updated_at')::timestamptz),
+        last_error = NULL, error_at = NULL, synced_at = now(), updated_at = now()
+    WHERE id = link_id
+$$;
+
+CREATE OR REPLACE FUNCTION cl_link_broken(link_id bigint, err text) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    aid bigint;
+BEGIN
+    UPDATE links SET state = 'broken', last_error = err, error_at = now(), updated_at = now()
+    WHERE id = link_id AND state <> 'broken' RETURNING action_id INTO aid;
+    IF aid IS NOT NULL THEN
+        PERFORM cl_event(aid, (SELECT tracker FROM links WHERE id = link_id), 'closeloop',
+                         'sync_link', 'linked', 'broken: ' || err);
+        UPDATE outbox SET done_at = now(), claimed_until = NULL,
+                          last_error = 'link broken: ' || err
+        WHERE action_id = aid AND done_at IS NULL AND failed_at IS NULL;
+    END IF;
+END $$;
+
+-- A fetched remote for a link: attach its ids (first fetch of a linked reference, or a
+-- transfer that gave the issue a new id), then merge.
+CREATE OR REPLACE FUNCTION cl_sync_fetched(link_id bigint, remote jsonb, actor text) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+    l links;
+BEGIN
+    UPDATE links SET remote_id = remote->>'remote_id',
+                     remote_number = coalesce((remote->>'number')::int, remote_number),
+                     repo = coalesce(remote->>'repo', repo), url = coalesce(remote->>'url', url),
+                     updated_at = now()
+    WHERE id = link_id RETURNING * INTO l;
+    -- a transfer followed here moves the link to a repository that must be polled too
+    INSERT INTO sync_repos (tracker, connection, repo, cursor)
+    VALUES (l.tracker, l.connection, l.repo, now() - interval '5 minutes')
+    ON CONFLICT DO NOTHING;
+    RETURN cl_sync_apply(l.tracker, l.connection, remote, l.tracker, actor, false, true);
+END $$;
+
+-- The connection serving a repository, from the routing the service passes in:
+-- {"default": "github" | null, "owners": {"acme": "ghe", ...}}.
+CREATE OR REPLACE FUNCTION cl_sync_connection(routes jsonb, repo text) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT coalesce(routes->'owners'->>lower(split_part(repo, '/', 1)), routes->>'default')
+$$;
+
+CREATE OR REPLACE FUNCTION cl_link_new(aid bigint, repo_in text, number_in integer, routes jsonb,
+                            op_in text) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    conn text := cl_sync_connection(routes, repo_in);
+BEGIN
+    IF conn IS NULL THEN
+        RAISE EXCEPTION 'no GitHub connection is configured for %', repo_in
+            USING ERRCODE = 'CL422', COLUMN = 'github';
+    END IF;
+    INSERT INTO links (action_id, tracker, connection, repo, remote_number)
+    VALUES (aid, 'github', conn, repo_in, number_in);
+    INSERT INTO sync_repos (tracker, connection, repo, cursor)
+    VALUES ('github', conn, repo_in, now() - interval '5 minutes')
+    ON CONFLICT DO NOTHING;
+    PERFORM cl_sync_enqueue(aid, op_in);
+END $$;
+
+CREATE OR REPLACE FUNCTION cl_action_link(aid bigint, ref text, routes jsonb) RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+    m text[] := regexp_match(ref, '^([^#]{1,141})#([1-9][0-9]{0,8})$');
+BEGIN
+    PERFORM cl_action_lock(aid, NULL);
+    IF m IS NULL OR NOT cl_github_repo_valid(m[1]) THEN
+        RAISE EXCEPTION 'expected owner/repo#number (owner/repo: letters, digits, ''-'', ''_'' and ''.'', owner at most 39 and name at most 100 characters, neither ''.'' nor ''..''), not "%"', ref
+            USING ERRCODE = 'CL422', COLUMN = 'github';
+    END IF;
+    IF EXISTS (SELECT 1 FROM links WHERE action_id = aid) THEN
+        RAISE EXCEPTION 'action % is already linked', aid
+            USING ERRCODE = '23505', CONSTRAINT = 'links_action_id_key', TABLE = 'links';
+    END IF;
+    IF EXISTS (SELECT 1 FROM links WHERE tracker = 'github' AND repo = m[1]
+               AND remote_number = m[2]::int AND state <> 'broken') THEN
+        RAISE EXCEPTION '%#% is already linked to another action', m[1], m[2]
+            USING ERRCODE = '23505', CONSTRAINT = 'links_github_key', TABLE = 'links';
+    END IF;
+    PERFORM cl_link_new(aid, m[1], m[2]::int, routes, 'push');
+    RETURN (SELECT action_json(v) FROM action_v v WHERE v.id = aid);
+END $$;
+
+-- Webhooks: a transferred issue (new id, number, repository) and a deleted one.
+-- `at` is the old issue's updated_at in the delivery: older than what the link last
+-- applied means a stale (or replayed) delivery, which changes nothing.
+DROP FUNCTION IF EXISTS cl_link_moved(text, text, text, jsonb);
+CREATE OR REPLACE FUNCTION cl_link_moved(tracker_in text, conn text, old_id text, remote jsonb,
+                                         at timestamptz)
+RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    lid bigint;
+BEGIN
+    UPDATE links SET remote_id = remote->>'remote_id', remote_node_id = remote->>'node_id',
+                     remote_number = (remote->>'number')::int, repo = remote->>'repo',
+                     url = remote->>'url', updated_at = now()
+    WHERE tracker = tracker_in AND connection = conn AND remote_id = old_id
+      AND (at IS NULL OR remote_updated_at IS NULL OR at >= remote_updated_at)
+    RETURNING id INTO lid;
+    IF lid IS NOT NULL THEN
+        INSERT INTO sync_repos (tracker, connection, repo, cursor)
+        VALUES (tracker_in, conn, remote->>'repo', now() - interval '5 minutes')
+        ON CONFLICT DO NOTHING;
+        PERFORM cl_event(action_id, tracker_in, 'closeloop', 'sync_link', NULL,
+                         'moved to ' || (remote->>'repo') || '#' || (remote->>'number'))
+        FROM links WHERE id = lid;
+    END IF;
+END $$;
+
+DROP FUNCTION IF EXISTS cl_link_gone(text, text, text, text);
+CREATE OR REPLACE FUNCTION cl_link_gone(tracker_in text, conn text, old_id text, why text,
+                                        at timestamptz)
+RETURNS void LANGUAGE sql AS $$
+    SELECT cl_link_broken(id, why) FROM links
+    WHERE tracker = tracker_in AND connection = conn AND remote_id = old_id
+      AND (at IS NULL OR remote_updated_at IS NULL OR at >= remote_updated_at)
+$$;
+
+-- Reconciliation: claim a repository that is due, then record how the poll went.
+CREATE OR REPLACE FUNCTION cl_repo_claim(tracker_in text, conn text, lease_seconds double precision)
+RETURNS TABLE (repo text, cursor text, etag text) LANGUAGE sql AS $$
+    UPDATE sync_repos r SET claimed_until = now() + make_interval(secs => lease_seconds),
+                            last_attempt_at = now()
+    WHERE (r.tracker, r.connection, r.repo) IN (
+        SELECT x.tracker, x.connection, x.repo FROM sync_repos x
+        WHERE x.tracker = tracker_in AND x.connection = conn AND x.next_poll_at <= now()
+          AND (x.claimed_until IS NULL OR x.claimed_until < now())
+        ORDER BY x.next_poll_at LIMIT 1 FOR UPDATE SKIP LOCKED)
+    RETURNING r.repo, to_char(r.cursor AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), r.etag
+$$;
+
+-- Merges every snapshot of a listing (oldest first) and records the poll.
+-- An issue updated after the listing began (listed_at, the first page's Date) moved to
+-- the end of a listing sorted by update time, and may have pushed an issue onto a page
+-- already read: then the cursor stays where it was, and the next poll reads the range
+-- again (its unchanged pages answer 304).
+CREATE OR REPLACE FUNCTION cl_repo_polled(tracker_in text, conn text, repo_in text, remotes jsonb,
+                               etag_in text, unchanged boolean, err text, nrequests integer,
+                               interval_seconds double precision, listed_at timestamptz)
+RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+    r jsonb;
+    applied integer := 0;
+    newest timestamptz;
+    old_cursor timestamptz;
+BEGIN
+    SELECT cursor INTO old_cursor FROM sync_repos
+    WHERE tracker = tracker_in AND connection = conn AND repo = repo_in;
+    IF err IS NULL AND remotes IS NOT NULL THEN
+        FOR r IN SELECT * FROM jsonb_array_elements(remotes) LOOP
+            IF (cl_sync_apply(tracker_in, conn, r, tracker_in, 'reconcile')->>'linked')::boolean THEN
+                applied := applied + 1;
+            END IF;
+            newest := greatest(newest, (r->>'updated_at')::timestamptz);
+        END LOOP;
+    END IF;
+    UPDATE sync_repos
+    SET claimed_until = NULL,
+        cursor = CASE WHEN err IS NOT NULL THEN cursor
+                      WHEN listed_at IS NOT NULL AND newest >= listed_at - interval '1 second'
+                          THEN cursor
+                      ELSE greatest(cursor, newest) END,
+        -- an ETag belongs to the URL it came from, and the URL holds the cursor
+        etag = CASE WHEN err IS NOT NULL THEN etag
+                    WHEN newest IS NOT NULL AND newest > coalesce(old_cursor, '-infinity')
+                         AND NOT (listed_at IS NOT NULL
+                                  AND newest >= listed_at - interval '1 second')
+                        THEN NULL
+                    ELSE coalesce(etag_in, etag) END,
+        last_success_at = CASE WHEN err IS NULL THEN now() ELSE last_success_at END,
+        last_error = err,
+        requests = sync_repos.requests + nrequests,
+        not_modified = sync_repos.not_modified + CASE WHEN unchanged THEN 1 ELSE 0 END,
+        next_poll_at = now() + make_interval(secs => interval_seconds)
+    WHERE tracker = tracker_in AND connection = conn AND repo = repo_in;
+    RETURN jsonb_build_object('applied', applied);
+END $$;
+
+-- Import: every listed issue not linked yet becomes an action of the incident, linked,
+-- with the issue's values as the agreed base. One transaction for the whole listing.
+CREATE OR REPLACE FUNCTION cl_sync_import(tracker_in text, conn text, repo_in text, incident_key text,
+                               remotes jsonb, actor text) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+    inc_id bigint;
+    r jsonb;
+    own jsonb;
+    aid bigint;
+    imported integer := 0;
+    skipped integer := 0;
+BEGIN
+    SELECT id INTO inc_id FROM incidents WHERE key = incident_key;
+    IF inc_id IS NULL THEN
+        RAISE EXCEPTION 'unknown incident "%"', incident_key
+            USING ERRCODE = 'CL422', COLUMN = 'incident';
+    END IF;
+    INSERT INTO sync_repos (tracker, connection, repo) VALUES (tracker_in, conn, repo_in)
+    ON CONFLICT DO NOTHING;
+    FOR r IN SELECT * FROM jsonb_array_elements(remotes) LOOP
+        IF EXISTS (SELECT 1 FROM links WHERE tracker = tracker_in AND connection = conn
+                   AND remote_id = r->>'remote_id') THEN
+            skipped := skipped + 1;
+            CONTINUE;
+        END IF;
+        own := cl_sync_owner(tracker_in, r->'assignees');
+        INSERT INTO actions (incident_id, kind, title, description, owner_id, status, due_on,
+                             closed_at)
+        VALUES (inc_id,
+                CASE WHEN r->'labels' ? 'preventive' THEN 'preventive' ELSE 'corrective' END,
+                left(r->>'title', 300), coalesce(r->>'description', ''),
+                (SELECT id FROM people WHERE handle = own->>'owner'), r->>'status',
+                (r->>'due_on')::date,
+                CASE WHEN r->>'status' = 'open' THEN NULL ELSE now() END)
+        RETURNING id INTO aid;
+        INSERT INTO events (action_id, source, actor, field, old, new)
+        VALUES (aid, tracker_in, actor, 'created', NULL,
+                'imported from ' || repo_in || '#' || (r->>'number'));
+        INSERT INTO links (action_id, tracker, connection, repo, state, remote_id,
+                           remote_node_id, remote_number, url, base, remote_updated_at,
+                           remote_digest, warning, synced_at)
+        VALUES (aid, tracker_in, conn, repo_in, 'linked', r->>'remote_id', r->>'node_id',
+                (r->>'number')::int, r->>'url',
+                cl_sync_local(aid), (r->>'updated_at')::timestamptz, cl_sync_digest(r),
+                own->>'warning', now());
+        imported := imported + 1;
+    END LOOP;
+    -- the listing is as good as a reconciliation up to its newest issue: start polling there
+    UPDATE sync_repos
+    SET cursor = greatest(cursor, (SELECT max((e.value->>'updated_at')::timestamptz)
+                                   FROM jsonb_array_elements(remotes) AS e (value))),
+        etag = NULL
+    WHERE tracker = tracker_in AND connection = conn AND repo = repo_in;
+    RETURN jsonb_build_object('imported', imported, 'skipped', skipped);
+END $$;
