@@ -320,13 +320,15 @@ static int failure_exit(long status)
 
 static int connect_and_run(struct ctx *c, const json_t *body, struct cl_err *err)
 {
-    struct cli_conf conf = {NULL, NULL};
+    struct cli_conf conf = {NULL, NULL, ""};
     int rc = cli_conf_resolve(&conf, c->args->url, c->args->token, err);
 
     if (rc != CL_OK) {
         fprintf(c->io->err, "closeloop: %s\n", err->msg);
         return CLI_API_EXIT_USAGE;
     }
+    if (conf.warning[0] != '\0')
+        fprintf(c->io->err, "closeloop: warning: %s\n", conf.warning);
     if (conf.token == NULL)
         rc = cl_fail(err, CL_EAUTH,
                      "no token: set CLOSELOOP_TOKEN or "

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 void cli_conf_dispose(struct cli_conf *c)
 {
@@ -67,7 +68,7 @@ static int read_line(struct cli_conf *c, char *line, const char *path, long no, 
 
 int cli_conf_read(struct cli_conf *c, FILE *f, const char *path, struct cl_err *err)
 {
-    struct cli_conf found = {NULL, NULL};
+    struct cli_conf found = {NULL, NULL, ""};
     char line[CLI_CONF_LINE_MAX + 2];
     size_t len;
     long no = 0;
@@ -131,14 +132,31 @@ static int open_file(FILE **f, char **path, struct cl_err *err)
     return cl_fail(err, CL_EINVAL, "cannot read config %s: %s", *path, strerror(errno));
 }
 
+/* A token read from a file that others can read is used, with a warning to say so. */
+static void check_mode(struct cli_conf *c, FILE *f, const char *path, bool had_token)
+{
+    struct stat st;
+
+    if (had_token || c->token == NULL || fstat(fileno(f), &st) != 0 ||
+        (st.st_mode & (S_IRGRP | S_IROTH)) == 0)
+        return;
+    snprintf(c->warning, sizeof(c->warning),
+             "%s holds a token and %s can read it (mode %04o): chmod 600 %s", path,
+             (st.st_mode & S_IROTH) ? "every user" : "its group", (unsigned)(st.st_mode & 07777),
+             path);
+}
+
 static int read_file(struct cli_conf *c, struct cl_err *err)
 {
     FILE *f = NULL;
     char *path = NULL;
     int rc = open_file(&f, &path, err);
+    bool had_token = c->token != NULL;
 
     if (rc == CL_OK && f != NULL)
         rc = cli_conf_read(c, f, path, err);
+    if (rc == CL_OK && f != NULL)
+        check_mode(c, f, path, had_token);
     if (f != NULL)
         fclose(f);
     free(path);
@@ -174,7 +192,7 @@ static int check(struct cli_conf *c, struct cl_err *err)
 int cli_conf_resolve(struct cli_conf *out, const char *flag_url, const char *flag_token,
                      struct cl_err *err)
 {
-    struct cli_conf c = {pick(flag_url, "CLOSELOOP_URL"), pick(flag_token, "CLOSELOOP_TOKEN")};
+    struct cli_conf c = {pick(flag_url, "CLOSELOOP_URL"), pick(flag_token, "CLOSELOOP_TOKEN"), ""};
     int rc = CL_OK;
 
     if (c.url == NULL || c.token == NULL)
@@ -191,6 +209,7 @@ int cli_conf_resolve(struct cli_conf *out, const char *flag_url, const char *fla
     if (rc != CL_OK)
         goto cleanup;
     *out = c;
+    c.warning[0] = '\0';
     c.url = NULL;
     c.token = NULL;
 cleanup:

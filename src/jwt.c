@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <openssl/bio.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
@@ -90,8 +91,16 @@ int jwt_key_load(EVP_PKEY **out, const char *path, struct cl_err *err)
     size_t len = 0;
     int rc;
 
+    struct stat st;
+
     if (f == NULL)
         return cl_fail(err, CL_EIO, "open %s: %s", path, strerror(errno));
+    if (fstat(fileno(f), &st) == 0 && (st.st_mode & S_IROTH)) {
+        fclose(f);
+        return cl_fail(err, CL_EINVAL,
+                       "%s is a private key that every user can read (mode %04o): chmod 600 it",
+                       path, (unsigned)(st.st_mode & 07777));
+    }
     pem = cl_malloc(JWT_PEM_MAX + 1);
     len = fread(pem, 1, JWT_PEM_MAX + 1, f);
     if (ferror(f))

@@ -15,8 +15,9 @@
 #define CLI_CONF_LINES_MAX   1000 /* lines of a config file */
 
 struct cli_conf {
-    char *url;   /* owned; no trailing '/' once resolved */
-    char *token; /* owned; NULL when no source names one */
+    char *url;         /* owned; no trailing '/' once resolved */
+    char *token;       /* owned; NULL when no source names one */
+    char warning[256]; /* "" or why the token's file is unsafe (others can read it) */
 };
 
 /* Resolves url and token into the caller's *out (fields owned by it; release with

@@ -61,7 +61,7 @@ static void write_file(const char *path, const char *text)
 static void test_cli_conf__flags_beat_env_beat_file(void **state)
 {
     struct fixture *f = *state;
-    struct cli_conf c = {NULL, NULL};
+    struct cli_conf c = {NULL, NULL, ""};
     struct cl_err err = CL_ERR_INIT;
 
     write_file(f->path, "url = http://file:1\ntoken = file-token\n");
@@ -92,7 +92,7 @@ static void test_cli_conf__flags_beat_env_beat_file(void **state)
 static void test_cli_conf__file_syntax(void **state)
 {
     struct fixture *f = *state;
-    struct cli_conf c = {NULL, NULL};
+    struct cli_conf c = {NULL, NULL, ""};
     struct cl_err err = CL_ERR_INIT;
 
     write_file(f->path, "# closeloop\n\n[client]\n  ; old style comment\n"
@@ -107,7 +107,7 @@ static void test_cli_conf__file_syntax(void **state)
 static void test_cli_conf__defaults_without_file(void **state)
 {
     struct fixture *f = *state;
-    struct cli_conf c = {NULL, NULL};
+    struct cli_conf c = {NULL, NULL, ""};
     struct cl_err err = CL_ERR_INIT;
 
     unsetenv("CLOSELOOP_CONFIG");
@@ -122,7 +122,7 @@ static void test_cli_conf__defaults_without_file(void **state)
 static void test_cli_conf__home_file(void **state)
 {
     struct fixture *f = *state;
-    struct cli_conf c = {NULL, NULL};
+    struct cli_conf c = {NULL, NULL, ""};
     struct cl_err err = CL_ERR_INIT;
     char path[160];
 
@@ -143,7 +143,7 @@ static void test_cli_conf__home_file(void **state)
 static void test_cli_conf__xdg_config_home_wins_over_home(void **state)
 {
     struct fixture *f = *state;
-    struct cli_conf c = {NULL, NULL};
+    struct cli_conf c = {NULL, NULL, ""};
     struct cl_err err = CL_ERR_INIT;
     char path[160];
 
@@ -163,7 +163,7 @@ static void test_cli_conf__xdg_config_home_wins_over_home(void **state)
 static void test_cli_conf__named_file_must_exist(void **state)
 {
     struct fixture *f = *state;
-    struct cli_conf c = {NULL, NULL};
+    struct cli_conf c = {NULL, NULL, ""};
     struct cl_err err = CL_ERR_INIT;
     char want[200];
 
@@ -180,7 +180,7 @@ static void test_cli_conf__named_file_must_exist(void **state)
 static void test_cli_conf__bad_lines(void **state)
 {
     struct fixture *f = *state;
-    struct cli_conf c = {NULL, NULL};
+    struct cli_conf c = {NULL, NULL, ""};
     struct cl_err err = CL_ERR_INIT;
     char want[200];
     char *long_line = calloc(1, CLI_CONF_LINE_MAX + 10);
@@ -200,7 +200,7 @@ static void test_cli_conf__bad_lines(void **state)
 
 static void test_cli_conf__checks_url_and_token(void **state)
 {
-    struct cli_conf c = {NULL, NULL};
+    struct cli_conf c = {NULL, NULL, ""};
     struct cl_err err = CL_ERR_INIT;
 
     (void)state;
