@@ -2,7 +2,8 @@
 # tests/run.sh BUILD_DIR — what `make test` runs after the sanitizer build.
 #
 # Starts a throwaway PostgreSQL (--fast) in a fresh temporary directory, runs every
-# cmocka binary BUILD_DIR/tests/test_*, then the Python integration tests
+# cmocka binary BUILD_DIR/tests/test_*, the fuzz targets of build/fuzz for a short
+# bounded time (tests/fuzz/run.sh, FUZZ_SECONDS), then the Python integration tests
 # (tests/integration/test_*.py) against BUILD_DIR/closeloopd and BUILD_DIR/closeloop.
 # Prints a summary per part and, as its very last line, "N passed, N failed"
 # (", N skipped" when some were). Exits 1 when anything failed or nothing ran.
@@ -142,6 +143,18 @@ done
 [ "$u_bins" != 0 ] || u_lines="  no unit test binaries in ${build#"$root"/}/tests/
 "
 
+# --- fuzz targets: a short bounded run (libFuzzer) ---------------------------
+f_pass=0
+f_fail=0
+echo "---- fuzz (${FUZZ_SECONDS:-10} s per target) ----"
+sh tests/fuzz/run.sh >"$logdir/fuzz.log" 2>&1
+f_lines=$(grep '^  fuzz_\|^  no fuzz' "$logdir/fuzz.log")
+f_pass=$(sed -n 's/^fuzz: \([0-9]*\) passed.*/\1/p' "$logdir/fuzz.log")
+f_fail=$(sed -n 's/^fuzz: [0-9]* passed, \([0-9]*\) failed.*/\1/p' "$logdir/fuzz.log")
+[ -n "$f_pass" ] || f_pass=0
+[ -n "$f_fail" ] || f_fail=1
+[ "$f_fail" = 0 ] || cat "$logdir/fuzz.log"
+
 # --- integration tests (Python unittest) ------------------------------------
 i_pass=0
 i_fail=0
@@ -217,8 +230,8 @@ c_lines="${c_lines}  $(tail -n 1 "$logdir/conformance.log" 2>/dev/null || echo '
 printf '%s' "$c_lines"
 
 # --- summary -------------------------------------------------------------------
-total_pass=$((u_pass + i_pass + c_pass))
-total_fail=$((u_fail + i_fail + c_fail))
+total_pass=$((u_pass + f_pass + i_pass + c_pass))
+total_fail=$((u_fail + f_fail + i_fail + c_fail))
 total_skip=$((u_skip + i_skip))
 status=0
 if [ "$total_fail" != 0 ] || [ $((total_pass + total_fail)) = 0 ]; then
@@ -228,6 +241,7 @@ fi
 echo "==== summary ===="
 printf 'unit (%d binaries): %d passed, %d failed, %d skipped\n' "$u_bins" "$u_pass" "$u_fail" "$u_skip"
 printf '%s' "$u_lines"
+printf 'fuzz: %d passed, %d failed\n%s\n' "$f_pass" "$f_fail" "$f_lines"
 printf 'integration: %d passed, %d failed, %d skipped%s\n' "$i_pass" "$i_fail" "$i_skip" "$i_note"
 printf 'conformance: %d passed, %d failed\n%s' "$c_pass" "$c_fail" "$c_lines"
 [ $((total_pass + total_fail)) != 0 ] || echo "no test ran: that counts as a failure"
