@@ -34,7 +34,8 @@ Behaviour worth knowing (trackers.md Part A/C):
   svc-bot, issues write, push), rate limit 5000/h per token, webhooks to the CLI's URL if any.
 - Every change (API or /_fake/act) moves a logical clock by at least 1 s, so updated_at
   strictly increases even within one wall-clock second; it may run a little ahead of the
-  wall clock. Bulk seeding stamps all its issues with one time unless "spread": true.
+  wall clock. /_fake/act with "same_second": true keeps the issue's updated_at instead, as
+  real GitHub (whole seconds) does for two changes in one second. Bulk seeding stamps all its issues with one time unless "spread": true.
 - Writes made through the API are echoed as webhooks too (sender = the token's user, a Bot
   for installation tokens), asynchronously and in order, like GitHub does; turn that off with
   {"webhook": {"echo": false}}. Human changes (/_fake/act) are delivered synchronously.
@@ -774,7 +775,8 @@ class Api:
             headers.pop("content-type", None)
             body = b""
         self._log(req, status, headers)
-        self.server.record(req, status, headers, body)
+        if not (fault and fault.get("record") is False):  # a deliberately invalid answer
+            self.server.record(req, status, headers, body)
         h._send(status, headers, body)
 
     def _dispatch(self, req):
@@ -1703,10 +1705,12 @@ class _Control:
     POST /_fake/repos/O/R/bulk    {count, title_prefix, body, labels, user, state, spread}
     POST /_fake/repos/O/R/labels  {name, color, description}
     GET  /_fake/repos/O/R/issues/N               raw state (also of deleted ones)
-    POST /_fake/act     {actor, repo, number, action, ...}   a human change + its webhook(s)
+    POST /_fake/act     {actor, repo, number, action, ..., same_second}   a human change + its
+                        webhook(s); same_second keeps updated_at (GitHub has 1 s resolution)
     POST /_fake/redeliver {delivery_id}
     GET  /_fake/deliveries?since=K     POST /_fake/webhooks/drain
-    POST /_fake/faults  {method, path (regex), count, status, body, headers, delay, drop, preset}
+    POST /_fake/faults  {method, path (regex), count, status, body, headers, delay, drop, preset,
+                         record (false: keep the exchange out of the recording)}
     GET  /_fake/faults   DELETE /_fake/faults
     GET  /_fake/requests?since=K       GET /_fake/stats
     POST /_fake/clock   {advance: seconds}    GET /_fake/clock
@@ -1896,7 +1900,7 @@ class _Control:
                 f["headers"] = dict(f.get("headers", {}))
                 if b.get("preset") == "primary_rate_limit":
                     f["headers"]["x-ratelimit-reset"] = str(int(time.time()) + 60)
-                for k in ("status", "body", "delay", "drop", "content_type"):
+                for k in ("status", "body", "delay", "drop", "content_type", "record"):
                     if k in b:
                         f[k] = b[k]
                 f["headers"].update(b.get("headers") or {})
@@ -1926,6 +1930,8 @@ class _Control:
                 raise ControlError(410, "issue was deleted")
             st.user(actor)
             events = []
+            # real GitHub stamps updated_at in whole seconds: two changes can share one
+            at = issue["updated_at"] if b.get("same_second") else None
             if action == "edit":
                 new = {k: b[k] for k in ("title", "body") if k in b}
                 if "title" in new and (not isinstance(new["title"], str) or not new["title"]
@@ -1933,7 +1939,7 @@ class _Control:
                     raise ControlError(422, "title: 1..256 characters")
                 if "body" in new and new["body"] is not None and len(new["body"]) > BODY_MAX:
                     raise ControlError(422, "body too long")
-                events = hooks.apply(repo, issue, new, None, actor)
+                events = hooks.apply(repo, issue, new, None, actor, at)
             elif action in ("close", "reopen"):
                 want = "closed" if action == "close" else "open"
                 if issue["state"] == want:
@@ -1941,7 +1947,7 @@ class _Control:
                 reason = b.get("state_reason", "completed") if action == "close" else None
                 if action == "close" and reason not in ("completed", "not_planned", "duplicate"):
                     raise ControlError(422, "state_reason: completed|not_planned|duplicate")
-                events = hooks.apply(repo, issue, {"state": want}, reason, actor)
+                events = hooks.apply(repo, issue, {"state": want}, reason, actor, at)
             elif action in ("assign", "unassign"):
                 names = b.get("assignees") or ([b["assignee"]] if b.get("assignee") else [])
                 if not names:
@@ -1956,7 +1962,7 @@ class _Control:
                 else:
                     drop = {n.lower() for n in names}
                     cur = [a for a in issue["assignees"] if a.lower() not in drop]
-                events = hooks.apply(repo, issue, {"assignees": cur}, None, actor)
+                events = hooks.apply(repo, issue, {"assignees": cur}, None, actor, at)
             elif action in ("label", "unlabel"):
                 name = b.get("label")
                 if not isinstance(name, str) or not name:
@@ -2180,8 +2186,12 @@ class FakeGitHub:
         return self.control("GET", "stats")
 
     def fault(self, method="*", path=".*", status=None, body=None, headers=None, count=1,
-              delay=None, drop=False, preset=None):
+              delay=None, drop=False, preset=None, record=True):
+        """record=False keeps the exchange out of the conformance recording: for answers
+        that break GitHub's description on purpose (a misbehaving proxy)."""
         spec = {"method": method, "path": path, "count": count}
+        if not record:
+            spec["record"] = False
         for k, v in (("status", status), ("body", body), ("headers", headers),
                      ("delay", delay), ("preset", preset)):
             if v is not None:

@@ -58,6 +58,17 @@ def sign(body, secret=SECRET):
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
+def later(ts, seconds=1):
+    """An updated_at `seconds` after ts (an epoch number or GitHub's text)."""
+    import datetime
+    if isinstance(ts, (int, float)):
+        t = datetime.datetime.fromtimestamp(ts, datetime.timezone.utc)
+    else:
+        t = datetime.datetime.strptime(ts, "%Y-%m-%dT%H:%M:%SZ").replace(
+            tzinfo=datetime.timezone.utc)
+    return (t + datetime.timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def metric(text, name, labels=""):
     """The value of one sample in Prometheus text, or None."""
     pat = "^" + re.escape(name + (("{" + labels + "}") if labels else "")) + r" (\S+)$"
@@ -500,7 +511,10 @@ class GitHubWebhookSyncTest(GitHubSyncCase):
     def test_08_signature_required(self):
         aid, n = self.create_linked("Alert on pool saturation")
         before = self.inbox_count()
-        body = json.dumps(self.payload_for(n, title="Forged title")).encode()
+        # a new state of the issue: a later updated_at (one with the same one is re-read)
+        body = json.dumps(self.payload_for(n, title="Forged title",
+                                           updated_at=later(self.issue(n)["updated_at"]))
+                          ).encode()
         cases = {"missing": None, "wrong secret": sign(body, "not-the-secret"),
                  "other body": sign(body + b" "), "sha1": "sha1=" + hmac.new(
                      SECRET.encode(), body, hashlib.sha1).hexdigest(), "garbage": "sha256=zz"}
@@ -564,11 +578,10 @@ class GitHubWebhookSyncTest(GitHubSyncCase):
             r = self.post_hook(payload, event=event, delivery=did)
             self.assertEqual(r.status, 202, (event, r.body))
             hooked.append(did)
-        # all stored, all processed, none changed anything
-        until(lambda: self.svc.sql(
-            "SELECT count(*) = 3 AND bool_and(processed_at IS NOT NULL) FROM inbox "
-            "WHERE delivery_id IN (:'p1', :'p2', :'p3')", *hooked)[0][0] == "t",
-            what="the three deliveries to be processed")
+        # answered, none stored (nothing in them can change an action), none changed anything
+        self.assertEqual(self.svc.sql(
+            "SELECT count(*) FROM inbox WHERE delivery_id IN (:'p1', :'p2', :'p3')",
+            *hooked), [["0"]])
         self.settle(aid)
         self.assertEqual(self.action(aid)["title"], "Stop the retry storm")
         self.assertEqual(self.events(aid, since_id=mark), [])

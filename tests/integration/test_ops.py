@@ -207,7 +207,7 @@ class OpsTest(ServiceTestCase):
                      and 'event=request' in ln]
             self.assertEqual(len(lines), 1, (rid, lines))
             ln = lines[0]
-            self.assertIn('method=GET', ln)
+            self.assertIn('method="GET"', ln)
             self.assertIn('path="%s"' % path.split('?')[0], ln)
             self.assertIn('status=%d' % st, ln)
             self.assertRegex(ln, r'\bprincipal=%s(\s|$)' % re.escape(who))
@@ -274,6 +274,7 @@ class OpsTest(ServiceTestCase):
             with open(path, 'w') as f:
                 f.write('# comment\n[closeloopd]\ndatabase_url = "postgresql:///x?'
                         'password=hunter2pw"\nmax_body = 2048\n')
+            os.chmod(path, 0o600)  # it holds a secret: others may not read it
             r = run_closeloopd('--config', path, 'check-config')
             self.assertEqual(r.returncode, 0, r.stderr)
             self.assertRegex(r.stdout, r'(?m)^max_body\s*=\s*2048$')
