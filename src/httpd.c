@@ -22,10 +22,11 @@
 #define HTTPD_MAX_PATH     2048 /* the path alone */
 #define HTTPD_MAX_ARGS     64   /* query parameters: more is 414 */
 /* libmicrohttpd keeps the request line, the headers and one entry per query parameter
- * in a per-connection pool that it zeroes for every request. Parsing the query cannot
- * run out of it: a request target with too many parameters has its query dropped
- * before libmicrohttpd splits it (see httpd_on_uri), and is answered 414. */
-#define HTTPD_POOL_BYTES  (64u * 1024u)
+ * in a per-connection pool that it zeroes for every request (so a bigger pool costs on
+ * every request). Parsing the query cannot run out of it: a target with more than 64
+ * parameters has its query dropped before libmicrohttpd splits it (see httpd_on_uri)
+ * and is answered 414; half the pool (16 KiB) holds the longest target we accept. */
+#define HTTPD_POOL_BYTES  (32u * 1024u)
 #define HTTPD_SWEEP_EVERY 0.25
 
 /* One TCP connection, from accept to close. `reading` is true from the start of a
@@ -459,11 +460,15 @@ static void httpd_req_headers(struct httpd_req *r)
     const char *cl =
         MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     struct httpd_args a = {r, 0};
+    int nargs;
     long n;
 
     httpd_check_path(r, r->path);
-    if (r->bad == NULL) {
-        r->args = cl_calloc(HTTPD_MAX_ARGS, sizeof(*r->args));
+    nargs = r->bad == NULL ? MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, NULL, NULL)
+                           : 0;
+    if (nargs > 0) {
+        r->args = cl_calloc((size_t)(nargs < HTTPD_MAX_ARGS ? nargs : HTTPD_MAX_ARGS),
+                            sizeof(*r->args));
         MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, httpd_arg_cb, &a);
     }
     if (cl != NULL && (cl_parse_long(&n, cl, 0, __LONG_MAX__) != CL_OK || n > r->h->max_body))
