@@ -31,20 +31,26 @@ V        ?= 0
 Q        := $(if $(filter 1,$(V)),,@)
 BINDIR   := $(if $(filter debug,$(BUILD)),$(OUT),.)
 
-# Modules shared by the daemon and the CLI.
-COMMON_SRCS := src/cl.c src/log.c src/utf8.c
-# CLI: its main and its own modules.
-CLI_SRCS    := src/closeloop.c $(wildcard src/cli_*.c)
-# Daemon: everything else.
-DAEMON_SRCS := $(filter-out $(COMMON_SRCS) $(CLI_SRCS),$(wildcard src/*.c))
-LIB_SRCS    := $(filter-out src/closeloopd.c,$(DAEMON_SRCS))
+# The tree: src/<area>/<module>.c with include/closeloop/<area>/<module>.h.
+#   util/   shared basics (errors, log, buffers, UTF-8, validation, config, crypto,
+#           JWT, the libcurl client)      db/    PostgreSQL pool, migrations
+#   http/   the HTTP server (libmicrohttpd), paths, request metrics
+#   api/    the JSON API and its route files      sync/   the sync core and one
+#           provider per tracker             daemon/ closeloopd      cli/   closeloop
+# Every module but the two main()s goes into one archive; each program and each unit
+# test links its own object against it, so the linker takes only what is used.
+DAEMON_MAIN := src/daemon/closeloopd.c
+CLI_MAIN    := src/cli/closeloop.c
+LIB_SRCS    := $(filter-out $(DAEMON_MAIN) $(CLI_MAIN),$(wildcard src/*/*.c))
+# The CLI may use util/ and cli/ only (kept honest by linking it without the rest).
+CLI_LIB_SRCS := $(wildcard src/util/*.c) $(filter-out $(CLI_MAIN),$(wildcard src/cli/*.c))
 
 obj = $(patsubst src/%.c,$(OUT)/%.o,$(1))
 
-UNIT_SRCS := $(wildcard tests/unit/test_*.c)
-UNIT_BINS := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRCS))
+UNIT_SRCS := $(wildcard tests/unit/*/test_*.c)
+UNIT_BINS := $(foreach t,$(UNIT_SRCS),$(OUT)/tests/$(basename $(notdir $(t))))
 
-.PHONY: all run test unit integration bench install clean format deps debug fuzz
+.PHONY: all run test unit integration bench install clean format format-check deps debug fuzz
 all: $(BINDIR)/closeloopd $(BINDIR)/closeloop
 
 debug:
@@ -61,11 +67,17 @@ $(OUT)/migrations_data.o: $(OUT)/migrations_data.c
 	@echo "  CC      $<"
 	$(Q)$(CC) $(CFLAGS) $(MODE_CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
 
-$(BINDIR)/closeloopd: $(call obj,$(DAEMON_SRCS) $(COMMON_SRCS)) $(OUT)/migrations_data.o
+$(OUT)/libcloseloop.a: $(call obj,$(LIB_SRCS)) $(OUT)/migrations_data.o
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(OUT)/libcloseloop-cli.a: $(call obj,$(CLI_LIB_SRCS))
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BINDIR)/closeloopd: $(call obj,$(DAEMON_MAIN)) $(OUT)/libcloseloop.a
 	@echo "  LD      $@"
 	$(Q)$(CC) $(MODE_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
 
-$(BINDIR)/closeloop: $(call obj,$(CLI_SRCS) $(COMMON_SRCS))
+$(BINDIR)/closeloop: $(call obj,$(CLI_MAIN)) $(OUT)/libcloseloop-cli.a
 	@echo "  LD      $@"
 	$(Q)$(CC) $(MODE_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
 
@@ -74,42 +86,14 @@ $(OUT)/%.o: src/%.c
 	@echo "  CC      $<"
 	$(Q)$(CC) $(CFLAGS) $(MODE_CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
 
-# Each unit test links the whole library of modules; the linker keeps what it needs.
-$(OUT)/tests/%: tests/unit/%.c $(call obj,$(LIB_SRCS) $(COMMON_SRCS) $(filter-out src/closeloop.c,$(CLI_SRCS))) $(OUT)/migrations_data.o
-	@mkdir -p $(dir $@)
-	@echo "  TEST    $@"
-	$(Q)$(CC) $(CFLAGS) $(MODE_CFLAGS) $(PKG_CFLAGS) -o $@ $^ $(MODE_LDFLAGS) $(PKG_LIBS) $(LDLIBS) -lcmocka
-
-# Fuzz targets (libFuzzer, clang): every daemon module in an archive, so that each target
-# links only what it uses. `make fuzz` builds them; tests/fuzz/run.sh runs them (a short,
-# bounded run is part of `make test`; FUZZ_SECONDS=600 tests/fuzz/run.sh for a long one).
-FUZZ_CC    ?= clang
-FUZZ_OUT   := build/fuzz
-FUZZ_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
-              -fno-sanitize-recover=all
-FUZZ_SRCS  := $(wildcard tests/fuzz/fuzz_*.c)
-FUZZ_BINS  := $(patsubst tests/fuzz/%.c,$(FUZZ_OUT)/%,$(FUZZ_SRCS))
-FUZZ_OBJS  := $(patsubst src/%.c,$(FUZZ_OUT)/obj/%.o,$(LIB_SRCS) $(COMMON_SRCS))
-
-fuzz: $(FUZZ_BINS)
-
-$(FUZZ_OUT)/obj/%.o: src/%.c
-	@mkdir -p $(dir $@)
-	@echo "  FUZZCC  $<"
-	$(Q)$(FUZZ_CC) $(CFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link $(PKG_CFLAGS) -c -o $@ $<
-
-$(FUZZ_OUT)/obj/migrations_data.o: $(SQL_FILES) $(SQL_FUNCS) contrib/embed-sql.sh
-	@mkdir -p $(dir $@)
-	$(Q)sh contrib/embed-sql.sh $(FUZZ_OUT)/migrations_data.c $(SQL_FILES) -- $(SQL_FUNCS)
-	$(Q)$(FUZZ_CC) $(CFLAGS) $(FUZZ_FLAGS) $(PKG_CFLAGS) -c -o $@ $(FUZZ_OUT)/migrations_data.c
-
-$(FUZZ_OUT)/libcloseloop.a: $(FUZZ_OBJS) $(FUZZ_OUT)/obj/migrations_data.o
-	$(Q)rm -f $@ && ar rcs $@ $^
-
-$(FUZZ_OUT)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OUT)/libcloseloop.a
-	@echo "  FUZZ    $@"
-	$(Q)$(FUZZ_CC) $(CFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer $(PKG_CFLAGS) -o $@ $< \
-		$(FUZZ_OUT)/libcloseloop.a $(PKG_LIBS) $(LDLIBS)
+# One binary per tests/unit/<area>/test_<module>.c, linked against the archive.
+define unit_rule
+$(OUT)/tests/$(basename $(notdir $(1))): $(1) $(OUT)/libcloseloop.a
+	@mkdir -p $$(dir $$@)
+	@echo "  TEST    $$@"
+	$$(Q)$$(CC) $$(CFLAGS) $$(MODE_CFLAGS) $$(PKG_CFLAGS) -o $$@ $$< $(OUT)/libcloseloop.a $$(MODE_LDFLAGS) $$(PKG_LIBS) $$(LDLIBS) -lcmocka
+endef
+$(foreach t,$(UNIT_SRCS),$(eval $(call unit_rule,$(t))))
 
 deps:
 	@sh contrib/deps.sh
@@ -136,8 +120,14 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/share/closeloop/sql/functions
 	install -m 0644 sql/functions/*.sql $(DESTDIR)$(PREFIX)/share/closeloop/sql/functions/
 
+FORMAT_FILES = $(wildcard src/*/*.c include/closeloop/*/*.h tests/unit/*/*.c tests/fuzz/*.c)
+
 format:
-	clang-format -i src/*.c include/closeloop/*.h tests/unit/*.c
+	clang-format -i $(FORMAT_FILES)
+
+# Fails when a file is not laid out as `make format` would (CI runs it in `make test`).
+format-check:
+	@clang-format --dry-run --Werror $(FORMAT_FILES) && echo "format-check: clean"
 
 clean:
 	rm -rf build closeloopd closeloop

@@ -1,9 +1,9 @@
 /* libFuzzer target: request paths and query strings as they arrive, through the checks
  * and the router of every real route. Any input: no crash, and whatever is accepted
  * decodes to printable UTF-8 without NUL. */
-#include "closeloop/path.h"
-#include "closeloop/resource.h"
-#include "closeloop/utf8.h"
+#include "closeloop/http/path.h"
+#include "closeloop/api/routes_core.h"
+#include "closeloop/util/utf8.h"
 
 #include <stddef.h>
 #include <stdint.h>

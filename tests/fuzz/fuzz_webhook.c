@@ -1,7 +1,7 @@
 /* libFuzzer target: the GitHub webhook payload parser (what a signed delivery can make
  * closeloop read). Any input: no crash, no leak, no sanitizer report, and a delivery is
  * either parsed or refused with a reason. Seeded with the octokit examples. */
-#include "closeloop/github.h"
+#include "closeloop/sync/github.h"
 
 #include <jansson.h>
 #include <stddef.h>

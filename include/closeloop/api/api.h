@@ -1,0 +1,119 @@
+/* api: the JSON API's request life cycle. It routes each httpd request, checks the
+ * bearer token and scope, runs the resource handler, which validates input and starts
+ * one SQL statement, and turns the statement's outcome into the HTTP answer. Every
+ * request has a deadline; past it the answer is 503 and the query is abandoned.
+ * Loop-only. */
+#ifndef CLOSELOOP_API_H
+#define CLOSELOOP_API_H
+
+#include "closeloop/api/auth.h"
+#include "closeloop/db/db.h"
+#include "closeloop/http/httpd.h"
+#include "closeloop/http/metrics.h"
+#include "closeloop/sync/sync.h"
+#include "closeloop/util/valid.h"
+
+#include <ev.h>
+#include <jansson.h>
+
+struct api;
+struct api_req;
+
+struct api_deps {
+    struct ev_loop *loop;
+    struct db_pool *pool;    /* borrowed */
+    struct auth *auth;       /* borrowed */
+    struct metrics *metrics; /* borrowed */
+    double request_timeout;  /* seconds */
+    struct sync *sync;       /* borrowed; NULL when no tracker is configured */
+    double sync_stale_after; /* /readyz: a reconciliation older than this is stale */
+};
+
+struct api *api_new(const struct api_deps *deps);
+void api_free(struct api *a);
+void api_set_timeout(struct api *a, double seconds);
+/* The server whose in-flight count /metrics reports (borrowed). */
+void api_set_httpd(struct api *a, struct httpd *h);
+/* The httpd handler: pass `a` as its arg. */
+void api_handle(struct httpd_req *r, void *arg);
+
+/* ---- for resource handlers ---- */
+
+/* How a statement's rows become the answer. */
+enum api_shape {
+    API_ONE, /* row 0, column 0 is the JSON body; no row is 404 */
+    API_LIST /* rows of (json, cursor); one extra row beyond `limit` means more */
+};
+
+typedef void (*api_route_fn)(struct api_req *q);
+
+struct api_route {
+    const char *method;
+    const char *pattern; /* "/api/v1/actions/{}/history": {} captures one segment */
+    enum auth_scope scope;
+    api_route_fn fn;
+    const char *noun; /* what {} names, for "no action \"12\"" */
+};
+
+/* Path capture i (0-based), URL-decoded; borrowed. */
+const char *api_req_param(const struct api_req *q, int i);
+/* The underlying HTTP request (headers, raw body); borrowed. */
+struct httpd_req *api_req_http(const struct api_req *q);
+/* The request path (no query string); borrowed. */
+const char *api_req_path(const struct api_req *q);
+/* Query parameter or NULL; borrowed. */
+const char *api_req_query(const struct api_req *q, const char *name);
+/* Answers 400 unless every query parameter is in the NULL-terminated allowed list. */
+int api_req_check_query(struct api_req *q, const char *const *allowed);
+/* "cli" when the CLI sent the request, else "api". */
+const char *api_req_source(const struct api_req *q);
+/* The token's name, for the events' actor. */
+const char *api_req_actor(const struct api_req *q);
+/* Expected version from If-Match or the body's "version"; NULL when absent. Borrowed
+ * until the request ends. Answers 400 on a malformed If-Match and returns CL_EINVAL. */
+int api_req_version(const char **out, struct api_req *q, const json_t *body);
+
+/* Parses and validates the body as a JSON object against spec. On success *out is a
+ * new reference (json_decref it) and `raw` (may be NULL) the body text; on failure the
+ * request has been answered (400/413/415/422) and CL_EINVAL is returned. An empty body
+ * counts as {} when `allow_empty`. */
+int api_req_body(json_t **out, struct api_req *q, const struct valid_field *spec, size_t n,
+                 enum valid_mode mode, bool allow_empty);
+
+/* Starts the statement (constant SQL, params copied) and answers from its outcome. */
+void api_req_sql(struct api_req *q, const char *sql, int nparams, const char *const *params,
+                 enum api_shape shape, int ok_status, long limit);
+
+/* The same with a prepared statement: for hot statements whose plan does not depend on
+ * the parameters. */
+void api_req_prepared(struct api_req *q, const struct db_stmt *stmt, int nparams,
+                      const char *const *params, enum api_shape shape, int ok_status, long limit);
+
+/* Starts the statement and hands its outcome to fn, which must answer. */
+typedef void (*api_sql_fn)(struct api_req *q, const struct db_reply *r);
+void api_req_sql_then(struct api_req *q, const char *sql, int nparams, const char *const *params,
+                      api_sql_fn fn);
+/* Answers from a failed statement as the generic path does (404, 409, 422, 503...). */
+void api_req_db_error(struct api_req *q, const struct db_reply *r);
+
+/* Answers an error: {"error":{"code","message","field"}}. field may be NULL. */
+void api_req_error(struct api_req *q, int status, const char *code, const char *field,
+                   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* Answers with a JSON or text body (copied). */
+void api_req_reply(struct api_req *q, int status, const char *content_type, const char *body);
+
+/* The loop and pool, for handlers with special needs (health checks). */
+struct db_pool *api_req_pool(const struct api_req *q);
+/* The sync core, or NULL when no tracker connection is configured. */
+struct sync *api_req_sync(const struct api_req *q);
+/* Runs fn(arg) once the request's statement succeeded and its answer is queued. */
+void api_req_after(struct api_req *q, void (*fn)(void *), void *arg);
+/* Replaces the request's deadline (long operations such as an import). */
+void api_req_set_deadline(struct api_req *q, double seconds);
+/* Attaches a sync call to cancel if the request ends first (deadline, disconnect). */
+void api_req_set_call(struct api_req *q, struct sync_call *call);
+/* A JSON answer built by the handler (copied). */
+void api_req_reply_json(struct api_req *q, int status, const json_t *body);
+
+#endif

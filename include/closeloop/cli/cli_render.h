@@ -1,0 +1,33 @@
+/* cli_render: human output of the server's JSON (tables of lists, label/value views of one
+ * object) and --json output (the JSON pretty-printed as it came). Statuses are coloured
+ * (in_progress cyan, blocked yellow, done green, wont_do dim) and due dates worded against
+ * today ("3d overdue" in red, "due today", "due in 2d", "-"), when color is true. Missing or
+ * unexpected fields show as "-" or as compact JSON; nothing here fails on odd input. */
+#ifndef CLOSELOOP_CLI_RENDER_H
+#define CLOSELOOP_CLI_RENDER_H
+
+#include "closeloop/cli/cli_table.h"
+#include "closeloop/cli/cli_verbs.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+/* A table of items (a JSON array of objects of kind res), with a header row; "no <res>"
+ * when it is empty. today is days since 1970-01-01 (cli_date_today()). A kind without a
+ * table of its own (CLI_RES_SYNC, _IMPORT, _DOCTOR: see cli_sync) prints as JSON. 0 or
+ * CL_EIO. */
+int cli_render_list(FILE *out, enum cli_res res, const json_t *items, bool color, long today);
+
+/* One object as "label:  value" lines; an action with a non-null "sync" object gets its
+ * tracker rows (cli_sync_add_rows()) and its description follows after a blank line. A kind
+ * without a view prints as JSON. 0 or CL_EIO. */
+int cli_render_object(FILE *out, enum cli_res res, const json_t *obj, bool color, long today);
+
+/* v pretty-printed (2-space indent) and a newline. 0 or CL_EIO. */
+int cli_render_json(FILE *out, const json_t *v);
+
+/* The colour of an action status ("open", "in_progress", ...); CLI_COLOR_NONE if unknown. */
+enum cli_color cli_render_status_color(const char *status);
+
+#endif

@@ -1,0 +1,29 @@
+/* cli_value: checks one command-line value against its type before any request is made,
+ * so that a bad kind, date or number is a usage error (exit 2), not a server round trip. */
+#ifndef CLOSELOOP_CLI_VALUE_H
+#define CLOSELOOP_CLI_VALUE_H
+
+#include "closeloop/util/cl.h"
+#include "closeloop/cli/cli_verbs.h"
+
+#include <stddef.h>
+
+#define CLI_VALUE_TEXT_MAX 1024         /* bytes of a name, handle, key, title, URL */
+#define CLI_VALUE_DESC_MAX (256 * 1024) /* bytes of a description, from argv or stdin */
+
+/* Longest value accepted for type, in bytes. */
+size_t cli_value_max(enum cli_val type);
+
+/* Checks value for type. label names it in the message ("--kind", "ID"). 0 when it is fine;
+ * CL_EINVAL with one line in err otherwise. A flag type accepts only NULL. Repositories
+ * must match ^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$, issues that followed by #N, N >= 1. */
+int cli_value_check(enum cli_val type, const char *label, const char *value, struct cl_err *err);
+
+/* Whether type takes no value (CLI_VAL_FLAG, CLI_VAL_FLAG_NULL). */
+bool cli_value_is_flag(enum cli_val type);
+
+/* Whether value is sent as JSON null: "none" for a type that allows it, or any value of a
+ * CLI_VAL_FLAG_NULL flag that was given. */
+bool cli_value_is_none(enum cli_val type, const char *value);
+
+#endif

@@ -1,0 +1,892 @@
+/* resource: the /api/v1 routes for teams, people, incidents and actions. Each handler
+ * validates its input, then runs exactly one SQL statement (a function from
+ * sql/0002_api.sql for changes, so the row, its events and its outbox rows commit
+ * together). The prefix is resource_; see api.h for the contract with api.c. */
+#include "closeloop/api/routes_core.h"
+
+#include "closeloop/api/api.h"
+#include "closeloop/sync/provider.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define RES_DEFAULT_LIMIT 50
+#define RES_MAX_LIMIT     500
+
+static const char *const kinds[] = {"corrective", "preventive", NULL};
+static const char *const statuses[] = {"open", "in_progress", "blocked", "done", "wont_do", NULL};
+static const char *const priorities[] = {"P0", "P1", "P2", "P3", "P4", NULL};
+static const char *const severities[] = {"SEV1", "SEV2", "SEV3", "SEV4", "SEV5", NULL};
+
+/* ---- field specs ---- */
+
+static const struct valid_field team_spec[] = {
+    {"name", VALID_STR, VALID_REQUIRED | VALID_NONBLANK, 63, NULL},
+    {"manager", VALID_STR, VALID_NULLABLE, 63, NULL},
+    {"github_repo", VALID_REPO, VALID_NULLABLE, 201, NULL},
+};
+
+static const struct valid_field person_spec[] = {
+    {"handle", VALID_STR, VALID_REQUIRED | VALID_CREATE_ONLY | VALID_NONBLANK, 63, NULL},
+    {"name", VALID_STR, VALID_REQUIRED | VALID_NONBLANK, 200, NULL},
+    {"email", VALID_STR, VALID_REQUIRED | VALID_NONBLANK, 254, NULL},
+    {"timezone", VALID_STR, VALID_NONBLANK, 64, NULL},
+    {"team", VALID_STR, VALID_NULLABLE, 63, NULL},
+    {"active", VALID_BOOL, 0, 0, NULL},
+    {"github_login", VALID_STR, VALID_NULLABLE, 39, NULL},
+    {"jira_account_id", VALID_STR, VALID_NULLABLE, 128, NULL},
+    {"jira_name", VALID_STR, VALID_NULLABLE, 255, NULL},
+};
+
+static const struct valid_field incident_spec[] = {
+    {"key", VALID_STR, VALID_REQUIRED | VALID_CREATE_ONLY | VALID_NONBLANK, 26, NULL},
+    {"title", VALID_STR, VALID_REQUIRED | VALID_NONBLANK, 300, NULL},
+    {"severity", VALID_ENUM, VALID_NULLABLE, 8, severities},
+    {"started_at", VALID_TIME, VALID_NULLABLE, 64, NULL},
+    {"resolved_at", VALID_TIME, VALID_NULLABLE, 64, NULL},
+    {"postmortem_url", VALID_STR, VALID_NULLABLE, 2000, NULL},
+    {"facilitator", VALID_STR, VALID_NULLABLE, 63, NULL},
+    {"github_repo", VALID_REPO, VALID_NULLABLE, 201, NULL},
+    {"version", VALID_INT, VALID_UPDATE_ONLY, 0, NULL},
+};
+
+static const struct valid_field action_spec[] = {
+    {"incident", VALID_STR, VALID_REQUIRED | VALID_CREATE_ONLY | VALID_NONBLANK, 26, NULL},
+    {"kind", VALID_ENUM, VALID_REQUIRED, 16, kinds},
+    {"title", VALID_STR, VALID_REQUIRED | VALID_NONBLANK, 300, NULL},
+    {"description", VALID_TEXT, VALID_NULLABLE, 65536, NULL},
+    {"owner", VALID_STR, VALID_NULLABLE, 63, NULL},
+    {"due_on", VALID_DATE, VALID_NULLABLE, 10, NULL},
+    {"priority", VALID_ENUM, 0, 4, priorities},
+    {"status", VALID_ENUM, VALID_UPDATE_ONLY, 16, statuses},
+    {"version", VALID_INT, VALID_UPDATE_ONLY, 0, NULL},
+    {"github", VALID_REPO, VALID_NULLABLE | VALID_CREATE_ONLY, 201, NULL},
+};
+
+static const struct valid_field link_spec[] = {
+    {"github", VALID_STR, VALID_REQUIRED | VALID_NONBLANK, 220, NULL},
+};
+
+static const struct valid_field import_spec[] = {
+    {"repo", VALID_REPO, VALID_REQUIRED | VALID_NONBLANK, 201, NULL},
+    {"label", VALID_STR, VALID_REQUIRED | VALID_NONBLANK, 100, NULL},
+    {"incident", VALID_STR, VALID_REQUIRED | VALID_NONBLANK, 26, NULL},
+};
+
+static const struct valid_field doctor_spec[] = {
+    {"repo", VALID_REPO, VALID_REQUIRED | VALID_NONBLANK, 201, NULL},
+};
+
+static const struct valid_field assign_spec[] = {
+    {"owner", VALID_STR, VALID_REQUIRED | VALID_NONBLANK, 63, NULL},
+    {"version", VALID_INT, 0, 0, NULL},
+};
+
+static const struct valid_field verb_spec[] = {
+    {"version", VALID_INT, 0, 0, NULL},
+};
+
+/* ---- SQL ---- */
+
+static const struct db_stmt sql_team_get = {"team_get",
+                                            "SELECT team_json(t) FROM teams t WHERE t.name = $1"};
+static const char sql_team_list[] =
+    "SELECT team_json(t), t.id::text FROM teams t"
+    " WHERE ($1::bigint IS NULL OR t.id > $1) ORDER BY t.id LIMIT $2";
+static const struct db_stmt sql_team_create = {"team_create", "SELECT cl_team_create($1::jsonb)"};
+static const struct db_stmt sql_team_update = {"team_update",
+                                               "SELECT cl_team_update($1, $2::jsonb)"};
+
+static const struct db_stmt sql_person_get = {
+    "person_get", "SELECT person_json(p) FROM people p WHERE p.handle = $1"};
+static const char sql_person_list[] =
+    "SELECT person_json(p), p.id::text FROM people p"
+    " WHERE ($1::bigint IS NULL OR p.id > $1)"
+    " AND ($3::text IS NULL OR p.team_id = (SELECT id FROM teams WHERE name = $3))"
+    " AND ($4::boolean IS NULL OR p.active = $4)"
+    " ORDER BY p.id LIMIT $2";
+static const struct db_stmt sql_person_create = {"person_create",
+                                                 "SELECT cl_person_create($1::jsonb)"};
+static const struct db_stmt sql_person_update = {"person_update",
+                                                 "SELECT cl_person_update($1, $2::jsonb)"};
+
+static const struct db_stmt sql_incident_get = {
+    "incident_get", "SELECT incident_json(i), i.version AS etag FROM incidents i WHERE i.key = $1"};
+static const char sql_incident_list[] =
+    "SELECT incident_json(i), i.id::text FROM incidents i"
+    " WHERE ($1::bigint IS NULL OR i.id > $1)"
+    " AND ($3::text IS NULL OR ($3 = 'open') = (i.resolved_at IS NULL))"
+    " ORDER BY i.id LIMIT $2";
+static const struct db_stmt sql_incident_create = {"incident_create",
+                                                   "SELECT cl_incident_create($1::jsonb)"};
+static const struct db_stmt sql_incident_update = {
+    "incident_update", "SELECT cl_incident_update($1, $2::int, $3::jsonb)"};
+
+static const struct db_stmt sql_action_get = {
+    "action_get",
+    "SELECT action_json(v), v.version AS etag FROM action_v v WHERE v.id = $1::bigint"};
+static const struct db_stmt sql_action_create = {
+    "action_create", "SELECT cl_action_create($1::jsonb, $2, $3, $4::jsonb)"};
+static const struct db_stmt sql_action_update = {
+    "action_update", "SELECT cl_action_update($1::bigint, $2::int, $3::jsonb, $4, $5)"};
+static const struct db_stmt sql_action_verb = {
+    "action_verb", "SELECT cl_action_transition($1::bigint, $2::int, $3, $4, $5)"};
+static const struct db_stmt sql_inbox_put = {"inbox_put",
+                                             "SELECT cl_inbox_put($1, $2, $3, $4, $5, $6, $7, $8)"};
+static const struct db_stmt sql_action_history = {"action_history",
+                                                  "SELECT cl_action_history($1::bigint)"};
+
+/* Most urgent first. The overdue and unowned predicates repeat the partial index's
+ * expression so the planner can walk actions_open_due_idx. */
+static const char sql_action_list[] =
+    "SELECT action_json(v), coalesce(v.due_on, 'infinity'::date)::text || '.' || v.id"
+    " FROM action_v v"
+    " WHERE ($1::text[] IS NULL OR v.status = ANY ($1::text[]))"
+    " AND ($2::text IS NULL OR v.owner_handle = $2)"
+    " AND ($3::text IS NULL OR v.owner_team_id = (SELECT id FROM teams WHERE name = $3))"
+    " AND ($4::text IS NULL OR v.incident_key = $4)"
+    " AND ($5::text IS NULL OR v.kind = $5)"
+    " AND (NOT $6::boolean OR (v.status IN ('open', 'in_progress', 'blocked')"
+    "      AND coalesce(v.due_on, 'infinity'::date) < current_date))"
+    " AND (NOT $7::boolean OR (v.status IN ('open', 'in_progress', 'blocked')"
+    "      AND (v.owner_id IS NULL OR NOT v.owner_active)))"
+    " AND ($8::date IS NULL OR v.due_on < $8::date)"
+    " AND ($9::date IS NULL OR v.due_on > $9::date)"
+    " AND ($10::date IS NULL OR (coalesce(v.due_on, 'infinity'::date), v.id)"
+    "      > ($10::date, $11::bigint))"
+    " ORDER BY coalesce(v.due_on, 'infinity'::date), v.id LIMIT $12";
+
+/* ---- shared helpers ---- */
+
+static const char *res_routes(const struct api_req *q);
+
+/* Reads limit (1..500) into *limit and the "limit+1" text for SQL into fetch. */
+static int res_limit(long *limit, char fetch[24], struct api_req *q)
+{
+    const char *s = api_req_query(q, "limit");
+
+    *limit = RES_DEFAULT_LIMIT;
+    if (s != NULL && cl_parse_long(limit, s, 1, RES_MAX_LIMIT) != CL_OK) {
+        api_req_error(q, 400, "bad_request", "limit", "limit must be an integer 1..%d",
+                      RES_MAX_LIMIT);
+        return CL_EINVAL;
+    }
+    snprintf(fetch, 24, "%ld", *limit + 1);
+    return CL_OK;
+}
+
+/* An id cursor: the last id seen, as decimal text. */
+static int res_id_cursor(const char **out, struct api_req *q)
+{
+    const char *s = api_req_query(q, "cursor");
+    long id;
+
+    *out = NULL;
+    if (s == NULL)
+        return CL_OK;
+    if (cl_parse_long(&id, s, 0, __LONG_MAX__) != CL_OK) {
+        api_req_error(q, 400, "bad_request", "cursor", "cursor is not one this API gave out");
+        return CL_EINVAL;
+    }
+    *out = s;
+    return CL_OK;
+}
+
+/* A boolean query parameter: absent is `def`; anything but true/false is 400. */
+static int res_bool(const char **out, struct api_req *q, const char *name, const char *def)
+{
+    const char *s = api_req_query(q, name);
+
+    *out = def;
+    if (s == NULL)
+        return CL_OK;
+    if (strcmp(s, "true") != 0 && strcmp(s, "false") != 0) {
+        api_req_error(q, 400, "bad_request", name, "%s must be true or false", name);
+        return CL_EINVAL;
+    }
+    *out = s;
+    return CL_OK;
+}
+
+static int res_date_param(const char **out, struct api_req *q, const char *name)
+{
+    const char *s = api_req_query(q, name);
+
+    *out = s;
+    if (s != NULL && !valid_date(s)) {
+        api_req_error(q, 400, "bad_request", name, "%s must be a date (YYYY-MM-DD)", name);
+        return CL_EINVAL;
+    }
+    return CL_OK;
+}
+
+/* A path id: positive decimal. Anything else is simply not found. */
+static int res_path_id(struct api_req *q)
+{
+    long id;
+
+    if (cl_parse_long(&id, api_req_param(q, 0), 1, __LONG_MAX__) != CL_OK) {
+        api_req_error(q, 404, "not_found", NULL, "no action \"%.40s\"", api_req_param(q, 0));
+        return CL_EINVAL;
+    }
+    return CL_OK;
+}
+
+/* The body's text for SQL: a compact dump of the validated object. */
+static char *res_dump(const json_t *body)
+{
+    char *s = json_dumps(body, JSON_COMPACT);
+
+    if (s == NULL)
+        abort(); /* jansson fails here only when out of memory */
+    return s;
+}
+
+/* Validates the body and runs `sql` with (prefix params..., body [, suffix...]). */
+static void res_change(struct api_req *q, const struct valid_field *spec, size_t n,
+                       enum valid_mode mode, const struct db_stmt *sql, int status)
+{
+    json_t *body = NULL;
+    char *text;
+    const char *params[2];
+    int np = 0;
+
+    if (api_req_body(&body, q, spec, n, mode, false) != CL_OK)
+        return;
+    text = res_dump(body);
+    if (mode == VALID_MODE_UPDATE)
+        params[np++] = api_req_param(q, 0);
+    params[np++] = text;
+    api_req_prepared(q, sql, np, params, API_ONE, status, 0);
+    free(text);
+    json_decref(body);
+}
+
+static void res_get(struct api_req *q, const struct db_stmt *sql)
+{
+    const char *params[1] = {api_req_param(q, 0)};
+
+    if (api_req_check_query(q, (const char *const[]){NULL}) != CL_OK)
+        return;
+    api_req_prepared(q, sql, 1, params, API_ONE, 200, 0);
+}
+
+/* ---- teams ---- */
+
+static void team_list(struct api_req *q)
+{
+    static const char *const allowed[] = {"limit", "cursor", NULL};
+    const char *cursor;
+    char fetch[24];
+    long limit;
+
+    if (api_req_check_query(q, allowed) != CL_OK || res_limit(&limit, fetch, q) != CL_OK ||
+        res_id_cursor(&cursor, q) != CL_OK)
+        return;
+    api_req_sql(q, sql_team_list, 2, (const char *const[]){cursor, fetch}, API_LIST, 200, limit);
+}
+
+static void team_get(struct api_req *q)
+{
+    res_get(q, &sql_team_get);
+}
+
+static void team_create(struct api_req *q)
+{
+    res_change(q, team_spec, CL_ARRAY_LEN(team_spec), VALID_MODE_CREATE, &sql_team_create, 201);
+}
+
+static void team_update(struct api_req *q)
+{
+    res_change(q, team_spec, CL_ARRAY_LEN(team_spec), VALID_MODE_UPDATE, &sql_team_update, 200);
+}
+
+/* ---- people ---- */
+
+static void person_list(struct api_req *q)
+{
+    static const char *const allowed[] = {"limit", "cursor", "team", "active", NULL};
+    const char *cursor;
+    const char *active;
+    char fetch[24];
+    long limit;
+
+    if (api_req_check_query(q, allowed) != CL_OK || res_limit(&limit, fetch, q) != CL_OK ||
+        res_id_cursor(&cursor, q) != CL_OK || res_bool(&active, q, "active", NULL) != CL_OK)
+        return;
+    api_req_sql(q, sql_person_list, 4,
+                (const char *const[]){cursor, fetch, api_req_query(q, "team"), active}, API_LIST,
+                200, limit);
+}
+
+static void person_get(struct api_req *q)
+{
+    res_get(q, &sql_person_get);
+}
+
+static void person_create(struct api_req *q)
+{
+    res_change(q, person_spec, CL_ARRAY_LEN(person_spec), VALID_MODE_CREATE, &sql_person_create,
+               201);
+}
+
+static void person_update(struct api_req *q)
+{
+    res_change(q, person_spec, CL_ARRAY_LEN(person_spec), VALID_MODE_UPDATE, &sql_person_update,
+               200);
+}
+
+/* ---- incidents ---- */
+
+static void incident_list(struct api_req *q)
+{
+    static const char *const allowed[] = {"limit", "cursor", "status", NULL};
+    const char *status = api_req_query(q, "status");
+    const char *cursor;
+    char fetch[24];
+    long limit;
+
+    if (api_req_check_query(q, allowed) != CL_OK || res_limit(&limit, fetch, q) != CL_OK ||
+        res_id_cursor(&cursor, q) != CL_OK)
+        return;
+    if (status != NULL && strcmp(status, "open") != 0 && strcmp(status, "resolved") != 0) {
+        api_req_error(q, 400, "bad_request", "status", "status must be open or resolved");
+        return;
+    }
+    api_req_sql(q, sql_incident_list, 3, (const char *const[]){cursor, fetch, status}, API_LIST,
+                200, limit);
+}
+
+static void incident_get(struct api_req *q)
+{
+    res_get(q, &sql_incident_get);
+}
+
+static void incident_create(struct api_req *q)
+{
+    res_change(q, incident_spec, CL_ARRAY_LEN(incident_spec), VALID_MODE_CREATE,
+               &sql_incident_create, 201);
+}
+
+static void incident_update(struct api_req *q)
+{
+    json_t *body = NULL;
+    const char *version = NULL;
+    char *text;
+
+    if (api_req_body(&body, q, incident_spec, CL_ARRAY_LEN(incident_spec), VALID_MODE_UPDATE,
+                     false) != CL_OK)
+        return;
+    if (api_req_version(&version, q, body) == CL_OK) {
+        text = res_dump(body);
+        api_req_prepared(q, &sql_incident_update, 3,
+                         (const char *const[]){api_req_param(q, 0), version, text}, API_ONE, 200,
+                         0);
+        free(text);
+    }
+    json_decref(body);
+}
+
+/* ---- actions ---- */
+
+/* Checks every status in a comma list and turns it into a SQL array literal. */
+static int action_status_array(char *out, size_t n, struct api_req *q, const char *list)
+{
+    char item[32];
+    const char *p = list;
+    size_t o = 0;
+
+    out[o++] = '{';
+    while (*p != '\0') {
+        size_t len = strcspn(p, ",");
+        const char *const *s;
+
+        snprintf(item, sizeof(item), "%.*s", (int)(len < 31 ? len : 31), p);
+        for (s = statuses; *s != NULL && strcmp(*s, item) != 0; s++)
+            ;
+        if (*s == NULL || len > 31 || o + len + 2 >= n) {
+            api_req_error(q, 400, "bad_request", "status", "unknown status \"%s\"", item);
+            return CL_EINVAL;
+        }
+        o += (size_t)snprintf(out + o, n - o, "%s%s", o > 1 ? "," : "", item);
+        p += len + (p[len] == ',');
+    }
+    snprintf(out + o, n - o, "}");
+    return CL_OK;
+}
+
+/* "2026-12-01.42" or "infinity.42" -> date text and id text. */
+static int action_cursor(char date[16], char id[24], struct api_req *q)
+{
+    const char *s = api_req_query(q, "cursor");
+    const char *dot = s != NULL ? strrchr(s, '.') : NULL;
+    long n;
+
+    date[0] = '\0';
+    if (s == NULL)
+        return CL_OK;
+    if (dot == NULL || dot - s > 10 || cl_parse_long(&n, dot + 1, 0, __LONG_MAX__) != CL_OK)
+        goto bad;
+    snprintf(date, 16, "%.*s", (int)(dot - s), s);
+    snprintf(id, 24, "%ld", n);
+    if (strcmp(date, "infinity") == 0 || valid_date(date))
+        return CL_OK;
+bad:
+    api_req_error(q, 400, "bad_request", "cursor", "cursor is not one this API gave out");
+    return CL_EINVAL;
+}
+
+struct action_filter {
+    char statuses[128];
+    char cdate[16];
+    char cid[24];
+    char fetch[24];
+    const char *overdue;
+    const char *unowned;
+    const char *before;
+    const char *after;
+    const char *kind;
+    long limit;
+};
+
+static int action_filter_parse(struct action_filter *f, struct api_req *q)
+{
+    static const char *const allowed[] = {"status",    "owner",   "team",    "incident",
+                                          "kind",      "overdue", "unowned", "due_before",
+                                          "due_after", "limit",   "cursor",  NULL};
+    const char *status = api_req_query(q, "status");
+
+    f->kind = api_req_query(q, "kind");
+    f->statuses[0] = '\0';
+    if (api_req_check_query(q, allowed) != CL_OK || res_limit(&f->limit, f->fetch, q) != CL_OK ||
+        action_cursor(f->cdate, f->cid, q) != CL_OK ||
+        res_bool(&f->overdue, q, "overdue", "false") != CL_OK ||
+        res_bool(&f->unowned, q, "unowned", "false") != CL_OK ||
+        res_date_param(&f->before, q, "due_before") != CL_OK ||
+        res_date_param(&f->after, q, "due_after") != CL_OK)
+        return CL_EINVAL;
+    if (status != NULL && action_status_array(f->statuses, sizeof(f->statuses), q, status) != 0)
+        return CL_EINVAL;
+    if (f->kind != NULL && strcmp(f->kind, kinds[0]) != 0 && strcmp(f->kind, kinds[1]) != 0) {
+        api_req_error(q, 400, "bad_request", "kind", "kind must be corrective or preventive");
+        return CL_EINVAL;
+    }
+    return CL_OK;
+}
+
+static void action_list(struct api_req *q)
+{
+    struct action_filter f;
+    const char *params[12];
+
+    if (action_filter_parse(&f, q) != CL_OK)
+        return;
+    params[0] = f.statuses[0] != '\0' ? f.statuses : NULL;
+    params[1] = api_req_query(q, "owner");
+    params[2] = api_req_query(q, "team");
+    params[3] = api_req_query(q, "incident");
+    params[4] = f.kind;
+    params[5] = f.overdue;
+    params[6] = f.unowned;
+    params[7] = f.before;
+    params[8] = f.after;
+    params[9] = f.cdate[0] != '\0' ? f.cdate : NULL;
+    params[10] = f.cdate[0] != '\0' ? f.cid : NULL;
+    params[11] = f.fetch;
+    api_req_sql(q, sql_action_list, 12, params, API_LIST, 200, f.limit);
+}
+
+static void action_get(struct api_req *q)
+{
+    if (res_path_id(q) == CL_OK)
+        res_get(q, &sql_action_get);
+}
+
+static void action_create(struct api_req *q)
+{
+    json_t *body = NULL;
+    char *text;
+
+    if (api_req_body(&body, q, action_spec, CL_ARRAY_LEN(action_spec), VALID_MODE_CREATE, false) !=
+        CL_OK)
+        return;
+    text = res_dump(body);
+    api_req_prepared(
+        q, &sql_action_create, 4,
+        (const char *const[]){text, api_req_source(q), api_req_actor(q), res_routes(q)}, API_ONE,
+        201, 0);
+    free(text);
+    json_decref(body);
+}
+
+/* Runs cl_action_update with `patch` (a validated object; "version" is ignored by SQL). */
+static void action_patch_with(struct api_req *q, const json_t *body, const json_t *patch)
+{
+    const char *version = NULL;
+    char *text;
+
+    if (api_req_version(&version, q, body) != CL_OK)
+        return;
+    text = res_dump(patch);
+    api_req_prepared(q, &sql_action_update, 5,
+                     (const char *const[]){api_req_param(q, 0), version, text, api_req_source(q),
+                                           api_req_actor(q)},
+                     API_ONE, 200, 0);
+    free(text);
+}
+
+static void action_update(struct api_req *q)
+{
+    json_t *body = NULL;
+
+    if (res_path_id(q) != CL_OK || api_req_body(&body, q, action_spec, CL_ARRAY_LEN(action_spec),
+                                                VALID_MODE_UPDATE, false) != CL_OK)
+        return;
+    action_patch_with(q, body, body);
+    json_decref(body);
+}
+
+static void action_assign(struct api_req *q)
+{
+    json_t *body = NULL;
+    json_t *patch;
+
+    if (res_path_id(q) != CL_OK || api_req_body(&body, q, assign_spec, CL_ARRAY_LEN(assign_spec),
+                                                VALID_MODE_CREATE, false) != CL_OK)
+        return;
+    patch = json_pack("{s:O}", "owner", json_object_get(body, "owner"));
+    action_patch_with(q, body, patch);
+    json_decref(patch);
+    json_decref(body);
+}
+
+static void action_unassign(struct api_req *q)
+{
+    json_t *body = NULL;
+    json_t *patch;
+
+    if (res_path_id(q) != CL_OK || api_req_body(&body, q, verb_spec, CL_ARRAY_LEN(verb_spec),
+                                                VALID_MODE_CREATE, true) != CL_OK)
+        return;
+    patch = json_pack("{s:n}", "owner");
+    action_patch_with(q, body, patch);
+    json_decref(patch);
+    json_decref(body);
+}
+
+/* start, block, done, drop, reopen: the verb is the path's last segment. */
+static void action_verb(struct api_req *q)
+{
+    const char *path = api_req_path(q);
+    const char *verb = strrchr(path, '/') + 1;
+    json_t *body = NULL;
+    const char *version = NULL;
+
+    if (res_path_id(q) != CL_OK || api_req_body(&body, q, verb_spec, CL_ARRAY_LEN(verb_spec),
+                                                VALID_MODE_CREATE, true) != CL_OK)
+        return;
+    if (api_req_version(&version, q, body) == CL_OK)
+        api_req_prepared(q, &sql_action_verb, 5,
+                         (const char *const[]){api_req_param(q, 0), version, verb,
+                                               api_req_source(q), api_req_actor(q)},
+                         API_ONE, 200, 0);
+    json_decref(body);
+}
+
+static void action_history(struct api_req *q)
+{
+    if (res_path_id(q) == CL_OK)
+        res_get(q, &sql_action_history);
+}
+
+/* ---- GitHub sync ---- */
+
+static const char no_routes[] = "{\"default\": null, \"owners\": {}}";
+
+/* Which connection serves which repository, for the SQL that creates links. */
+static const char *res_routes(const struct api_req *q)
+{
+    struct sync *s = api_req_sync(q);
+
+    return s != NULL ? sync_routes(s) : no_routes;
+}
+
+/* "owner/repo#123": a valid repository and a positive issue number. */
+static bool res_issue_ref_ok(const char *ref)
+{
+    const char *hash = strrchr(ref, '#');
+    char repo[VALID_GITHUB_OWNER_MAX + VALID_GITHUB_NAME_MAX + 2];
+    long n;
+
+    if (hash == NULL || (size_t)(hash - ref) >= sizeof(repo))
+        return false;
+    snprintf(repo, sizeof(repo), "%.*s", (int)(hash - ref), ref);
+    return valid_github_repo(repo) && cl_parse_long(&n, hash + 1, 1, 999999999) == CL_OK;
+}
+
+static void action_link(struct api_req *q)
+{
+    json_t *body = NULL;
+
+    if (res_path_id(q) != CL_OK || api_req_body(&body, q, link_spec, CL_ARRAY_LEN(link_spec),
+                                                VALID_MODE_CREATE, false) != CL_OK)
+        return;
+    if (!res_issue_ref_ok(json_string_value(json_object_get(body, "github")))) {
+        api_req_error(q, 422, "validation", "github",
+                      "expected owner/repo#number (" VALID_GITHUB_REPO_RULE "), not \"%.80s\"",
+                      json_string_value(json_object_get(body, "github")));
+        json_decref(body);
+        return;
+    }
+    api_req_sql(q, "SELECT cl_action_link($1::bigint, $2, $3::jsonb)", 3,
+                (const char *const[]){api_req_param(q, 0),
+                                      json_string_value(json_object_get(body, "github")),
+                                      res_routes(q)},
+                API_ONE, 200, 0);
+    json_decref(body);
+}
+
+static const char sql_sync_repos[] =
+    "SELECT coalesce(json_agg(json_build_object("
+    " 'tracker', r.tracker, 'connection', r.connection, 'repo', r.repo,"
+    " 'last_success_at', r.last_success_at, 'last_attempt_at', r.last_attempt_at,"
+    " 'next_poll_at', r.next_poll_at, 'last_error', r.last_error, 'requests', r.requests,"
+    " 'not_modified', r.not_modified,"
+    " 'linked', (SELECT count(*) FROM links l WHERE l.connection = r.connection"
+    "            AND l.repo = r.repo AND l.state = 'linked'),"
+    " 'pending', (SELECT count(*) FROM outbox o JOIN links l ON l.action_id = o.action_id"
+    "             WHERE l.connection = r.connection AND l.repo = r.repo"
+    "             AND o.done_at IS NULL AND o.failed_at IS NULL),"
+    " 'failed', (SELECT count(*) FROM outbox o JOIN links l ON l.action_id = o.action_id"
+    "            WHERE l.connection = r.connection AND l.repo = r.repo"
+    "            AND o.failed_at IS NOT NULL),"
+    " 'failures', (SELECT coalesce(json_agg(json_build_object('action', f.action_id,"
+    "              'state', f.state, 'error', f.last_error, 'at', f.error_at)), '[]')"
+    "              FROM (SELECT * FROM links l WHERE l.connection = r.connection"
+    "                    AND l.repo = r.repo AND l.last_error IS NOT NULL"
+    "                    ORDER BY l.error_at DESC LIMIT 10) f))"
+    " ORDER BY r.connection, r.repo), '[]')::text,"
+    " (SELECT json_build_object("
+    "   'pending', (SELECT count(*) FROM inbox WHERE processed_at IS NULL AND attempts < 5),"
+    "   'dead', (SELECT count(*) FROM inbox WHERE processed_at IS NULL AND attempts >= 5),"
+    "   'dead_letters', (SELECT coalesce(json_agg(json_build_object('id', d.id,"
+    "     'tracker', d.tracker, 'connection', d.connection, 'delivery', d.delivery_id,"
+    "     'event', d.event, 'received_at', d.received_at, 'error', d.last_error)"
+    "     ORDER BY d.id DESC), '[]') FROM (SELECT * FROM inbox WHERE processed_at IS NULL"
+    "     AND attempts >= 5 ORDER BY id DESC LIMIT 20) d))::text)"
+    " FROM sync_repos r";
+
+/* Puts each repository under its connection's in-memory description. */
+static void sync_status_done(struct api_req *q, const struct db_reply *r)
+{
+    json_t *conns;
+    json_t *repos;
+    json_t *out;
+    size_t i;
+    size_t k;
+    json_t *c;
+    json_t *repo;
+
+    if (r->code != CL_OK) {
+        api_req_db_error(q, r);
+        return;
+    }
+    conns = api_req_sync(q) != NULL ? sync_describe(api_req_sync(q)) : json_array();
+    repos = json_loads(PQgetvalue(r->res, 0, 0), 0, NULL);
+    json_array_foreach (conns, i, c) {
+        json_t *mine = json_array();
+
+        json_array_foreach (repos, k, repo) {
+            if (json_equal(json_object_get(repo, "connection"), json_object_get(c, "name")))
+                json_array_append(mine, repo);
+        }
+        json_object_set_new(c, "repos", mine);
+    }
+    out = json_pack("{s:o, s:o}", "connections", conns, "inbox",
+                    json_loads(PQgetvalue(r->res, 0, 1), 0, NULL));
+    api_req_reply_json(q, 200, out);
+    json_decref(out);
+    json_decref(repos);
+}
+
+static void sync_status(struct api_req *q)
+{
+    if (api_req_check_query(q, (const char *const[]){NULL}) != CL_OK)
+        return;
+    api_req_sql_then(q, sql_sync_repos, 0, NULL, sync_status_done);
+}
+
+/* A sync call's answer: its JSON, or an error with the status it chose. */
+static void res_sync_answer(int status, const json_t *result, const char *message, void *arg)
+{
+    struct api_req *q = arg;
+
+    if (status == 200) {
+        api_req_reply_json(q, 200, result);
+        return;
+    }
+    api_req_set_call(q, NULL);
+    if (status == 404)
+        api_req_error(q, 404, "not_found", "repo", "%s", message);
+    else if (status == 422)
+        api_req_error(q, 422, "validation", "incident", "%s", message);
+    else if (status == 502)
+        api_req_error(q, 502, "tracker_refused", NULL, "%s", message);
+    else
+        api_req_error(q, 503, "unavailable", NULL, "%s", message);
+}
+
+static bool res_need_sync(struct api_req *q)
+{
+    if (api_req_sync(q) != NULL)
+        return true;
+    api_req_error(q, 404, "not_found", NULL, "no GitHub connection is configured");
+    return false;
+}
+
+static void github_import(struct api_req *q)
+{
+    json_t *body = NULL;
+    struct sync_call *call;
+
+    if (!res_need_sync(q) || api_req_body(&body, q, import_spec, CL_ARRAY_LEN(import_spec),
+                                          VALID_MODE_CREATE, false) != CL_OK)
+        return;
+    api_req_set_deadline(q, 600.0); /* 10,000 issues are 100 listing requests */
+    call = sync_import(api_req_sync(q), json_string_value(json_object_get(body, "repo")),
+                       json_string_value(json_object_get(body, "label")),
+                       json_string_value(json_object_get(body, "incident")), api_req_actor(q),
+                       res_sync_answer, q);
+    api_req_set_call(q, call);
+    json_decref(body);
+}
+
+static void github_doctor(struct api_req *q)
+{
+    json_t *body = NULL;
+
+    if (!res_need_sync(q) || api_req_body(&body, q, doctor_spec, CL_ARRAY_LEN(doctor_spec),
+                                          VALID_MODE_CREATE, false) != CL_OK)
+        return;
+    api_req_set_deadline(q, 120.0);
+    api_req_set_call(q,
+                     sync_doctor(api_req_sync(q), json_string_value(json_object_get(body, "repo")),
+                                 res_sync_answer, q));
+    json_decref(body);
+}
+
+static void res_kick_inbox(void *arg)
+{
+    sync_inbox_kick(arg);
+}
+
+/* A header a delivery must carry: printable ASCII, 1..max bytes (it reaches SQL). */
+static const char *res_hook_header(struct api_req *q, const char *name, size_t max)
+{
+    const char *v = httpd_req_header(api_req_http(q), name);
+    size_t n = v != NULL ? strlen(v) : 0;
+    size_t i;
+
+    if (n == 0 || n > max)
+        return NULL;
+    for (i = 0; i < n; i++)
+        if ((unsigned char)v[i] <= ' ' || (unsigned char)v[i] >= 0x7f)
+            return NULL;
+    return v;
+}
+
+/* GitHub deliveries: verified over the raw bytes, parsed, and stored once when they can
+ * matter (an issue closeloop links or a repository it reconciles); answered 202 and
+ * applied afterwards by the inbox worker. Nothing is stored when the signature is
+ * wrong; pings and other events are answered and dropped; a malformed delivery is kept
+ * as a dead letter with its reason. */
+static void github_hook(struct api_req *q)
+{
+    size_t len;
+    const char *body = httpd_req_body(api_req_http(q), &len);
+    const char *event = res_hook_header(q, "X-GitHub-Event", 100);
+    const char *delivery = res_hook_header(q, "X-GitHub-Delivery", 200);
+    const char *sig = httpd_req_header(api_req_http(q), "X-Hub-Signature-256");
+    const char *name = NULL;
+    struct sync *s = api_req_sync(q);
+    struct provider_hook hook;
+    struct cl_err err = CL_ERR_INIT;
+    int rc = s != NULL ? sync_hook_check(s, "github", api_req_param(q, 0), sig, body, len, &name)
+                       : CL_ENOTFOUND;
+
+    if (rc == CL_ENOTFOUND) {
+        api_req_error(q, 404, "not_found", NULL, "no such GitHub connection");
+        return;
+    }
+    if (rc != CL_OK) {
+        api_req_error(q, 401, "unauthorized", "X-Hub-Signature-256",
+                      "signature missing or wrong (check the webhook secret)");
+        return;
+    }
+    if (event == NULL || delivery == NULL) {
+        api_req_error(q, 400, "bad_request", NULL,
+                      "X-GitHub-Event and X-GitHub-Delivery are required (printable, at most "
+                      "100 and 200 bytes)");
+        return;
+    }
+    if (len == 0 || memchr(body, '\0', len) != NULL || body[strspn(body, " \t\r\n")] != '{') {
+        api_req_error(q, 400, "bad_json", NULL,
+                      "the payload must be JSON (webhook content type application/json)");
+        return;
+    }
+    rc = sync_hook_parse(s, "github", name, event, body, len, &hook, &err);
+    if (rc == CL_OK && hook.kind != PROVIDER_HOOK_APPLY && hook.kind != PROVIDER_HOOK_MOVED &&
+        hook.kind != PROVIDER_HOOK_DELETED) {
+        json_decref(hook.remote);
+        api_req_reply(q, 202, "application/json",
+                      hook.kind == PROVIDER_HOOK_PING ? "{\"accepted\":true,\"stored\":false,"
+                                                        "\"ping\":true}\n"
+                                                      : "{\"accepted\":true,\"stored\":false}\n");
+        return;
+    }
+    json_decref(hook.remote);
+    api_req_after(q, res_kick_inbox, s);
+    api_req_prepared(q, &sql_inbox_put, 8,
+                     (const char *const[]){
+                         "github", name, delivery, event, body, rc == CL_OK ? hook.old_id : NULL,
+                         rc == CL_OK ? hook.scope : NULL, rc == CL_OK ? NULL : err.msg},
+                     API_ONE, 202, 0);
+}
+
+/* ---- the table ---- */
+
+const struct api_route resource_routes[] = {
+    {"GET", "/api/v1/teams", AUTH_READ, team_list, "team"},
+    {"POST", "/api/v1/teams", AUTH_WRITE, team_create, "team"},
+    {"GET", "/api/v1/teams/{}", AUTH_READ, team_get, "team"},
+    {"PATCH", "/api/v1/teams/{}", AUTH_WRITE, team_update, "team"},
+    {"GET", "/api/v1/people", AUTH_READ, person_list, "person"},
+    {"POST", "/api/v1/people", AUTH_WRITE, person_create, "person"},
+    {"GET", "/api/v1/people/{}", AUTH_READ, person_get, "person"},
+    {"PATCH", "/api/v1/people/{}", AUTH_WRITE, person_update, "person"},
+    {"GET", "/api/v1/incidents", AUTH_READ, incident_list, "incident"},
+    {"POST", "/api/v1/incidents", AUTH_WRITE, incident_create, "incident"},
+    {"GET", "/api/v1/incidents/{}", AUTH_READ, incident_get, "incident"},
+    {"PATCH", "/api/v1/incidents/{}", AUTH_WRITE, incident_update, "incident"},
+    {"GET", "/api/v1/actions", AUTH_READ, action_list, "action"},
+    {"POST", "/api/v1/actions", AUTH_WRITE, action_create, "action"},
+    {"GET", "/api/v1/actions/{}", AUTH_READ, action_get, "action"},
+    {"PATCH", "/api/v1/actions/{}", AUTH_WRITE, action_update, "action"},
+    {"GET", "/api/v1/actions/{}/history", AUTH_READ, action_history, "action"},
+    {"POST", "/api/v1/actions/{}/link", AUTH_WRITE, action_link, "action"},
+    {"GET", "/api/v1/sync/status", AUTH_READ, sync_status, NULL},
+    {"POST", "/api/v1/github/import", AUTH_WRITE, github_import, NULL},
+    {"POST", "/api/v1/github/doctor", AUTH_WRITE, github_doctor, NULL},
+    {"POST", "/webhooks/github", AUTH_NONE, github_hook, NULL},
+    {"POST", "/webhooks/github/{}", AUTH_NONE, github_hook, NULL},
+    {"POST", "/api/v1/actions/{}/assign", AUTH_WRITE, action_assign, "action"},
+    {"POST", "/api/v1/actions/{}/unassign", AUTH_WRITE, action_unassign, "action"},
+    {"POST", "/api/v1/actions/{}/start", AUTH_WRITE, action_verb, "action"},
+    {"POST", "/api/v1/actions/{}/block", AUTH_WRITE, action_verb, "action"},
+    {"POST", "/api/v1/actions/{}/done", AUTH_WRITE, action_verb, "action"},
+    {"POST", "/api/v1/actions/{}/drop", AUTH_WRITE, action_verb, "action"},
+    {"POST", "/api/v1/actions/{}/reopen", AUTH_WRITE, action_verb, "action"},
+};
+
+const int resource_nroutes = (int)CL_ARRAY_LEN(resource_routes);

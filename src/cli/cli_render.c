@@ -1,0 +1,355 @@
+#include "closeloop/cli/cli_render.h"
+
+#include "closeloop/util/cl.h"
+#include "closeloop/cli/cli_date.h"
+#include "closeloop/cli/cli_sync.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+enum fmt {
+    F_PLAIN,    /* strings as they are, other JSON compactly, null as "-" */
+    F_DAY,      /* the date part of a timestamp */
+    F_STATUS,   /* coloured by status */
+    F_DUE,      /* "3d overdue"; closed actions show the date itself */
+    F_DUE_FULL, /* "2024-05-01 (3d overdue)" */
+    F_OWNER,    /* "alice", or "alice (inactive)" */
+    F_BOOL,     /* yes / no */
+    F_OPEN,     /* open + in_progress + blocked of an action-count object */
+    F_COUNTS    /* "2 open, 1 done" of an action-count object */
+};
+
+struct col {
+    const char *label;
+    const char *field;
+    enum fmt fmt;
+};
+
+struct view {
+    const char *plural; /* for "no actions" */
+    const struct col *list;
+    const struct col *show;
+};
+
+/* clang-format off */
+#define END {NULL, NULL, F_PLAIN}
+#define TIMES {"created", "created_at", F_PLAIN}, {"updated", "updated_at", F_PLAIN}
+/* clang-format on */
+
+static const struct col team_list[] = {{"NAME", "name", F_PLAIN},
+                                       {"MANAGER", "manager", F_PLAIN},
+                                       {"GITHUB", "github_repo", F_PLAIN},
+                                       END};
+static const struct col team_show[] = {{"name", "name", F_PLAIN},
+                                       {"manager", "manager", F_PLAIN},
+                                       {"github", "github_repo", F_PLAIN},
+                                       TIMES,
+                                       END};
+static const struct col person_list[] = {{"HANDLE", "handle", F_PLAIN},
+                                         {"NAME", "name", F_PLAIN},
+                                         {"EMAIL", "email", F_PLAIN},
+                                         {"TEAM", "team", F_PLAIN},
+                                         {"TZ", "timezone", F_PLAIN},
+                                         {"ACTIVE", "active", F_BOOL},
+                                         END};
+static const struct col person_show[] = {{"handle", "handle", F_PLAIN},
+                                         {"name", "name", F_PLAIN},
+                                         {"email", "email", F_PLAIN},
+                                         {"team", "team", F_PLAIN},
+                                         {"timezone", "timezone", F_PLAIN},
+                                         {"active", "active", F_BOOL},
+                                         {"github", "github_login", F_PLAIN},
+                                         {"jira account", "jira_account_id", F_PLAIN},
+                                         {"jira name", "jira_name", F_PLAIN},
+                                         TIMES,
+                                         END};
+static const struct col incident_list[] = {{"KEY", "key", F_PLAIN},
+                                           {"SEV", "severity", F_PLAIN},
+                                           {"STARTED", "started_at", F_DAY},
+                                           {"RESOLVED", "resolved_at", F_DAY},
+                                           {"OPEN", "actions", F_OPEN},
+                                           {"TITLE", "title", F_PLAIN},
+                                           END};
+static const struct col incident_show[] = {{"key", "key", F_PLAIN},
+                                           {"title", "title", F_PLAIN},
+                                           {"severity", "severity", F_PLAIN},
+                                           {"started", "started_at", F_PLAIN},
+                                           {"resolved", "resolved_at", F_PLAIN},
+                                           {"facilitator", "facilitator", F_PLAIN},
+                                           {"postmortem", "postmortem_url", F_PLAIN},
+                                           {"github", "github_repo", F_PLAIN},
+                                           {"actions", "actions", F_COUNTS},
+                                           {"version", "version", F_PLAIN},
+                                           TIMES,
+                                           END};
+static const struct col action_list[] = {{"ID", "id", F_PLAIN},
+                                         {"STATUS", "status", F_STATUS},
+                                         {"DUE", "due_on", F_DUE},
+                                         {"PRI", "priority", F_PLAIN},
+                                         {"KIND", "kind", F_PLAIN},
+                                         {"OWNER", "owner", F_OWNER},
+                                         {"INCIDENT", "incident", F_PLAIN},
+                                         {"TITLE", "title", F_PLAIN},
+                                         END};
+static const struct col action_show[] = {{"id", "id", F_PLAIN},
+                                         {"incident", "incident", F_PLAIN},
+                                         {"kind", "kind", F_PLAIN},
+                                         {"title", "title", F_PLAIN},
+                                         {"status", "status", F_STATUS},
+                                         {"priority", "priority", F_PLAIN},
+                                         {"owner", "owner", F_OWNER},
+                                         {"due", "due_on", F_DUE_FULL},
+                                         {"version", "version", F_PLAIN},
+                                         TIMES,
+                                         {"closed", "closed_at", F_PLAIN},
+                                         END};
+static const struct col event_list[] = {{"AT", "at", F_PLAIN},
+                                        {"SOURCE", "source", F_PLAIN},
+                                        {"ACTOR", "actor", F_PLAIN},
+                                        {"FIELD", "field", F_PLAIN},
+                                        {"OLD", "old", F_PLAIN},
+                                        {"NEW", "new", F_PLAIN},
+                                        END};
+
+/* Answers of other kinds (sync status, import, doctor) have no view: cli_sync renders them. */
+static const struct view views[] = {
+    [CLI_RES_TEAM] = {"teams", team_list, team_show},
+    [CLI_RES_PERSON] = {"people", person_list, person_show},
+    [CLI_RES_INCIDENT] = {"incidents", incident_list, incident_show},
+    [CLI_RES_ACTION] = {"actions", action_list, action_show},
+    [CLI_RES_EVENT] = {"events", event_list, event_list},
+};
+
+static bool has_view(enum cli_res res)
+{
+    return (size_t)res < CL_ARRAY_LEN(views) && views[res].list != NULL;
+}
+
+enum cli_color cli_render_status_color(const char *status)
+{
+    if (status == NULL)
+        return CLI_COLOR_NONE;
+    if (strcmp(status, "in_progress") == 0)
+        return CLI_COLOR_CYAN;
+    if (strcmp(status, "blocked") == 0)
+        return CLI_COLOR_YELLOW;
+    if (strcmp(status, "done") == 0)
+        return CLI_COLOR_GREEN;
+    if (strcmp(status, "wont_do") == 0)
+        return CLI_COLOR_DIM;
+    return CLI_COLOR_NONE;
+}
+
+/* Any JSON value as text: strings as they are, null or absent as "-", the rest compactly. */
+static char *plain(const json_t *v)
+{
+    char *s;
+
+    if (v == NULL || json_is_null(v))
+        return cl_strdup("-");
+    if (json_is_string(v))
+        return cl_strdup(json_string_value(v));
+    s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (s == NULL)
+        return cl_strdup("?");
+    return s;
+}
+
+static bool closed(const json_t *obj)
+{
+    const char *status = json_string_value(json_object_get(obj, "status"));
+
+    return status != NULL && (strcmp(status, "done") == 0 || strcmp(status, "wont_do") == 0);
+}
+
+/* The due column: worded while the action is open, the date itself once it is closed. */
+static char *due(const json_t *obj, const json_t *v, bool full, long today, enum cli_color *color)
+{
+    char words[64];
+    const char *date = json_string_value(v);
+    enum cli_due d;
+
+    if (date == NULL || closed(obj))
+        return plain(v);
+    d = cli_date_due_words(words, sizeof(words), date, today);
+    *color = d == CLI_DUE_OVERDUE ? CLI_COLOR_RED : CLI_COLOR_NONE;
+    if (!full || d == CLI_DUE_NONE)
+        return cl_strdup(words);
+    return cl_asprintf("%s (%s)", date, words);
+}
+
+static char *owner(const json_t *obj, const json_t *v)
+{
+    if (json_is_string(v) && json_is_false(json_object_get(obj, "owner_active")))
+        return cl_asprintf("%s (inactive)", json_string_value(v));
+    return plain(v);
+}
+
+/* Sum of the still-open statuses in an action-count object. */
+static char *open_count(const json_t *v)
+{
+    static const char *const open[] = {"open", "in_progress", "blocked"};
+    json_int_t n = 0;
+    size_t i;
+
+    if (!json_is_object(v))
+        return plain(v);
+    for (i = 0; i < CL_ARRAY_LEN(open); i++)
+        n += json_integer_value(json_object_get(v, open[i]));
+    return cl_asprintf("%" JSON_INTEGER_FORMAT, n);
+}
+
+/* "2 open, 1 done": the non-zero counts, in the server's order; "none" when all are 0. */
+static char *counts(const json_t *v)
+{
+    char *s = cl_strdup("");
+    char *next;
+    const char *key;
+    json_t *n;
+
+    if (!json_is_object(v)) {
+        free(s);
+        return plain(v);
+    }
+    json_object_foreach ((json_t *)v, key, n) {
+        if (!json_is_integer(n) || json_integer_value(n) == 0)
+            continue;
+        next = cl_asprintf("%s%s%" JSON_INTEGER_FORMAT " %s", s, *s != '\0' ? ", " : "",
+                           json_integer_value(n), key);
+        free(s);
+        s = next;
+    }
+    if (*s != '\0')
+        return s;
+    free(s);
+    return cl_strdup("none");
+}
+
+static char *day(const json_t *v)
+{
+    const char *s = json_string_value(v);
+
+    return s != NULL && strlen(s) > 10 ? cl_strndup(s, 10) : plain(v);
+}
+
+/* The text of one cell and its colour. Caller frees. */
+static char *cell(const json_t *obj, const struct col *c, long today, enum cli_color *color)
+{
+    const json_t *v = json_object_get(obj, c->field);
+
+    *color = CLI_COLOR_NONE;
+    switch (c->fmt) {
+    case F_DAY:
+        return day(v);
+    case F_STATUS:
+        *color = cli_render_status_color(json_string_value(v));
+        return plain(v);
+    case F_DUE:
+    case F_DUE_FULL:
+        return due(obj, v, c->fmt == F_DUE_FULL, today, color);
+    case F_OWNER:
+        return owner(obj, v);
+    case F_BOOL:
+        return json_is_boolean(v) ? cl_strdup(json_is_true(v) ? "yes" : "no") : plain(v);
+    case F_OPEN:
+        return open_count(v);
+    case F_COUNTS:
+        return counts(v);
+    case F_PLAIN:
+        break;
+    }
+    return plain(v);
+}
+
+static void add_cell(struct cli_table *t, const json_t *obj, const struct col *c, long today)
+{
+    enum cli_color color;
+    char *text = cell(obj, c, today, &color);
+
+    cli_table_add(t, text, color);
+    free(text);
+}
+
+static size_t ncols(const struct col *cols)
+{
+    size_t n = 0;
+
+    while (cols[n].label != NULL)
+        n++;
+    return n;
+}
+
+int cli_render_list(FILE *out, enum cli_res res, const json_t *items, bool color, long today)
+{
+    const struct col *cols;
+    struct cli_table *t;
+    const json_t *item;
+    size_t i;
+    size_t c;
+    int rc;
+
+    if (!has_view(res))
+        return cli_render_json(out, items);
+    cols = views[res].list;
+    if (json_array_size(items) == 0) {
+        fprintf(out, "no %s\n", views[res].plural);
+        return ferror(out) ? CL_EIO : CL_OK;
+    }
+    t = cli_table_new(ncols(cols));
+    for (c = 0; cols[c].label != NULL; c++)
+        cli_table_add(t, cols[c].label, CLI_COLOR_NONE);
+    json_array_foreach (items, i, item) {
+        for (c = 0; cols[c].label != NULL; c++)
+            add_cell(t, item, &cols[c], today);
+    }
+    rc = cli_table_print(t, out, color);
+    cli_table_free(t);
+    return rc;
+}
+
+static void print_description(FILE *out, const json_t *obj)
+{
+    const char *d = json_string_value(json_object_get(obj, "description"));
+    char *clean;
+
+    if (d == NULL || *d == '\0')
+        return;
+    clean = cli_table_clean(d, true);
+    fprintf(out, "\n%s%s", clean, clean[strlen(clean) - 1] == '\n' ? "" : "\n");
+    free(clean);
+}
+
+int cli_render_object(FILE *out, enum cli_res res, const json_t *obj, bool color, long today)
+{
+    const struct col *cols;
+    struct cli_table *t;
+    char *label;
+    size_t c;
+    int rc;
+
+    if (!has_view(res))
+        return cli_render_json(out, obj);
+    cols = views[res].show;
+    t = cli_table_new(2);
+    for (c = 0; cols[c].label != NULL; c++) {
+        label = cl_asprintf("%s:", cols[c].label);
+        cli_table_add(t, label, CLI_COLOR_NONE);
+        free(label);
+        add_cell(t, obj, &cols[c], today);
+    }
+    if (res == CLI_RES_ACTION)
+        cli_sync_add_rows(t, json_object_get(obj, "sync"));
+    rc = cli_table_print(t, out, color);
+    cli_table_free(t);
+    if (res == CLI_RES_ACTION)
+        print_description(out, obj);
+    return rc != CL_OK || ferror(out) ? CL_EIO : CL_OK;
+}
+
+int cli_render_json(FILE *out, const json_t *v)
+{
+    if (json_dumpf(v, out, JSON_INDENT(2) | JSON_ENCODE_ANY) != 0)
+        return CL_EIO;
+    fputc('\n', out);
+    return ferror(out) ? CL_EIO : CL_OK;
+}

@@ -1,0 +1,141 @@
+#include "closeloop/cli/cli_table.h"
+
+#include "closeloop/util/cl.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define GAP 2 /* spaces between columns */
+
+struct cell {
+    char *text;
+    size_t width;
+    enum cli_color color;
+};
+
+struct cli_table {
+    size_t ncols;
+    struct cell *cells;
+    size_t ncells;
+    size_t cap;
+};
+
+struct cli_table *cli_table_new(size_t ncols)
+{
+    struct cli_table *t = cl_calloc(1, sizeof(*t));
+
+    t->ncols = ncols > 0 ? ncols : 1;
+    return t;
+}
+
+void cli_table_free(struct cli_table *t)
+{
+    size_t i;
+
+    if (t == NULL)
+        return;
+    for (i = 0; i < t->ncells; i++)
+        free(t->cells[i].text);
+    free(t->cells);
+    free(t);
+}
+
+char *cli_table_clean(const char *s, bool keep_newlines)
+{
+    char *out = cl_strdup(s);
+    unsigned char *p = (unsigned char *)out;
+    size_t i;
+
+    for (i = 0; p[i] != '\0'; i++) {
+        if (keep_newlines && (p[i] == '\n' || p[i] == '\t'))
+            continue;
+        if (p[i] < 0x20 || p[i] == 0x7f)
+            p[i] = ' ';
+        else if (p[i] == 0xc2 && p[i + 1] >= 0x80 && p[i + 1] <= 0x9f) {
+            p[i] = ' '; /* U+0080..U+009F, the C1 controls, in UTF-8 */
+            p[i + 1] = ' ';
+        }
+    }
+    return out;
+}
+
+size_t cli_table_width(const char *s)
+{
+    size_t n = 0;
+
+    for (; *s != '\0'; s++) {
+        if (((unsigned char)*s & 0xc0) != 0x80)
+            n++;
+    }
+    return n;
+}
+
+void cli_table_add(struct cli_table *t, const char *text, enum cli_color color)
+{
+    struct cell *c;
+
+    if (t->ncells == t->cap) {
+        t->cap = t->cap > 0 ? 2 * t->cap : 16;
+        t->cells = cl_realloc(t->cells, t->cap * sizeof(*t->cells));
+    }
+    c = &t->cells[t->ncells++];
+    c->text = cli_table_clean(text != NULL ? text : "-", false);
+    c->width = cli_table_width(c->text);
+    c->color = color;
+}
+
+const char *cli_table_sgr(enum cli_color color)
+{
+    switch (color) {
+    case CLI_COLOR_RED:
+        return "\033[31m";
+    case CLI_COLOR_GREEN:
+        return "\033[32m";
+    case CLI_COLOR_YELLOW:
+        return "\033[33m";
+    case CLI_COLOR_CYAN:
+        return "\033[36m";
+    case CLI_COLOR_DIM:
+        return "\033[2m";
+    case CLI_COLOR_NONE:
+        break;
+    }
+    return "";
+}
+
+bool cli_table_color_wanted(bool is_tty, const char *no_color)
+{
+    return is_tty && no_color == NULL;
+}
+
+static void print_cell(const struct cell *c, FILE *out, bool color, size_t pad)
+{
+    if (color && c->color != CLI_COLOR_NONE)
+        fprintf(out, "%s%s%s", cli_table_sgr(c->color), c->text, CLI_TABLE_RESET);
+    else
+        fputs(c->text, out);
+    fprintf(out, "%*s", (int)pad, "");
+}
+
+int cli_table_print(const struct cli_table *t, FILE *out, bool color)
+{
+    size_t *widths = cl_calloc(t->ncols, sizeof(*widths));
+    size_t i;
+    size_t col;
+
+    for (i = 0; i < t->ncells; i++) {
+        col = i % t->ncols;
+        if (t->cells[i].width > widths[col])
+            widths[col] = t->cells[i].width;
+    }
+    for (i = 0; i < t->ncells; i++) {
+        col = i % t->ncols;
+        if (col + 1 == t->ncols || i + 1 == t->ncells) {
+            print_cell(&t->cells[i], out, color, 0);
+            fputc('\n', out);
+        } else
+            print_cell(&t->cells[i], out, color, widths[col] - t->cells[i].width + GAP);
+    }
+    free(widths);
+    return ferror(out) ? CL_EIO : CL_OK;
+}

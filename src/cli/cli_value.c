@@ -1,0 +1,157 @@
+#include "closeloop/cli/cli_value.h"
+
+#include "closeloop/cli/cli_date.h"
+
+#include <limits.h>
+#include <stdint.h>
+#include <string.h>
+
+static const char *const kinds[] = {"corrective", "preventive", NULL};
+static const char *const priorities[] = {"P0", "P1", "P2", "P3", "P4", NULL};
+static const char *const severities[] = {"SEV1", "SEV2", "SEV3", "SEV4", "SEV5", NULL};
+static const char *const statuses[] = {"open", "in_progress", "blocked", "done", "wont_do", NULL};
+static const char *const bools[] = {"true", "false", NULL};
+
+size_t cli_value_max(enum cli_val type)
+{
+    return type == CLI_VAL_DESC ? CLI_VALUE_DESC_MAX : CLI_VALUE_TEXT_MAX;
+}
+
+bool cli_value_is_flag(enum cli_val type)
+{
+    return type == CLI_VAL_FLAG || type == CLI_VAL_FLAG_NULL;
+}
+
+bool cli_value_is_none(enum cli_val type, const char *value)
+{
+    bool nullable = type == CLI_VAL_DATE_OR_NONE || type == CLI_VAL_TIME_OR_NONE ||
+                    type == CLI_VAL_SEVERITY_OR_NONE || type == CLI_VAL_REPO_OR_NONE;
+
+    if (type == CLI_VAL_FLAG_NULL)
+        return value != NULL;
+    return nullable && value != NULL && strcmp(value, "none") == 0;
+}
+
+/* Whether the n bytes at s equal one of the words. */
+static bool one_of(const char *const *words, const char *s, size_t n)
+{
+    size_t i;
+
+    for (i = 0; words[i] != NULL; i++) {
+        if (strlen(words[i]) == n && memcmp(words[i], s, n) == 0)
+            return true;
+    }
+    return false;
+}
+
+static bool statuses_ok(const char *s)
+{
+    const char *comma;
+
+    for (;;) {
+        comma = strchr(s, ',');
+        if (!one_of(statuses, s, comma != NULL ? (size_t)(comma - s) : strlen(s)))
+            return false;
+        if (comma == NULL)
+            return true;
+        s = comma + 1;
+    }
+}
+
+/* A character GitHub allows in an owner or repository name. */
+static bool name_char(char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '.' || c == '-';
+}
+
+/* Whether the n bytes at s are owner/repo: two non-empty names around exactly one '/'. */
+static bool repo_ok(const char *s, size_t n)
+{
+    size_t slash = n;
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        if (s[i] == '/' && slash == n)
+            slash = i;
+        else if (!name_char(s[i]))
+            return false;
+    }
+    return slash > 0 && slash + 1 < n;
+}
+
+/* owner/repo#N with N a number from 1 that fits GitHub's 32-bit issue numbers. */
+static bool issue_ok(const char *s)
+{
+    const char *hash = strchr(s, '#');
+    long n;
+
+    if (hash == NULL || !repo_ok(s, (size_t)(hash - s)))
+        return false;
+    if (hash[1] < '1' || hash[1] > '9') /* no sign, space or leading zero for strtol to skip */
+        return false;
+    return cl_parse_long(&n, hash + 1, 1, INT32_MAX) == CL_OK;
+}
+
+/* The one-line reason value is wrong for type, or NULL when it is right. */
+static const char *why_wrong(enum cli_val type, const char *v)
+{
+    long n;
+
+    switch (type) {
+    case CLI_VAL_FLAG:
+    case CLI_VAL_FLAG_NULL:
+        return "takes no value";
+    case CLI_VAL_TEXT:
+    case CLI_VAL_DESC:
+        return NULL;
+    case CLI_VAL_DATE:
+    case CLI_VAL_DATE_OR_NONE:
+        return cli_date_parse(&n, v) == CL_OK ? NULL : "must be a date YYYY-MM-DD";
+    case CLI_VAL_TIME:
+    case CLI_VAL_TIME_OR_NONE:
+        return cli_date_is_rfc3339(v) ? NULL : "must be RFC 3339, e.g. 2024-05-01T10:00:00Z";
+    case CLI_VAL_KIND:
+        return one_of(kinds, v, strlen(v)) ? NULL : "must be corrective or preventive";
+    case CLI_VAL_PRIORITY:
+        return one_of(priorities, v, strlen(v)) ? NULL : "must be one of P0 P1 P2 P3 P4";
+    case CLI_VAL_SEVERITY:
+    case CLI_VAL_SEVERITY_OR_NONE:
+        return one_of(severities, v, strlen(v)) ? NULL : "must be one of SEV1..SEV5";
+    case CLI_VAL_STATUSES:
+        return statuses_ok(v) ? NULL : "must list open, in_progress, blocked, done or wont_do";
+    case CLI_VAL_BOOL:
+        return one_of(bools, v, strlen(v)) ? NULL : "must be true or false";
+    case CLI_VAL_LIMIT:
+        return cl_parse_long(&n, v, 1, CLI_VERBS_LIMIT_MAX) == CL_OK ? NULL : "must be 1..10000";
+    case CLI_VAL_VERSION:
+        return cl_parse_long(&n, v, 0, LONG_MAX) == CL_OK ? NULL : "must be a whole number >= 0";
+    case CLI_VAL_ID:
+        return cl_parse_long(&n, v, 1, LONG_MAX) == CL_OK ? NULL : "must be a whole number >= 1";
+    case CLI_VAL_REPO:
+    case CLI_VAL_REPO_OR_NONE:
+        return repo_ok(v, strlen(v)) ? NULL : "must be owner/repo";
+    case CLI_VAL_ISSUE:
+        return issue_ok(v) ? NULL : "must be owner/repo#NUMBER";
+    }
+    return "has an unknown type";
+}
+
+int cli_value_check(enum cli_val type, const char *label, const char *value, struct cl_err *err)
+{
+    size_t max = cli_value_max(type);
+    const char *why;
+
+    if (cli_value_is_flag(type))
+        return value == NULL ? CL_OK : cl_fail(err, CL_EINVAL, "%s takes no value", label);
+    if (value == NULL || *value == '\0')
+        return cl_fail(err, CL_EINVAL, "%s needs a value", label);
+    if (strnlen(value, max + 1) > max)
+        return cl_fail(err, CL_EINVAL, "%s is longer than %zu bytes", label, max);
+    if (cli_value_is_none(type, value))
+        return CL_OK;
+    why = why_wrong(type, value);
+    if (why != NULL)
+        return cl_fail(err, CL_EINVAL, "%s %s, not '%.40s'", label, why, value);
+    return CL_OK;
+}

@@ -1,0 +1,249 @@
+#include "closeloop/cli/cli_verbs.h"
+
+#include <string.h>
+
+/* clang-format off */
+#define END {NULL, NULL, NULL, CLI_VAL_FLAG, CLI_TO_LOCAL, NULL, false}
+/* clang-format on */
+#define DEFAULT_ACTION_ROWS 200
+
+/* Positionals. */
+static const struct cli_opt pos_team_new[] = {
+    {"NAME", NULL, "team name", CLI_VAL_TEXT, CLI_TO_BODY, "name", true}, END};
+static const struct cli_opt pos_team[] = {
+    {"NAME", NULL, "the team's name", CLI_VAL_TEXT, CLI_TO_PATH, NULL, true}, END};
+static const struct cli_opt pos_person_new[] = {
+    {"HANDLE", NULL, "short unique handle, e.g. alice", CLI_VAL_TEXT, CLI_TO_BODY, "handle", true},
+    END};
+static const struct cli_opt pos_person[] = {
+    {"HANDLE", NULL, "the person's handle", CLI_VAL_TEXT, CLI_TO_PATH, NULL, true}, END};
+static const struct cli_opt pos_incident_new[] = {
+    {"KEY", NULL, "incident key, e.g. INC-42", CLI_VAL_TEXT, CLI_TO_BODY, "key", true}, END};
+static const struct cli_opt pos_incident[] = {
+    {"KEY", NULL, "incident key, e.g. INC-42", CLI_VAL_TEXT, CLI_TO_PATH, NULL, true}, END};
+static const struct cli_opt pos_action[] = {
+    {"ID", NULL, "action id", CLI_VAL_ID, CLI_TO_PATH, NULL, true}, END};
+static const struct cli_opt pos_assign[] = {
+    {"ID", NULL, "action id", CLI_VAL_ID, CLI_TO_PATH, NULL, true},
+    {"HANDLE", NULL, "the new owner's handle", CLI_VAL_TEXT, CLI_TO_BODY, "owner", true},
+    END};
+static const struct cli_opt pos_link[] = {
+    {"ID", NULL, "action id", CLI_VAL_ID, CLI_TO_PATH, NULL, true},
+    {"ISSUE", NULL, "an existing GitHub issue, owner/repo#123", CLI_VAL_ISSUE, CLI_TO_BODY,
+     "github", true},
+    END};
+static const struct cli_opt pos_repo[] = {
+    {"REPO", NULL, "GitHub repository, owner/repo", CLI_VAL_REPO, CLI_TO_BODY, "repo", true}, END};
+
+/* Options. */
+/* clang-format off */
+#define IF_VERSION                                                                                 \
+    {"if-version", "N", "only if the action is still at version N (If-Match)", CLI_VAL_VERSION,    \
+     CLI_TO_IF_MATCH, NULL, false}
+/* The default repository of a team's or an incident's actions on GitHub. */
+#define GITHUB_REPO                                                                                \
+    {"github", "OWNER/REPO", "GitHub repository for the issues of its actions", CLI_VAL_REPO,      \
+     CLI_TO_BODY, "github_repo", false}
+#define GITHUB_REPO_OR_NONE                                                                        \
+    {"github", "OWNER/REPO|none", "GitHub repository for its actions' issues; none clears it",    \
+     CLI_VAL_REPO_OR_NONE, CLI_TO_BODY, "github_repo", false}
+/* clang-format on */
+
+static const struct cli_opt opts_none[] = {END};
+static const struct cli_opt opts_team_add[] = {
+    {"manager", "HANDLE", "the team's manager", CLI_VAL_TEXT, CLI_TO_BODY, "manager", false},
+    GITHUB_REPO,
+    END};
+static const struct cli_opt opts_team_edit[] = {
+    {"name", "NAME", "new team name", CLI_VAL_TEXT, CLI_TO_BODY, "name", false},
+    {"manager", "HANDLE", "the team's manager", CLI_VAL_TEXT, CLI_TO_BODY, "manager", false},
+    GITHUB_REPO_OR_NONE,
+    END};
+
+/* clang-format off */
+#define PERSON_OPTS(req)                                                                           \
+    {"name", "NAME", "full name", CLI_VAL_TEXT, CLI_TO_BODY, "name", req},                         \
+    {"email", "EMAIL", "mail address", CLI_VAL_TEXT, CLI_TO_BODY, "email", req},                   \
+    {"team", "TEAM", "team name", CLI_VAL_TEXT, CLI_TO_BODY, "team", false},                       \
+    {"tz", "ZONE", "time zone, e.g. Europe/Paris", CLI_VAL_TEXT, CLI_TO_BODY, "timezone", false},  \
+    {"github", "LOGIN", "GitHub login", CLI_VAL_TEXT, CLI_TO_BODY, "github_login", false},         \
+    {"jira-account", "ID", "Jira account id", CLI_VAL_TEXT, CLI_TO_BODY, "jira_account_id",       \
+     false},                                                                                       \
+    {"jira-name", "NAME", "Jira user name", CLI_VAL_TEXT, CLI_TO_BODY, "jira_name", false}
+/* clang-format on */
+
+static const struct cli_opt opts_person_add[] = {PERSON_OPTS(true), END};
+static const struct cli_opt opts_person_edit[] = {PERSON_OPTS(false),
+                                                  {"active", "true|false",
+                                                   "whether the person can own actions",
+                                                   CLI_VAL_BOOL, CLI_TO_BODY, "active", false},
+                                                  END};
+static const struct cli_opt opts_person_list[] = {
+    {"team", "TEAM", "only this team's people", CLI_VAL_TEXT, CLI_TO_QUERY, "team", false}, END};
+
+static const struct cli_opt opts_incident_add[] = {
+    {"title", "TITLE", "what happened", CLI_VAL_TEXT, CLI_TO_BODY, "title", true},
+    {"severity", "SEV1..SEV5", "severity", CLI_VAL_SEVERITY, CLI_TO_BODY, "severity", false},
+    {"started", "TIME", "start, RFC 3339 (2024-05-01T10:00:00Z)", CLI_VAL_TIME, CLI_TO_BODY,
+     "started_at", false},
+    {"resolved", "TIME", "resolution, RFC 3339", CLI_VAL_TIME, CLI_TO_BODY, "resolved_at", false},
+    {"facilitator", "HANDLE", "postmortem facilitator", CLI_VAL_TEXT, CLI_TO_BODY, "facilitator",
+     false},
+    {"postmortem", "URL", "link to the postmortem", CLI_VAL_TEXT, CLI_TO_BODY, "postmortem_url",
+     false},
+    GITHUB_REPO,
+    END};
+static const struct cli_opt opts_incident_edit[] = {
+    {"title", "TITLE", "what happened", CLI_VAL_TEXT, CLI_TO_BODY, "title", false},
+    {"severity", "SEV1..SEV5|none", "severity", CLI_VAL_SEVERITY_OR_NONE, CLI_TO_BODY, "severity",
+     false},
+    {"started", "TIME", "start, RFC 3339", CLI_VAL_TIME, CLI_TO_BODY, "started_at", false},
+    {"resolved", "TIME|none", "resolution, RFC 3339", CLI_VAL_TIME_OR_NONE, CLI_TO_BODY,
+     "resolved_at", false},
+    {"facilitator", "HANDLE", "postmortem facilitator", CLI_VAL_TEXT, CLI_TO_BODY, "facilitator",
+     false},
+    {"postmortem", "URL", "link to the postmortem", CLI_VAL_TEXT, CLI_TO_BODY, "postmortem_url",
+     false},
+    GITHUB_REPO_OR_NONE,
+    END};
+
+static const struct cli_opt opts_action_add[] = {
+    {"incident", "KEY", "the incident it follows up", CLI_VAL_TEXT, CLI_TO_BODY, "incident", true},
+    {"kind", "corrective|preventive", "what it does", CLI_VAL_KIND, CLI_TO_BODY, "kind", true},
+    {"title", "TITLE", "what is to be done", CLI_VAL_TEXT, CLI_TO_BODY, "title", true},
+    {"owner", "HANDLE", "who owns it", CLI_VAL_TEXT, CLI_TO_BODY, "owner", false},
+    {"due", "YYYY-MM-DD", "due date", CLI_VAL_DATE, CLI_TO_BODY, "due_on", false},
+    {"priority", "P0..P4", "priority (server default P2)", CLI_VAL_PRIORITY, CLI_TO_BODY,
+     "priority", false},
+    {"description", "TEXT|-", "Markdown details; - reads stdin", CLI_VAL_DESC, CLI_TO_BODY,
+     "description", false},
+    {"github", "OWNER/REPO", "also open a GitHub issue for it in this repository", CLI_VAL_REPO,
+     CLI_TO_BODY, "github", false},
+    {"no-github", NULL, "open no GitHub issue, not even in the default repository",
+     CLI_VAL_FLAG_NULL, CLI_TO_BODY, "github", false},
+    END};
+static const struct cli_opt opts_action_edit[] = {
+    {"title", "TITLE", "what is to be done", CLI_VAL_TEXT, CLI_TO_BODY, "title", false},
+    {"description", "TEXT|-", "Markdown details; - reads stdin", CLI_VAL_DESC, CLI_TO_BODY,
+     "description", false},
+    {"kind", "corrective|preventive", "what it does", CLI_VAL_KIND, CLI_TO_BODY, "kind", false},
+    {"owner", "HANDLE", "who owns it", CLI_VAL_TEXT, CLI_TO_BODY, "owner", false},
+    {"due", "YYYY-MM-DD|none", "due date; none clears it", CLI_VAL_DATE_OR_NONE, CLI_TO_BODY,
+     "due_on", false},
+    {"priority", "P0..P4", "priority", CLI_VAL_PRIORITY, CLI_TO_BODY, "priority", false},
+    IF_VERSION,
+    END};
+static const struct cli_opt opts_action_list[] = {
+    {"status", "S[,S]", "open, in_progress, blocked, done, wont_do", CLI_VAL_STATUSES, CLI_TO_QUERY,
+     "status", false},
+    {"owner", "HANDLE", "owned by", CLI_VAL_TEXT, CLI_TO_QUERY, "owner", false},
+    {"team", "TEAM", "owned by someone in", CLI_VAL_TEXT, CLI_TO_QUERY, "team", false},
+    {"incident", "KEY", "following up", CLI_VAL_TEXT, CLI_TO_QUERY, "incident", false},
+    {"kind", "corrective|preventive", "of this kind", CLI_VAL_KIND, CLI_TO_QUERY, "kind", false},
+    {"overdue", NULL, "only overdue ones", CLI_VAL_FLAG, CLI_TO_QUERY, "overdue", false},
+    {"unowned", NULL, "no owner, or owner inactive", CLI_VAL_FLAG, CLI_TO_QUERY, "unowned", false},
+    {"due-before", "YYYY-MM-DD", "due before (exclusive)", CLI_VAL_DATE, CLI_TO_QUERY, "due_before",
+     false},
+    {"due-after", "YYYY-MM-DD", "due after (exclusive)", CLI_VAL_DATE, CLI_TO_QUERY, "due_after",
+     false},
+    {"limit", "N", "most rows to fetch (default 200)", CLI_VAL_LIMIT, CLI_TO_LOCAL, NULL, false},
+    END};
+static const struct cli_opt opts_if_version[] = {IF_VERSION, END};
+static const struct cli_opt opts_github_import[] = {
+    {"label", "LABEL", "import the issues that carry this label", CLI_VAL_TEXT, CLI_TO_BODY,
+     "label", true},
+    {"incident", "KEY", "the incident the new actions follow up", CLI_VAL_TEXT, CLI_TO_BODY,
+     "incident", true},
+    END};
+
+/* clang-format off */
+#define STATUS_VERB(verb, what)                                                                    \
+    {"action", verb, what, CLI_OP_POST, CLI_RES_ACTION, "actions", verb, 0, false, false,         \
+     pos_action, opts_if_version, 0}
+/* clang-format on */
+
+const struct cli_verb cli_verbs[] = {
+    {"team", "add", "create a team", CLI_OP_CREATE, CLI_RES_TEAM, "teams", NULL, 0, false, false,
+     pos_team_new, opts_team_add, 0},
+    {"team", "list", "list teams", CLI_OP_LIST, CLI_RES_TEAM, "teams", NULL, CLI_VERBS_LIMIT_MAX,
+     true, false, NULL, opts_none, 0},
+    {"team", "edit", "change a team", CLI_OP_EDIT, CLI_RES_TEAM, "teams", NULL, 0, false, false,
+     pos_team, opts_team_edit, 0},
+    {"person", "add", "create a person", CLI_OP_CREATE, CLI_RES_PERSON, "people", NULL, 0, false,
+     false, pos_person_new, opts_person_add, 0},
+    {"person", "list", "list people", CLI_OP_LIST, CLI_RES_PERSON, "people", NULL,
+     CLI_VERBS_LIMIT_MAX, true, false, NULL, opts_person_list, 0},
+    {"person", "show", "show one person", CLI_OP_SHOW, CLI_RES_PERSON, "people", NULL, 0, false,
+     false, pos_person, opts_none, 0},
+    {"person", "edit", "change a person", CLI_OP_EDIT, CLI_RES_PERSON, "people", NULL, 0, false,
+     false, pos_person, opts_person_edit, 0},
+    {"incident", "add", "record an incident", CLI_OP_CREATE, CLI_RES_INCIDENT, "incidents", NULL, 0,
+     false, false, pos_incident_new, opts_incident_add, 0},
+    {"incident", "list", "list incidents", CLI_OP_LIST, CLI_RES_INCIDENT, "incidents", NULL,
+     CLI_VERBS_LIMIT_MAX, true, false, NULL, opts_none, 0},
+    {"incident", "show", "show an incident and its actions", CLI_OP_INCIDENT_SHOW, CLI_RES_INCIDENT,
+     "incidents", NULL, 0, false, false, pos_incident, opts_none, 0},
+    {"incident", "edit", "change an incident", CLI_OP_EDIT, CLI_RES_INCIDENT, "incidents", NULL, 0,
+     false, false, pos_incident, opts_incident_edit, 0},
+    {"action", "add", "record an action; prints its id", CLI_OP_CREATE, CLI_RES_ACTION, "actions",
+     NULL, 0, false, true, NULL, opts_action_add, 0},
+    {"action", "list", "list actions, most urgent first", CLI_OP_LIST, CLI_RES_ACTION, "actions",
+     NULL, DEFAULT_ACTION_ROWS, true, false, NULL, opts_action_list, 0},
+    {"action", "show", "show one action", CLI_OP_SHOW, CLI_RES_ACTION, "actions", NULL, 0, false,
+     false, pos_action, opts_none, 0},
+    {"action", "edit", "change an action", CLI_OP_EDIT, CLI_RES_ACTION, "actions", NULL, 0, false,
+     false, pos_action, opts_action_edit, 0},
+    {"action", "link", "link an action to an existing GitHub issue", CLI_OP_POST, CLI_RES_ACTION,
+     "actions", "link", 0, false, false, pos_link, opts_none, 0},
+    {"action", "assign", "give an action to an owner", CLI_OP_POST, CLI_RES_ACTION, "actions",
+     "assign", 0, false, false, pos_assign, opts_if_version, 0},
+    STATUS_VERB("unassign", "take the owner off an action"),
+    STATUS_VERB("start", "open/blocked -> in_progress"),
+    STATUS_VERB("block", "open/in_progress -> blocked"),
+    STATUS_VERB("done", "any open state -> done"),
+    STATUS_VERB("drop", "any open state -> wont_do"),
+    STATUS_VERB("reopen", "done/wont_do -> open"),
+    {"action", "history", "an action's changes, oldest first", CLI_OP_LIST, CLI_RES_EVENT,
+     "actions", "history", CLI_VERBS_LIMIT_MAX, false, false, pos_action, opts_none, 0},
+    {"sync", "status", "tracker sync: connections, rate limits, repositories", CLI_OP_SHOW,
+     CLI_RES_SYNC, "sync", "status", 0, false, false, NULL, opts_none, 0},
+    {"github", "import", "turn labelled issues into actions (may take minutes)", CLI_OP_POST,
+     CLI_RES_IMPORT, "github", "import", 0, false, false, pos_repo, opts_github_import,
+     CLI_VERBS_SLOW_S},
+    {"github", "doctor", "check access to a repository; exit 1 if a check fails", CLI_OP_POST,
+     CLI_RES_DOCTOR, "github", "doctor", 0, false, false, pos_repo, opts_none, 0},
+};
+
+const size_t cli_verbs_len = sizeof(cli_verbs) / sizeof(cli_verbs[0]);
+
+const struct cli_verb *cli_verbs_find(const struct cli_verb *verbs, size_t n, const char *group,
+                                      const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        if (strcmp(verbs[i].group, group) == 0 && strcmp(verbs[i].name, name) == 0)
+            return &verbs[i];
+    }
+    return NULL;
+}
+
+bool cli_verbs_has_group(const struct cli_verb *verbs, size_t n, const char *group)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        if (strcmp(verbs[i].group, group) == 0)
+            return true;
+    }
+    return false;
+}
+
+size_t cli_verbs_count(const struct cli_opt *list)
+{
+    size_t n = 0;
+
+    while (list != NULL && list[n].name != NULL)
+        n++;
+    return n;
+}

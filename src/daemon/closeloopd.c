@@ -1,0 +1,227 @@
+/* closeloopd: the service and its admin verbs. main() stays thin: parse flags, load
+ * configuration, dispatch to a verb. */
+#include "closeloop/api/auth.h"
+#include "closeloop/util/cl.h"
+#include "closeloop/util/conf.h"
+#include "closeloop/db/db.h"
+#include "closeloop/util/log.h"
+#include "closeloop/db/migrate.h"
+#include "closeloop/daemon/server.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define CLOSELOOPD_VERSION "0.1.0"
+#define DEFAULT_CONFIG     "/etc/closeloop/closeloopd.ini"
+
+enum exit_code { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
+
+static const char usage_text[] =
+    "usage: closeloopd [options] [verb]\n"
+    "\n"
+    "verbs:\n"
+    "  serve                       run the service (the default)\n"
+    "  migrate                     apply database migrations and exit\n"
+    "  token create --name N --scope read|write|admin\n"
+    "                              create an API token; prints it once on stdout\n"
+    "  token list                  list tokens (never their values)\n"
+    "  token revoke ID|NAME        revoke a token\n"
+    "  check-config                validate and print the configuration\n"
+    "\n"
+    "options:\n"
+    "  --config FILE               INI file (default $CLOSELOOP_CONFIG or " DEFAULT_CONFIG
+    " if present)\n"
+    "  --listen HOST:PORT          where to serve HTTP (CLOSELOOP_LISTEN)\n"
+    "  --database-url URL          PostgreSQL connection string (CLOSELOOP_DATABASE_URL)\n"
+    "  --log-level LEVEL           error, warn, info or debug (CLOSELOOP_LOG_LEVEL)\n"
+    "  -h, --help                  this text\n"
+    "  --version                   print the version\n"
+    "\n"
+    "Every config key can be set as CLOSELOOP_<KEY>; flags beat the environment, which\n"
+    "beats the file. See contrib/closeloopd.ini.example for the keys.\n";
+
+struct args {
+    const char *config;
+    const char *flag_keys[8];
+    const char *flag_values[8];
+    int nflags;
+    char **rest; /* verb and its arguments */
+    int nrest;
+};
+
+static int usage_needs_value(const char *flag)
+{
+    fprintf(stderr, "closeloopd: %s needs a value\ntry 'closeloopd --help'\n", flag);
+    return EXIT_USAGE;
+}
+
+/* Splits global options from the verb. Returns -1 to continue, else an exit code. */
+static int args_parse(struct args *a, int argc, char **argv)
+{
+    static const char *const opts[][2] = {
+        {"--listen", "listen"}, {"--database-url", "database_url"}, {"--log-level", "log_level"}};
+    int i;
+    size_t k;
+
+    a->rest = cl_calloc((size_t)argc + 1, sizeof(char *));
+    for (i = 1; i < argc; i++) {
+        const char *s = argv[i];
+        bool known = false;
+
+        if (strcmp(s, "-h") == 0 || strcmp(s, "--help") == 0) {
+            fputs(usage_text, stdout);
+            return EXIT_OK;
+        }
+        if (strcmp(s, "--version") == 0) {
+            printf("closeloopd %s (schema %d)\n", CLOSELOOPD_VERSION, migrate_latest());
+            return EXIT_OK;
+        }
+        if (strcmp(s, "--config") == 0) {
+            if (i + 1 >= argc)
+                return usage_needs_value(s);
+            a->config = argv[++i];
+            continue;
+        }
+        for (k = 0; k < CL_ARRAY_LEN(opts) && !known; k++) {
+            if (strcmp(s, opts[k][0]) != 0)
+                continue;
+            if (i + 1 >= argc)
+                return usage_needs_value(s);
+            a->flag_keys[a->nflags] = opts[k][1];
+            a->flag_values[a->nflags++] = argv[++i];
+            known = true;
+        }
+        if (!known)
+            a->rest[a->nrest++] = argv[i];
+    }
+    return -1;
+}
+
+static int load_conf(struct conf **out, const struct args *a, struct cl_err *err)
+{
+    struct conf *c = conf_new_defaults();
+    const char *path = a->config != NULL ? a->config : getenv("CLOSELOOP_CONFIG");
+    int rc = CL_OK;
+    int i;
+
+    if (path == NULL && access(DEFAULT_CONFIG, R_OK) == 0)
+        path = DEFAULT_CONFIG;
+    if (path != NULL)
+        rc = conf_load_file(c, path, err);
+    if (rc == CL_OK)
+        rc = conf_load_env(c, err);
+    for (i = 0; rc == CL_OK && i < a->nflags; i++)
+        rc = conf_set(c, a->flag_keys[i], a->flag_values[i], "command line", err);
+    if (rc == CL_OK)
+        rc = conf_validate(c, err);
+    if (rc != CL_OK) {
+        conf_free(c);
+        return rc;
+    }
+    *out = c;
+    return CL_OK;
+}
+
+static int verb_migrate(const struct conf *c, struct cl_err *err)
+{
+    int applied = 0;
+    int rc = server_migrate(c->database_url, 0, &applied, err);
+
+    if (rc == CL_OK)
+        printf("schema at version %d (%d applied)\n", migrate_latest(), applied);
+    return rc;
+}
+
+static int token_create(PGconn *pg, int argc, char **argv, struct cl_err *err)
+{
+    const char *name = NULL;
+    const char *scope = NULL;
+    char *token = NULL;
+    int i;
+    int rc;
+
+    for (i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--name") == 0 && i + 1 < argc)
+            name = argv[++i];
+        else if (strcmp(argv[i], "--scope") == 0 && i + 1 < argc)
+            scope = argv[++i];
+        else
+            return cl_fail(err, CL_EINVAL, "token create: unexpected \"%s\"", argv[i]);
+    }
+    if (name == NULL || scope == NULL)
+        return cl_fail(err, CL_EINVAL, "token create needs --name N --scope read|write|admin");
+    rc = auth_token_create(&token, pg, name, auth_scope_parse(scope), err);
+    if (rc == CL_OK)
+        printf("%s\n", token);
+    free(token);
+    return rc;
+}
+
+static int verb_token(const struct conf *c, int argc, char **argv, struct cl_err *err)
+{
+    PGconn *pg = NULL;
+    int rc;
+
+    if (argc < 1)
+        return cl_fail(err, CL_EINVAL, "token needs create, list or revoke");
+    rc = db_connect_blocking(&pg, c->database_url, err);
+    if (rc != CL_OK)
+        return rc;
+    if (strcmp(argv[0], "create") == 0)
+        rc = token_create(pg, argc - 1, argv + 1, err);
+    else if (strcmp(argv[0], "list") == 0 && argc == 1)
+        rc = auth_token_list(pg, stdout, err);
+    else if (strcmp(argv[0], "revoke") == 0 && argc == 2)
+        rc = auth_token_revoke(pg, argv[1], err);
+    else
+        rc = cl_fail(err, CL_EINVAL, "token: expected create, list or revoke ID|NAME");
+    PQfinish(pg);
+    return rc;
+}
+
+static int run_verb(struct conf *c, const struct args *a, struct cl_err *err)
+{
+    const char *verb = a->nrest > 0 ? a->rest[0] : "serve";
+
+    if (strcmp(verb, "serve") == 0 && a->nrest <= 1)
+        return server_run(c, err);
+    if (strcmp(verb, "migrate") == 0 && a->nrest == 1)
+        return verb_migrate(c, err);
+    if (strcmp(verb, "token") == 0)
+        return verb_token(c, a->nrest - 1, a->rest + 1, err);
+    if (strcmp(verb, "check-config") == 0 && a->nrest == 1) {
+        conf_print(c, stdout);
+        printf("configuration is valid\n");
+        return CL_OK;
+    }
+    return cl_fail(err, CL_EINVAL, "unknown verb \"%s\"", verb);
+}
+
+int main(int argc, char **argv)
+{
+    struct cl_err err = CL_ERR_INIT;
+    struct conf *c = NULL;
+    struct args a = {0};
+    enum cl_log_level lvl;
+    int rc = args_parse(&a, argc, argv);
+
+    if (rc >= 0)
+        goto cleanup;
+    rc = load_conf(&c, &a, &err);
+    if (rc == CL_OK && log_level_parse(&lvl, c->log_level) == CL_OK)
+        log_max_level = lvl;
+    if (rc == CL_OK)
+        rc = run_verb(c, &a, &err);
+    if (rc != CL_OK) {
+        fprintf(stderr, "closeloopd: %s\n", err.msg);
+        if (rc == CL_EINVAL && c == NULL)
+            fprintf(stderr, "try 'closeloopd --help'\n");
+        rc = rc == CL_EINVAL ? EXIT_USAGE : EXIT_FAIL;
+    }
+cleanup:
+    conf_free(c);
+    free(a.rest);
+    return rc;
+}

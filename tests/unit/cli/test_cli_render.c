@@ -1,0 +1,278 @@
+#include "closeloop/cli/cli_render.h"
+
+#include "closeloop/util/cl.h"
+#include "closeloop/cli/cli_date.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+enum what { LIST, OBJECT, JSON };
+
+static json_t *parse(const char *text)
+{
+    json_t *v = json_loads(text, 0, NULL);
+
+    assert_non_null(v);
+    return v;
+}
+
+/* Renders the JSON text into a string, today being 2024-03-01. Caller frees. */
+static char *render(enum what what, enum cli_res res, const char *json, bool color)
+{
+    json_t *v = parse(json);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    long today = 0;
+    int rc;
+
+    assert_int_equal(cli_date_parse(&today, "2024-03-01"), CL_OK);
+    if (what == LIST)
+        rc = cli_render_list(out, res, v, color, today);
+    else if (what == OBJECT)
+        rc = cli_render_object(out, res, v, color, today);
+    else
+        rc = cli_render_json(out, v);
+    assert_int_equal(rc, CL_OK);
+    fclose(out);
+    json_decref(v);
+    return text;
+}
+
+static const char actions[] =
+    "[{\"id\":1,\"status\":\"open\",\"due_on\":\"2024-02-27\",\"priority\":\"P1\","
+    "\"kind\":\"corrective\",\"owner\":\"al\",\"owner_active\":false,\"incident\":\"INC-1\","
+    "\"title\":\"Fix it\"},"
+    "{\"id\":22,\"status\":\"blocked\",\"due_on\":\"2024-03-01\",\"priority\":\"P2\","
+    "\"kind\":\"preventive\",\"owner\":null,\"incident\":\"INC-1\",\"title\":\"Guard\"},"
+    "{\"id\":3,\"status\":\"done\",\"due_on\":\"2024-01-01\",\"priority\":\"P3\","
+    "\"kind\":\"corrective\",\"owner\":\"bo\",\"owner_active\":true,\"incident\":\"INC-2\","
+    "\"title\":\"Old\"},"
+    "{\"id\":4,\"status\":\"in_progress\",\"due_on\":\"2024-03-03\",\"priority\":\"P0\","
+    "\"kind\":\"corrective\",\"owner\":\"cy\",\"incident\":\"INC-2\",\"title\":\"Soon\"}]";
+
+static void test_cli_render__action_table_plain(void **state)
+{
+    char *got = render(LIST, CLI_RES_ACTION, actions, false);
+
+    (void)state;
+    assert_string_equal(
+        got, "ID  STATUS       DUE         PRI  KIND        OWNER          INCIDENT  TITLE\n"
+             "1   open         3d overdue  P1   corrective  al (inactive)  INC-1     Fix it\n"
+             "22  blocked      due today   P2   preventive  -              INC-1     Guard\n"
+             "3   done         2024-01-01  P3   corrective  bo             INC-2     Old\n"
+             "4   in_progress  due in 2d   P0   corrective  cy             INC-2     Soon\n");
+    free(got);
+}
+
+static void test_cli_render__action_table_coloured(void **state)
+{
+    char *got = render(LIST, CLI_RES_ACTION, actions, true);
+
+    (void)state;
+    assert_non_null(strstr(got, "1   open         \033[31m3d overdue\033[0m  P1"));
+    assert_non_null(strstr(got, "\033[33mblocked\033[0m      due today   P2"));
+    assert_non_null(strstr(got, "\033[32mdone\033[0m         2024-01-01"));
+    assert_non_null(strstr(got, "\033[36min_progress\033[0m  due in 2d"));
+    free(got);
+    assert_int_equal(cli_render_status_color("wont_do"), CLI_COLOR_DIM);
+    assert_int_equal(cli_render_status_color("open"), CLI_COLOR_NONE);
+    assert_int_equal(cli_render_status_color(NULL), CLI_COLOR_NONE);
+}
+
+static void test_cli_render__empty_list(void **state)
+{
+    char *got = render(LIST, CLI_RES_TEAM, "[]", true);
+
+    (void)state;
+    assert_string_equal(got, "no teams\n");
+    free(got);
+}
+
+static void test_cli_render__action_object_with_description(void **state)
+{
+    char *got = render(OBJECT, CLI_RES_ACTION,
+                       "{\"id\":5,\"incident\":\"INC-1\",\"kind\":\"corrective\",\"title\":\"T\","
+                       "\"status\":\"open\",\"priority\":\"P2\",\"owner\":\"al\","
+                       "\"due_on\":\"2024-02-28\",\"version\":3,\"created_at\":\"c\","
+                       "\"updated_at\":\"u\",\"closed_at\":null,"
+                       "\"description\":\"line 1\\n\\u001b[1mline 2\"}",
+                       false);
+
+    (void)state;
+    assert_string_equal(got, "id:        5\n"
+                             "incident:  INC-1\n"
+                             "kind:      corrective\n"
+                             "title:     T\n"
+                             "status:    open\n"
+                             "priority:  P2\n"
+                             "owner:     al\n"
+                             "due:       2024-02-28 (2d overdue)\n"
+                             "version:   3\n"
+                             "created:   c\n"
+                             "updated:   u\n"
+                             "closed:    -\n"
+                             "\n"
+                             "line 1\n"
+                             " [1mline 2\n");
+    free(got);
+}
+
+static const char synced_action[] =
+    "{\"id\":5,\"incident\":\"INC-1\",\"kind\":\"corrective\",\"title\":\"T\","
+    "\"status\":\"open\",\"priority\":\"P2\",\"owner\":null,\"due_on\":null,\"version\":3,"
+    "\"created_at\":\"c\",\"updated_at\":\"u\",\"closed_at\":null,\"description\":\"d\","
+    "\"sync\":{\"tracker\":\"github\",\"repo\":\"acme/api\",\"number\":7,"
+    "\"url\":\"https://github.com/acme/api/issues/7\",\"state\":\"linked\","
+    "\"last_error\":\"HTTP 502\",\"warning\":\"no login for the owner\","
+    "\"synced_at\":\"2026-03-10T11:57:00Z\",\"pending\":1}}";
+
+static void test_cli_render__action_object_with_sync(void **state)
+{
+    char *got = render(OBJECT, CLI_RES_ACTION, synced_action, false);
+
+    (void)state;
+    assert_string_equal(got, "id:        5\n"
+                             "incident:  INC-1\n"
+                             "kind:      corrective\n"
+                             "title:     T\n"
+                             "status:    open\n"
+                             "priority:  P2\n"
+                             "owner:     -\n"
+                             "due:       -\n"
+                             "version:   3\n"
+                             "created:   c\n"
+                             "updated:   u\n"
+                             "closed:    -\n"
+                             "github:    acme/api#7  https://github.com/acme/api/issues/7\n"
+                             "sync:      failed: HTTP 502\n"
+                             "warning:   no login for the owner\n"
+                             "pending:   1\n"
+                             "\n"
+                             "d\n");
+    free(got);
+    got = render(OBJECT, CLI_RES_ACTION, synced_action, true);
+    assert_non_null(strstr(got, "sync:      \033[31mfailed: HTTP 502\033[0m\n"));
+    assert_non_null(strstr(got, "warning:   \033[33mno login for the owner\033[0m\n"));
+    free(got);
+    /* "sync": null adds no line */
+    got = render(OBJECT, CLI_RES_ACTION, "{\"id\":5,\"sync\":null}", false);
+    assert_null(strstr(got, "sync:"));
+    assert_null(strstr(got, "github:"));
+    free(got);
+}
+
+static void test_cli_render__action_table_ignores_sync(void **state)
+{
+    char *list = cl_asprintf("[%s]", synced_action);
+    char *got = render(LIST, CLI_RES_ACTION, list, false);
+
+    (void)state;
+    assert_string_equal(got, "ID  STATUS  DUE  PRI  KIND        OWNER  INCIDENT  TITLE\n"
+                             "5   open    -    P2   corrective  -      INC-1     T\n");
+    free(got);
+    free(list);
+}
+
+static void test_cli_render__github_repo_of_teams_and_incidents(void **state)
+{
+    char *got;
+
+    (void)state;
+    got = render(LIST, CLI_RES_TEAM,
+                 "[{\"name\":\"sre\",\"manager\":\"dana\",\"github_repo\":\"acme/ops\"},"
+                 "{\"name\":\"web\",\"manager\":null,\"github_repo\":null}]",
+                 false);
+    assert_string_equal(got, "NAME  MANAGER  GITHUB\n"
+                             "sre   dana     acme/ops\n"
+                             "web   -        -\n");
+    free(got);
+    got = render(OBJECT, CLI_RES_TEAM, "{\"name\":\"sre\",\"github_repo\":\"acme/ops\"}", false);
+    assert_non_null(strstr(got, "\ngithub:   acme/ops\n"));
+    free(got);
+    got = render(OBJECT, CLI_RES_INCIDENT,
+                 "{\"key\":\"K\",\"postmortem_url\":\"u\",\"github_repo\":\"acme/api\"}", false);
+    assert_non_null(strstr(got, "postmortem:   u\ngithub:       acme/api\nactions:"));
+    free(got);
+}
+
+static void test_cli_render__answers_without_a_view_print_as_json(void **state)
+{
+    char *got = render(OBJECT, CLI_RES_SYNC, "{\"connections\":[]}", false);
+
+    (void)state;
+    assert_string_equal(got, "{\n  \"connections\": []\n}\n");
+    free(got);
+    got = render(LIST, CLI_RES_DOCTOR, "[1]", false);
+    assert_string_equal(got, "[\n  1\n]\n");
+    free(got);
+}
+
+static void test_cli_render__incidents_people_events(void **state)
+{
+    char *got;
+
+    (void)state;
+    got =
+        render(LIST, CLI_RES_INCIDENT,
+               "[{\"key\":\"INC-1\",\"severity\":\"SEV2\",\"started_at\":\"2024-02-01T10:00:00Z\","
+               "\"resolved_at\":null,\"actions\":{\"open\":2,\"blocked\":1,\"done\":4},"
+               "\"title\":\"DB\"}]",
+               false);
+    assert_string_equal(got, "KEY    SEV   STARTED     RESOLVED  OPEN  TITLE\n"
+                             "INC-1  SEV2  2024-02-01  -         3     DB\n");
+    free(got);
+    got = render(OBJECT, CLI_RES_INCIDENT, "{\"key\":\"K\",\"actions\":{\"open\":2,\"done\":0}}",
+                 false);
+    assert_non_null(strstr(got, "actions:      2 open\n"));
+    free(got);
+    got = render(LIST, CLI_RES_PERSON,
+                 "[{\"handle\":\"al\",\"name\":\"Al\",\"email\":\"a@x\",\"team\":null,"
+                 "\"timezone\":\"UTC\",\"active\":false}]",
+                 false);
+    assert_string_equal(got, "HANDLE  NAME  EMAIL  TEAM  TZ   ACTIVE\n"
+                             "al      Al    a@x    -     UTC  no\n");
+    free(got);
+    got = render(LIST, CLI_RES_EVENT,
+                 "[{\"at\":\"t1\",\"source\":\"cli\",\"actor\":\"al\",\"field\":\"version\","
+                 "\"old\":2,\"new\":{\"a\":[1]}}]",
+                 false);
+    assert_string_equal(got, "AT  SOURCE  ACTOR  FIELD    OLD  NEW\n"
+                             "t1  cli     al     version  2    {\"a\":[1]}\n");
+    free(got);
+}
+
+static void test_cli_render__json_is_pretty_and_unchanged(void **state)
+{
+    char *got =
+        render(JSON, CLI_RES_ACTION, "{\"id\":1,\"title\":\"\xc3\xa9\",\"x\":[1,null]}", true);
+
+    (void)state;
+    assert_string_equal(got, "{\n  \"id\": 1,\n  \"title\": \"\xc3\xa9\",\n  \"x\": [\n    1,\n"
+                             "    null\n  ]\n}\n");
+    free(got);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_cli_render__action_table_plain),
+        cmocka_unit_test(test_cli_render__action_table_coloured),
+        cmocka_unit_test(test_cli_render__empty_list),
+        cmocka_unit_test(test_cli_render__action_object_with_description),
+        cmocka_unit_test(test_cli_render__action_object_with_sync),
+        cmocka_unit_test(test_cli_render__action_table_ignores_sync),
+        cmocka_unit_test(test_cli_render__github_repo_of_teams_and_incidents),
+        cmocka_unit_test(test_cli_render__answers_without_a_view_print_as_json),
+        cmocka_unit_test(test_cli_render__incidents_people_events),
+        cmocka_unit_test(test_cli_render__json_is_pretty_and_unchanged),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

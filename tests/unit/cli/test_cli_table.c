@@ -1,0 +1,150 @@
+#include "closeloop/cli/cli_table.h"
+
+#include "closeloop/util/cl.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include <cmocka.h>
+
+/* Prints t into a string. Caller frees. */
+static char *render(const struct cli_table *t, bool color)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+
+    assert_non_null(out);
+    assert_int_equal(cli_table_print(t, out, color), CL_OK);
+    fclose(out);
+    return text;
+}
+
+static void test_cli_table__columns_fit_the_widest_cell(void **state)
+{
+    struct cli_table *t = cli_table_new(3);
+    char *got;
+
+    (void)state;
+    cli_table_add(t, "ID", CLI_COLOR_NONE);
+    cli_table_add(t, "STATUS", CLI_COLOR_NONE);
+    cli_table_add(t, "TITLE", CLI_COLOR_NONE);
+    cli_table_add(t, "12345", CLI_COLOR_NONE);
+    cli_table_add(t, "open", CLI_COLOR_NONE);
+    cli_table_add(t, "short", CLI_COLOR_NONE);
+    cli_table_add(t, "7", CLI_COLOR_NONE);
+    cli_table_add(t, NULL, CLI_COLOR_NONE);
+    cli_table_add(t, "a longer title", CLI_COLOR_NONE);
+    got = render(t, false);
+    assert_string_equal(got, "ID     STATUS  TITLE\n"
+                             "12345  open    short\n"
+                             "7      -       a longer title\n");
+    free(got);
+    cli_table_free(t);
+}
+
+static void test_cli_table__utf8_counts_code_points(void **state)
+{
+    struct cli_table *t = cli_table_new(2);
+    char *got;
+
+    (void)state;
+    assert_int_equal(cli_table_width("\xc3\xbcn\xc3\xaf"
+                                     "code"),
+                     7);                                  /* "ünïcode" */
+    cli_table_add(t, "\xc3\xbc\xc3\xbc", CLI_COLOR_NONE); /* "üü": 2 columns */
+    cli_table_add(t, "x", CLI_COLOR_NONE);
+    cli_table_add(t, "abc", CLI_COLOR_NONE);
+    cli_table_add(t, "y", CLI_COLOR_NONE);
+    got = render(t, false);
+    assert_string_equal(got, "\xc3\xbc\xc3\xbc   x\nabc  y\n");
+    free(got);
+    cli_table_free(t);
+}
+
+static void test_cli_table__colour_wraps_text_not_padding(void **state)
+{
+    struct cli_table *t = cli_table_new(2);
+    char *got;
+
+    (void)state;
+    cli_table_add(t, "done", CLI_COLOR_GREEN);
+    cli_table_add(t, "3d overdue", CLI_COLOR_RED);
+    cli_table_add(t, "in_progress", CLI_COLOR_CYAN);
+    cli_table_add(t, "-", CLI_COLOR_NONE);
+    got = render(t, true);
+    assert_string_equal(got, "\033[32mdone\033[0m         \033[31m3d overdue\033[0m\n"
+                             "\033[36min_progress\033[0m  -\n");
+    free(got);
+    got = render(t, false);
+    assert_string_equal(got, "done         3d overdue\nin_progress  -\n");
+    free(got);
+    cli_table_free(t);
+}
+
+static void test_cli_table__control_characters_are_blanked(void **state)
+{
+    struct cli_table *t = cli_table_new(1);
+    char *got;
+    char *kept;
+
+    (void)state;
+    cli_table_add(t,
+                  "a\033[2Jb\nc\td\x7f"
+                  "e\xc2\x9b"
+                  "f",
+                  CLI_COLOR_NONE);
+    got = render(t, true);
+    assert_string_equal(got, "a [2Jb c d e  f\n");
+    free(got);
+    kept = cli_table_clean("one\ntwo\tthree\r", true);
+    assert_string_equal(kept, "one\ntwo\tthree ");
+    free(kept);
+    cli_table_free(t);
+}
+
+static void test_cli_table__short_last_row(void **state)
+{
+    struct cli_table *t = cli_table_new(3);
+    char *got;
+
+    (void)state;
+    cli_table_add(t, "a", CLI_COLOR_NONE);
+    cli_table_add(t, "b", CLI_COLOR_NONE);
+    cli_table_add(t, "c", CLI_COLOR_NONE);
+    cli_table_add(t, "dd", CLI_COLOR_NONE);
+    got = render(t, false);
+    assert_string_equal(got, "a   b  c\ndd\n");
+    free(got);
+    cli_table_free(t);
+    cli_table_free(NULL);
+}
+
+static void test_cli_table__colour_only_on_a_terminal_without_no_color(void **state)
+{
+    (void)state;
+    assert_true(cli_table_color_wanted(true, NULL));
+    assert_false(cli_table_color_wanted(false, NULL));
+    assert_false(cli_table_color_wanted(true, ""));
+    assert_false(cli_table_color_wanted(true, "1"));
+    assert_string_equal(cli_table_sgr(CLI_COLOR_DIM), "\033[2m");
+    assert_string_equal(cli_table_sgr(CLI_COLOR_YELLOW), "\033[33m");
+    assert_string_equal(cli_table_sgr(CLI_COLOR_NONE), "");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_cli_table__columns_fit_the_widest_cell),
+        cmocka_unit_test(test_cli_table__utf8_counts_code_points),
+        cmocka_unit_test(test_cli_table__colour_wraps_text_not_padding),
+        cmocka_unit_test(test_cli_table__control_characters_are_blanked),
+        cmocka_unit_test(test_cli_table__short_last_row),
+        cmocka_unit_test(test_cli_table__colour_only_on_a_terminal_without_no_color),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,123 @@
+#include "closeloop/util/conf.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+static char *write_tmp(const char *text)
+{
+    char *path = cl_strdup("/tmp/closeloop-conf-XXXXXX");
+    int fd = mkstemp(path);
+    FILE *f = fdopen(fd, "w");
+
+    fputs(text, f);
+    fclose(f);
+    return path;
+}
+
+static void test_conf__defaults(void **state)
+{
+    struct conf *c = conf_new_defaults();
+
+    (void)state;
+    assert_string_equal(c->listen, "127.0.0.1:8080");
+    assert_int_equal(c->pool_size, 8);
+    assert_int_equal(c->max_body, 1048576);
+    conf_free(c);
+}
+
+static void test_conf__file_env_order(void **state)
+{
+    struct cl_err err = CL_ERR_INIT;
+    struct conf *c = conf_new_defaults();
+    char *path = write_tmp("# comment\n[closeloopd]\nlisten = 0.0.0.0:9000\n"
+                           "pool_size=3\nlog_level = \"debug\"\n");
+
+    (void)state;
+    assert_int_equal(conf_load_file(c, path, &err), CL_OK);
+    assert_string_equal(c->listen, "0.0.0.0:9000");
+    assert_int_equal(c->pool_size, 3);
+    assert_string_equal(c->log_level, "debug");
+    setenv("CLOSELOOP_POOL_SIZE", "5", 1);
+    assert_int_equal(conf_load_env(c, &err), CL_OK);
+    unsetenv("CLOSELOOP_POOL_SIZE");
+    assert_int_equal(c->pool_size, 5);
+    unlink(path);
+    free(path);
+    conf_free(c);
+}
+
+static void test_conf__rejects_bad_values(void **state)
+{
+    struct cl_err err = CL_ERR_INIT;
+    struct conf *c = conf_new_defaults();
+    char *path = write_tmp("listen = x:1\nbogus = 1\n");
+
+    (void)state;
+    assert_int_equal(conf_load_file(c, path, &err), CL_EINVAL);
+    assert_non_null(strstr(err.msg, ":2: unknown key \"bogus\""));
+    cl_err_clear(&err);
+    assert_int_equal(conf_set(c, "pool_size", "0", "test", &err), CL_EINVAL);
+    cl_err_clear(&err);
+    assert_int_equal(conf_set(c, "request_timeout", "abc", "test", &err), CL_EINVAL);
+    cl_err_clear(&err);
+    assert_int_equal(conf_set(c, "log_level", "loud", "test", &err), CL_EINVAL);
+    cl_err_clear(&err);
+    assert_int_equal(conf_validate(c, &err), CL_EINVAL); /* database_url unset */
+    unlink(path);
+    free(path);
+    conf_free(c);
+}
+
+static void test_conf__split_listen(void **state)
+{
+    struct cl_err err = CL_ERR_INIT;
+    char *host = NULL;
+    int port = 0;
+
+    (void)state;
+    assert_int_equal(conf_split_listen(&host, &port, "[::1]:8080", &err), CL_OK);
+    assert_string_equal(host, "::1");
+    assert_int_equal(port, 8080);
+    free(host);
+    assert_int_equal(conf_split_listen(&host, &port, "localhost", &err), CL_EINVAL);
+    cl_err_clear(&err);
+    assert_int_equal(conf_split_listen(&host, &port, "h:70000", &err), CL_EINVAL);
+}
+
+static void test_conf__print_hides_secret(void **state)
+{
+    struct cl_err err = CL_ERR_INIT;
+    struct conf *c = conf_new_defaults();
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+
+    (void)state;
+    assert_int_equal(conf_set(c, "database_url", "postgresql://u:hunter2@h/db", "t", &err), 0);
+    conf_print(c, f);
+    fclose(f);
+    assert_null(strstr(text, "hunter2"));
+    assert_non_null(strstr(text, "(set)"));
+    free(text);
+    conf_free(c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_conf__defaults),
+        cmocka_unit_test(test_conf__file_env_order),
+        cmocka_unit_test(test_conf__rejects_bad_values),
+        cmocka_unit_test(test_conf__split_listen),
+        cmocka_unit_test(test_conf__print_hides_secret),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
