@@ -16,13 +16,17 @@ From Python tests:
         out["delivery"]["status"]           # what the webhook receiver answered
         gh.requests()                        # the API requests the service made
         gh.fault("PATCH", r"^/repos/acme/web/issues/\\d+$", preset="secondary_rate_limit")
+        # the owner edits issue n right after the service has read it (/_fake/act):
+        gh.fault("GET", rf"^/repos/acme/web/issues/{n}$", after={"act": {
+            "actor": "alice", "repo": "acme/web", "number": n, "action": "edit", "body": "."}})
 
 From anything else (C tests, shell):
 
     python3 tests/fakes/fake_github.py --port 0 --record FILE.jsonl \\
         [--webhook-url URL --webhook-secret S]
 prints "fake-github listening on http://127.0.0.1:PORT" on stdout once it accepts requests,
-then serves until SIGTERM/SIGINT. The control API lives under /_fake/ (see _Control below).
+then serves until SIGTERM/SIGINT. The control API lives under /_fake/ (see Control below;
+its tracker-neutral part, the server, recording and faults are fake_base.py's).
 
 Environment: FAKE_GITHUB_RECORD=FILE makes every FakeGitHub() without an explicit `record`
 append its exchanges to FILE (tests/conformance/run.sh FILE validates it afterwards). A request
@@ -44,36 +48,32 @@ Behaviour worth knowing (trackers.md Part A/C):
   secondary limits unless injected as faults, Accept media-type variants (body_html/...).
 """
 
-import argparse
 import base64
 import collections
 import hashlib
 import hmac
 import http.client
-import http.server
 import json
 import os
 import queue
 import re
 import secrets
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import traceback
 import urllib.parse
 import uuid
 from datetime import datetime, timezone
 from email.utils import formatdate, parsedate_to_datetime
 
-MAX_BODY = 1 << 20  # request bodies (API and control)
+import fake_base
+from fake_base import (JSON_TYPE, MAX_BODY, ApiError, ControlError, control_route, dumps, iso,
+                       route)
+
 MAX_ISSUES = 200_000  # all repositories together
-MAX_LOG = 50_000  # request log entries kept
 MAX_DELIVERIES = 10_000  # webhook deliveries kept
-MAX_DELAY = 60.0  # seconds, for injected delays
 WEBHOOK_TIMEOUT = 10.0  # GitHub gives the receiver 10 s
 FIRST_ISSUE_ID = 2_000_000_000  # ids above 2^31 catch int truncation
 FIRST_REPO_ID = 700_000_000
@@ -92,13 +92,6 @@ SECONDARY_MSG = ("You have exceeded a secondary rate limit. Please wait a few mi
 UA_MSG = ("Request forbidden by administrative rules. Please make sure your request has a "
           "User-Agent header (https://docs.github.com/en/rest/overview/resources-in-the-rest-api"
           "#user-agent-required). Check https://developer.github.com for other possible causes.\n")
-
-
-def iso(ts):
-    """Epoch seconds -> GitHub's 'YYYY-MM-DDTHH:MM:SSZ' (None stays None)."""
-    if ts is None:
-        return None
-    return datetime.fromtimestamp(int(ts), timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def parse_time(s):
@@ -120,16 +113,6 @@ def b64url_decode(s):
 
 def node_id(prefix, n):
     return prefix + base64.b64encode(str(n).encode()).decode().rstrip("=")
-
-
-class ApiError(Exception):
-    """An HTTP answer other than the handler's normal one."""
-
-    def __init__(self, status, body=None, headers=None):
-        super().__init__(status)
-        self.status = status
-        self.body = body
-        self.headers = headers or {}
 
 
 def err_body(message, doc, status, **extra):
@@ -156,30 +139,22 @@ DOC_RATE = DOCS + "/overview/rate-limits-for-the-rest-api"
 DOC_TOKEN = DOCS + "/apps/apps#create-an-installation-access-token-for-an-app"
 
 
-class ControlError(Exception):
-    def __init__(self, status, message):
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
 # --------------------------------------------------------------------------------------------
 # State
 
 
-class State:
-    """Everything the fake knows. All access goes through self.lock (an RLock)."""
+class State(fake_base.BaseState):
+    """Everything the fake knows. All access goes through self.lock (an RLock). The base keeps
+    the faults, the request log and the logical clock (tick())."""
 
     def __init__(self, server):
-        self.server = server
-        self.lock = threading.RLock()
-        self.clock = int(time.time()) - 1
         self.defaults = {"webhook": {"url": None, "secret": None, "enabled": True}}
-        self.reset()
+        super().__init__(server)
 
     # -- setup ---------------------------------------------------------------------------
     def reset(self):
         with self.lock:
+            super().reset()
             self.users = {}  # login(lower) -> {"login","id","type"}
             self.repos = {}  # full_name(lower) -> repo dict
             self.repo_by_id = {}
@@ -193,24 +168,10 @@ class State:
             self.rate_limit = 5000
             self.app = None
             self.webhook = dict(self.defaults["webhook"], echo=True, hook_id=1)
-            self.faults = []
-            self.next_fault = 1
-            self.log = collections.deque(maxlen=MAX_LOG)
-            self.seq = 0
-            self.stats = collections.Counter()
             self.deliveries = collections.OrderedDict()
             self.delivery_seq = 0
             self.unauth_used = 0
             self.add_token(DEFAULT_TOKEN, {"login": DEFAULT_LOGIN})
-
-    def tick(self, at=None):
-        """Next logical time: wall clock, but at least one second after the last change."""
-        with self.lock:
-            t = max(int(time.time()), self.clock + 1)
-            if at is not None:
-                t = at
-            self.clock = max(self.clock, t)
-            return t
 
     def user(self, login, kind=None):
         with self.lock:
@@ -509,30 +470,24 @@ class State:
 
 
 # --------------------------------------------------------------------------------------------
-# HTTP plumbing
+# Requests
 
 
-class Request:
-    """One parsed HTTP request (API or control)."""
+class GitHubRequest(fake_base.Request):
+    """One parsed HTTP request, with what GitHub's auth finds out about it."""
 
     def __init__(self, method, raw_path, headers, body_bytes):
-        self.method = method
-        self.raw_path = raw_path
-        split = urllib.parse.urlsplit(raw_path)
-        self.path = split.path
-        self.query_string = split.query
-        self.query_pairs = urllib.parse.parse_qsl(split.query, keep_blank_values=True)
-        self.query = {}
-        for k, v in self.query_pairs:
-            self.query.setdefault(k, v)
-        self.headers = headers  # lower-case name -> value
-        self.body_bytes = body_bytes
+        super().__init__(method, raw_path, headers, body_bytes)
         self.token = None  # token config dict once authenticated
         self.token_key = None
         self.jwt = False
         self.request_id = "%04X:%04X:%06X:%07X:%08X" % (
             secrets.randbits(16), secrets.randbits(16), secrets.randbits(24),
             secrets.randbits(28), int(time.time()))
+
+    @property
+    def login(self):
+        return self.token["login"] if self.token else None
 
     def json_body(self):
         """The body as JSON, for the API: errors answer like GitHub."""
@@ -547,237 +502,44 @@ class Request:
         return data
 
 
-class Handler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def setup(self):
-        super().setup()
-        # headers and body leave in separate writes: without TCP_NODELAY, Nagle holds the
-        # body until the client's delayed ACK (40 ms) on every keep-alive request
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def version_string(self):
-        return "GitHub.com"
-
-    def log_message(self, fmt, *args):  # quiet unless asked
-        if self.server.verbose:
-            sys.stderr.write("fake-github: " + (fmt % args) + "\n")
-
-    def _read_body(self):
-        te = self.headers.get("Transfer-Encoding", "").lower()
-        if "chunked" in te:
-            data = bytearray()
-            while True:
-                line = self.rfile.readline(1024)
-                if not line:
-                    raise ValueError("truncated chunk")
-                size = int(line.split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
-                        pass
-                    return bytes(data)
-                if len(data) + size > MAX_BODY:
-                    return None
-                data += self.rfile.read(size)
-                self.rfile.readline(1024)
-        length = self.headers.get("Content-Length")
-        if not length:
-            return b""
-        n = int(length)
-        if n < 0:
-            raise ValueError("negative length")
-        if n > MAX_BODY:
-            # read and drop what the client is sending (bounded), so it can read the 413
-            # instead of hitting a reset mid-upload
-            left = min(n, 8 * MAX_BODY)
-            while left > 0:
-                chunk = self.rfile.read(min(left, 65536))
-                if not chunk:
-                    break
-                left -= len(chunk)
-            return None
-        return self.rfile.read(n)
-
-    def _handle(self):
-        try:
-            body = self._read_body()
-        except (ValueError, OSError):
-            self.close_connection = True
-            self._send(400, {"content-type": "application/json; charset=utf-8"},
-                       b'{"message":"Bad request"}')
-            return
-        if body is None:
-            self.close_connection = True
-            self._send(413, {"content-type": "application/json; charset=utf-8"},
-                       json.dumps({"message": f"Request body is larger than {MAX_BODY} bytes",
-                                   "documentation_url": DOCS}).encode())
-            return
-        headers = {k.lower(): v for k, v in self.headers.items()}
-        req = Request(self.command, self.path, headers, body)
-        try:
-            if req.path.startswith("/_fake/") or req.path == "/_fake":
-                status, hdrs, out = self.server.control.handle(req)
-                self._send(status, hdrs, out)
-                return
-            self.server.api.serve(self, req)
-        except Exception as e:  # a bug in the fake: say so loudly instead of hanging up
-            traceback.print_exc()
-            self.close_connection = True
-            self._send(500, {"content-type": "application/json; charset=utf-8"},
-                       _dumps({"message": f"fake-github internal error: {type(e).__name__}: {e}"}))
-
-    def _send(self, status, headers, body):
-        try:
-            self.send_response(status)
-            for k, v in headers.items():
-                self.send_header(k, str(v))
-            if status != 304 and status != 204 or body:
-                self.send_header("Content-Length", str(len(body or b"")))
-            if self.close_connection:
-                self.send_header("Connection", "close")
-            self.end_headers()
-            if body and self.command != "HEAD":
-                self.wfile.write(body)
-            self.wfile.flush()
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True
-
-    do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = do_HEAD = _handle
-
-
-class Server(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 128
-
-    def __init__(self, port, record=None, verbose=False):
-        super().__init__(("127.0.0.1", port), Handler)
-        self.verbose = verbose
-        self.base_url = f"http://127.0.0.1:{self.server_address[1]}"
-        self.state = State(self)
-        self.api = Api(self)
-        self.control = _Control(self)
-        self.hooks = Hooks(self)
-        self.record_lock = threading.Lock()
-        self.record_path = record
-
-    def set_defaults(self, webhook_url=None, webhook_secret=None):
-        self.state.defaults["webhook"] = {"url": webhook_url, "secret": webhook_secret,
-                                          "enabled": True}
-        self.state.reset()
-
-    def record(self, req, status, res_headers, res_body):
-        path = self.record_path
-        if not path or req.headers.get("x-fake-no-record"):
-            return
-        rh = {k: v for k, v in req.headers.items()
-              if k not in ("authorization", "x-fake-no-record")}
-        if "authorization" in req.headers:
-            scheme = req.headers["authorization"].split(" ", 1)[0]
-            rh["authorization"] = f"{scheme} ***"
-        line = json.dumps({
-            "method": req.method, "url": self.base_url + req.raw_path, "reqHeaders": rh,
-            "reqBody": _maybe_json(req.body_bytes), "status": status,
-            "resHeaders": res_headers, "resBody": _maybe_json(res_body),
-        }, ensure_ascii=False)
-        with self.record_lock:
-            with open(path, "a", encoding="utf-8") as f:
-                f.write(line + "\n")
-
-
-def _maybe_json(raw):
-    if not raw:
-        return None
-    try:
-        return json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        return raw.decode("utf-8", "replace")
-
-
-def _dumps(obj):
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-
-
 # --------------------------------------------------------------------------------------------
 # The REST API
-
-
-def route(method, pattern):
-    def deco(fn):
-        fn.route = (method, re.compile(pattern + r"\Z"))
-        return fn
-    return deco
 
 
 SEG = r"([A-Za-z0-9_.%-]+)"  # an owner or repo segment: a raw '/' never matches (404)
 
 
-class Api:
-    def __init__(self, server):
-        self.server = server
-        self.state = server.state
-        self.routes = []
-        for name in dir(self):
-            fn = getattr(self, name)
-            if hasattr(fn, "route"):
-                self.routes.append((fn.route[0], fn.route[1], fn))
+class Api(fake_base.BaseApi):
+    """GitHub's endpoints (@route), auth and rate limits; the base serves faults, logs,
+    records and sends."""
 
-    # -- framing ----------------------------------------------------------------------------
-    def serve(self, h, req):
+    # -- what the base calls ------------------------------------------------------------------
+    def answer(self, req):
         st = self.state
-        fault = self._take_fault(req)
-        if fault and fault.get("delay"):
-            time.sleep(min(float(fault["delay"]), MAX_DELAY))
-        if fault and fault.get("drop"):
-            h.close_connection = True
-            try:
-                h.connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            self._log(req, None)
-            return
-        charge = False
-        if fault and fault.get("status"):
-            self._authenticate(req, soft=True)
-            status = int(fault["status"])
-            out = fault.get("body")
-            if out is None:
-                body = b""
-            else:
-                body = out.encode() if isinstance(out, str) else _dumps(out)
-            headers = {"content-type": fault.get("content_type", "application/json; charset=utf-8")}
-            headers.update(self._rate_headers(req))
-            headers.update({k.lower(): str(v) for k, v in (fault.get("headers") or {}).items()})
-            if "{rid}" in body.decode("utf-8", "replace"):
-                body = body.replace(b"{rid}", req.request_id.encode())
-        else:
-            try:
-                status, headers, body, charge = self._dispatch(req)
-            except ApiError as e:
-                status = e.status
-                headers = {"content-type": "application/json; charset=utf-8"}
-                headers.update(e.headers)
-                if isinstance(e.body, bytes):
-                    body = e.body
-                else:
-                    body = _dumps(e.body) if e.body is not None else b""
-                charge = req.token is not None and status not in (401, 403, 304)
-            if charge:
-                with st.lock:
-                    req.token["used"] += 1
-            headers = {**self._rate_headers(req), **headers}
+        try:
+            status, headers, body, charge = self._dispatch(req)
+        except ApiError as e:
+            status, headers, body = self.error_answer(e)
+            charge = req.token is not None and status not in (401, 403, 304)
+        if charge:
+            with st.lock:
+                req.token["used"] += 1
+        return status, {**self._rate_headers(req), **headers}, body
+
+    def fault_headers(self, req):
+        """An injected answer carries the rate-limit headers of the caller's token."""
+        self._authenticate(req, soft=True)
+        return self._rate_headers(req)
+
+    def placeholders(self, req):
+        return {"{rid}": req.request_id}  # e.g. in the secondary rate limit's message
+
+    def finish(self, req, status, headers):
         headers.setdefault("x-github-request-id", req.request_id)
         headers.setdefault("x-github-media-type", "github.v3; format=json")
         headers.setdefault("x-github-api-version-selected",
                            req.headers.get("x-github-api-version", API_VERSIONS[0]))
         headers.setdefault("vary", "Accept, Authorization, Cookie, X-GitHub-OTP")
-        if status in (204, 304):
-            headers.pop("content-type", None)
-            body = b""
-        self._log(req, status, headers)
-        if not (fault and fault.get("record") is False):  # a deliberately invalid answer
-            self.server.record(req, status, headers, body)
-        h._send(status, headers, body)
 
     def _dispatch(self, req):
         """-> (status, headers, body bytes, charge rate limit)."""
@@ -788,12 +550,7 @@ class Api:
             raise ApiError(400, err_body(f"API version '{ver}' is not supported.",
                                          DOCS + "/about-the-rest-api/api-versions", 400))
         method = "GET" if req.method == "HEAD" else req.method
-        matched = None
-        for m, rx, fn in self.routes:
-            mo = rx.match(req.path)
-            if mo and m == method:
-                matched = (fn, mo.groups())
-                break
+        matched = self.match(method, req.path)
         if matched is None:
             self._authenticate(req)
             raise not_found()
@@ -802,15 +559,15 @@ class Api:
             self._authenticate(req)
             if fn.__name__ != "rate_limit_get":
                 self._check_rate(req)
-        status, headers, obj = fn(req, *[urllib.parse.unquote(a) for a in args])
+        status, headers, obj = fn(req, *args)
         headers = dict(headers or {})
         if obj is None:
             body = b""
         elif isinstance(obj, bytes):
             body = obj
         else:
-            body = _dumps(obj)
-            headers.setdefault("content-type", "application/json; charset=utf-8")
+            body = dumps(obj)
+            headers.setdefault("content-type", JSON_TYPE)
         charge = req.token is not None and fn.__name__ != "rate_limit_get"
         if method == "GET" and status == 200:
             etag = 'W/"%s"' % hashlib.sha256(req.raw_path.encode() + b"\0" + body).hexdigest()[:40]
@@ -894,37 +651,6 @@ class Api:
                 h["github-authentication-token-expiration"] = datetime.fromtimestamp(
                     t["expires_at"], timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
             return h
-
-    def _take_fault(self, req):
-        st = self.state
-        with st.lock:
-            for f in st.faults:
-                if f["remaining"] <= 0:
-                    continue
-                if f["method"] not in ("*", req.method):
-                    continue
-                if not (f["rx"].search(req.path) or f["rx"].search(req.raw_path)):
-                    continue
-                f["remaining"] -= 1
-                f["hits"] += 1
-                return f
-        return None
-
-    def _log(self, req, status, headers=None):
-        st = self.state
-        with st.lock:
-            st.seq += 1
-            st.stats[str(status)] += 1
-            auth = req.headers.get("authorization", "")
-            st.log.append({
-                "seq": st.seq, "time": time.time(), "method": req.method, "path": req.path,
-                "query": dict(req.query), "query_string": req.query_string,
-                "headers": {k: v for k, v in req.headers.items() if k != "authorization"},
-                "auth": {"scheme": auth.split(" ", 1)[0],
-                         "login": req.token["login"] if req.token else None} if auth else None,
-                "body": _maybe_json(req.body_bytes), "status": status,
-                "request_id": req.request_id,
-            })
 
     # -- helpers ------------------------------------------------------------------------------
     def _repo(self, req, owner, name, doc=DOC_REPO):
@@ -1693,8 +1419,9 @@ class Hooks:
 # Control API
 
 
-class _Control:
-    """/_fake/... : no auth, JSON in and out, never recorded.
+class Control(fake_base.BaseControl):
+    """/_fake/... : no auth, JSON in and out, never recorded. GitHub's routes, besides the
+    base's (reset, faults, requests, stats, clock, record: see fake_base.BaseControl).
 
     POST /_fake/reset                         back to the start state (CLI defaults kept)
     POST /_fake/config  {tokens, app, rate_limit, webhook}   tokens merge (null removes one)
@@ -1710,10 +1437,11 @@ class _Control:
     POST /_fake/redeliver {delivery_id}
     GET  /_fake/deliveries?since=K     POST /_fake/webhooks/drain
     POST /_fake/faults  {method, path (regex), count, status, body, headers, delay, drop, preset,
-                         record (false: keep the exchange out of the recording)}
+                         record (false: keep the exchange out of the recording),
+                         after: {"act": {...as /_fake/act}} once the request is answered}
     GET  /_fake/faults   DELETE /_fake/faults
     GET  /_fake/requests?since=K       GET /_fake/stats
-    POST /_fake/clock   {advance: seconds}    GET /_fake/clock
+    POST /_fake/clock   {advance: seconds >= 0}    GET /_fake/clock
     POST /_fake/record  {path}         switch (or with null stop) the exchange recording
     """
 
@@ -1739,114 +1467,105 @@ class _Control:
                                                     "documentation_url": DOCS}},
     }
 
-    def __init__(self, server):
-        self.server = server
-        self.state = server.state
+    # -- what the base calls ---------------------------------------------------------------
+    def reset(self):
+        self.server.hooks.drain(5)  # echoes of the previous test go out first
+        super().reset()
 
-    def handle(self, req):
-        try:
-            out = self._route(req)
-            status = 200
-            if isinstance(out, tuple):
-                status, out = out
-        except ControlError as e:
-            status, out = e.status, {"error": e.message}
-        except (KeyError, TypeError, ValueError, re.error) as e:
-            status, out = 400, {"error": f"{type(e).__name__}: {e}"}
-        return status, {"content-type": "application/json"}, _dumps(out)
+    def stats_extra(self):
+        st = self.state
+        return {
+            "rate_limit": {k: {"login": t["login"], "limit": self.server.api._limit(t),
+                               "used": t["used"], "reset": t["reset"]}
+                           for k, t in st.tokens.items()},
+            "issues": st.issue_count,
+            "deliveries": len(st.deliveries),
+        }
 
-    def _body(self, req):
-        if not req.body_bytes:
-            return {}
-        try:
-            data = json.loads(req.body_bytes)
-        except ValueError:
-            raise ControlError(400, "body is not JSON")
-        if not isinstance(data, dict):
-            raise ControlError(400, "body must be a JSON object")
-        return data
+    def preset(self, name):
+        f = super().preset(name)
+        if f and name == "primary_rate_limit":  # resets a minute after the fault is set
+            f["headers"]["x-ratelimit-reset"] = str(int(time.time()) + 60)
+        return f
 
+    def check_after(self, spec):
+        """`after` is {"act": {actor, repo, number, action, ...}}: a POST /_fake/act."""
+        super().check_after(spec)
+        act = spec.get("act")
+        if set(spec) != {"act"} or not isinstance(act, dict):
+            raise ControlError(400, 'after: expected {"act": {actor, repo, number, action}}')
+        for k in ("actor", "repo", "action"):
+            if not isinstance(act.get(k), str) or not act[k]:
+                raise ControlError(400, f"after.act.{k}: expected a string")
+
+    def run_after(self, spec):
+        return self._act(spec["act"])
+
+    # -- routes -----------------------------------------------------------------------------
     def _repo(self, full):
         repo = self.state.repos.get(full.lower())
         if repo is None:
             raise ControlError(404, f"no repository {full}")
         return repo
 
-    def _route(self, req):
+    @control_route("*", r"/_fake/config")
+    def config_route(self, req, b):
         st = self.state
-        m, p = req.method, req.path.rstrip("/")
-        b = self._body(req) if m in ("POST", "PATCH", "PUT") else {}
-        if (m, p) == ("POST", "/_fake/reset"):
-            self.server.hooks.drain(5)  # echoes of the previous test go out first
-            st.reset()
-            return {"ok": True}
-        if p == "/_fake/config":
-            return st.configure(b) if m == "POST" else st.describe()
-        if (m, p) == ("POST", "/_fake/repos"):
-            with st.lock:
-                repo = st.create_repo(b)
-                return 201, st.render_repo(repo, webhook=True)
-        mo = re.fullmatch(r"/_fake/repos/([^/]+/[^/]+)/(issues|bulk|labels)", p)
-        if mo and m == "POST":
-            return self._seed(mo.group(1), mo.group(2), b)
-        mo = re.fullmatch(r"/_fake/repos/([^/]+/[^/]+)/issues/(\d+)", p)
-        if mo and m == "GET":
-            with st.lock:
-                repo = self._repo(mo.group(1))
-                issue = repo["issues"].get(int(mo.group(2)))
-                if issue is None:
-                    raise ControlError(404, "no such issue")
-                raw = dict(issue)
-                raw["rendered"] = st.render_issue(repo, issue)
-                moved = st.moved.get((repo["key"], issue["number"]))
-                raw["moved_to"] = None if not moved else {
-                    "repo": st.repos[moved[0]]["full_name"], "number": moved[1]}
-                return raw
-        if (m, p) == ("POST", "/_fake/act"):
-            return self._act(b)
-        if (m, p) == ("POST", "/_fake/redeliver"):
-            with st.lock:
-                d = st.deliveries.get(b.get("delivery_id"))
-            if d is None:
-                raise ControlError(404, "no such delivery")
-            return {"delivery": self.server.hooks.send(d, redelivery=True)}
-        if (m, p) == ("GET", "/_fake/deliveries"):
-            since = int(req.query.get("since", "0"))
-            with st.lock:
-                out = [{k: (json.loads(v) if k == "body" else v) for k, v in d.items()}
-                       for d in st.deliveries.values() if d["seq"] > since]
-            for d in out:
-                d["payload"] = d.pop("body")
-            return {"deliveries": out}
-        if (m, p) == ("POST", "/_fake/webhooks/drain"):
-            return {"drained": self.server.hooks.drain(float(b.get("timeout", 30)))}
-        if p == "/_fake/faults":
-            return self._faults(m, b)
-        if (m, p) == ("GET", "/_fake/requests"):
-            since = int(req.query.get("since", "0"))
-            with st.lock:
-                out = [r for r in st.log if r["seq"] > since]
-                return {"requests": out, "last": st.seq}
-        if (m, p) == ("GET", "/_fake/stats"):
-            with st.lock:
-                return {
-                    "requests": sum(st.stats.values()),
-                    "by_status": dict(st.stats),
-                    "rate_limit": {k: {"login": t["login"], "limit": self.server.api._limit(t),
-                                       "used": t["used"], "reset": t["reset"]}
-                                   for k, t in st.tokens.items()},
-                    "issues": st.issue_count,
-                    "deliveries": len(st.deliveries),
-                }
-        if p == "/_fake/clock":
-            with st.lock:
-                if m == "POST":
-                    st.clock += int(b.get("advance", 0))
-                return {"clock": iso(st.clock), "epoch": st.clock}
-        if (m, p) == ("POST", "/_fake/record"):
-            self.server.record_path = b.get("path")
-            return {"path": self.server.record_path}
-        raise ControlError(404, f"no control route {m} {p}")
+        return st.configure(b) if req.method == "POST" else st.describe()
+
+    @control_route("POST", r"/_fake/repos")
+    def repo_create_route(self, req, b):
+        st = self.state
+        with st.lock:
+            repo = st.create_repo(b)
+            return 201, st.render_repo(repo, webhook=True)
+
+    @control_route("POST", r"/_fake/repos/([^/]+/[^/]+)/(issues|bulk|labels)")
+    def seed_route(self, req, b, full, what):
+        return self._seed(full, what, b)
+
+    @control_route("GET", r"/_fake/repos/([^/]+/[^/]+)/issues/(\d+)")
+    def raw_issue_route(self, req, b, full, number):
+        st = self.state
+        with st.lock:
+            repo = self._repo(full)
+            issue = repo["issues"].get(int(number))
+            if issue is None:
+                raise ControlError(404, "no such issue")
+            raw = dict(issue)
+            raw["rendered"] = st.render_issue(repo, issue)
+            moved = st.moved.get((repo["key"], issue["number"]))
+            raw["moved_to"] = None if not moved else {
+                "repo": st.repos[moved[0]]["full_name"], "number": moved[1]}
+            return raw
+
+    @control_route("POST", r"/_fake/act")
+    def act_route(self, req, b):
+        return self._act(b)
+
+    @control_route("POST", r"/_fake/redeliver")
+    def redeliver_route(self, req, b):
+        st = self.state
+        with st.lock:
+            d = st.deliveries.get(b.get("delivery_id"))
+        if d is None:
+            raise ControlError(404, "no such delivery")
+        return {"delivery": self.server.hooks.send(d, redelivery=True)}
+
+    @control_route("GET", r"/_fake/deliveries")
+    def deliveries_route(self, req, b):
+        st = self.state
+        since = int(req.query.get("since", "0"))
+        with st.lock:
+            out = [{k: (json.loads(v) if k == "body" else v) for k, v in d.items()}
+                   for d in st.deliveries.values() if d["seq"] > since]
+        for d in out:
+            d["payload"] = d.pop("body")
+        return {"deliveries": out}
+
+    @control_route("POST", r"/_fake/webhooks/drain")
+    def drain_route(self, req, b):
+        return {"drained": self.server.hooks.drain(float(b.get("timeout", 30)))}
 
     def _seed(self, full, what, b):
         st = self.state
@@ -1886,32 +1605,6 @@ class _Control:
                 st.new_issue(repo, f"{prefix} {n}", b.get("body"), user, labels, [], False,
                              b.get("state", "open"), None, ts, ts)
             return 201, {"first": first, "last": repo["next_number"] - 1, "count": count}
-
-    def _faults(self, m, b):
-        st = self.state
-        with st.lock:
-            if m == "DELETE":
-                st.faults = []
-                return {"faults": []}
-            if m == "POST":
-                f = dict(self.PRESETS.get(b.get("preset"), {})) if b.get("preset") else {}
-                if b.get("preset") and not f:
-                    raise ControlError(400, f"unknown preset {b['preset']}")
-                f["headers"] = dict(f.get("headers", {}))
-                if b.get("preset") == "primary_rate_limit":
-                    f["headers"]["x-ratelimit-reset"] = str(int(time.time()) + 60)
-                for k in ("status", "body", "delay", "drop", "content_type", "record"):
-                    if k in b:
-                        f[k] = b[k]
-                f["headers"].update(b.get("headers") or {})
-                if not (f.get("status") or f.get("delay") or f.get("drop")):
-                    raise ControlError(400, "a fault needs a status, a delay or drop")
-                f.update(id=st.next_fault, method=b.get("method", "*").upper(),
-                         path=b.get("path", ".*"), rx=re.compile(b.get("path", ".*")),
-                         remaining=int(b.get("count", 1)), hits=0)
-                st.next_fault += 1
-                st.faults.append(f)
-            return {"faults": [{k: v for k, v in f.items() if k != "rx"} for f in st.faults]}
 
     def _act(self, b):
         st = self.state
@@ -2031,10 +1724,55 @@ class _Control:
 
 
 # --------------------------------------------------------------------------------------------
+# Server
+
+
+class Server(fake_base.BaseServer):
+    NAME = "fake-github"
+    SERVER_HEADER = "GitHub.com"
+    request_class = GitHubRequest
+    state_class = State
+    api_class = Api
+    control_class = Control
+
+    def __init__(self, port, record=None, verbose=False):
+        super().__init__(port, record=record, verbose=verbose)
+        self.hooks = Hooks(self)
+
+    def set_defaults(self, webhook_url=None, webhook_secret=None):
+        self.state.defaults["webhook"] = {"url": webhook_url, "secret": webhook_secret,
+                                          "enabled": True}
+        self.state.reset()
+
+    def framing_error(self, status, message):
+        if status == 413:  # GitHub's wording, with its documentation link
+            return {"content-type": JSON_TYPE}, json.dumps(
+                {"message": message, "documentation_url": DOCS}).encode()
+        return super().framing_error(status, message)
+
+    @classmethod
+    def add_arguments(cls, parser):
+        parser.add_argument("--webhook-url")
+        parser.add_argument("--webhook-secret")
+
+    def configure_from_args(self, args):
+        self.set_defaults(args.webhook_url, args.webhook_secret)
+
+    def server_close(self):
+        super().server_close()
+        app = self.state.app
+        if app:  # the app's public key, written for openssl
+            try:
+                os.unlink(app["key_path"])
+            except OSError:
+                pass
+
+
+# --------------------------------------------------------------------------------------------
 # Python test helper
 
 
-class FakeGitHub:
+class FakeGitHub(fake_base.BaseFake):
     """Runs the fake in this process (a background thread) and wraps its control API.
 
     fake = FakeGitHub(record=None, webhook_url=None, webhook_secret=None).start()
@@ -2044,99 +1782,33 @@ class FakeGitHub:
     fake.reset(), fake.configure(...), fake.create_repo(...), fake.seed_issue(...),
     fake.bulk(...), fake.act(...), fake.redeliver(...), fake.deliveries(), fake.requests(),
     fake.stats(), fake.fault(...), fake.clear_faults(), fake.raw_issue(...), fake.stop()
+    fake.fault(..., after={"act": {actor, repo, number, action, ...}})   a human change right
+                                      after the matched request has been answered
     """
+
+    server_class = Server
+    RECORD_ENV = "FAKE_GITHUB_RECORD"
 
     def __init__(self, record=None, webhook_url=None, webhook_secret=None, port=0,
                  verbose=False):
-        if record is None:
-            record = os.environ.get("FAKE_GITHUB_RECORD") or None
-        self.server = Server(port, record=record, verbose=verbose)
+        super().__init__(record=record, port=port, verbose=verbose)
         self.server.set_defaults(webhook_url, webhook_secret)
-        self.url = self.server.base_url
-        self.port = self.server.server_address[1]
-        self._thread = None
-
-    def start(self):
-        self._thread = threading.Thread(target=self.server.serve_forever,
-                                        kwargs={"poll_interval": 0.05},
-                                        name="fake-github", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self):
-        if self._thread:
-            self.server.shutdown()
-            self._thread.join(5)
-            self._thread = None
-        self.server.server_close()
-        app = self.server.state.app
-        if app:
-            try:
-                os.unlink(app["key_path"])
-            except OSError:
-                pass
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
 
     # -- raw HTTP ---------------------------------------------------------------------------
+    def default_headers(self):
+        return {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
+
     def request(self, method, path, body=None, token=DEFAULT_TOKEN, headers=None,
                 user_agent="closeloop-tests/1.0", scheme="Bearer"):
         """One API call; -> (status, headers with lower-case names, parsed JSON or bytes)."""
-        h = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
+        h = self.default_headers()
         if user_agent is not None:
             h["User-Agent"] = user_agent
         if token is not None:
             h["Authorization"] = f"{scheme} {token}"
-        data = None
-        if body is not None:
-            data = body if isinstance(body, bytes) else json.dumps(body).encode()
-            h["Content-Type"] = "application/json"
-        h.update(headers or {})
-        if path.startswith("http://"):
-            path = path[len(self.url):]
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        try:
-            conn.putrequest(method, path, skip_accept_encoding=True)
-            for k, v in h.items():
-                if v is not None:
-                    conn.putheader(k, v)
-            if data is not None:
-                conn.putheader("Content-Length", str(len(data)))
-            conn.endheaders(data)
-            resp = conn.getresponse()
-            raw = resp.read()
-            rh = {k.lower(): v for k, v in resp.getheaders()}
-        finally:
-            conn.close()
-        out = raw
-        if raw and rh.get("content-type", "").startswith("application/json"):
-            out = json.loads(raw)
-        elif not raw:
-            out = None
-        return resp.status, rh, out
+        return super().request(method, path, body, headers, defaults=h)
 
-    def control(self, method, path, body=None):
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
-        try:
-            data = json.dumps(body).encode() if body is not None else None
-            conn.request(method, "/_fake/" + path.lstrip("/"), body=data,
-                         headers={"Content-Type": "application/json"} if data else {})
-            resp = conn.getresponse()
-            out = json.loads(resp.read() or b"null")
-        finally:
-            conn.close()
-        if resp.status >= 400:
-            raise RuntimeError(f"fake-github control {method} {path}: {resp.status} {out}")
-        return out
-
-    # -- control helpers ---------------------------------------------------------------------
-    def reset(self):
-        return self.control("POST", "reset")
-
+    # -- control helpers (the base has reset, requests, stats, faults, clock) ----------------
     def configure(self, **cfg):
         return self.control("POST", "config", cfg)
 
@@ -2176,69 +1848,14 @@ class FakeGitHub:
     def drain(self, timeout=30):
         return self.control("POST", "webhooks/drain", {"timeout": timeout})["drained"]
 
-    def requests(self, since=0):
-        return self.control("GET", f"requests?since={since}")["requests"]
-
-    def last_seq(self):
-        return self.control("GET", "requests?since=999999999999")["last"]
-
-    def stats(self):
-        return self.control("GET", "stats")
-
-    def fault(self, method="*", path=".*", status=None, body=None, headers=None, count=1,
-              delay=None, drop=False, preset=None, record=True):
-        """record=False keeps the exchange out of the conformance recording: for answers
-        that break GitHub's description on purpose (a misbehaving proxy)."""
-        spec = {"method": method, "path": path, "count": count}
-        if not record:
-            spec["record"] = False
-        for k, v in (("status", status), ("body", body), ("headers", headers),
-                     ("delay", delay), ("preset", preset)):
-            if v is not None:
-                spec[k] = v
-        if drop:
-            spec["drop"] = True
-        return self.control("POST", "faults", spec)["faults"][-1]
-
-    def clear_faults(self):
-        return self.control("DELETE", "faults")
-
-    def advance_clock(self, seconds):
-        return self.control("POST", "clock", {"advance": seconds})
-
 
 # --------------------------------------------------------------------------------------------
 # CLI
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description="Fake GitHub REST API + issues webhooks "
-                                             "(127.0.0.1 only)")
-    ap.add_argument("--port", type=int, default=0, help="0 picks a free port (printed)")
-    ap.add_argument("--record", help="append every API exchange to this JSONL file")
-    ap.add_argument("--webhook-url")
-    ap.add_argument("--webhook-secret")
-    ap.add_argument("-v", "--verbose", action="store_true")
-    args = ap.parse_args(argv)
-    server = Server(args.port, record=args.record, verbose=args.verbose)
-    server.set_defaults(args.webhook_url, args.webhook_secret)
-
-    def stop(signum, frame):
-        threading.Thread(target=server.shutdown, daemon=True).start()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    print(f"fake-github listening on {server.base_url}", flush=True)
-    try:
-        server.serve_forever(poll_interval=0.1)
-    finally:
-        server.server_close()
-        if server.state.app:
-            try:
-                os.unlink(server.state.app["key_path"])
-            except OSError:
-                pass
-    return 0
+    return fake_base.main(Server, "Fake GitHub REST API + issues webhooks (127.0.0.1 only)",
+                          argv)
 
 
 if __name__ == "__main__":

@@ -642,6 +642,33 @@ class WebhookTest(FakeTestCase):
         time.sleep(0.1)
         self.assertEqual(self.rx.got, [])
 
+    def test_fault_after_puts_a_human_edit_between_read_and_write(self):
+        issue = self.create()
+        n = issue["number"]
+        path = f"/repos/acme/web/issues/{n}"
+        f = self.gh.fault("GET", f"^{path}$", after={"act": {
+            "actor": "alice", "repo": "acme/web", "number": n, "action": "edit",
+            "body": "owner's words"}})
+        self.assertNotIn("status", f)
+        st, h, read = self.api("GET", path)
+        self.assertEqual((st, read), (200, issue))  # the normal answer, from before the edit
+        self.assertIn("etag", h)
+        p = self.verify(self.rx.wait(1)[0])  # then the edit, with its webhook
+        self.assertEqual((p["action"], p["sender"]["login"]), ("edited", "alice"))
+        self.assertEqual(p["changes"], {"body": {"from": None}})
+        self.assertEqual(p["issue"]["body"], "owner's words")
+        st, h, wrote = self.api("PATCH", path, {"title": "T2"})  # the service's write
+        self.assertEqual((st, wrote["body"]), (200, "owner's words"))
+        self.assertGreater(wrote["updated_at"], p["issue"]["updated_at"])
+        self.assertGreater(p["issue"]["updated_at"], read["updated_at"])
+        runs = self.gh.faults()[0]["after_runs"]
+        self.assertEqual([(r["status"], r["result"]["delivery"]["status"]) for r in runs],
+                         [(200, 202)])
+        self.assertEqual(self.api("GET", path)[0], 200)  # count 1: this GET is left alone
+        self.assertEqual(len(self.rx.got), 1)
+        with self.assertRaisesRegex(RuntimeError, "400"):
+            self.gh.fault("GET", ".*", after={"act": {"repo": "acme/web", "number": n}})
+
     def test_api_writes_echo_as_webhooks(self):
         self.gh.set_webhook(self.rx.url, self.SECRET, echo=True)
         issue = self.create(labels=["sync"])

@@ -1,8 +1,9 @@
-"""Runs the GitHub fake's own tests (tests/fakes/test_fake_github.py) under tests/run.sh.
+"""Runs the tracker fakes' own tests under tests/run.sh: tests/fakes/test_fake_github.py (the
+GitHub fake) and tests/fakes/test_fake_base.py (the machinery it is built on).
 
 They need neither PostgreSQL nor closeloopd: the fake is what the sync tests stand on, so it
-is checked first-hand here. The module is loaded under another name because this file has
-the same one.
+is checked first-hand here. The modules are loaded under other names because this file has
+the same one as the first. Helper classes (names ending in TestCase) hold no tests of their own.
 """
 
 import importlib.util
@@ -10,18 +11,21 @@ import os
 import sys
 import unittest
 
-_path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fakes",
-                     "test_fake_github.py")
-_spec = importlib.util.spec_from_file_location("fakes_test_fake_github", _path)
-_mod = importlib.util.module_from_spec(_spec)
-sys.modules[_spec.name] = _mod
-_spec.loader.exec_module(_mod)
+_fakes = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fakes")
 
-for _name in dir(_mod):
-    _obj = getattr(_mod, _name)
-    if isinstance(_obj, type) and issubclass(_obj, unittest.TestCase) and \
-            _obj.__module__ == _spec.name and _name != "FakeTestCase":
-        globals()[_name] = _obj
+for _file in ("test_fake_github.py", "test_fake_base.py"):
+    _spec = importlib.util.spec_from_file_location("fakes_" + _file[:-3],
+                                                   os.path.join(_fakes, _file))
+    _mod = importlib.util.module_from_spec(_spec)
+    sys.modules[_spec.name] = _mod
+    _spec.loader.exec_module(_mod)
+    for _name in dir(_mod):
+        _obj = getattr(_mod, _name)
+        if isinstance(_obj, type) and issubclass(_obj, unittest.TestCase) and \
+                _obj.__module__ == _spec.name and not _name.endswith("TestCase"):
+            if _name in globals():
+                raise ImportError(f"{_file}: test class {_name} is defined twice")
+            globals()[_name] = _obj
 
 if __name__ == "__main__":
     unittest.main()
