@@ -7,10 +7,13 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT status IN ('open', 'in_progress', 'blocked')
 $$;
 
-CREATE OR REPLACE VIEW action_v AS
+-- Dropped and made again each time: its columns are not only ever appended to
+-- (action_json, which takes its row type, goes with it and follows below).
+DROP VIEW IF EXISTS action_v CASCADE;
+CREATE VIEW action_v AS
 SELECT a.*, i.key AS incident_key, p.handle AS owner_handle, p.active AS owner_active,
        p.team_id AS owner_team_id, l.id AS link_id, l.tracker AS link_tracker,
-       l.connection AS link_connection, l.repo AS link_repo, l.remote_number AS link_number,
+       l.connection AS link_connection, l.scope AS link_scope, l.remote_key AS link_key,
        l.url AS link_url, l.state AS link_state, l.last_error AS link_error,
        l.error_at AS link_error_at, l.warning AS link_warning, l.synced_at AS link_synced_at
 FROM actions a
@@ -45,8 +48,12 @@ CREATE OR REPLACE FUNCTION action_json(v action_v) RETURNS text LANGUAGE sql STA
         'version', v.version, 'created_at', v.created_at, 'updated_at', v.updated_at,
         'closed_at', v.closed_at,
         'sync', CASE WHEN v.link_id IS NOT NULL THEN json_build_object(
-            'tracker', v.link_tracker, 'connection', v.link_connection, 'repo', v.link_repo,
-            'number', v.link_number, 'url', v.link_url, 'state', v.link_state,
+            'tracker', v.link_tracker, 'connection', v.link_connection, 'scope', v.link_scope,
+            'key', v.link_key, 'display', cl_sync_display(v.link_scope, v.link_key),
+            -- the names of the first API, kept: repo and number
+            'repo', v.link_scope,
+            'number', CASE WHEN v.link_key ~ '^[0-9]{1,9}$' THEN v.link_key::int END,
+            'url', v.link_url, 'state', v.link_state,
             'last_error', v.link_error, 'error_at', v.link_error_at, 'warning', v.link_warning,
             'synced_at', v.link_synced_at, 'pending', link_pending(v.id),
             'failed', link_failed(v.id)) END)::text
@@ -183,11 +190,14 @@ BEGIN
             FROM events e WHERE e.action_id = aid);
 END $$;
 
+-- Creates the action and, when it has a tracker scope (its own p->'sync', else its
+-- incident's, else its owner's team's), its link and the outbox row, in one transaction.
 CREATE OR REPLACE FUNCTION cl_action_create(p jsonb, src text, actor text, routes jsonb)
 RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
     inc_id bigint;
-    repo_in text;
+    trk text;
+    scope_in text;
     own_handle text := p->>'owner';
     own_id bigint;
     own_active boolean;
@@ -195,14 +205,16 @@ DECLARE
     r actions;
     v action_v;
 BEGIN
-    SELECT id, github_repo INTO inc_id, repo_in FROM incidents WHERE key = p->>'incident';
+    SELECT id, sync_tracker, sync_scope INTO inc_id, trk, scope_in
+    FROM incidents WHERE key = p->>'incident';
     IF inc_id IS NULL THEN
         RAISE EXCEPTION 'unknown incident "%"', p->>'incident'
             USING ERRCODE = 'CL422', COLUMN = 'incident';
     END IF;
     IF own_handle IS NOT NULL THEN
-        SELECT pe.id, pe.active, pe.team_id, coalesce(repo_in, t.github_repo)
-        INTO own_id, own_active, own_team, repo_in
+        SELECT pe.id, pe.active, pe.team_id, coalesce(trk, t.sync_tracker),
+               CASE WHEN trk IS NULL THEN t.sync_scope ELSE scope_in END
+        INTO own_id, own_active, own_team, trk, scope_in
         FROM people pe LEFT JOIN teams t ON t.id = pe.team_id WHERE pe.handle = own_handle;
         IF own_id IS NULL THEN
             RAISE EXCEPTION 'unknown person "%"', own_handle
@@ -212,8 +224,9 @@ BEGIN
                 USING ERRCODE = 'CL422', COLUMN = 'owner';
         END IF;
     END IF;
-    IF p ? 'github' THEN
-        repo_in := p->>'github';
+    IF p ? 'sync' THEN  -- the action's own tracker and scope (a null scope opts out)
+        trk := p->'sync'->>'tracker';
+        scope_in := p->'sync'->>'scope';
     END IF;
     INSERT INTO actions (incident_id, kind, title, description, owner_id, priority, due_on)
     VALUES (inc_id, p->>'kind', p->>'title', coalesce(p->>'description', ''), own_id,
@@ -223,8 +236,8 @@ BEGIN
     SELECT r.id, src, actor, e.field, NULL, e.new
     FROM (VALUES ('created', r.title), ('owner', own_handle)) AS e (field, new)
     WHERE e.new IS NOT NULL;
-    IF repo_in IS NOT NULL THEN
-        PERFORM cl_link_new(r.id, repo_in, NULL, routes, 'create');
+    IF scope_in IS NOT NULL THEN
+        PERFORM cl_link_new(r.id, trk, scope_in, NULL, routes, 'create');
         RETURN (SELECT action_json(x) FROM action_v x WHERE x.id = r.id);
     END IF;
     SELECT r.*, p->>'incident', own_handle, own_active, own_team INTO v;

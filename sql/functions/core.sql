@@ -121,11 +121,19 @@ BEGIN
     RETURN person_json(r);
 END $$;
 
+-- A team's or incident's default tracker and scope for its actions, or null.
+CREATE OR REPLACE FUNCTION cl_sync_default(tracker_in text, scope_in text) RETURNS json
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN scope_in IS NOT NULL
+                THEN json_build_object('tracker', tracker_in, 'scope', scope_in) END
+$$;
+
 CREATE OR REPLACE FUNCTION team_json(t teams) RETURNS text LANGUAGE sql STABLE AS $$
     SELECT json_build_object(
         'id', t.id, 'name', t.name,
         'manager', (SELECT handle FROM people WHERE id = t.manager_id),
-        'github_repo', t.github_repo,
+        'sync', cl_sync_default(t.sync_tracker, t.sync_scope),
+        'github_repo', CASE WHEN t.sync_tracker = 'github' THEN t.sync_scope END,
         'created_at', t.created_at, 'updated_at', t.updated_at)::text
 $$;
 
@@ -133,8 +141,10 @@ CREATE OR REPLACE FUNCTION cl_team_create(p jsonb) RETURNS text LANGUAGE plpgsql
 DECLARE
     t teams;
 BEGIN
-    INSERT INTO teams (name, manager_id, github_repo)
-    VALUES (p->>'name', cl_person_id(p->>'manager', 'manager', false), p->>'github_repo')
+    INSERT INTO teams (name, manager_id, sync_tracker, sync_scope)
+    VALUES (p->>'name', cl_person_id(p->>'manager', 'manager', false),
+            CASE WHEN p->'sync'->>'scope' IS NOT NULL THEN p->'sync'->>'tracker' END,
+            p->'sync'->>'scope')
     RETURNING * INTO t;
     RETURN team_json(t);
 END $$;
@@ -150,9 +160,12 @@ BEGIN
     END IF;
     IF p ? 'name' THEN t.name := p->>'name'; END IF;
     IF p ? 'manager' THEN t.manager_id := cl_person_id(p->>'manager', 'manager', false); END IF;
-    IF p ? 'github_repo' THEN t.github_repo := p->>'github_repo'; END IF;
-    UPDATE teams SET name = t.name, manager_id = t.manager_id, github_repo = t.github_repo,
-                     updated_at = now()
+    IF p ? 'sync' THEN
+        t.sync_tracker := CASE WHEN p->'sync'->>'scope' IS NOT NULL THEN p->'sync'->>'tracker' END;
+        t.sync_scope := p->'sync'->>'scope';
+    END IF;
+    UPDATE teams SET name = t.name, manager_id = t.manager_id, sync_tracker = t.sync_tracker,
+                     sync_scope = t.sync_scope, updated_at = now()
     WHERE id = t.id RETURNING * INTO t;
     RETURN team_json(t);
 END $$;
@@ -174,7 +187,8 @@ CREATE OR REPLACE FUNCTION incident_json(i incidents) RETURNS text LANGUAGE sql 
                         'overdue', count(*) FILTER (WHERE action_is_open(status)
                                                     AND due_on < current_date))
                     FROM actions WHERE incident_id = i.id),
-        'github_repo', i.github_repo)::text
+        'sync', cl_sync_default(i.sync_tracker, i.sync_scope),
+        'github_repo', CASE WHEN i.sync_tracker = 'github' THEN i.sync_scope END)::text
 $$;
 DROP FUNCTION IF EXISTS incident_json_base(incidents);
 
@@ -183,10 +197,12 @@ DECLARE
     r incidents;
 BEGIN
     INSERT INTO incidents (key, title, severity, started_at, resolved_at, postmortem_url,
-                           facilitator_id, github_repo)
+                           facilitator_id, sync_tracker, sync_scope)
     VALUES (p->>'key', p->>'title', p->>'severity', (p->>'started_at')::timestamptz,
             (p->>'resolved_at')::timestamptz, p->>'postmortem_url',
-            cl_person_id(p->>'facilitator', 'facilitator', false), p->>'github_repo')
+            cl_person_id(p->>'facilitator', 'facilitator', false),
+            CASE WHEN p->'sync'->>'scope' IS NOT NULL THEN p->'sync'->>'tracker' END,
+            p->'sync'->>'scope')
     RETURNING * INTO r;
     RETURN incident_json(r);
 END $$;
@@ -209,11 +225,15 @@ BEGIN
     IF p ? 'facilitator' THEN
         r.facilitator_id := cl_person_id(p->>'facilitator', 'facilitator', false);
     END IF;
-    IF p ? 'github_repo' THEN r.github_repo := p->>'github_repo'; END IF;
+    IF p ? 'sync' THEN
+        r.sync_tracker := CASE WHEN p->'sync'->>'scope' IS NOT NULL THEN p->'sync'->>'tracker' END;
+        r.sync_scope := p->'sync'->>'scope';
+    END IF;
     UPDATE incidents
     SET title = r.title, severity = r.severity, started_at = r.started_at,
         resolved_at = r.resolved_at, postmortem_url = r.postmortem_url,
-        facilitator_id = r.facilitator_id, github_repo = r.github_repo,
+        facilitator_id = r.facilitator_id, sync_tracker = r.sync_tracker,
+        sync_scope = r.sync_scope,
         version = r.version + 1, updated_at = now()
     WHERE id = r.id RETURNING * INTO r;
     RETURN incident_json(r);

@@ -4,9 +4,13 @@
 
 -- A delivery whose application keeps failing stays unprocessed with its error after five
 -- attempts (a dead letter, visible in sync status), instead of being retried forever.
+-- An apply that failed in SQL (not a lost connection: that changes nothing here) counts
+-- as an attempt; after five the delivery stays as a dead letter.
 CREATE OR REPLACE FUNCTION cl_inbox_failed(inbox_id bigint, err text) RETURNS void
 LANGUAGE sql AS $$
-    UPDATE inbox SET last_error = err, claimed_until = NULL WHERE id = inbox_id
+    UPDATE inbox SET last_error = err, attempts = attempts + 1, claimed_until = NULL,
+                     claimed_by = NULL
+    WHERE id = inbox_id
 $$;
 
 -- Inbox: store a verified delivery once (the delivery id deduplicates redeliveries),
@@ -22,8 +26,8 @@ DECLARE
     wanted boolean := dead IS NOT NULL
         OR EXISTS (SELECT 1 FROM links WHERE tracker = tracker_in AND connection = conn
                    AND remote_id = remote_id_in)
-        OR EXISTS (SELECT 1 FROM sync_repos WHERE tracker = tracker_in AND connection = conn
-                   AND lower(repo) = lower(scope_in));
+        OR EXISTS (SELECT 1 FROM sync_scopes WHERE tracker = tracker_in AND connection = conn
+                   AND lower(scope) = lower(scope_in));
     new_id bigint;
 BEGIN
     IF wanted THEN
@@ -38,14 +42,16 @@ BEGIN
                              'delivery', delivery)::text;
 END $$;
 
+-- Claims deliveries to apply, oldest first, held by this process (cl_claim_held).
+-- Claiming is not an attempt: a database outage never uses up a delivery's tries.
 CREATE OR REPLACE FUNCTION cl_inbox_claim(lim integer, lease_seconds double precision)
 RETURNS TABLE (id bigint, tracker text, connection text, event text, payload text)
 LANGUAGE sql AS $$
     UPDATE inbox i SET claimed_until = now() + make_interval(secs => lease_seconds),
-                       attempts = i.attempts + 1
+                       claimed_by = current_setting('application_name')
     WHERE i.id IN (SELECT x.id FROM inbox x
                    WHERE x.processed_at IS NULL AND x.attempts < 5
-                     AND (x.claimed_until IS NULL OR x.claimed_until < now())
+                     AND NOT cl_claim_held(x.claimed_by, x.claimed_until)
                    ORDER BY x.id LIMIT lim FOR UPDATE SKIP LOCKED)
     RETURNING i.id, i.tracker, i.connection, i.event, i.payload
 $$;
@@ -53,9 +59,12 @@ $$;
 -- Applies one parsed delivery and marks it processed, together. A delivery that could
 -- not be parsed (err) becomes a dead letter at once: parsing it again will not help.
 -- `at` is the remote's updated_at the delivery carries (staleness of moves and deletes).
+-- `replaced` is what an edit reports it replaced (see cl_sync_recover).
 DROP FUNCTION IF EXISTS cl_inbox_apply(bigint, text, jsonb, text, text, text);
+DROP FUNCTION IF EXISTS cl_inbox_apply(bigint, text, jsonb, text, text, text, timestamptz);
 CREATE OR REPLACE FUNCTION cl_inbox_apply(inbox_id bigint, kind text, remote jsonb, old_id text,
-                                          actor text, err text, at timestamptz)
+                                          actor text, err text, at timestamptz,
+                                          replaced jsonb)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
     b inbox;
@@ -66,18 +75,21 @@ BEGIN
         RETURN '{"duplicate": true}'::jsonb;   -- another instance got there first
     END IF;
     IF err IS NOT NULL THEN
-        UPDATE inbox SET attempts = greatest(attempts, 5), last_error = err, claimed_until = NULL
+        UPDATE inbox SET attempts = greatest(attempts, 5), last_error = err, claimed_until = NULL,
+                         claimed_by = NULL
         WHERE id = inbox_id;
         RETURN '{"dead": true}'::jsonb;
     END IF;
     IF kind = 'apply' THEN
-        res := cl_sync_apply(b.tracker, b.connection, remote, b.tracker, actor);
+        res := cl_sync_apply(b.tracker, b.connection, remote, b.tracker, actor, true, false,
+                             replaced);
     ELSIF kind = 'moved' THEN
         PERFORM cl_link_moved(b.tracker, b.connection, old_id, remote, at);
     ELSIF kind = 'deleted' THEN
         PERFORM cl_link_gone(b.tracker, b.connection, old_id, 'deleted on ' || b.tracker, at);
     END IF;
-    UPDATE inbox SET processed_at = now(), claimed_until = NULL, last_error = NULL
+    UPDATE inbox SET processed_at = now(), claimed_until = NULL, claimed_by = NULL,
+                     last_error = NULL
     WHERE id = inbox_id;
     RETURN res;
 END $$;

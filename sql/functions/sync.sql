@@ -1,9 +1,9 @@
--- Two-way sync with trackers (GitHub now, Jira next): the merge, the outbox, links,
--- reconciliation and import. Tracker-neutral: a remote issue reaches these functions as
--- a neutral snapshot (jsonb):
---   {"remote_id","node_id","number","repo","url","updated_at","title","description",
---    "due_on" (absent when the issue carries no due section),"status" (open|done|wont_do),
---    "assignees" [logins or account ids]}
+-- Two-way sync with trackers: the merge, the outbox, links, reconciliation and import.
+-- Tracker-neutral: a remote issue reaches these functions as a neutral snapshot (jsonb):
+--   {"remote_id","key","scope","url","updated_at","title","description",
+--    "due_on" (absent when the issue does not say),"status" (open|done|wont_do),
+--    "assignees" [tracker user ids] (absent: unknown)}
+-- A scope is where issues live (owner/repo, a project key); key is what people see.
 -- Statuses are compared in remote terms: open, in_progress and blocked are all "open".
 -- Re-created as a whole by `migrate` when a file under sql/functions/ changes.
 
@@ -20,15 +20,33 @@ BEGIN
     PERFORM pg_notify('closeloop_outbox', l.tracker);
 END $$;
 
--- Local changes push; changes that came from a tracker were merged by cl_sync_apply,
--- which enqueues a push itself when the merge leaves closeloop ahead.
+-- Local changes push; changes that came from the link's own tracker were merged by
+-- cl_sync_apply, which enqueues a push itself when the merge leaves closeloop ahead.
 CREATE OR REPLACE FUNCTION cl_sync_after_change(aid bigint, src text) RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
-    IF src NOT IN ('github', 'jira') THEN
+    IF NOT EXISTS (SELECT 1 FROM links WHERE action_id = aid AND tracker = src) THEN
         PERFORM cl_sync_enqueue(aid, 'push');
     END IF;
 END $$;
+
+-- How a remote issue is named to people: owner/repo#123, OPS-12.
+CREATE OR REPLACE FUNCTION cl_sync_display(scope text, key text) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN key ~ '^[0-9]+$' THEN scope || '#' || key ELSE key END
+$$;
+
+-- Who may hold a claim: nobody when it expired (the backstop for a holder that is
+-- alive but hung), when the claiming process has no session left (it died: its claims
+-- are free at once, not after a lease), or when the caller is the holder itself (each
+-- worker claims only when it holds nothing, so its own claims are leftovers, e.g. of
+-- a database outage).
+CREATE OR REPLACE FUNCTION cl_claim_held(holder text, until timestamptz) RETURNS boolean
+LANGUAGE sql STABLE AS $$
+    SELECT until IS NOT NULL AND until >= now()
+       AND holder IS DISTINCT FROM current_setting('application_name')
+       AND EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.application_name = holder)
+$$;
 
 -- The action in the terms the sync compares: status collapsed to remote terms, trailing
 -- blanks of the description dropped (trackers trim them; keeping them would ping-pong).
@@ -44,8 +62,9 @@ $$;
 -- What a push sends: the sync fields plus what rendering needs.
 CREATE OR REPLACE FUNCTION cl_sync_push_view(aid bigint) RETURNS jsonb LANGUAGE sql STABLE AS $$
     SELECT cl_sync_local(a.id) || jsonb_build_object(
-        'id', a.id, 'kind', a.kind, 'owner_login', p.github_login,
-        'owner_jira', p.jira_account_id, 'incident', i.key, 'incident_title', i.title,
+        'id', a.id, 'kind', a.kind, 'owner_github', p.github_login,
+        'owner_jira_account_id', p.jira_account_id, 'owner_jira_name', p.jira_name,
+        'incident', i.key, 'incident_title', i.title,
         'postmortem_url', i.postmortem_url)
     FROM actions a JOIN incidents i ON i.id = a.incident_id
     LEFT JOIN people p ON p.id = a.owner_id
@@ -89,6 +108,55 @@ CREATE OR REPLACE FUNCTION cl_sync_remote_wins(field text) RETURNS boolean LANGU
     SELECT field IN ('title', 'description', 'status')
 $$;
 
+-- The id a person has on a tracker (NULL when none is mapped).
+CREATE OR REPLACE FUNCTION cl_person_account(handle_in text, tracker_in text) RETURNS text
+LANGUAGE sql STABLE AS $$
+    SELECT CASE tracker_in WHEN 'github' THEN github_login
+                           ELSE coalesce(jira_account_id, jira_name) END
+    FROM people WHERE handle = handle_in
+$$;
+
+-- The echo of closeloop's own write (the state closeloop just agreed on) reporting
+-- that the write replaced values closeloop never saw: somebody edited the issue between
+-- closeloop's read and its write (trackers have no conditional update), and the write
+-- overwrote it. Each such value is recovered as a conflict under the field policy: the
+-- tracker's side (title, description) is restored and pushed again; closeloop's side
+-- (the due date) stays, and the overwritten value is kept in the conflict event.
+CREATE OR REPLACE FUNCTION cl_sync_recover(l links, replaced jsonb, src text, actor text)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    o actions := cl_action_lock(l.action_id, NULL);
+    n actions := o;
+    loc jsonb := cl_sync_local(o.id);
+    f text;
+    lost text[] := '{}';
+BEGIN
+    IF l.remote_read IS NULL
+       OR (l.remote_read->>'at')::timestamptz IS DISTINCT FROM l.remote_updated_at THEN
+        RETURN jsonb_build_object('linked', true, 'stale', true);  -- not the echo of our write
+    END IF;
+    FOREACH f IN ARRAY ARRAY['title', 'description', 'due_on'] LOOP
+        IF NOT (replaced ? f) OR NOT (l.remote_read ? f)
+           OR replaced->f IS NOT DISTINCT FROM l.remote_read->f THEN
+            CONTINUE;                  -- what the write replaced is what closeloop read
+        END IF;
+        lost := lost || f;
+        -- who made the lost edit is unknown: the echo's sender is closeloop's own writer
+        PERFORM cl_event(o.id, src, 'closeloop', 'conflict.' || f, loc->>f, replaced->>f);
+        IF cl_sync_remote_wins(f) THEN
+            CASE f
+                WHEN 'title' THEN n.title := replaced->>'title';
+                WHEN 'description' THEN n.description := coalesce(replaced->>'description', '');
+            END CASE;
+        END IF;
+    END LOOP;
+    IF n.title IS DISTINCT FROM o.title OR n.description IS DISTINCT FROM o.description THEN
+        PERFORM cl_action_apply(o, n, src, 'closeloop');
+        PERFORM cl_sync_enqueue(o.id, 'push');       -- the restored value goes back
+    END IF;
+    RETURN jsonb_build_object('linked', true, 'stale', true, 'recovered', to_jsonb(lost));
+END $$;
+
 -- What a remote snapshot says about the fields the merge compares: two snapshots with
 -- the same updated_at and the same digest are the same state of the issue.
 CREATE OR REPLACE FUNCTION cl_sync_digest(remote jsonb) RETURNS text
@@ -109,10 +177,15 @@ $$;
 -- (a replayed delivery looks like that): the issue itself is read again (a push job
 -- fetches it first) and nothing is applied here. `fresh` snapshots were just read by
 -- id and are applied at an equal updated_at.
+-- `replaced` (a delivery's own report of the values an edit replaced, e.g. GitHub's
+-- changes.body.from) lets the echo of closeloop's own write tell when that write
+-- overwrote an edit closeloop never saw: see cl_sync_recover().
 DROP FUNCTION IF EXISTS cl_sync_apply(text, text, jsonb, text, text, boolean);
+DROP FUNCTION IF EXISTS cl_sync_apply(text, text, jsonb, text, text, boolean, boolean);
 CREATE OR REPLACE FUNCTION cl_sync_apply(tracker_in text, conn text, remote jsonb, src text,
                                          actor text, enqueue boolean DEFAULT true,
-                                         fresh boolean DEFAULT false)
+                                         fresh boolean DEFAULT false,
+                                         replaced jsonb DEFAULT NULL)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
     l links;
@@ -144,6 +217,8 @@ BEGIN
     IF ts = l.remote_updated_at AND NOT fresh THEN
         IF dig IS DISTINCT FROM l.remote_digest THEN
             PERFORM cl_sync_enqueue(l.action_id, 'push');
+        ELSIF replaced IS NOT NULL THEN
+            RETURN cl_sync_recover(l, replaced, src, actor);
         END IF;
         RETURN jsonb_build_object('linked', true, 'stale', true,
                                   'reread', dig IS DISTINCT FROM l.remote_digest);
@@ -160,10 +235,7 @@ BEGIN
         r := r || jsonb_build_object('due_on', coalesce(l.base->'due_on', loc->'due_on'));
     END IF;
     own := cl_sync_owner(tracker_in, remote->'assignees');
-    IF loc->>'owner' IS NOT NULL AND NOT EXISTS (
-           SELECT 1 FROM people WHERE handle = loc->>'owner'
-           AND CASE tracker_in WHEN 'github' THEN github_login IS NOT NULL
-                               ELSE jira_account_id IS NOT NULL END) THEN
+    IF loc->>'owner' IS NOT NULL AND cl_person_account(loc->>'owner', tracker_in) IS NULL THEN
         -- closeloop cannot express this owner remotely: the assignees are left alone
         -- and do not count as a change either way
         warning_text := format('owner "%s" has no %s account mapped; the assignee is left alone',
@@ -217,9 +289,8 @@ BEGIN
     END IF;
     UPDATE links
     SET base = merged, remote_updated_at = greatest(remote_updated_at, ts), remote_digest = dig,
-        remote_node_id = coalesce(remote->>'node_id', remote_node_id),
-        remote_number = coalesce((remote->>'number')::int, remote_number),
-        repo = coalesce(remote->>'repo', repo), url = coalesce(remote->>'url', url),
+        remote_key = coalesce(remote->>'key', remote_key),
+        scope = coalesce(remote->>'scope', scope), url = coalesce(remote->>'url', url),
         state = 'linked', warning = warning_text, synced_at = now(), updated_at = now()
     WHERE id = l.id;
     IF push AND enqueue THEN   -- a running push sends it anyway: no second job
@@ -230,8 +301,8 @@ BEGIN
                               'push', push, 'local', cl_sync_push_view(o.id));
 END $$;
 
--- Outbox claims: one action at a time, all its pending rows together, under a lease so
--- that other instances skip it and a crashed worker's claim expires.
+-- Outbox claims: one action at a time, all its pending rows together, held by this
+-- process (cl_claim_held) under a lease, so that other instances skip it.
 CREATE OR REPLACE FUNCTION cl_outbox_claim(tracker_in text, conn text, lease_seconds double precision)
 RETURNS jsonb
 LANGUAGE plpgsql AS $$
@@ -244,9 +315,9 @@ BEGIN
     SELECT * INTO head FROM outbox o
     WHERE o.tracker = tracker_in AND o.done_at IS NULL AND o.failed_at IS NULL
       AND EXISTS (SELECT 1 FROM links k WHERE k.action_id = o.action_id AND k.connection = conn)
-      AND o.available_at <= now() AND (o.claimed_until IS NULL OR o.claimed_until < now())
+      AND o.available_at <= now() AND NOT cl_claim_held(o.claimed_by, o.claimed_until)
       AND NOT EXISTS (SELECT 1 FROM outbox x WHERE x.action_id = o.action_id
-                      AND x.done_at IS NULL AND x.claimed_until >= now())
+                      AND x.done_at IS NULL AND cl_claim_held(x.claimed_by, x.claimed_until))
     ORDER BY o.available_at, o.id
     LIMIT 1 FOR UPDATE SKIP LOCKED;
     IF NOT FOUND OR NOT pg_try_advisory_xact_lock(7354202, (head.action_id % 2147483647)::int)
@@ -255,6 +326,7 @@ BEGIN
     END IF;
     WITH c AS (
         UPDATE outbox SET claimed_until = now() + make_interval(secs => lease_seconds),
+                          claimed_by = current_setting('application_name'),
                           attempts = attempts + 1
         WHERE action_id = head.action_id AND done_at IS NULL AND failed_at IS NULL
           AND available_at <= now()
@@ -265,9 +337,9 @@ BEGIN
         'op', CASE WHEN 'create' = ANY (ops) THEN 'create' ELSE 'push' END,
         'attempts', (SELECT max(attempts) FROM outbox WHERE id = ANY (ids)),
         'instance', (SELECT value FROM settings WHERE key = 'instance_id'),
-        'link', jsonb_build_object('id', l.id, 'connection', l.connection, 'repo', l.repo,
+        'link', jsonb_build_object('id', l.id, 'connection', l.connection, 'scope', l.scope,
                                    'state', l.state, 'remote_id', l.remote_id,
-                                   'number', l.remote_number, 'base', l.base,
+                                   'remote_key', l.remote_key, 'base', l.base,
                                    'creating_since', l.creating_since),
         'action', cl_sync_push_view(l.action_id))
     INTO job
@@ -277,7 +349,7 @@ BEGIN
 END $$;
 
 CREATE OR REPLACE FUNCTION cl_outbox_done(ids bigint[]) RETURNS void LANGUAGE sql AS $$
-    UPDATE outbox SET done_at = now(), claimed_until = NULL, last_error = NULL
+    UPDATE outbox SET done_at = now(), claimed_until = NULL, claimed_by = NULL, last_error = NULL
     WHERE id = ANY (ids)
 $$;
 
@@ -285,7 +357,7 @@ $$;
 CREATE OR REPLACE FUNCTION cl_outbox_retry(ids bigint[], err text, delay double precision) RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
-    UPDATE outbox SET claimed_until = NULL, last_error = err,
+    UPDATE outbox SET claimed_until = NULL, claimed_by = NULL, last_error = err,
                       available_at = now() + make_interval(secs => delay)
     WHERE id = ANY (ids);
     UPDATE links SET last_error = err, error_at = now(), updated_at = now()
@@ -295,7 +367,7 @@ END $$;
 -- A permanent rejection (e.g. GitHub's 422): never retried, visible on the action.
 CREATE OR REPLACE FUNCTION cl_outbox_fail(ids bigint[], err text) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
-    UPDATE outbox SET claimed_until = NULL, failed_at = now(), last_error = err
+    UPDATE outbox SET claimed_until = NULL, claimed_by = NULL, failed_at = now(), last_error = err
     WHERE id = ANY (ids);
     UPDATE links SET last_error = err, error_at = now(), updated_at = now()
     WHERE action_id = (SELECT action_id FROM outbox WHERE id = ids[1]);
@@ -310,14 +382,16 @@ CREATE OR REPLACE FUNCTION cl_link_creating(link_id bigint) RETURNS timestamptz 
 $$;
 
 -- Records what the remote now holds after closeloop wrote it: the snapshot becomes the
--- base (in closeloop terms, from `agreed`), so the echo changes nothing.
-CREATE OR REPLACE FUNCTION cl_link_pushed(link_id bigint, remote jsonb, agreed jsonb) RETURNS void
+-- base (in closeloop terms, from `agreed`), so the echo changes nothing. `before` (may be
+-- NULL) is the snapshot the write was computed against: kept as what it replaced.
+DROP FUNCTION IF EXISTS cl_link_pushed(bigint, jsonb, jsonb);
+CREATE OR REPLACE FUNCTION cl_link_pushed(link_id bigint, remote jsonb, agreed jsonb,
+                                          before jsonb) RETURNS void
 LANGUAGE sql AS $$
     UPDATE links
     SET state = 'linked', remote_id = coalesce(remote->>'remote_id', remote_id),
-        remote_node_id = coalesce(remote->>'node_id', remote_node_id),
-        remote_number = coalesce((remote->>'number')::int, remote_number),
-        repo = coalesce(remote->>'repo', repo), url = coalesce(remote->>'url', url),
+        remote_key = coalesce(remote->>'key', remote_key),
+        scope = coalesce(remote->>'scope', scope), url = coalesce(remote->>'url', url),
         base = base || jsonb_build_object('title', agreed->'title',
                                           'description', agreed->'description',
                                           'status', agreed->'status', 'owner', agreed->'owner',
@@ -325,6 +399,13 @@ LANGUAGE sql AS $$
         remote_digest = CASE WHEN (remote->>'updated_at')::timestamptz
                                   >= coalesce(remote_updated_at, '-infinity')
                              THEN cl_sync_digest(remote) ELSE remote_digest END,
+        remote_read = CASE WHEN before IS NULL THEN NULL
+                           ELSE jsonb_strip_nulls(jsonb_build_object(
+                                    'at', remote->'updated_at', 'title', before->'title',
+                                    'description', before->'description'))
+                                || CASE WHEN before ? 'due_on'
+                                        THEN jsonb_build_object('due_on', before->'due_on')
+                                        ELSE '{}'::jsonb END END,
         remote_updated_at = greatest(remote_updated_at, (remote->>'updated_at')::timestamptz),
         last_error = NULL, error_at = NULL, synced_at = now(), updated_at = now()
     WHERE id = link_id
@@ -339,7 +420,7 @@ BEGIN
     IF aid IS NOT NULL THEN
         PERFORM cl_event(aid, (SELECT tracker FROM links WHERE id = link_id), 'closeloop',
                          'sync_link', 'linked', 'broken: ' || err);
-        UPDATE outbox SET done_at = now(), claimed_until = NULL,
+        UPDATE outbox SET done_at = now(), claimed_until = NULL, claimed_by = NULL,
                           last_error = 'link broken: ' || err
         WHERE action_id = aid AND done_at IS NULL AND failed_at IS NULL;
     END IF;
@@ -353,61 +434,65 @@ DECLARE
     l links;
 BEGIN
     UPDATE links SET remote_id = remote->>'remote_id',
-                     remote_number = coalesce((remote->>'number')::int, remote_number),
-                     repo = coalesce(remote->>'repo', repo), url = coalesce(remote->>'url', url),
+                     remote_key = coalesce(remote->>'key', remote_key),
+                     scope = coalesce(remote->>'scope', scope), url = coalesce(remote->>'url', url),
                      updated_at = now()
     WHERE id = link_id RETURNING * INTO l;
-    -- a transfer followed here moves the link to a repository that must be polled too
-    INSERT INTO sync_repos (tracker, connection, repo, cursor)
-    VALUES (l.tracker, l.connection, l.repo, now() - interval '5 minutes')
+    -- a move followed here takes the link to a scope that must be polled too
+    INSERT INTO sync_scopes (tracker, connection, scope, cursor)
+    VALUES (l.tracker, l.connection, l.scope, now() - interval '5 minutes')
     ON CONFLICT DO NOTHING;
     RETURN cl_sync_apply(l.tracker, l.connection, remote, l.tracker, actor, false, true);
 END $$;
 
--- The connection serving a repository, from the routing the service passes in:
--- {"default": "github" | null, "owners": {"acme": "ghe", ...}}.
-CREATE OR REPLACE FUNCTION cl_sync_connection(routes jsonb, repo text) RETURNS text
-LANGUAGE sql IMMUTABLE AS $$
-    SELECT coalesce(routes->'owners'->>lower(split_part(repo, '/', 1)), routes->>'default')
+-- The connection serving a scope, from the routing the service passes in:
+-- {"<tracker>": {"default": name | null, "scopes": {"<prefix>": name, ...}}, ...}, where
+-- a prefix is the scope up to its first '/' (a GitHub owner, a Jira project key).
+DROP FUNCTION IF EXISTS cl_sync_connection(jsonb, text);
+CREATE OR REPLACE FUNCTION cl_sync_connection(routes jsonb, tracker_in text, scope_in text)
+RETURNS text LANGUAGE sql IMMUTABLE AS $$
+    SELECT coalesce(routes->tracker_in->'scopes'->>lower(split_part(scope_in, '/', 1)),
+                    routes->tracker_in->>'default')
 $$;
 
-CREATE OR REPLACE FUNCTION cl_link_new(aid bigint, repo_in text, number_in integer, routes jsonb,
-                            op_in text) RETURNS void LANGUAGE plpgsql AS $$
+DROP FUNCTION IF EXISTS cl_link_new(bigint, text, integer, jsonb, text);
+CREATE OR REPLACE FUNCTION cl_link_new(aid bigint, tracker_in text, scope_in text, key_in text,
+                                       routes jsonb, op_in text) RETURNS void
+LANGUAGE plpgsql AS $$
 DECLARE
-    conn text := cl_sync_connection(routes, repo_in);
+    conn text := cl_sync_connection(routes, tracker_in, scope_in);
 BEGIN
     IF conn IS NULL THEN
-        RAISE EXCEPTION 'no GitHub connection is configured for %', repo_in
-            USING ERRCODE = 'CL422', COLUMN = 'github';
+        RAISE EXCEPTION 'no % connection is configured for %',
+                        coalesce(routes->tracker_in->>'display', tracker_in), scope_in
+            USING ERRCODE = 'CL422', COLUMN = tracker_in;
     END IF;
-    INSERT INTO links (action_id, tracker, connection, repo, remote_number)
-    VALUES (aid, 'github', conn, repo_in, number_in);
-    INSERT INTO sync_repos (tracker, connection, repo, cursor)
-    VALUES ('github', conn, repo_in, now() - interval '5 minutes')
+    INSERT INTO links (action_id, tracker, connection, scope, remote_key)
+    VALUES (aid, tracker_in, conn, scope_in, key_in);
+    INSERT INTO sync_scopes (tracker, connection, scope, cursor)
+    VALUES (tracker_in, conn, scope_in, now() - interval '5 minutes')
     ON CONFLICT DO NOTHING;
     PERFORM cl_sync_enqueue(aid, op_in);
 END $$;
 
-CREATE OR REPLACE FUNCTION cl_action_link(aid bigint, ref text, routes jsonb) RETURNS text
+-- Links an action to an existing issue (its scope and key, checked by the provider).
+DROP FUNCTION IF EXISTS cl_action_link(bigint, text, jsonb);
+CREATE OR REPLACE FUNCTION cl_action_link(aid bigint, tracker_in text, scope_in text,
+                                          key_in text, routes jsonb) RETURNS text
 LANGUAGE plpgsql AS $$
-DECLARE
-    m text[] := regexp_match(ref, '^([^#]{1,141})#([1-9][0-9]{0,8})$');
 BEGIN
     PERFORM cl_action_lock(aid, NULL);
-    IF m IS NULL OR NOT cl_github_repo_valid(m[1]) THEN
-        RAISE EXCEPTION 'expected owner/repo#number (owner/repo: letters, digits, ''-'', ''_'' and ''.'', owner at most 39 and name at most 100 characters, neither ''.'' nor ''..''), not "%"', ref
-            USING ERRCODE = 'CL422', COLUMN = 'github';
-    END IF;
     IF EXISTS (SELECT 1 FROM links WHERE action_id = aid) THEN
         RAISE EXCEPTION 'action % is already linked', aid
             USING ERRCODE = '23505', CONSTRAINT = 'links_action_id_key', TABLE = 'links';
     END IF;
-    IF EXISTS (SELECT 1 FROM links WHERE tracker = 'github' AND repo = m[1]
-               AND remote_number = m[2]::int AND state <> 'broken') THEN
-        RAISE EXCEPTION '%#% is already linked to another action', m[1], m[2]
-            USING ERRCODE = '23505', CONSTRAINT = 'links_github_key', TABLE = 'links';
+    IF EXISTS (SELECT 1 FROM links WHERE tracker = tracker_in AND lower(scope) = lower(scope_in)
+               AND remote_key = key_in AND state <> 'broken') THEN
+        RAISE EXCEPTION '% is already linked to another action',
+                        cl_sync_display(scope_in, key_in)
+            USING ERRCODE = '23505', CONSTRAINT = 'links_remote_key', TABLE = 'links';
     END IF;
-    PERFORM cl_link_new(aid, m[1], m[2]::int, routes, 'push');
+    PERFORM cl_link_new(aid, tracker_in, scope_in, key_in, routes, 'push');
     RETURN (SELECT action_json(v) FROM action_v v WHERE v.id = aid);
 END $$;
 
@@ -421,18 +506,19 @@ RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
     lid bigint;
 BEGIN
-    UPDATE links SET remote_id = remote->>'remote_id', remote_node_id = remote->>'node_id',
-                     remote_number = (remote->>'number')::int, repo = remote->>'repo',
-                     url = remote->>'url', updated_at = now()
+    UPDATE links SET remote_id = remote->>'remote_id', remote_key = remote->>'key',
+                     scope = coalesce(remote->>'scope', scope), url = remote->>'url',
+                     updated_at = now()
     WHERE tracker = tracker_in AND connection = conn AND remote_id = old_id
       AND (at IS NULL OR remote_updated_at IS NULL OR at >= remote_updated_at)
     RETURNING id INTO lid;
     IF lid IS NOT NULL THEN
-        INSERT INTO sync_repos (tracker, connection, repo, cursor)
-        VALUES (tracker_in, conn, remote->>'repo', now() - interval '5 minutes')
+        INSERT INTO sync_scopes (tracker, connection, scope, cursor)
+        SELECT tracker, connection, scope, now() - interval '5 minutes' FROM links
+        WHERE id = lid
         ON CONFLICT DO NOTHING;
         PERFORM cl_event(action_id, tracker_in, 'closeloop', 'sync_link', NULL,
-                         'moved to ' || (remote->>'repo') || '#' || (remote->>'number'))
+                         'moved to ' || cl_sync_display(scope, remote_key))
         FROM links WHERE id = lid;
     END IF;
 END $$;
@@ -446,17 +532,21 @@ RETURNS void LANGUAGE sql AS $$
       AND (at IS NULL OR remote_updated_at IS NULL OR at >= remote_updated_at)
 $$;
 
--- Reconciliation: claim a repository that is due, then record how the poll went.
-CREATE OR REPLACE FUNCTION cl_repo_claim(tracker_in text, conn text, lease_seconds double precision)
-RETURNS TABLE (repo text, cursor text, etag text) LANGUAGE sql AS $$
-    UPDATE sync_repos r SET claimed_until = now() + make_interval(secs => lease_seconds),
-                            last_attempt_at = now()
-    WHERE (r.tracker, r.connection, r.repo) IN (
-        SELECT x.tracker, x.connection, x.repo FROM sync_repos x
+-- Reconciliation: claim a scope that is due, then record how the poll went.
+DROP FUNCTION IF EXISTS cl_repo_claim(text, text, double precision);
+CREATE OR REPLACE FUNCTION cl_scope_claim(tracker_in text, conn text,
+                                          lease_seconds double precision)
+RETURNS TABLE (scope text, cursor text, poll_state text) LANGUAGE sql AS $$
+    UPDATE sync_scopes r SET claimed_until = now() + make_interval(secs => lease_seconds),
+                             claimed_by = current_setting('application_name'),
+                             last_attempt_at = now()
+    WHERE (r.tracker, r.connection, r.scope) IN (
+        SELECT x.tracker, x.connection, x.scope FROM sync_scopes x
         WHERE x.tracker = tracker_in AND x.connection = conn AND x.next_poll_at <= now()
-          AND (x.claimed_until IS NULL OR x.claimed_until < now())
+          AND NOT cl_claim_held(x.claimed_by, x.claimed_until)
         ORDER BY x.next_poll_at LIMIT 1 FOR UPDATE SKIP LOCKED)
-    RETURNING r.repo, to_char(r.cursor AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), r.etag
+    RETURNING r.scope, to_char(r.cursor AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+              r.poll_state
 $$;
 
 -- Merges every snapshot of a listing (oldest first) and records the poll.
@@ -464,9 +554,13 @@ $$;
 -- the end of a listing sorted by update time, and may have pushed an issue onto a page
 -- already read: then the cursor stays where it was, and the next poll reads the range
 -- again (its unchanged pages answer 304).
-CREATE OR REPLACE FUNCTION cl_repo_polled(tracker_in text, conn text, repo_in text, remotes jsonb,
-                               etag_in text, unchanged boolean, err text, nrequests integer,
-                               interval_seconds double precision, listed_at timestamptz)
+DROP FUNCTION IF EXISTS cl_repo_polled(text, text, text, jsonb, text, boolean, text, integer,
+                                      double precision, timestamptz);
+CREATE OR REPLACE FUNCTION cl_scope_polled(tracker_in text, conn text, scope_in text,
+                                           remotes jsonb, state_in text, unchanged boolean,
+                                           err text, nrequests integer,
+                                           interval_seconds double precision,
+                                           listed_at timestamptz)
 RETURNS jsonb
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -475,8 +569,8 @@ DECLARE
     newest timestamptz;
     old_cursor timestamptz;
 BEGIN
-    SELECT cursor INTO old_cursor FROM sync_repos
-    WHERE tracker = tracker_in AND connection = conn AND repo = repo_in;
+    SELECT cursor INTO old_cursor FROM sync_scopes
+    WHERE tracker = tracker_in AND connection = conn AND scope = scope_in;
     IF err IS NULL AND remotes IS NOT NULL THEN
         FOR r IN SELECT * FROM jsonb_array_elements(remotes) LOOP
             IF (cl_sync_apply(tracker_in, conn, r, tracker_in, 'reconcile')->>'linked')::boolean THEN
@@ -485,32 +579,35 @@ BEGIN
             newest := greatest(newest, (r->>'updated_at')::timestamptz);
         END LOOP;
     END IF;
-    UPDATE sync_repos
-    SET claimed_until = NULL,
+    UPDATE sync_scopes
+    SET claimed_until = NULL, claimed_by = NULL,
         cursor = CASE WHEN err IS NOT NULL THEN cursor
                       WHEN listed_at IS NOT NULL AND newest >= listed_at - interval '1 second'
                           THEN cursor
                       ELSE greatest(cursor, newest) END,
-        -- an ETag belongs to the URL it came from, and the URL holds the cursor
-        etag = CASE WHEN err IS NOT NULL THEN etag
-                    WHEN newest IS NOT NULL AND newest > coalesce(old_cursor, '-infinity')
-                         AND NOT (listed_at IS NOT NULL
-                                  AND newest >= listed_at - interval '1 second')
-                        THEN NULL
-                    ELSE coalesce(etag_in, etag) END,
+        -- the provider's state belongs to the cursor it listed from (GitHub: the ETags
+        -- of URLs that hold the cursor)
+        poll_state = CASE WHEN err IS NOT NULL THEN poll_state
+                          WHEN newest IS NOT NULL AND newest > coalesce(old_cursor, '-infinity')
+                               AND NOT (listed_at IS NOT NULL
+                                        AND newest >= listed_at - interval '1 second')
+                              THEN NULL
+                          ELSE coalesce(state_in, poll_state) END,
         last_success_at = CASE WHEN err IS NULL THEN now() ELSE last_success_at END,
         last_error = err,
-        requests = sync_repos.requests + nrequests,
-        not_modified = sync_repos.not_modified + CASE WHEN unchanged THEN 1 ELSE 0 END,
+        requests = sync_scopes.requests + nrequests,
+        not_modified = sync_scopes.not_modified + CASE WHEN unchanged THEN 1 ELSE 0 END,
         next_poll_at = now() + make_interval(secs => interval_seconds)
-    WHERE tracker = tracker_in AND connection = conn AND repo = repo_in;
+    WHERE tracker = tracker_in AND connection = conn AND scope = scope_in;
     RETURN jsonb_build_object('applied', applied);
 END $$;
 
 -- Import: every listed issue not linked yet becomes an action of the incident, linked,
 -- with the issue's values as the agreed base. One transaction for the whole listing.
-CREATE OR REPLACE FUNCTION cl_sync_import(tracker_in text, conn text, repo_in text, incident_key text,
-                               remotes jsonb, actor text) RETURNS jsonb
+DROP FUNCTION IF EXISTS cl_sync_import(text, text, text, text, jsonb, text);
+CREATE OR REPLACE FUNCTION cl_sync_import(tracker_in text, conn text, scope_in text,
+                                          incident_key text, remotes jsonb, actor text)
+RETURNS jsonb
 LANGUAGE plpgsql AS $$
 DECLARE
     inc_id bigint;
@@ -525,7 +622,7 @@ BEGIN
         RAISE EXCEPTION 'unknown incident "%"', incident_key
             USING ERRCODE = 'CL422', COLUMN = 'incident';
     END IF;
-    INSERT INTO sync_repos (tracker, connection, repo) VALUES (tracker_in, conn, repo_in)
+    INSERT INTO sync_scopes (tracker, connection, scope) VALUES (tracker_in, conn, scope_in)
     ON CONFLICT DO NOTHING;
     FOR r IN SELECT * FROM jsonb_array_elements(remotes) LOOP
         IF EXISTS (SELECT 1 FROM links WHERE tracker = tracker_in AND connection = conn
@@ -545,21 +642,60 @@ BEGIN
         RETURNING id INTO aid;
         INSERT INTO events (action_id, source, actor, field, old, new)
         VALUES (aid, tracker_in, actor, 'created', NULL,
-                'imported from ' || repo_in || '#' || (r->>'number'));
-        INSERT INTO links (action_id, tracker, connection, repo, state, remote_id,
-                           remote_node_id, remote_number, url, base, remote_updated_at,
-                           remote_digest, warning, synced_at)
-        VALUES (aid, tracker_in, conn, repo_in, 'linked', r->>'remote_id', r->>'node_id',
-                (r->>'number')::int, r->>'url',
-                cl_sync_local(aid), (r->>'updated_at')::timestamptz, cl_sync_digest(r),
+                'imported from ' || cl_sync_display(scope_in, r->>'key'));
+        INSERT INTO links (action_id, tracker, connection, scope, state, remote_id, remote_key,
+                           url, base, remote_updated_at, remote_digest, remote_read, warning,
+                           synced_at)
+        VALUES (aid, tracker_in, conn, coalesce(r->>'scope', scope_in), 'linked',
+                r->>'remote_id', r->>'key', r->>'url', cl_sync_local(aid),
+                (r->>'updated_at')::timestamptz, cl_sync_digest(r), NULL,
                 own->>'warning', now());
         imported := imported + 1;
     END LOOP;
     -- the listing is as good as a reconciliation up to its newest issue: start polling there
-    UPDATE sync_repos
+    UPDATE sync_scopes
     SET cursor = greatest(cursor, (SELECT max((e.value->>'updated_at')::timestamptz)
                                    FROM jsonb_array_elements(remotes) AS e (value))),
-        etag = NULL
-    WHERE tracker = tracker_in AND connection = conn AND repo = repo_in;
+        poll_state = NULL
+    WHERE tracker = tracker_in AND connection = conn AND scope = scope_in;
     RETURN jsonb_build_object('imported', imported, 'skipped', skipped);
 END $$;
+
+-- What `sync status` shows: every reconciled scope with its links' state, and the inbox
+-- (pending deliveries, dead letters with their reasons).
+CREATE OR REPLACE FUNCTION cl_sync_status() RETURNS text LANGUAGE sql STABLE AS $$
+    SELECT json_build_object(
+        'scopes', (SELECT coalesce(json_agg(json_build_object(
+            'tracker', r.tracker, 'connection', r.connection, 'scope', r.scope,
+            'repo', r.scope,   -- the name of the first API, kept
+            'last_success_at', r.last_success_at, 'last_attempt_at', r.last_attempt_at,
+            'next_poll_at', r.next_poll_at, 'last_error', r.last_error,
+            'requests', r.requests, 'not_modified', r.not_modified,
+            'linked', (SELECT count(*) FROM links l WHERE l.tracker = r.tracker
+                       AND l.connection = r.connection AND l.scope = r.scope
+                       AND l.state = 'linked'),
+            'pending', (SELECT count(*) FROM outbox o JOIN links l ON l.action_id = o.action_id
+                        WHERE l.tracker = r.tracker AND l.connection = r.connection
+                        AND l.scope = r.scope AND o.done_at IS NULL AND o.failed_at IS NULL),
+            'failed', (SELECT count(*) FROM outbox o JOIN links l ON l.action_id = o.action_id
+                       WHERE l.tracker = r.tracker AND l.connection = r.connection
+                       AND l.scope = r.scope AND o.failed_at IS NOT NULL),
+            'failures', (SELECT coalesce(json_agg(json_build_object(
+                             'action', f.action_id, 'state', f.state, 'error', f.last_error,
+                             'at', f.error_at)), '[]')
+                         FROM (SELECT * FROM links l WHERE l.tracker = r.tracker
+                               AND l.connection = r.connection AND l.scope = r.scope
+                               AND l.last_error IS NOT NULL
+                               ORDER BY l.error_at DESC LIMIT 10) f))
+            ORDER BY r.tracker, r.connection, r.scope), '[]') FROM sync_scopes r),
+        'inbox', json_build_object(
+            'pending', (SELECT count(*) FROM inbox WHERE processed_at IS NULL AND attempts < 5),
+            'dead', (SELECT count(*) FROM inbox WHERE processed_at IS NULL AND attempts >= 5),
+            'dead_letters', (SELECT coalesce(json_agg(json_build_object(
+                                 'id', d.id, 'tracker', d.tracker, 'connection', d.connection,
+                                 'delivery', d.delivery_id, 'event', d.event,
+                                 'received_at', d.received_at, 'error', d.last_error)
+                                 ORDER BY d.id DESC), '[]')
+                             FROM (SELECT * FROM inbox WHERE processed_at IS NULL
+                                   AND attempts >= 5 ORDER BY id DESC LIMIT 20) d)))::text
+$$;

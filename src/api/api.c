@@ -4,9 +4,9 @@
 #include "closeloop/util/log.h"
 #include "closeloop/db/migrate.h"
 #include "closeloop/http/path.h"
-#include "closeloop/api/routes_core.h"
+#include "closeloop/sync/registry.h"
 
-#include <ctype.h>
+#include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +14,7 @@
 #include <strings.h>
 
 #define API_MAX_PARAMS   PATH_MAX_CAPTURES
+#define API_MAX_TABLES   8
 #define API_MAX_SEGMENTS 8
 
 enum api_state { API_AUTHING, API_RUNNING, API_QUERYING, API_DONE };
@@ -27,6 +28,10 @@ struct api {
     struct sync *sync;
     double timeout;
     double stale_after;
+    char *no_routes; /* api_req_sync_routes() without sync, made once */
+    const struct api_route *tables[API_MAX_TABLES]; /* added by the route files */
+    size_t ntables[API_MAX_TABLES];
+    int nt;
 };
 
 struct api_req {
@@ -514,17 +519,20 @@ static const struct api_route *api_route_find(struct api_req *q, bool *path_matc
 {
     const char *method = httpd_req_method(q->http);
     const char *path = httpd_req_path(q->http);
-    int i;
+    size_t i;
+    int t;
 
     *path_matched = false;
-    for (i = 0; i < resource_nroutes; i++) {
-        const struct api_route *rt = &resource_routes[i];
+    for (t = 0; t < q->api->nt; t++) {
+        for (i = 0; i < q->api->ntables[t]; i++) {
+            const struct api_route *rt = &q->api->tables[t][i];
 
-        if (!api_match(q, rt->pattern, path))
-            continue;
-        *path_matched = true;
-        if (strcmp(rt->method, method) == 0)
-            return rt;
+            if (!api_match(q, rt->pattern, path))
+                continue;
+            *path_matched = true;
+            if (strcmp(rt->method, method) == 0)
+                return rt;
+        }
     }
     return NULL;
 }
@@ -755,7 +763,78 @@ struct api *api_new(const struct api_deps *deps)
 
 void api_free(struct api *a)
 {
+    if (a != NULL)
+        free(a->no_routes);
     free(a);
+}
+
+void api_add_routes(struct api *a, const struct api_route *routes, size_t n)
+{
+    assert(a->nt < API_MAX_TABLES); /* a fixed number of route files */
+    a->tables[a->nt] = routes;
+    a->ntables[a->nt] = n;
+    a->nt++;
+}
+
+size_t api_routes_each(const struct api *a, void (*fn)(const struct api_route *r, void *arg),
+                       void *arg)
+{
+    size_t n = 0;
+    size_t i;
+    int t;
+
+    for (t = 0; t < a->nt; t++)
+        for (i = 0; i < a->ntables[t]; i++, n++)
+            fn(&a->tables[t][i], arg);
+    return n;
+}
+
+int api_req_path_id(struct api_req *q)
+{
+    long id;
+
+    if (cl_parse_long(&id, api_req_param(q, 0), 1, __LONG_MAX__) != CL_OK) {
+        api_req_error(q, 404, "not_found", NULL, "no %s \"%.40s\"",
+                      q->route->noun != NULL ? q->route->noun : "such object", api_req_param(q, 0));
+        return CL_EINVAL;
+    }
+    return CL_OK;
+}
+
+char *api_dump(const json_t *v)
+{
+    char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+
+    if (s == NULL)
+        abort(); /* jansson fails here only when out of memory */
+    return s;
+}
+
+/* The routes when no connection runs: every tracker, no connection (messages name it). */
+static char *api_no_routes(void)
+{
+    size_t n = 0;
+    const struct provider_def *const *all = registry_all(&n);
+    json_t *routes = json_object();
+    char *text;
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        json_object_set_new(
+            routes, all[i]->tracker,
+            json_pack("{s:s, s:n, s:{}}", "display", all[i]->display, "default", "scopes"));
+    text = api_dump(routes);
+    json_decref(routes);
+    return text;
+}
+
+const char *api_req_sync_routes(const struct api_req *q)
+{
+    if (q->api->sync != NULL)
+        return sync_routes(q->api->sync);
+    if (q->api->no_routes == NULL)
+        q->api->no_routes = api_no_routes();
+    return q->api->no_routes;
 }
 
 void api_set_timeout(struct api *a, double seconds)

@@ -1,8 +1,9 @@
-/* resource: the /api/v1 routes for teams, people, incidents and actions. Each handler
- * validates its input, then runs exactly one SQL statement (a function from
- * sql/0002_api.sql for changes, so the row, its events and its outbox rows commit
- * together). The prefix is resource_; see api.h for the contract with api.c. */
+/* routes_core: the /api/v1 routes for teams, people, incidents and actions. Each
+ * handler validates its input, then runs exactly one SQL statement (a function from
+ * sql/functions/, so the row, its events and its outbox rows commit together). */
 #include "closeloop/api/routes_core.h"
+
+#include "closeloop/sync/registry.h"
 
 #include "closeloop/api/api.h"
 #include "closeloop/sync/provider.h"
@@ -21,10 +22,13 @@ static const char *const severities[] = {"SEV1", "SEV2", "SEV3", "SEV4", "SEV5",
 
 /* ---- field specs ---- */
 
-static const struct valid_field team_spec[] = {
+/* The specs below are completed at start-up with one field per tracker in the registry
+ * (res_specs_build): "github" on actions, "github_repo" on teams and incidents. */
+#define RES_MAX_FIELDS 24
+
+static const struct valid_field team_base[] = {
     {"name", VALID_STR, VALID_REQUIRED | VALID_NONBLANK, 63, NULL},
     {"manager", VALID_STR, VALID_NULLABLE, 63, NULL},
-    {"github_repo", VALID_REPO, VALID_NULLABLE, 201, NULL},
 };
 
 static const struct valid_field person_spec[] = {
@@ -39,7 +43,7 @@ static const struct valid_field person_spec[] = {
     {"jira_name", VALID_STR, VALID_NULLABLE, 255, NULL},
 };
 
-static const struct valid_field incident_spec[] = {
+static const struct valid_field incident_base[] = {
     {"key", VALID_STR, VALID_REQUIRED | VALID_CREATE_ONLY | VALID_NONBLANK, 26, NULL},
     {"title", VALID_STR, VALID_REQUIRED | VALID_NONBLANK, 300, NULL},
     {"severity", VALID_ENUM, VALID_NULLABLE, 8, severities},
@@ -47,11 +51,10 @@ static const struct valid_field incident_spec[] = {
     {"resolved_at", VALID_TIME, VALID_NULLABLE, 64, NULL},
     {"postmortem_url", VALID_STR, VALID_NULLABLE, 2000, NULL},
     {"facilitator", VALID_STR, VALID_NULLABLE, 63, NULL},
-    {"github_repo", VALID_REPO, VALID_NULLABLE, 201, NULL},
     {"version", VALID_INT, VALID_UPDATE_ONLY, 0, NULL},
 };
 
-static const struct valid_field action_spec[] = {
+static const struct valid_field action_base[] = {
     {"incident", VALID_STR, VALID_REQUIRED | VALID_CREATE_ONLY | VALID_NONBLANK, 26, NULL},
     {"kind", VALID_ENUM, VALID_REQUIRED, 16, kinds},
     {"title", VALID_STR, VALID_REQUIRED | VALID_NONBLANK, 300, NULL},
@@ -61,22 +64,78 @@ static const struct valid_field action_spec[] = {
     {"priority", VALID_ENUM, 0, 4, priorities},
     {"status", VALID_ENUM, VALID_UPDATE_ONLY, 16, statuses},
     {"version", VALID_INT, VALID_UPDATE_ONLY, 0, NULL},
-    {"github", VALID_REPO, VALID_NULLABLE | VALID_CREATE_ONLY, 201, NULL},
 };
 
-static const struct valid_field link_spec[] = {
-    {"github", VALID_STR, VALID_REQUIRED | VALID_NONBLANK, 220, NULL},
+struct res_spec {
+    struct valid_field fields[RES_MAX_FIELDS];
+    size_t n;
 };
 
-static const struct valid_field import_spec[] = {
-    {"repo", VALID_REPO, VALID_REQUIRED | VALID_NONBLANK, 201, NULL},
-    {"label", VALID_STR, VALID_REQUIRED | VALID_NONBLANK, 100, NULL},
-    {"incident", VALID_STR, VALID_REQUIRED | VALID_NONBLANK, 26, NULL},
-};
+static struct res_spec team_spec;
+static struct res_spec incident_spec;
+static struct res_spec action_spec;
 
-static const struct valid_field doctor_spec[] = {
-    {"repo", VALID_REPO, VALID_REQUIRED | VALID_NONBLANK, 201, NULL},
-};
+/* Which tracker field a body may carry: an action's own ("github": a scope, null to opt
+ * out) or a team's or incident's default ("github_repo"). */
+enum res_sync { RES_SYNC_NONE, RES_SYNC_ACTION, RES_SYNC_DEFAULT };
+
+static const char *res_sync_field_name(const struct provider_def *def, enum res_sync kind)
+{
+    return kind == RES_SYNC_ACTION ? def->tracker : def->default_field;
+}
+
+static void res_spec_build(struct res_spec *spec, const struct valid_field *base, size_t n,
+                           enum res_sync kind)
+{
+    size_t count = 0;
+    const struct provider_def *const *all = registry_all(&count);
+    size_t i;
+
+    memcpy(spec->fields, base, n * sizeof(*base));
+    spec->n = n;
+    for (i = 0; i < count && spec->n < RES_MAX_FIELDS; i++)
+        spec->fields[spec->n++] = (struct valid_field){
+            res_sync_field_name(all[i], kind), VALID_STR,
+            VALID_NULLABLE | (kind == RES_SYNC_ACTION ? VALID_CREATE_ONLY : 0), 201, NULL};
+}
+
+/* Turns the body's tracker field into "sync": {"tracker","scope"} for SQL, checking the
+ * scope with its provider. 422 (answered) when it is not valid or two trackers are named. */
+static int res_sync_fields(struct api_req *q, json_t *body, enum res_sync kind)
+{
+    size_t count = 0;
+    const struct provider_def *const *all = registry_all(&count);
+    const struct provider_def *found = NULL;
+    json_t *v = NULL;
+    size_t i;
+
+    for (i = 0; kind != RES_SYNC_NONE && i < count; i++) {
+        json_t *f = json_object_get(body, res_sync_field_name(all[i], kind));
+
+        if (f == NULL)
+            continue;
+        if (found != NULL) {
+            api_req_error(q, 422, "validation", res_sync_field_name(all[i], kind),
+                          "an action goes to one tracker: name %s or %s, not both",
+                          res_sync_field_name(found, kind), res_sync_field_name(all[i], kind));
+            return CL_EINVAL;
+        }
+        found = all[i];
+        v = f;
+    }
+    if (found == NULL)
+        return CL_OK;
+    if (json_is_string(v) && !found->scope_valid(json_string_value(v))) {
+        api_req_error(q, 422, "validation", res_sync_field_name(found, kind),
+                      "%s \"%.60s\" is not a %s %s: %s", res_sync_field_name(found, kind),
+                      json_string_value(v), found->tracker, found->scope_noun, found->scope_rule);
+        return CL_EINVAL;
+    }
+    json_object_set_new(body, "sync",
+                        json_pack("{s:s, s:O}", "tracker", found->tracker, "scope", v));
+    json_object_del(body, res_sync_field_name(found, kind));
+    return CL_OK;
+}
 
 static const struct valid_field assign_spec[] = {
     {"owner", VALID_STR, VALID_REQUIRED | VALID_NONBLANK, 63, NULL},
@@ -132,8 +191,6 @@ static const struct db_stmt sql_action_update = {
     "action_update", "SELECT cl_action_update($1::bigint, $2::int, $3::jsonb, $4, $5)"};
 static const struct db_stmt sql_action_verb = {
     "action_verb", "SELECT cl_action_transition($1::bigint, $2::int, $3, $4, $5)"};
-static const struct db_stmt sql_inbox_put = {"inbox_put",
-                                             "SELECT cl_inbox_put($1, $2, $3, $4, $5, $6, $7, $8)"};
 static const struct db_stmt sql_action_history = {"action_history",
                                                   "SELECT cl_action_history($1::bigint)"};
 
@@ -158,8 +215,6 @@ static const char sql_action_list[] =
     " ORDER BY coalesce(v.due_on, 'infinity'::date), v.id LIMIT $12";
 
 /* ---- shared helpers ---- */
-
-static const char *res_routes(const struct api_req *q);
 
 /* Reads limit (1..500) into *limit and the "limit+1" text for SQL into fetch. */
 static int res_limit(long *limit, char fetch[24], struct api_req *q)
@@ -221,31 +276,10 @@ static int res_date_param(const char **out, struct api_req *q, const char *name)
     return CL_OK;
 }
 
-/* A path id: positive decimal. Anything else is simply not found. */
-static int res_path_id(struct api_req *q)
-{
-    long id;
-
-    if (cl_parse_long(&id, api_req_param(q, 0), 1, __LONG_MAX__) != CL_OK) {
-        api_req_error(q, 404, "not_found", NULL, "no action \"%.40s\"", api_req_param(q, 0));
-        return CL_EINVAL;
-    }
-    return CL_OK;
-}
-
-/* The body's text for SQL: a compact dump of the validated object. */
-static char *res_dump(const json_t *body)
-{
-    char *s = json_dumps(body, JSON_COMPACT);
-
-    if (s == NULL)
-        abort(); /* jansson fails here only when out of memory */
-    return s;
-}
-
 /* Validates the body and runs `sql` with (prefix params..., body [, suffix...]). */
 static void res_change(struct api_req *q, const struct valid_field *spec, size_t n,
-                       enum valid_mode mode, const struct db_stmt *sql, int status)
+                       enum valid_mode mode, enum res_sync kind, const struct db_stmt *sql,
+                       int status)
 {
     json_t *body = NULL;
     char *text;
@@ -254,7 +288,11 @@ static void res_change(struct api_req *q, const struct valid_field *spec, size_t
 
     if (api_req_body(&body, q, spec, n, mode, false) != CL_OK)
         return;
-    text = res_dump(body);
+    if (res_sync_fields(q, body, kind) != CL_OK) {
+        json_decref(body);
+        return;
+    }
+    text = api_dump(body);
     if (mode == VALID_MODE_UPDATE)
         params[np++] = api_req_param(q, 0);
     params[np++] = text;
@@ -294,12 +332,14 @@ static void team_get(struct api_req *q)
 
 static void team_create(struct api_req *q)
 {
-    res_change(q, team_spec, CL_ARRAY_LEN(team_spec), VALID_MODE_CREATE, &sql_team_create, 201);
+    res_change(q, team_spec.fields, team_spec.n, VALID_MODE_CREATE, RES_SYNC_DEFAULT,
+               &sql_team_create, 201);
 }
 
 static void team_update(struct api_req *q)
 {
-    res_change(q, team_spec, CL_ARRAY_LEN(team_spec), VALID_MODE_UPDATE, &sql_team_update, 200);
+    res_change(q, team_spec.fields, team_spec.n, VALID_MODE_UPDATE, RES_SYNC_DEFAULT,
+               &sql_team_update, 200);
 }
 
 /* ---- people ---- */
@@ -327,14 +367,14 @@ static void person_get(struct api_req *q)
 
 static void person_create(struct api_req *q)
 {
-    res_change(q, person_spec, CL_ARRAY_LEN(person_spec), VALID_MODE_CREATE, &sql_person_create,
-               201);
+    res_change(q, person_spec, CL_ARRAY_LEN(person_spec), VALID_MODE_CREATE, RES_SYNC_NONE,
+               &sql_person_create, 201);
 }
 
 static void person_update(struct api_req *q)
 {
-    res_change(q, person_spec, CL_ARRAY_LEN(person_spec), VALID_MODE_UPDATE, &sql_person_update,
-               200);
+    res_change(q, person_spec, CL_ARRAY_LEN(person_spec), VALID_MODE_UPDATE, RES_SYNC_NONE,
+               &sql_person_update, 200);
 }
 
 /* ---- incidents ---- */
@@ -365,7 +405,7 @@ static void incident_get(struct api_req *q)
 
 static void incident_create(struct api_req *q)
 {
-    res_change(q, incident_spec, CL_ARRAY_LEN(incident_spec), VALID_MODE_CREATE,
+    res_change(q, incident_spec.fields, incident_spec.n, VALID_MODE_CREATE, RES_SYNC_DEFAULT,
                &sql_incident_create, 201);
 }
 
@@ -375,11 +415,12 @@ static void incident_update(struct api_req *q)
     const char *version = NULL;
     char *text;
 
-    if (api_req_body(&body, q, incident_spec, CL_ARRAY_LEN(incident_spec), VALID_MODE_UPDATE,
-                     false) != CL_OK)
+    if (api_req_body(&body, q, incident_spec.fields, incident_spec.n, VALID_MODE_UPDATE, false) !=
+        CL_OK)
         return;
-    if (api_req_version(&version, q, body) == CL_OK) {
-        text = res_dump(body);
+    if (res_sync_fields(q, body, RES_SYNC_DEFAULT) == CL_OK &&
+        api_req_version(&version, q, body) == CL_OK) {
+        text = api_dump(body);
         api_req_prepared(q, &sql_incident_update, 3,
                          (const char *const[]){api_req_param(q, 0), version, text}, API_ONE, 200,
                          0);
@@ -499,7 +540,7 @@ static void action_list(struct api_req *q)
 
 static void action_get(struct api_req *q)
 {
-    if (res_path_id(q) == CL_OK)
+    if (api_req_path_id(q) == CL_OK)
         res_get(q, &sql_action_get);
 }
 
@@ -508,14 +549,18 @@ static void action_create(struct api_req *q)
     json_t *body = NULL;
     char *text;
 
-    if (api_req_body(&body, q, action_spec, CL_ARRAY_LEN(action_spec), VALID_MODE_CREATE, false) !=
+    if (api_req_body(&body, q, action_spec.fields, action_spec.n, VALID_MODE_CREATE, false) !=
         CL_OK)
         return;
-    text = res_dump(body);
+    if (res_sync_fields(q, body, RES_SYNC_ACTION) != CL_OK) {
+        json_decref(body);
+        return;
+    }
+    text = api_dump(body);
     api_req_prepared(
         q, &sql_action_create, 4,
-        (const char *const[]){text, api_req_source(q), api_req_actor(q), res_routes(q)}, API_ONE,
-        201, 0);
+        (const char *const[]){text, api_req_source(q), api_req_actor(q), api_req_sync_routes(q)},
+        API_ONE, 201, 0);
     free(text);
     json_decref(body);
 }
@@ -528,7 +573,7 @@ static void action_patch_with(struct api_req *q, const json_t *body, const json_
 
     if (api_req_version(&version, q, body) != CL_OK)
         return;
-    text = res_dump(patch);
+    text = api_dump(patch);
     api_req_prepared(q, &sql_action_update, 5,
                      (const char *const[]){api_req_param(q, 0), version, text, api_req_source(q),
                                            api_req_actor(q)},
@@ -540,8 +585,8 @@ static void action_update(struct api_req *q)
 {
     json_t *body = NULL;
 
-    if (res_path_id(q) != CL_OK || api_req_body(&body, q, action_spec, CL_ARRAY_LEN(action_spec),
-                                                VALID_MODE_UPDATE, false) != CL_OK)
+    if (api_req_path_id(q) != CL_OK || api_req_body(&body, q, action_spec.fields, action_spec.n,
+                                                    VALID_MODE_UPDATE, false) != CL_OK)
         return;
     action_patch_with(q, body, body);
     json_decref(body);
@@ -552,8 +597,9 @@ static void action_assign(struct api_req *q)
     json_t *body = NULL;
     json_t *patch;
 
-    if (res_path_id(q) != CL_OK || api_req_body(&body, q, assign_spec, CL_ARRAY_LEN(assign_spec),
-                                                VALID_MODE_CREATE, false) != CL_OK)
+    if (api_req_path_id(q) != CL_OK ||
+        api_req_body(&body, q, assign_spec, CL_ARRAY_LEN(assign_spec), VALID_MODE_CREATE, false) !=
+            CL_OK)
         return;
     patch = json_pack("{s:O}", "owner", json_object_get(body, "owner"));
     action_patch_with(q, body, patch);
@@ -566,8 +612,8 @@ static void action_unassign(struct api_req *q)
     json_t *body = NULL;
     json_t *patch;
 
-    if (res_path_id(q) != CL_OK || api_req_body(&body, q, verb_spec, CL_ARRAY_LEN(verb_spec),
-                                                VALID_MODE_CREATE, true) != CL_OK)
+    if (api_req_path_id(q) != CL_OK || api_req_body(&body, q, verb_spec, CL_ARRAY_LEN(verb_spec),
+                                                    VALID_MODE_CREATE, true) != CL_OK)
         return;
     patch = json_pack("{s:n}", "owner");
     action_patch_with(q, body, patch);
@@ -583,8 +629,8 @@ static void action_verb(struct api_req *q)
     json_t *body = NULL;
     const char *version = NULL;
 
-    if (res_path_id(q) != CL_OK || api_req_body(&body, q, verb_spec, CL_ARRAY_LEN(verb_spec),
-                                                VALID_MODE_CREATE, true) != CL_OK)
+    if (api_req_path_id(q) != CL_OK || api_req_body(&body, q, verb_spec, CL_ARRAY_LEN(verb_spec),
+                                                    VALID_MODE_CREATE, true) != CL_OK)
         return;
     if (api_req_version(&version, q, body) == CL_OK)
         api_req_prepared(q, &sql_action_verb, 5,
@@ -596,267 +642,13 @@ static void action_verb(struct api_req *q)
 
 static void action_history(struct api_req *q)
 {
-    if (res_path_id(q) == CL_OK)
+    if (api_req_path_id(q) == CL_OK)
         res_get(q, &sql_action_history);
-}
-
-/* ---- GitHub sync ---- */
-
-static const char no_routes[] = "{\"default\": null, \"owners\": {}}";
-
-/* Which connection serves which repository, for the SQL that creates links. */
-static const char *res_routes(const struct api_req *q)
-{
-    struct sync *s = api_req_sync(q);
-
-    return s != NULL ? sync_routes(s) : no_routes;
-}
-
-/* "owner/repo#123": a valid repository and a positive issue number. */
-static bool res_issue_ref_ok(const char *ref)
-{
-    const char *hash = strrchr(ref, '#');
-    char repo[VALID_GITHUB_OWNER_MAX + VALID_GITHUB_NAME_MAX + 2];
-    long n;
-
-    if (hash == NULL || (size_t)(hash - ref) >= sizeof(repo))
-        return false;
-    snprintf(repo, sizeof(repo), "%.*s", (int)(hash - ref), ref);
-    return valid_github_repo(repo) && cl_parse_long(&n, hash + 1, 1, 999999999) == CL_OK;
-}
-
-static void action_link(struct api_req *q)
-{
-    json_t *body = NULL;
-
-    if (res_path_id(q) != CL_OK || api_req_body(&body, q, link_spec, CL_ARRAY_LEN(link_spec),
-                                                VALID_MODE_CREATE, false) != CL_OK)
-        return;
-    if (!res_issue_ref_ok(json_string_value(json_object_get(body, "github")))) {
-        api_req_error(q, 422, "validation", "github",
-                      "expected owner/repo#number (" VALID_GITHUB_REPO_RULE "), not \"%.80s\"",
-                      json_string_value(json_object_get(body, "github")));
-        json_decref(body);
-        return;
-    }
-    api_req_sql(q, "SELECT cl_action_link($1::bigint, $2, $3::jsonb)", 3,
-                (const char *const[]){api_req_param(q, 0),
-                                      json_string_value(json_object_get(body, "github")),
-                                      res_routes(q)},
-                API_ONE, 200, 0);
-    json_decref(body);
-}
-
-static const char sql_sync_repos[] =
-    "SELECT coalesce(json_agg(json_build_object("
-    " 'tracker', r.tracker, 'connection', r.connection, 'repo', r.repo,"
-    " 'last_success_at', r.last_success_at, 'last_attempt_at', r.last_attempt_at,"
-    " 'next_poll_at', r.next_poll_at, 'last_error', r.last_error, 'requests', r.requests,"
-    " 'not_modified', r.not_modified,"
-    " 'linked', (SELECT count(*) FROM links l WHERE l.connection = r.connection"
-    "            AND l.repo = r.repo AND l.state = 'linked'),"
-    " 'pending', (SELECT count(*) FROM outbox o JOIN links l ON l.action_id = o.action_id"
-    "             WHERE l.connection = r.connection AND l.repo = r.repo"
-    "             AND o.done_at IS NULL AND o.failed_at IS NULL),"
-    " 'failed', (SELECT count(*) FROM outbox o JOIN links l ON l.action_id = o.action_id"
-    "            WHERE l.connection = r.connection AND l.repo = r.repo"
-    "            AND o.failed_at IS NOT NULL),"
-    " 'failures', (SELECT coalesce(json_agg(json_build_object('action', f.action_id,"
-    "              'state', f.state, 'error', f.last_error, 'at', f.error_at)), '[]')"
-    "              FROM (SELECT * FROM links l WHERE l.connection = r.connection"
-    "                    AND l.repo = r.repo AND l.last_error IS NOT NULL"
-    "                    ORDER BY l.error_at DESC LIMIT 10) f))"
-    " ORDER BY r.connection, r.repo), '[]')::text,"
-    " (SELECT json_build_object("
-    "   'pending', (SELECT count(*) FROM inbox WHERE processed_at IS NULL AND attempts < 5),"
-    "   'dead', (SELECT count(*) FROM inbox WHERE processed_at IS NULL AND attempts >= 5),"
-    "   'dead_letters', (SELECT coalesce(json_agg(json_build_object('id', d.id,"
-    "     'tracker', d.tracker, 'connection', d.connection, 'delivery', d.delivery_id,"
-    "     'event', d.event, 'received_at', d.received_at, 'error', d.last_error)"
-    "     ORDER BY d.id DESC), '[]') FROM (SELECT * FROM inbox WHERE processed_at IS NULL"
-    "     AND attempts >= 5 ORDER BY id DESC LIMIT 20) d))::text)"
-    " FROM sync_repos r";
-
-/* Puts each repository under its connection's in-memory description. */
-static void sync_status_done(struct api_req *q, const struct db_reply *r)
-{
-    json_t *conns;
-    json_t *repos;
-    json_t *out;
-    size_t i;
-    size_t k;
-    json_t *c;
-    json_t *repo;
-
-    if (r->code != CL_OK) {
-        api_req_db_error(q, r);
-        return;
-    }
-    conns = api_req_sync(q) != NULL ? sync_describe(api_req_sync(q)) : json_array();
-    repos = json_loads(PQgetvalue(r->res, 0, 0), 0, NULL);
-    json_array_foreach (conns, i, c) {
-        json_t *mine = json_array();
-
-        json_array_foreach (repos, k, repo) {
-            if (json_equal(json_object_get(repo, "connection"), json_object_get(c, "name")))
-                json_array_append(mine, repo);
-        }
-        json_object_set_new(c, "repos", mine);
-    }
-    out = json_pack("{s:o, s:o}", "connections", conns, "inbox",
-                    json_loads(PQgetvalue(r->res, 0, 1), 0, NULL));
-    api_req_reply_json(q, 200, out);
-    json_decref(out);
-    json_decref(repos);
-}
-
-static void sync_status(struct api_req *q)
-{
-    if (api_req_check_query(q, (const char *const[]){NULL}) != CL_OK)
-        return;
-    api_req_sql_then(q, sql_sync_repos, 0, NULL, sync_status_done);
-}
-
-/* A sync call's answer: its JSON, or an error with the status it chose. */
-static void res_sync_answer(int status, const json_t *result, const char *message, void *arg)
-{
-    struct api_req *q = arg;
-
-    if (status == 200) {
-        api_req_reply_json(q, 200, result);
-        return;
-    }
-    api_req_set_call(q, NULL);
-    if (status == 404)
-        api_req_error(q, 404, "not_found", "repo", "%s", message);
-    else if (status == 422)
-        api_req_error(q, 422, "validation", "incident", "%s", message);
-    else if (status == 502)
-        api_req_error(q, 502, "tracker_refused", NULL, "%s", message);
-    else
-        api_req_error(q, 503, "unavailable", NULL, "%s", message);
-}
-
-static bool res_need_sync(struct api_req *q)
-{
-    if (api_req_sync(q) != NULL)
-        return true;
-    api_req_error(q, 404, "not_found", NULL, "no GitHub connection is configured");
-    return false;
-}
-
-static void github_import(struct api_req *q)
-{
-    json_t *body = NULL;
-    struct sync_call *call;
-
-    if (!res_need_sync(q) || api_req_body(&body, q, import_spec, CL_ARRAY_LEN(import_spec),
-                                          VALID_MODE_CREATE, false) != CL_OK)
-        return;
-    api_req_set_deadline(q, 600.0); /* 10,000 issues are 100 listing requests */
-    call = sync_import(api_req_sync(q), json_string_value(json_object_get(body, "repo")),
-                       json_string_value(json_object_get(body, "label")),
-                       json_string_value(json_object_get(body, "incident")), api_req_actor(q),
-                       res_sync_answer, q);
-    api_req_set_call(q, call);
-    json_decref(body);
-}
-
-static void github_doctor(struct api_req *q)
-{
-    json_t *body = NULL;
-
-    if (!res_need_sync(q) || api_req_body(&body, q, doctor_spec, CL_ARRAY_LEN(doctor_spec),
-                                          VALID_MODE_CREATE, false) != CL_OK)
-        return;
-    api_req_set_deadline(q, 120.0);
-    api_req_set_call(q,
-                     sync_doctor(api_req_sync(q), json_string_value(json_object_get(body, "repo")),
-                                 res_sync_answer, q));
-    json_decref(body);
-}
-
-static void res_kick_inbox(void *arg)
-{
-    sync_inbox_kick(arg);
-}
-
-/* A header a delivery must carry: printable ASCII, 1..max bytes (it reaches SQL). */
-static const char *res_hook_header(struct api_req *q, const char *name, size_t max)
-{
-    const char *v = httpd_req_header(api_req_http(q), name);
-    size_t n = v != NULL ? strlen(v) : 0;
-    size_t i;
-
-    if (n == 0 || n > max)
-        return NULL;
-    for (i = 0; i < n; i++)
-        if ((unsigned char)v[i] <= ' ' || (unsigned char)v[i] >= 0x7f)
-            return NULL;
-    return v;
-}
-
-/* GitHub deliveries: verified over the raw bytes, parsed, and stored once when they can
- * matter (an issue closeloop links or a repository it reconciles); answered 202 and
- * applied afterwards by the inbox worker. Nothing is stored when the signature is
- * wrong; pings and other events are answered and dropped; a malformed delivery is kept
- * as a dead letter with its reason. */
-static void github_hook(struct api_req *q)
-{
-    size_t len;
-    const char *body = httpd_req_body(api_req_http(q), &len);
-    const char *event = res_hook_header(q, "X-GitHub-Event", 100);
-    const char *delivery = res_hook_header(q, "X-GitHub-Delivery", 200);
-    const char *sig = httpd_req_header(api_req_http(q), "X-Hub-Signature-256");
-    const char *name = NULL;
-    struct sync *s = api_req_sync(q);
-    struct provider_hook hook;
-    struct cl_err err = CL_ERR_INIT;
-    int rc = s != NULL ? sync_hook_check(s, "github", api_req_param(q, 0), sig, body, len, &name)
-                       : CL_ENOTFOUND;
-
-    if (rc == CL_ENOTFOUND) {
-        api_req_error(q, 404, "not_found", NULL, "no such GitHub connection");
-        return;
-    }
-    if (rc != CL_OK) {
-        api_req_error(q, 401, "unauthorized", "X-Hub-Signature-256",
-                      "signature missing or wrong (check the webhook secret)");
-        return;
-    }
-    if (event == NULL || delivery == NULL) {
-        api_req_error(q, 400, "bad_request", NULL,
-                      "X-GitHub-Event and X-GitHub-Delivery are required (printable, at most "
-                      "100 and 200 bytes)");
-        return;
-    }
-    if (len == 0 || memchr(body, '\0', len) != NULL || body[strspn(body, " \t\r\n")] != '{') {
-        api_req_error(q, 400, "bad_json", NULL,
-                      "the payload must be JSON (webhook content type application/json)");
-        return;
-    }
-    rc = sync_hook_parse(s, "github", name, event, body, len, &hook, &err);
-    if (rc == CL_OK && hook.kind != PROVIDER_HOOK_APPLY && hook.kind != PROVIDER_HOOK_MOVED &&
-        hook.kind != PROVIDER_HOOK_DELETED) {
-        json_decref(hook.remote);
-        api_req_reply(q, 202, "application/json",
-                      hook.kind == PROVIDER_HOOK_PING ? "{\"accepted\":true,\"stored\":false,"
-                                                        "\"ping\":true}\n"
-                                                      : "{\"accepted\":true,\"stored\":false}\n");
-        return;
-    }
-    json_decref(hook.remote);
-    api_req_after(q, res_kick_inbox, s);
-    api_req_prepared(q, &sql_inbox_put, 8,
-                     (const char *const[]){
-                         "github", name, delivery, event, body, rc == CL_OK ? hook.old_id : NULL,
-                         rc == CL_OK ? hook.scope : NULL, rc == CL_OK ? NULL : err.msg},
-                     API_ONE, 202, 0);
 }
 
 /* ---- the table ---- */
 
-const struct api_route resource_routes[] = {
+static const struct api_route routes[] = {
     {"GET", "/api/v1/teams", AUTH_READ, team_list, "team"},
     {"POST", "/api/v1/teams", AUTH_WRITE, team_create, "team"},
     {"GET", "/api/v1/teams/{}", AUTH_READ, team_get, "team"},
@@ -874,12 +666,6 @@ const struct api_route resource_routes[] = {
     {"GET", "/api/v1/actions/{}", AUTH_READ, action_get, "action"},
     {"PATCH", "/api/v1/actions/{}", AUTH_WRITE, action_update, "action"},
     {"GET", "/api/v1/actions/{}/history", AUTH_READ, action_history, "action"},
-    {"POST", "/api/v1/actions/{}/link", AUTH_WRITE, action_link, "action"},
-    {"GET", "/api/v1/sync/status", AUTH_READ, sync_status, NULL},
-    {"POST", "/api/v1/github/import", AUTH_WRITE, github_import, NULL},
-    {"POST", "/api/v1/github/doctor", AUTH_WRITE, github_doctor, NULL},
-    {"POST", "/webhooks/github", AUTH_NONE, github_hook, NULL},
-    {"POST", "/webhooks/github/{}", AUTH_NONE, github_hook, NULL},
     {"POST", "/api/v1/actions/{}/assign", AUTH_WRITE, action_assign, "action"},
     {"POST", "/api/v1/actions/{}/unassign", AUTH_WRITE, action_unassign, "action"},
     {"POST", "/api/v1/actions/{}/start", AUTH_WRITE, action_verb, "action"},
@@ -889,4 +675,13 @@ const struct api_route resource_routes[] = {
     {"POST", "/api/v1/actions/{}/reopen", AUTH_WRITE, action_verb, "action"},
 };
 
-const int resource_nroutes = (int)CL_ARRAY_LEN(resource_routes);
+void routes_core_add(struct api *a)
+{
+    if (action_spec.n == 0) { /* the same for every api: built once */
+        res_spec_build(&team_spec, team_base, CL_ARRAY_LEN(team_base), RES_SYNC_DEFAULT);
+        res_spec_build(&incident_spec, incident_base, CL_ARRAY_LEN(incident_base),
+                       RES_SYNC_DEFAULT);
+        res_spec_build(&action_spec, action_base, CL_ARRAY_LEN(action_base), RES_SYNC_ACTION);
+    }
+    api_add_routes(a, routes, CL_ARRAY_LEN(routes));
+}

@@ -7,6 +7,7 @@
 #include "closeloop/util/log.h"
 #include "closeloop/db/migrate.h"
 #include "closeloop/daemon/server.h"
+#include "closeloop/sync/registry.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -101,7 +102,9 @@ static int args_parse(struct args *a, int argc, char **argv)
 
 static int load_conf(struct conf **out, const struct args *a, struct cl_err *err)
 {
-    struct conf *c = conf_new_defaults();
+    size_t n = 0;
+    const struct conf_tracker *const *trackers = registry_conf(&n);
+    struct conf *c = conf_new_defaults(trackers, n);
     const char *path = a->config != NULL ? a->config : getenv("CLOSELOOP_CONFIG");
     int rc = CL_OK;
     int i;

@@ -1,8 +1,12 @@
 #include "closeloop/daemon/server.h"
 
+#include "closeloop/sync/registry.h"
+#include "closeloop/util/crypto.h"
 #include "closeloop/sync/sync.h"
 
 #include "closeloop/api/api.h"
+#include "closeloop/api/routes_core.h"
+#include "closeloop/api/routes_sync.h"
 #include "closeloop/api/auth.h"
 #include "closeloop/db/db.h"
 #include "closeloop/http/httpd.h"
@@ -12,6 +16,7 @@
 
 #include <ev.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
@@ -104,7 +109,9 @@ static void server_on_stop(struct ev_loop *loop, ev_signal *w, int revents)
 
 static void server_reload(struct server *s)
 {
-    struct conf *fresh = conf_new_defaults();
+    size_t n = 0;
+    const struct conf_tracker *const *trackers = registry_conf(&n);
+    struct conf *fresh = conf_new_defaults(trackers, n);
     struct cl_err err = CL_ERR_INIT;
     enum cl_log_level lvl;
     int rc = CL_OK;
@@ -136,26 +143,36 @@ static void server_on_hup(struct ev_loop *loop, ev_signal *w, int revents)
     server_reload(container_of(w, struct server, sighup));
 }
 
-static bool server_wants_sync(const struct conf *c)
+/* "closeloopd/<12 hex>": this process's sessions, unique, so that its claims die with
+ * it (cl_claim_held() looks the name up among live sessions). */
+static int server_name(char out[32], struct cl_err *err)
 {
-    int i;
+    unsigned char raw[6];
+    size_t i;
+    int rc = crypto_random(raw, sizeof(raw), err);
 
-    for (i = 0; i < c->ngithub; i++)
-        if (conf_github_enabled(&c->github[i]))
-            return true;
-    return false;
+    if (rc != CL_OK)
+        return rc;
+    snprintf(out, 32, "closeloopd/");
+    for (i = 0; i < sizeof(raw); i++)
+        snprintf(out + 11 + 2 * i, 3, "%02x", raw[i]);
+    return CL_OK;
 }
 
 static int server_start(struct server *s, struct cl_err *err)
 {
     struct api_deps deps;
     struct httpd_opts ho;
+    char name[32];
 
+    if (server_name(name, err) != CL_OK)
+        return err->code;
+    log_info("event=instance name=%s", name);
     s->pool = db_pool_new(s->loop, s->conf->database_url, (int)s->conf->pool_size,
-                          s->conf->request_timeout);
+                          s->conf->request_timeout, name);
     s->auth = auth_new(s->loop, s->pool, s->conf->token_cache_ttl);
     s->metrics = metrics_new();
-    if (server_wants_sync(s->conf) && sync_new(&s->sync, s->loop, s->pool, s->conf, err) != CL_OK)
+    if (sync_wanted(s->conf) && sync_new(&s->sync, s->loop, s->pool, s->conf, err) != CL_OK)
         return err->code;
     deps = (struct api_deps){.loop = s->loop,
                              .pool = s->pool,
@@ -165,6 +182,8 @@ static int server_start(struct server *s, struct cl_err *err)
                              .sync = s->sync,
                              .sync_stale_after = s->conf->sync_stale_after};
     s->api = api_new(&deps);
+    routes_core_add(s->api);
+    routes_sync_add(s->api);
     ho = (struct httpd_opts){.listen = s->conf->listen,
                              .max_body = s->conf->max_body,
                              .max_connections = s->conf->max_connections,

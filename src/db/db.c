@@ -51,6 +51,7 @@ struct db_pool {
     struct ev_loop *loop;
     char *dsn;
     char options[96]; /* session settings sent at connect */
+    char name[64];    /* application_name: this process's, unique (claims are held by it) */
     int size;
     struct db_conn *conns;
     struct db_query_list queue;  /* waiting for a connection */
@@ -369,7 +370,7 @@ static void db_conn_on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 static void db_conn_connect(struct db_conn *c)
 {
     static const char *const keys[] = {"dbname", "application_name", "options", NULL};
-    const char *vals[] = {c->pool->dsn, "closeloopd", c->pool->options, NULL};
+    const char *vals[] = {c->pool->dsn, c->pool->name, c->pool->options, NULL};
 
     c->pg = PQconnectStartParams(keys, vals, 1);
     if (c->pg == NULL || PQstatus(c->pg) == CONNECTION_BAD) {
@@ -457,13 +458,14 @@ static void db_pool_on_kick(struct ev_loop *loop, ev_timer *w, int revents)
 }
 
 struct db_pool *db_pool_new(struct ev_loop *loop, const char *dsn, int size,
-                            double statement_timeout)
+                            double statement_timeout, const char *name)
 {
     struct db_pool *p = cl_calloc(1, sizeof(*p));
     int i;
 
     p->loop = loop;
     p->dsn = cl_strdup(dsn);
+    snprintf(p->name, sizeof(p->name), "%s", name != NULL ? name : "closeloopd");
     snprintf(p->options, sizeof(p->options), "-c TimeZone=UTC -c statement_timeout=%ld",
              (long)(statement_timeout * 1000.0));
     p->size = size;
@@ -653,6 +655,7 @@ enum db_listen_state { DBL_DOWN, DBL_CONNECTING, DBL_LISTENING };
 struct db_listener {
     struct ev_loop *loop;
     char *dsn;
+    char name[64];    /* application_name */
     char *listen_sql; /* "LISTEN a; LISTEN b" */
     db_notify_fn fn;
     void *arg;
@@ -741,7 +744,7 @@ static void db_listener_on_retry(struct ev_loop *loop, ev_timer *w, int revents)
 static void db_listener_connect(struct db_listener *l)
 {
     static const char *const keys[] = {"dbname", "application_name", NULL};
-    const char *vals[] = {l->dsn, "closeloopd-listen", NULL};
+    const char *vals[] = {l->dsn, l->name, NULL};
 
     l->pg = PQconnectStartParams(keys, vals, 1);
     if (l->pg == NULL || PQstatus(l->pg) == CONNECTION_BAD) {
@@ -752,7 +755,12 @@ static void db_listener_connect(struct db_listener *l)
     watch(l->loop, &l->io, PQsocket(l->pg), EV_WRITE);
 }
 
-struct db_listener *db_listener_new(struct ev_loop *loop, const char *dsn,
+const char *db_pool_name(const struct db_pool *p)
+{
+    return p->name;
+}
+
+struct db_listener *db_listener_new(struct ev_loop *loop, const char *dsn, const char *name,
                                     const char *const *channels, db_notify_fn fn, void *arg)
 {
     struct db_listener *l = cl_calloc(1, sizeof(*l));
@@ -764,6 +772,7 @@ struct db_listener *db_listener_new(struct ev_loop *loop, const char *dsn,
         buf_printf(&sql, "LISTEN %s;", channels[i]); /* identifiers are ours, constant */
     l->loop = loop;
     l->dsn = cl_strdup(dsn);
+    snprintf(l->name, sizeof(l->name), "%s", name != NULL ? name : "closeloopd-listen");
     l->listen_sql = buf_steal(&sql, NULL);
     l->fn = fn;
     l->arg = arg;

@@ -16,11 +16,11 @@ const char migrate_sql_current[] = "SELECT max(version) FROM schema_migrations";
 
 const char migrate_sql_ready[] =
     "SELECT (SELECT max(version) FROM schema_migrations),"
-    " (SELECT count(*) FROM sync_repos r"
+    " (SELECT count(*) FROM sync_scopes r"
     "  WHERE r.connection = ANY ($2::text[])"
     "  AND coalesce(r.last_success_at, r.created_at) < now() - make_interval(secs => $1::float8)"
     "  AND EXISTS (SELECT 1 FROM links l WHERE l.connection = r.connection"
-    "              AND l.repo = r.repo AND l.state <> 'broken'))";
+    "              AND l.scope = r.scope AND l.state <> 'broken'))";
 
 static const char sql_table[] =
     "CREATE TABLE IF NOT EXISTS schema_migrations ("

@@ -46,24 +46,17 @@ static const struct conf_param conf_params[] = {
      true, false},
 };
 
-/* A GitHub connection's keys: "github_<key>" for the default connection (and
- * CLOSELOOP_GITHUB_<KEY>), "<key>" inside a [github.NAME] section. */
-static const struct conf_param conf_github_params[] = {
-    {"api_url", CONF_STR, offsetof(struct conf_github, api_url), "https://api.github.com", 0, 0,
+/* The keys every tracker connection has: "<tracker>_<key>" for the default connection
+ * (and CLOSELOOP_<TRACKER>_<KEY>), "<key>" inside a [<tracker>.NAME] section. The
+ * tracker's own keys (struct conf_tracker) come on top. */
+static const struct conf_param conf_conn_params[] = {
+    {"webhook_secret", CONF_STR, offsetof(struct conf_conn, webhook_secret), "", 0, 0, false, true},
+    {"scopes", CONF_STR, offsetof(struct conf_conn, scopes), "", 0, 0, false, false},
+    {"poll_interval", CONF_DOUBLE, offsetof(struct conf_conn, poll_interval), "60", 0.1, 86400,
      false, false},
-    {"token", CONF_STR, offsetof(struct conf_github, token), "", 0, 0, false, true},
-    {"app_id", CONF_STR, offsetof(struct conf_github, app_id), "", 0, 0, false, false},
-    {"app_key_file", CONF_STR, offsetof(struct conf_github, app_key_file), "", 0, 0, false, false},
-    {"app_installation_id", CONF_STR, offsetof(struct conf_github, app_installation_id), "", 0, 0,
-     false, false},
-    {"webhook_secret", CONF_STR, offsetof(struct conf_github, webhook_secret), "", 0, 0, false,
-     true},
-    {"owners", CONF_STR, offsetof(struct conf_github, owners), "", 0, 0, false, false},
-    {"poll_interval", CONF_DOUBLE, offsetof(struct conf_github, poll_interval), "60", 0.1, 86400,
-     false, false},
-    {"write_interval", CONF_DOUBLE, offsetof(struct conf_github, write_interval), "1", 0, 60, false,
+    {"write_interval", CONF_DOUBLE, offsetof(struct conf_conn, write_interval), "1", 0, 60, false,
      false},
-    {"timeout", CONF_DOUBLE, offsetof(struct conf_github, timeout), "20", 0.1, 600, false, false},
+    {"timeout", CONF_DOUBLE, offsetof(struct conf_conn, timeout), "20", 0.1, 600, false, false},
 };
 
 static const struct conf_param *conf_find_in(const struct conf_param *t, size_t n, const char *key)
@@ -81,7 +74,7 @@ static const struct conf_param *conf_find(const char *key)
     return conf_find_in(conf_params, CL_ARRAY_LEN(conf_params), key);
 }
 
-/* Stores value into the field at p->offset inside `base` (a conf or a conf_github). */
+/* Stores value into the field at p->offset inside `base` (a conf or a conf_conn). */
 static int conf_store_at(void *base, const struct conf_param *p, const char *value,
                          const char *where, struct cl_err *err)
 {
@@ -125,29 +118,33 @@ static int conf_store(struct conf *c, const struct conf_param *p, const char *va
     return conf_store_at(c, p, value, where, err);
 }
 
-static void conf_github_init(struct conf_github *g, const char *name)
+static void conf_conn_init(struct conf_conn *c, const struct conf_tracker *t, const char *name)
 {
     struct cl_err err = CL_ERR_INIT;
     size_t i;
 
-    g->name = cl_strdup(name);
-    for (i = 0; i < CL_ARRAY_LEN(conf_github_params); i++) {
-        int rc =
-            conf_store_at(g, &conf_github_params[i], conf_github_params[i].def, "defaults", &err);
+    c->tracker = t;
+    c->name = cl_strdup(name);
+    for (i = 0; i < CL_ARRAY_LEN(conf_conn_params); i++) {
+        int rc = conf_store_at(c, &conf_conn_params[i], conf_conn_params[i].def, "defaults", &err);
 
-        assert(rc == CL_OK);
+        assert(rc == CL_OK); /* the defaults are ours */
         (void)rc;
     }
+    for (i = 0; i < t->nkeys && i < CONF_MAX_TRACKER_KEYS; i++)
+        c->values[i] = cl_strdup(t->keys[i].def);
 }
 
-static void conf_github_dispose(struct conf_github *g)
+static void conf_conn_dispose(struct conf_conn *c)
 {
     size_t i;
 
-    for (i = 0; i < CL_ARRAY_LEN(conf_github_params); i++)
-        if (conf_github_params[i].type == CONF_STR)
-            free(*(char **)((char *)g + conf_github_params[i].offset));
-    free(g->name);
+    for (i = 0; i < CL_ARRAY_LEN(conf_conn_params); i++)
+        if (conf_conn_params[i].type == CONF_STR)
+            free(*(char **)((char *)c + conf_conn_params[i].offset));
+    for (i = 0; i < CONF_MAX_TRACKER_KEYS; i++)
+        free(c->values[i]);
+    free(c->name);
 }
 
 static bool conf_name_ok(const char *name)
@@ -161,9 +158,20 @@ static bool conf_name_ok(const char *name)
     return k >= 1 && k <= 32;
 }
 
-/* The connection a [github.NAME] section names, added on first sight. */
-static struct conf_github *conf_github_section(struct conf *c, const char *name, const char *where,
-                                               struct cl_err *err)
+static const struct conf_tracker *conf_tracker_named(const struct conf *c, const char *name,
+                                                     size_t len)
+{
+    size_t i;
+
+    for (i = 0; i < c->ntrackers; i++)
+        if (strlen(c->trackers[i]->name) == len && strncmp(c->trackers[i]->name, name, len) == 0)
+            return c->trackers[i];
+    return NULL;
+}
+
+/* The connection a [<tracker>.NAME] section names, added on first sight. */
+static struct conf_conn *conf_conn_section(struct conf *c, const struct conf_tracker *t,
+                                           const char *name, const char *where, struct cl_err *err)
 {
     int i;
 
@@ -171,88 +179,107 @@ static struct conf_github *conf_github_section(struct conf *c, const char *name,
         cl_fail(err, CL_EINVAL, "%s: connection names are [a-z0-9_-]{1,32}", where);
         return NULL;
     }
-    for (i = 0; i < c->ngithub; i++)
-        if (strcmp(c->github[i].name, name) == 0)
-            return &c->github[i];
-    if (c->ngithub == CONF_MAX_GITHUB) {
-        cl_fail(err, CL_EINVAL, "%s: more than %d GitHub connections", where, CONF_MAX_GITHUB);
+    for (i = 0; i < c->nconns; i++)
+        if (c->conns[i].tracker == t && strcmp(c->conns[i].name, name) == 0)
+            return &c->conns[i];
+    if (c->nconns == CONF_MAX_CONNS) {
+        cl_fail(err, CL_EINVAL, "%s: more than %d tracker connections", where, CONF_MAX_CONNS);
         return NULL;
     }
-    conf_github_init(&c->github[c->ngithub], name);
-    return &c->github[c->ngithub++];
+    conf_conn_init(&c->conns[c->nconns], t, name);
+    return &c->conns[c->nconns++];
 }
 
-static int conf_set_github(struct conf_github *g, const char *key, const char *value,
-                           const char *where, struct cl_err *err)
+/* The neutral name of key: an alias the tracker kept from older versions, else key. */
+static const char *conf_conn_alias(const struct conf_tracker *t, const char *key)
 {
-    const struct conf_param *p =
-        conf_find_in(conf_github_params, CL_ARRAY_LEN(conf_github_params), key);
+    const char *const *a;
 
-    if (p == NULL)
-        return cl_fail(err, CL_EINVAL, "%s: unknown GitHub key \"%s\"", where, key);
-    return conf_store_at(g, p, value, where, err);
+    for (a = t->aliases; a != NULL && a[0] != NULL && a[1] != NULL; a += 2)
+        if (strcmp(a[0], key) == 0)
+            return a[1];
+    return key;
+}
+
+/* The index of one of the tracker's own keys, or -1. */
+static int conf_tracker_key(const struct conf_tracker *t, const char *key)
+{
+    size_t i;
+
+    for (i = 0; i < t->nkeys && i < CONF_MAX_TRACKER_KEYS; i++)
+        if (strcmp(t->keys[i].key, key) == 0)
+            return (int)i;
+    return -1;
+}
+
+static int conf_set_conn(struct conf_conn *c, const char *key, const char *value, const char *where,
+                         struct cl_err *err)
+{
+    const char *neutral = conf_conn_alias(c->tracker, key);
+    const struct conf_param *p =
+        conf_find_in(conf_conn_params, CL_ARRAY_LEN(conf_conn_params), neutral);
+    int k = conf_tracker_key(c->tracker, neutral);
+
+    if (p != NULL)
+        return conf_store_at(c, p, value, where, err);
+    if (k < 0)
+        return cl_fail(err, CL_EINVAL, "%s: unknown %s key \"%s\"", where, c->tracker->name, key);
+    free(c->values[k]);
+    c->values[k] = cl_strdup(value);
+    return CL_OK;
+}
+
+/* Whether key is secret, for a connection's key (neutral, alias or the tracker's own). */
+static bool conf_conn_secret(const struct conf_tracker *t, const char *key)
+{
+    const char *neutral = conf_conn_alias(t, key);
+    const struct conf_param *p =
+        conf_find_in(conf_conn_params, CL_ARRAY_LEN(conf_conn_params), neutral);
+    int k = conf_tracker_key(t, neutral);
+
+    return p != NULL ? p->secret : k >= 0 && t->keys[k].secret;
+}
+
+/* "<tracker>_<key>" for a tracker's default connection: the tracker, or NULL. */
+static const struct conf_tracker *conf_tracker_prefix(const struct conf *c, const char *key)
+{
+    const char *us = strchr(key, '_');
+
+    return us != NULL ? conf_tracker_named(c, key, (size_t)(us - key)) : NULL;
 }
 
 int conf_set(struct conf *c, const char *key, const char *value, const char *where,
              struct cl_err *err)
 {
     const struct conf_param *p = conf_find(key);
+    const struct conf_tracker *t = p == NULL ? conf_tracker_prefix(c, key) : NULL;
 
-    if (p == NULL && strncmp(key, "github_", 7) == 0)
-        return conf_set_github(&c->github[0], key + 7, value, where, err);
+    if (t != NULL)
+        return conf_set_conn(conf_conn_section(c, t, t->name, where, err),
+                             key + strlen(t->name) + 1, value, where, err);
     if (p == NULL)
         return cl_fail(err, CL_EINVAL, "%s: unknown key \"%s\"", where, key);
     return conf_store(c, p, value, where, err);
 }
 
-bool conf_github_enabled(const struct conf_github *g)
+const char *conf_conn_get(const struct conf_conn *c, const char *key)
 {
-    return g->token[0] != '\0' || g->app_id[0] != '\0';
+    int k = conf_tracker_key(c->tracker, key);
+
+    return k >= 0 && c->values[k] != NULL ? c->values[k] : "";
 }
 
-static bool conf_owner_listed(const char *owners, const char *owner, size_t olen)
-{
-    const char *p = owners;
-
-    while (*p != '\0') {
-        size_t len;
-
-        while (*p == ' ' || *p == ',')
-            p++;
-        len = strcspn(p, ", ");
-        if (len > 0 && len == olen && strncasecmp(p, owner, olen) == 0)
-            return true;
-        p += len;
-    }
-    return false;
-}
-
-const struct conf_github *conf_github_for(const struct conf *c, const char *repo)
-{
-    size_t olen = strcspn(repo, "/");
-    int i;
-
-    for (i = 1; i < c->ngithub; i++)
-        if (conf_github_enabled(&c->github[i]) &&
-            conf_owner_listed(c->github[i].owners, repo, olen))
-            return &c->github[i];
-    if (conf_github_enabled(&c->github[0]) &&
-        (c->github[0].owners[0] == '\0' || conf_owner_listed(c->github[0].owners, repo, olen)))
-        return &c->github[0];
-    return NULL;
-}
-
-const struct conf_github *conf_github_named(const struct conf *c, const char *name)
+const struct conf_conn *conf_conn_named(const struct conf *c, const char *tracker, const char *name)
 {
     int i;
 
-    for (i = 0; i < c->ngithub; i++)
-        if (strcmp(c->github[i].name, name) == 0)
-            return &c->github[i];
+    for (i = 0; i < c->nconns; i++)
+        if (strcmp(c->conns[i].tracker->name, tracker) == 0 && strcmp(c->conns[i].name, name) == 0)
+            return &c->conns[i];
     return NULL;
 }
 
-struct conf *conf_new_defaults(void)
+struct conf *conf_new_defaults(const struct conf_tracker *const *trackers, size_t n)
 {
     struct conf *c = cl_calloc(1, sizeof(*c));
     struct cl_err err = CL_ERR_INIT;
@@ -264,8 +291,10 @@ struct conf *conf_new_defaults(void)
         assert(rc == CL_OK); /* the defaults are ours: a bad one is a programmer error */
         (void)rc;
     }
-    conf_github_init(&c->github[0], "github");
-    c->ngithub = 1;
+    c->trackers = trackers;
+    c->ntrackers = n;
+    for (i = 0; i < n && i < CONF_MAX_CONNS; i++)
+        conf_conn_init(&c->conns[c->nconns++], trackers[i], trackers[i]->name);
     return c;
 }
 
@@ -279,8 +308,8 @@ void conf_free(struct conf *c)
         if (conf_params[i].type == CONF_STR || conf_params[i].type == CONF_LEVEL)
             free(*(char **)((char *)c + conf_params[i].offset));
     }
-    for (i = 0; i < (size_t)c->ngithub; i++)
-        conf_github_dispose(&c->github[i]);
+    for (i = 0; i < (size_t)c->nconns; i++)
+        conf_conn_dispose(&c->conns[i]);
     free(c->config_path);
     free(c);
 }
@@ -299,21 +328,40 @@ static char *conf_trim(char *s)
 
 /* The first secret key a file sets ("" while none): such a file must not be readable
  * by everyone. */
-static void conf_note_secret(char *secret, size_t n, const struct conf_github *section,
-                             const char *key)
+static void conf_note_secret(char *secret, size_t n, const struct conf *c,
+                             const struct conf_conn *section, const char *key)
 {
-    const struct conf_param *p =
-        section != NULL || strncmp(key, "github_", 7) == 0
-            ? conf_find_in(conf_github_params, CL_ARRAY_LEN(conf_github_params),
-                           section != NULL ? key : key + 7)
-            : conf_find(key);
+    const struct conf_param *p = section == NULL ? conf_find(key) : NULL;
+    const struct conf_tracker *t =
+        section == NULL && p == NULL ? conf_tracker_prefix(c, key) : NULL;
+    bool is_secret = section != NULL ? conf_conn_secret(section->tracker, key)
+                     : t != NULL     ? conf_conn_secret(t, key + strlen(t->name) + 1)
+                                     : p != NULL && p->secret;
 
-    if (p != NULL && p->secret && secret[0] == '\0')
+    if (is_secret && secret[0] == '\0')
         snprintf(secret, n, "%s", key);
 }
 
 /* One line of INI text: blank, comment, [section] or key = value. */
-static int conf_parse_line(struct conf *c, struct conf_github **section, char *line,
+/* "[tracker.NAME]": the connection, added on first sight; NULL with err set otherwise. */
+static struct conf_conn *conf_parse_section(struct conf *c, char *s, const char *where,
+                                            struct cl_err *err)
+{
+    size_t len = strlen(s);
+    const char *dot = strchr(s, '.');
+    const struct conf_tracker *t = dot != NULL && s[len - 1] == ']'
+                                       ? conf_tracker_named(c, s + 1, (size_t)(dot - s - 1))
+                                       : NULL;
+
+    if (t == NULL) {
+        cl_fail(err, CL_EINVAL, "%s: unknown section %s", where, s);
+        return NULL;
+    }
+    s[len - 1] = '\0';
+    return conf_conn_section(c, t, dot + 1, where, err);
+}
+
+static int conf_parse_line(struct conf *c, struct conf_conn **section, char *line,
                            const char *where, char *secret, struct cl_err *err)
 {
     char *s = conf_trim(line);
@@ -324,15 +372,10 @@ static int conf_parse_line(struct conf *c, struct conf_github **section, char *l
     if (*s == '\0' || *s == '#' || *s == ';')
         return CL_OK;
     if (*s == '[') {
-        size_t len = strlen(s);
-
         *section = NULL;
         if (strcmp(s, "[closeloopd]") == 0)
             return CL_OK;
-        if (strncmp(s, "[github.", 8) != 0 || s[len - 1] != ']')
-            return cl_fail(err, CL_EINVAL, "%s: unknown section %s", where, s);
-        s[len - 1] = '\0';
-        *section = conf_github_section(c, s + 8, where, err);
+        *section = conf_parse_section(c, s, where, err);
         return *section != NULL ? CL_OK : CL_EINVAL;
     }
     eq = strchr(s, '=');
@@ -346,9 +389,9 @@ static int conf_parse_line(struct conf *c, struct conf_github **section, char *l
         val++;
     }
     if (val[0] != '\0')
-        conf_note_secret(secret, 64, *section, conf_trim(s));
+        conf_note_secret(secret, 64, c, *section, conf_trim(s));
     if (*section != NULL)
-        return conf_set_github(*section, conf_trim(s), val, where, err);
+        return conf_set_conn(*section, conf_trim(s), val, where, err);
     return conf_set(c, conf_trim(s), val, where, err);
 }
 
@@ -379,7 +422,7 @@ int conf_load_file(struct conf *c, const char *path, struct cl_err *err)
     char line[4096];
     char where[512];
     char secret[64] = "";
-    struct conf_github *section = NULL;
+    struct conf_conn *section = NULL;
     int lineno = 0;
     int rc = CL_OK;
 
@@ -415,24 +458,38 @@ static void conf_env_name(char *out, size_t n, const char *prefix, const char *k
         out[j] = (char)toupper((unsigned char)out[j]);
 }
 
-static int conf_load_env_github(struct conf *c, struct cl_err *err)
+/* CLOSELOOP_<TRACKER>_<KEY> for one key of a tracker's default connection. */
+static int conf_env_conn_key(struct conf_conn *c, const char *key, struct cl_err *err)
 {
-    char name[64];
+    char name[96];
+    char prefix[48];
+    const char *v;
+
+    snprintf(prefix, sizeof(prefix), "CLOSELOOP_%s_", c->tracker->name);
+    conf_env_name(name, sizeof(name), prefix, key);
+    v = getenv(name);
+    return v != NULL ? conf_set_conn(c, key, v, name, err) : CL_OK;
+}
+
+/* Every tracker's default connection: its neutral keys, their old aliases, its own. */
+static int conf_load_env_conns(struct conf *c, struct cl_err *err)
+{
+    const char *const *a;
+    size_t t;
     size_t i;
+    int rc = CL_OK;
 
-    for (i = 0; i < CL_ARRAY_LEN(conf_github_params); i++) {
-        const char *v;
-        int rc;
+    for (t = 0; rc == CL_OK && t < c->ntrackers; t++) {
+        struct conf_conn *conn = &c->conns[t]; /* the defaults come first, in order */
 
-        conf_env_name(name, sizeof(name), "CLOSELOOP_GITHUB_", conf_github_params[i].key);
-        v = getenv(name);
-        if (v == NULL)
-            continue;
-        rc = conf_store_at(&c->github[0], &conf_github_params[i], v, name, err);
-        if (rc != CL_OK)
-            return rc;
+        for (i = 0; rc == CL_OK && i < CL_ARRAY_LEN(conf_conn_params); i++)
+            rc = conf_env_conn_key(conn, conf_conn_params[i].key, err);
+        for (a = conn->tracker->aliases; rc == CL_OK && a != NULL && a[0] != NULL; a += 2)
+            rc = conf_env_conn_key(conn, a[0], err);
+        for (i = 0; rc == CL_OK && i < conn->tracker->nkeys; i++)
+            rc = conf_env_conn_key(conn, conn->tracker->keys[i].key, err);
     }
-    return CL_OK;
+    return rc;
 }
 
 int conf_load_env(struct conf *c, struct cl_err *err)
@@ -456,7 +513,7 @@ int conf_load_env(struct conf *c, struct cl_err *err)
         if (rc != CL_OK)
             return rc;
     }
-    return conf_load_env_github(c, err);
+    return conf_load_env_conns(c, err);
 }
 
 int conf_split_listen(char **host_out, int *port_out, const char *listen, struct cl_err *err)
@@ -518,23 +575,34 @@ void conf_apply_reloadable(struct conf *to, const struct conf *from)
     }
 }
 
-static void conf_print_github(const struct conf_github *g, FILE *out)
+static void conf_print_value(FILE *out, const struct conf_param *p, const void *f)
+{
+    if (p->type == CONF_LONG)
+        fprintf(out, "%ld\n", *(const long *)f);
+    else if (p->type == CONF_DOUBLE)
+        fprintf(out, "%g\n", *(const double *)f);
+    else if (p->secret)
+        fprintf(out, "%s\n", (*(char *const *)f)[0] != '\0' ? "(set)" : "(unset)");
+    else
+        fprintf(out, "%s\n", *(char *const *)f);
+}
+
+static void conf_print_conn(const struct conf_conn *c, FILE *out)
 {
     size_t i;
 
-    fprintf(out, "[github.%s]%s\n", g->name,
-            conf_github_enabled(g) ? "" : "  ; no credentials: off");
-    for (i = 0; i < CL_ARRAY_LEN(conf_github_params); i++) {
-        const struct conf_param *p = &conf_github_params[i];
-        const void *f = (const char *)g + p->offset;
+    fprintf(out, "[%s.%s]\n", c->tracker->name, c->name);
+    for (i = 0; i < CL_ARRAY_LEN(conf_conn_params); i++) {
+        fprintf(out, "%-19s = ", conf_conn_params[i].key);
+        conf_print_value(out, &conf_conn_params[i], (const char *)c + conf_conn_params[i].offset);
+    }
+    for (i = 0; i < c->tracker->nkeys; i++) {
+        const struct conf_key *k = &c->tracker->keys[i];
 
-        fprintf(out, "%-18s = ", p->key);
-        if (p->type == CONF_DOUBLE)
-            fprintf(out, "%g\n", *(const double *)f);
-        else if (p->secret)
-            fprintf(out, "%s\n", (*(char *const *)f)[0] != '\0' ? "(set)" : "(unset)");
-        else
-            fprintf(out, "%s\n", *(char *const *)f);
+        fprintf(out, "%-19s = %s\n", k->key,
+                !k->secret                ? c->values[i]
+                : c->values[i][0] != '\0' ? "(set)"
+                                          : "(unset)");
     }
 }
 
@@ -546,16 +614,9 @@ void conf_print(const struct conf *c, FILE *out)
         const struct conf_param *p = &conf_params[i];
         const void *f = (const char *)c + p->offset;
 
-        fprintf(out, "%-18s = ", p->key);
-        if (p->type == CONF_LONG)
-            fprintf(out, "%ld\n", *(const long *)f);
-        else if (p->type == CONF_DOUBLE)
-            fprintf(out, "%g\n", *(const double *)f);
-        else if (p->secret)
-            fprintf(out, "%s\n", (*(char *const *)f)[0] != '\0' ? "(set)" : "(unset)");
-        else
-            fprintf(out, "%s\n", *(char *const *)f);
+        fprintf(out, "%-19s = ", p->key);
+        conf_print_value(out, p, f);
     }
-    for (i = 0; (int)i < c->ngithub; i++)
-        conf_print_github(&c->github[i], out);
+    for (i = 0; (int)i < c->nconns; i++)
+        conf_print_conn(&c->conns[i], out);
 }

@@ -176,7 +176,7 @@ cleanup:
     return rc;
 }
 
-int jwt_github_app(char **out, EVP_PKEY *key, const char *issuer, time_t now, struct cl_err *err)
+int jwt_app_assertion(char **out, EVP_PKEY *key, const char *issuer, time_t now, struct cl_err *err)
 {
     char *claims = NULL;
     char *head64 = NULL;

@@ -117,11 +117,6 @@ static int valid_string(const struct valid_field *f, const char *s, struct cl_er
         if (!valid_date(s))
             return cl_fail(err, CL_EINVAL, "%s \"%.40s\" is not a date (YYYY-MM-DD)", f->name, s);
         return CL_OK;
-    case VALID_REPO:
-        if (!valid_github_repo(s))
-            return cl_fail(err, CL_EINVAL, "%s \"%.60s\" is not a GitHub " VALID_GITHUB_REPO_RULE,
-                           f->name, s);
-        return CL_OK;
     case VALID_TIME:
         if (!valid_timestamp(s))
             return cl_fail(err, CL_EINVAL,

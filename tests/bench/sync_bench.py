@@ -70,14 +70,14 @@ def bench_idle(fake, svc):
         fake.create_repo(repo, collaborators=["alice-gh"])
         cli(svc, "action", "add", "--incident", "IDLE-1", "--kind", "corrective",
             "--title", "idle " + repo, "--github", repo)
-    until(lambda: svc.sql("SELECT count(*) FROM links WHERE state = 'linked' AND repo LIKE 'idle/%'")[0][0] == "50"
-          and svc.sql("SELECT count(*) FROM sync_repos WHERE repo LIKE 'idle/%' AND "
+    until(lambda: svc.sql("SELECT count(*) FROM links WHERE state = 'linked' AND scope LIKE 'idle/%'")[0][0] == "50"
+          and svc.sql("SELECT count(*) FROM sync_scopes WHERE scope LIKE 'idle/%' AND "
                       "not_modified > 0")[0][0] == "50", timeout=120)
     used0 = fake.stats()["rate_limit"]["ghp_test"]["used"]
-    polls0 = int(svc.sql("SELECT sum(requests) FROM sync_repos WHERE repo LIKE 'idle/%'")[0][0])
+    polls0 = int(svc.sql("SELECT sum(requests) FROM sync_scopes WHERE scope LIKE 'idle/%'")[0][0])
     time.sleep(12)
     used1 = fake.stats()["rate_limit"]["ghp_test"]["used"]
-    polls1 = int(svc.sql("SELECT sum(requests) FROM sync_repos WHERE repo LIKE 'idle/%'")[0][0])
+    polls1 = int(svc.sql("SELECT sum(requests) FROM sync_scopes WHERE scope LIKE 'idle/%'")[0][0])
     print("idle_reconciliation_50_repos: %d listing requests in 12 s (poll every 5 s), "
           "%d of them cost rate limit" % (polls1 - polls0, used1 - used0))
 
@@ -92,7 +92,7 @@ def bench_latency(fake, svc):
     aid = out.stdout.strip()
     until(lambda: svc.sql("SELECT state FROM links WHERE action_id = %s" % int(aid))[0][0]
           == "linked")
-    number = int(svc.sql("SELECT remote_number FROM links WHERE action_id = %s" % int(aid))[0][0])
+    number = int(svc.sql("SELECT remote_key FROM links WHERE action_id = %s" % int(aid))[0][0])
     # webhook received -> action updated: inbox.received_at to the event's commit time
     for i in range(200):
         fake.act("alice-gh", "lat/web", number, "edit", title="remote title %d" % i)

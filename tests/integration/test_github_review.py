@@ -40,7 +40,7 @@ class GitHubReviewTest(unittest.TestCase):
         return out
 
     def link_of(self, aid):
-        rows = self.svc.sql("SELECT state, remote_number, coalesce(last_error, '') FROM links "
+        rows = self.svc.sql("SELECT state, remote_key, coalesce(last_error, '') FROM links "
                             "WHERE action_id = :'p1'", aid)
         return rows[0] if rows else None
 
@@ -71,23 +71,23 @@ class GitHubReviewTest(unittest.TestCase):
         out = self.svc.cli("action", "add", "--incident", "REV-1", "--kind", "corrective",
                            "--title", "orphan", "--no-github")
         aid = int(out.stdout)
-        self.svc.sql("INSERT INTO links (action_id, tracker, connection, repo, state, remote_id,"
-                     " remote_number) VALUES (:'p1', 'github', 'gone', 'old/repo', 'linked',"
-                     " '1', 1)", aid)
-        self.svc.sql("INSERT INTO sync_repos (tracker, connection, repo, created_at) VALUES"
+        self.svc.sql("INSERT INTO links (action_id, tracker, connection, scope, state, remote_id,"
+                     " remote_key) VALUES (:'p1', 'github', 'gone', 'old/repo', 'linked',"
+                     " '1', '1')", aid)
+        self.svc.sql("INSERT INTO sync_scopes (tracker, connection, scope, created_at) VALUES"
                      " ('github', 'gone', 'old/repo', now() - interval '1 day')")
         st, _, js, _ = self.svc.request("GET", "/readyz", token=None)
         self.assertEqual(st, 200, js)
         # the same staleness on the configured connection is not ready
-        self.svc.sql("UPDATE sync_repos SET connection = 'github', next_poll_at ="
+        self.svc.sql("UPDATE sync_scopes SET connection = 'github', next_poll_at ="
                      " now() + interval '1 hour', last_success_at = now() - interval '1 hour'"
-                     " WHERE repo = 'old/repo'")
-        self.svc.sql("UPDATE links SET connection = 'github' WHERE repo = 'old/repo'")
+                     " WHERE scope = 'old/repo'")
+        self.svc.sql("UPDATE links SET connection = 'github' WHERE scope = 'old/repo'")
         st, _, js, _ = self.svc.request("GET", "/readyz", token=None)
         self.assertEqual(st, 503, js)
         self.assertEqual(js["status"], "sync_stale")
-        self.svc.sql("DELETE FROM sync_repos WHERE repo = 'old/repo'")
-        self.svc.sql("UPDATE links SET state = 'broken' WHERE repo = 'old/repo'")
+        self.svc.sql("DELETE FROM sync_scopes WHERE scope = 'old/repo'")
+        self.svc.sql("UPDATE links SET state = 'broken' WHERE scope = 'old/repo'")
 
     def test_404_keeps_the_link_and_retries(self):
         aid = int(self.add("will 404").stdout)

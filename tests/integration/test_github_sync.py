@@ -161,7 +161,7 @@ class GitHubSyncCase(ServiceTestCase):
 
     def link(self, aid):
         rows = self.svc.sql(
-            "SELECT state, repo, remote_id, remote_number, url, last_error, warning, "
+            "SELECT state, scope, remote_id, remote_key, url, last_error, warning, "
             "coalesce(base::text, '{}') FROM links WHERE action_id = :'p1'", aid)
         if not rows:
             return None
@@ -550,7 +550,7 @@ class GitHubWebhookSyncTest(GitHubSyncCase):
         self.settle(aid)
         rows = self.svc.sql("SELECT attempts, processed_at IS NOT NULL FROM inbox "
                             "WHERE delivery_id = :'p1'", did)
-        self.assertEqual(rows, [["1", "t"]])
+        self.assertEqual(rows, [["0", "t"]])  # one row, applied, no failed try
         after = self.svc.request("GET", "/metrics", token=None).body.decode()
         self.assertEqual(metric(after, "closeloop_sync_inbox_processed_total"), processed)
         self.assertEqual(len(self.events(aid, "title", mark)), 1)
@@ -748,7 +748,7 @@ class GitHubReconcileTest(GitHubSyncCase):
 
     def repo_row(self, repo=REPO):
         rows = self.svc.sql("SELECT requests, not_modified, last_success_at IS NOT NULL, "
-                            "last_error FROM sync_repos WHERE repo = :'p1'", repo)
+                            "last_error FROM sync_scopes WHERE scope = :'p1'", repo)
         if not rows:
             return None
         r = rows[0]
@@ -833,8 +833,8 @@ class GitHubReconcileTest(GitHubSyncCase):
             "JOIN links l ON l.action_id = a.id WHERE i.key = 'INC-7'"), [["251", "251", "t"]])
         row = self.svc.sql("SELECT a.status, a.kind, p.handle FROM actions a "
                            "JOIN links l ON l.action_id = a.id LEFT JOIN people p "
-                           "ON p.id = a.owner_id WHERE l.remote_number = :'p1' "
-                           "AND l.repo = 'acme/big'", closed["number"])
+                           "ON p.id = a.owner_id WHERE l.remote_key = :'p1' "
+                           "AND l.scope = 'acme/big'", closed["number"])
         self.assertEqual(row, [["done", "preventive", "bob"]])
         again = self.api_ok("POST", "/api/v1/github/import",
                             {"repo": big, "label": "inc-7", "incident": "INC-7"})
@@ -855,8 +855,8 @@ class GitHubReconcileTest(GitHubSyncCase):
         until(lambda: (self.repo_row(repo) or {}).get("not_modified", 0) >= 1, timeout=15,
               what=lambda: f"a 304 on {repo}: {self.repo_row(repo)}")
         last = first + 149
-        aid = int(self.svc.sql("SELECT action_id FROM links WHERE repo = :'p1' "
-                               "AND remote_number = :'p2'", repo, last)[0][0])
+        aid = int(self.svc.sql("SELECT action_id FROM links WHERE scope = :'p1' "
+                               "AND remote_key = :'p2'", repo, last)[0][0])
         self.gh.act("alice-gh", repo, last, "edit", title="Wide, edited on GitHub")
         self.wait_action(aid, lambda a: a["title"] == "Wide, edited on GitHub",
                          "the edit of an issue on page 2 of the listing", timeout=8)
@@ -869,11 +869,11 @@ class GitHubReconcileTest(GitHubSyncCase):
             return self.gh.stats()["rate_limit"][TOKEN]["used"]
 
         def quiet_window():
-            rows = {r[0]: int(r[1]) for r in self.svc.sql("SELECT repo, not_modified "
-                                                          "FROM sync_repos")}
+            rows = {r[0]: int(r[1]) for r in self.svc.sql("SELECT scope, not_modified "
+                                                          "FROM sync_scopes")}
             u0 = used()
             until(lambda: all(int(r[1]) >= rows[r[0]] + 2 for r in self.svc.sql(
-                "SELECT repo, not_modified FROM sync_repos")), timeout=8,
+                "SELECT scope, not_modified FROM sync_scopes")), timeout=8,
                 what="two more 304s per repository")
             return used() == u0
 
@@ -1040,14 +1040,15 @@ class GitHubCrashTest(GitHubSyncCase):
         self.assertEqual(self.link(aid)["state"], "creating")
         # the delayed request still creates the issue on GitHub's side
         until(lambda: self.gh.stats()["issues"] == 1, what="the issue to exist")
-        # the dead worker's claim would expire after its lease (120 s): expire it now
-        svc.sql("UPDATE outbox SET claimed_until = now() - interval '1 second' "
-                "WHERE action_id = :'p1' AND claimed_until IS NOT NULL", aid)
+        # nothing helps the restart along: the dead process's claim (its lease is 120 s)
+        # is free because no session of that process is left
         svc._log.close()
         svc._log = None
+        t0 = time.monotonic()
         svc._serve()  # the same database, a new process (and port)
         self.point_webhooks()
         link = self.wait_linked(aid, timeout=15)
+        self.assertLess(time.monotonic() - t0, 8.0, "recovery waited out a lease")
         self.settle(aid)
         _, _, listing = self.gh.request("GET", "/repos/acme/web/issues?state=all&per_page=100")
         marker = f"<!-- closeloop:action={aid} instance={self.instance} -->"

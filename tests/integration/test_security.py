@@ -121,9 +121,9 @@ class GitHubSecurityTest(GitHubSyncCase):
         paths = [q["path"] for q in self.gh.requests(seq)]
         self.assertEqual(paths, [], paths)
         # and the schema refuses them too, whatever writes
-        for sql in ("UPDATE teams SET github_repo = '../..'",
-                    "UPDATE incidents SET github_repo = 'a/b/issues?'",
-                    "INSERT INTO sync_repos (tracker, connection, repo) "
+        for sql in ("UPDATE teams SET sync_tracker = 'github', sync_scope = '../..'",
+                    "UPDATE incidents SET sync_tracker = 'github', sync_scope = 'a/b/issues?'",
+                    "INSERT INTO sync_scopes (tracker, connection, scope) "
                     "VALUES ('github', 'github', 'x/..')"):
             with self.subTest(sql=sql):
                 with self.assertRaises(RuntimeError) as cm:

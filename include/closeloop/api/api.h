@@ -55,6 +55,13 @@ struct api_route {
     const char *noun; /* what {} names, for "no action \"12\"" */
 };
 
+/* Adds a route file's table (static, kept): done at start-up by each routes_* module. */
+void api_add_routes(struct api *a, const struct api_route *routes, size_t n);
+
+/* Calls fn for every route added so far; returns how many. */
+size_t api_routes_each(const struct api *a, void (*fn)(const struct api_route *r, void *arg),
+                       void *arg);
+
 /* Path capture i (0-based), URL-decoded; borrowed. */
 const char *api_req_param(const struct api_req *q, int i);
 /* The underlying HTTP request (headers, raw body); borrowed. */
@@ -79,6 +86,15 @@ int api_req_version(const char **out, struct api_req *q, const json_t *body);
  * counts as {} when `allow_empty`. */
 int api_req_body(json_t **out, struct api_req *q, const struct valid_field *spec, size_t n,
                  enum valid_mode mode, bool allow_empty);
+
+/* Checks that path capture 0 is a positive decimal id; otherwise answers 404 ("no
+ * <noun> ...") and returns CL_EINVAL. */
+int api_req_path_id(struct api_req *q);
+/* The JSON text of v (compact) on the heap; aborts only when out of memory. */
+char *api_dump(const json_t *v);
+/* Which sync connection serves which scope, as JSON for the SQL that creates links
+ * ("{}" without sync). Borrowed. */
+const char *api_req_sync_routes(const struct api_req *q);
 
 /* Starts the statement (constant SQL, params copied) and answers from its outcome. */
 void api_req_sql(struct api_req *q, const char *sql, int nparams, const char *const *params,

@@ -1,11 +1,10 @@
-/* resource: the /api/v1 routes for teams, people, incidents and actions, as a table
- * that api.c routes through. Handlers follow api.h's contract. */
-#ifndef CLOSELOOP_RESOURCE_H
-#define CLOSELOOP_RESOURCE_H
+/* routes_core: the /api/v1 routes for teams, people, incidents and actions. */
+#ifndef CLOSELOOP_ROUTES_CORE_H
+#define CLOSELOOP_ROUTES_CORE_H
 
 #include "closeloop/api/api.h"
 
-extern const struct api_route resource_routes[];
-extern const int resource_nroutes;
+/* Adds the routes to a (at start-up, before serving). */
+void routes_core_add(struct api *a);
 
 #endif

@@ -52,12 +52,15 @@ struct db_pool_stats {
 };
 
 /* Creates a pool of `size` connections to `dsn` (copied; never logged). Connecting
- * starts at once and is retried with back-off. Each session gets TimeZone=UTC and
- * statement_timeout = `statement_timeout` seconds (0: the server's default).
+ * starts at once and is retried with back-off. Each session gets TimeZone=UTC,
+ * statement_timeout = `statement_timeout` seconds (0: the server's default) and
+ * application_name = `name` (copied; NULL: "closeloopd"): closeloopd passes a name
+ * unique to the process, by which the claims it holds are known to be alive.
  * Free with db_pool_free(). */
 struct db_pool *db_pool_new(struct ev_loop *loop, const char *dsn, int size,
-                            double statement_timeout);
-
+                            double statement_timeout, const char *name);
+/* The pool's application_name. */
+const char *db_pool_name(const struct db_pool *p);
 /* Closes every connection; pending queries are dropped without a callback. NULL ok. */
 void db_pool_free(struct db_pool *p);
 
@@ -99,8 +102,9 @@ struct db_listener;
 typedef void (*db_notify_fn)(const char *channel, const char *payload, void *arg);
 
 /* Keeps one connection LISTENing on `channels` (NULL-terminated identifiers, copied),
- * reconnecting with back-off. Free with db_listener_free(). */
-struct db_listener *db_listener_new(struct ev_loop *loop, const char *dsn,
+ * reconnecting with back-off; its application_name is `name` (NULL: a default).
+ * Free with db_listener_free(). */
+struct db_listener *db_listener_new(struct ev_loop *loop, const char *dsn, const char *name,
                                     const char *const *channels, db_notify_fn fn, void *arg);
 void db_listener_free(struct db_listener *l);
 

@@ -9,21 +9,37 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#define CONF_MAX_GITHUB 8
+#define CONF_MAX_CONNS        16 /* tracker connections, every tracker together */
+#define CONF_MAX_TRACKER_KEYS 16 /* a tracker's own keys */
 
-/* One GitHub connection: github.com or an Enterprise Server, by token or as an App. */
-struct conf_github {
-    char *name;         /* "github" for the default; [github.NAME] sections add more */
-    char *api_url;      /* https://api.github.com or https://HOST/api/v3 */
-    char *token;        /* secret: a PAT or installation token */
-    char *app_id;       /* GitHub App: client id or numeric app id */
-    char *app_key_file; /* GitHub App: PEM private key */
-    char *app_installation_id;
-    char *webhook_secret; /* secret */
-    char *owners;         /* comma list of owners (orgs/users) this connection serves; empty: any */
-    double poll_interval; /* seconds between reconciliations of a repository */
+/* One of a tracker's own configuration keys, declared by its provider (string values). */
+struct conf_key {
+    const char *key;
+    const char *def; /* default, "" for none */
+    bool secret;     /* never printed nor logged */
+};
+
+/* A tracker whose connections the file and environment may configure: section
+ * [TRACKER.NAME], keys TRACKER_<key> (and CLOSELOOP_TRACKER_<KEY>) for its default
+ * connection, which is named TRACKER. Its own keys come on top of the neutral ones. */
+struct conf_tracker {
+    const char *name;
+    const struct conf_key *keys;
+    size_t nkeys;
+    const char *const *aliases; /* NULL, or {"old", "neutral", ..., NULL}: old names kept */
+};
+
+/* One connection to a tracker: the neutral keys, then the tracker's own. */
+struct conf_conn {
+    const struct conf_tracker *tracker;
+    char *name;            /* [a-z0-9_-]{1,32}; the tracker's name for its default one */
+    char *webhook_secret;  /* secret */
+    char *scopes;          /* comma list of scope prefixes this connection serves (GitHub
+                            * owners, Jira project keys); empty: any (default connection) */
+    double poll_interval;  /* seconds between reconciliations of a scope */
     double write_interval; /* minimum seconds between mutating requests */
     double timeout;        /* seconds per request */
+    char *values[CONF_MAX_TRACKER_KEYS]; /* the tracker's keys, in its order */
 };
 
 struct conf {
@@ -40,19 +56,22 @@ struct conf {
     char *log_level;
     double sync_stale_after; /* /readyz fails when a reconciliation is older than this */
     double inbox_retention;  /* seconds a processed webhook delivery is kept */
-    struct conf_github github[CONF_MAX_GITHUB];
-    int ngithub; /* github[0] is the default connection, always present */
+    const struct conf_tracker *const *trackers; /* borrowed: the registry's */
+    size_t ntrackers;
+    struct conf_conn conns[CONF_MAX_CONNS]; /* each tracker's default one first */
+    int nconns;
 };
 
-/* True when the connection has credentials (a token or an App). */
-bool conf_github_enabled(const struct conf_github *g);
-/* The connection serving owner/repo: the first whose owners list names the owner, else
- * the default; NULL when none is enabled. */
-const struct conf_github *conf_github_for(const struct conf *c, const char *repo);
-const struct conf_github *conf_github_named(const struct conf *c, const char *name);
+/* The value of one of the connection's tracker keys ("" when unset, never NULL). */
+const char *conf_conn_get(const struct conf_conn *c, const char *key);
+/* The connection `name` of `tracker`, or NULL. */
+const struct conf_conn *conf_conn_named(const struct conf *c, const char *tracker,
+                                        const char *name);
 
-/* New configuration holding the built-in defaults. Free with conf_free(). */
-struct conf *conf_new_defaults(void);
+/* New configuration holding the built-in defaults, with a default connection for each
+ * of the `n` trackers (borrowed; they must outlive the configuration). Free with
+ * conf_free(). */
+struct conf *conf_new_defaults(const struct conf_tracker *const *trackers, size_t n);
 void conf_free(struct conf *c);
 
 /* Sets key to the text value; CL_EINVAL with a message naming the key when it is

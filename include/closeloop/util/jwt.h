@@ -1,5 +1,6 @@
-/* jwt: GitHub App authentication: an RS256-signed JSON Web Token built from the app's
- * PEM private key (OpenSSL libcrypto). Pure functions, any thread. */
+/* jwt: RS256-signed JSON Web Tokens built from a PEM private key (OpenSSL libcrypto),
+ * as an app proves who it is before it is given an access token (GitHub Apps do).
+ * Pure functions, any thread. */
 #ifndef CLOSELOOP_JWT_H
 #define CLOSELOOP_JWT_H
 
@@ -17,6 +18,7 @@ int jwt_key_parse(EVP_PKEY **out, const char *pem, size_t len, struct cl_err *er
 /* Builds base64url(header).base64url(claims).base64url(signature) with header
  * {"alg":"RS256","typ":"JWT"} and claims {"iat":now-60,"exp":now+540,"iss":"<issuer>"}
  * (issuer: the app's client id or numeric app id, as a JSON string). *out is heap-allocated. */
-int jwt_github_app(char **out, EVP_PKEY *key, const char *issuer, time_t now, struct cl_err *err);
+int jwt_app_assertion(char **out, EVP_PKEY *key, const char *issuer, time_t now,
+                      struct cl_err *err);
 
 #endif

@@ -16,8 +16,7 @@ enum valid_kind {
     VALID_DATE, /* YYYY-MM-DD, a real calendar date */
     VALID_TIME, /* RFC 3339 timestamp with offset */
     VALID_BOOL,
-    VALID_INT, /* a positive integer (versions) */
-    VALID_REPO /* a GitHub owner/repo (valid_github_repo) */
+    VALID_INT /* a positive integer (versions) */
 };
 
 #define VALID_REQUIRED    0x1u  /* must be present when creating */

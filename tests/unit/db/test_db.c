@@ -80,7 +80,7 @@ static const char *dsn_or_skip(void)
 
 static void test_db__query_with_params(void **state)
 {
-    struct db_pool *p = db_pool_new(loop, dsn_or_skip(), 2, 5.0);
+    struct db_pool *p = db_pool_new(loop, dsn_or_skip(), 2, 5.0, NULL);
     const char *params[2] = {"40", "2"};
     struct seen s = {0};
 
@@ -95,7 +95,7 @@ static void test_db__query_with_params(void **state)
 
 static void test_db__error_carries_sqlstate_and_column(void **state)
 {
-    struct db_pool *p = db_pool_new(loop, dsn_or_skip(), 1, 5.0);
+    struct db_pool *p = db_pool_new(loop, dsn_or_skip(), 1, 5.0, NULL);
     struct seen s = {0};
 
     (void)state;
@@ -119,7 +119,7 @@ static void test_db__error_carries_sqlstate_and_column(void **state)
 
 static void test_db__queues_in_order_on_one_connection(void **state)
 {
-    struct db_pool *p = db_pool_new(loop, dsn_or_skip(), 1, 5.0);
+    struct db_pool *p = db_pool_new(loop, dsn_or_skip(), 1, 5.0, NULL);
     struct seen s = {0};
     struct tagged t[20];
     struct db_pool_stats st;
@@ -141,7 +141,7 @@ static void test_db__queues_in_order_on_one_connection(void **state)
 
 static void test_db__cancel_suppresses_callback(void **state)
 {
-    struct db_pool *p = db_pool_new(loop, dsn_or_skip(), 1, 5.0);
+    struct db_pool *p = db_pool_new(loop, dsn_or_skip(), 1, 5.0, NULL);
     struct seen dropped = {0};
     struct seen s = {0};
 
@@ -156,7 +156,7 @@ static void test_db__cancel_suppresses_callback(void **state)
 
 static void test_db__unreachable_fails_fast(void **state)
 {
-    struct db_pool *p = db_pool_new(loop, "postgresql:///x?host=/nonexistent-dir", 2, 5.0);
+    struct db_pool *p = db_pool_new(loop, "postgresql:///x?host=/nonexistent-dir", 2, 5.0, NULL);
     struct seen s = {0};
 
     (void)state;
@@ -172,7 +172,7 @@ static void test_db__unreachable_fails_fast(void **state)
  * already answered, so running it would change data behind a failure reply. */
 static void test_db__cancelled_queued_query_never_runs(void **state)
 {
-    struct db_pool *p = db_pool_new(loop, dsn_or_skip(), 1, 5.0);
+    struct db_pool *p = db_pool_new(loop, dsn_or_skip(), 1, 5.0, NULL);
     struct seen busy = {0};
     struct seen s = {0};
     struct db_query *q;
@@ -197,7 +197,7 @@ static const struct db_stmt stmt_bad = {"test_bad", "SELECT no_such_column FROM 
 
 static void test_db__prepared_statements(void **state)
 {
-    struct db_pool *p = db_pool_new(loop, dsn_or_skip(), 1, 5.0);
+    struct db_pool *p = db_pool_new(loop, dsn_or_skip(), 1, 5.0, NULL);
     struct seen s = {0};
     const char *one[1] = {"1"};
     const char *two[1] = {"41"};

@@ -1,3 +1,5 @@
+#include "closeloop/sync/github_map.h"
+
 #include "closeloop/sync/github.h"
 
 #include <setjmp.h>
@@ -17,37 +19,45 @@ static json_t *action(const char *desc, const char *due)
                      "postmortem_url", "https://wiki/pm/42", "kind", "corrective");
 }
 
-static void test_github__body_round_trip(void **state)
+/* A delivery parsed as the inbox worker does: the hook zeroed first. */
+static int hook_parse(const char *event, const char *body, size_t len, struct provider_hook *h,
+                      struct cl_err *err)
+{
+    memset(h, 0, sizeof(*h));
+    return github_map_hook(event, body, len, h, err);
+}
+
+static void test_github_map__body_round_trip(void **state)
 {
     json_t *a = action("Bound the pool.\n\nSee the graph.\n\n", "2026-12-01");
-    char *body = github_body_render(a, "inst1");
+    char *body = github_map_body(a, "inst1");
     json_t *got = json_object();
 
     (void)state;
     assert_non_null(strstr(body, "**Due:** 2026-12-01\n"));
     assert_non_null(strstr(body, "<!-- closeloop:action=12 instance=inst1 -->"));
-    assert_int_equal(github_body_parse(got, body, "inst1"), 12);
+    assert_int_equal(github_map_parse_body(got, body, "inst1"), 12);
     assert_string_equal(json_string_value(json_object_get(got, "description")),
                         "Bound the pool.\n\nSee the graph.");
     assert_string_equal(json_string_value(json_object_get(got, "due_on")), "2026-12-01");
     /* another installation's marker is not ours */
-    assert_int_equal(github_body_parse(got, body, "other"), 0);
+    assert_int_equal(github_map_parse_body(got, body, "other"), 0);
     json_decref(got);
     json_decref(a);
     free(body);
 }
 
-static void test_github__due_edits_are_read_back(void **state)
+static void test_github_map__due_edits_are_read_back(void **state)
 {
     json_t *a = action("", NULL);
-    char *body = github_body_render(a, "i");
+    char *body = github_map_body(a, "i");
     json_t *got = json_object();
     char edited[1024];
     char *p;
 
     (void)state;
     assert_non_null(strstr(body, "**Due:** none"));
-    assert_int_equal(github_body_parse(got, body, "i"), 12);
+    assert_int_equal(github_map_parse_body(got, body, "i"), 12);
     assert_true(json_is_null(json_object_get(got, "due_on")));
     assert_string_equal(json_string_value(json_object_get(got, "description")), "");
     /* an owner types a date */
@@ -55,15 +65,15 @@ static void test_github__due_edits_are_read_back(void **state)
     p = strstr(edited, "none");
     memmove(p + 10, p + 4, strlen(p + 4) + 1);
     memcpy(p, "2027-01-05", 10);
-    github_body_parse(got, edited, "i");
+    github_map_parse_body(got, edited, "i");
     assert_string_equal(json_string_value(json_object_get(got, "due_on")), "2027-01-05");
     /* nonsense leaves the due date unknown (no key), it does not clear it */
     json_object_clear(got);
-    github_body_parse(got, "text\n<!-- closeloop:begin -->\n**Due:** soon\n", "i");
+    github_map_parse_body(got, "text\n<!-- closeloop:begin -->\n**Due:** soon\n", "i");
     assert_null(json_object_get(got, "due_on"));
     /* a body without the section: all of it is the description, nothing about due */
     json_object_clear(got);
-    assert_int_equal(github_body_parse(got, "just text  \n", "i"), 0);
+    assert_int_equal(github_map_parse_body(got, "just text  \n", "i"), 0);
     assert_string_equal(json_string_value(json_object_get(got, "description")), "just text");
     assert_null(json_object_get(got, "due_on"));
     json_decref(got);
@@ -85,15 +95,16 @@ static json_t *issue(const char *state, const char *reason, bool pr)
     return i;
 }
 
-static void test_github__snapshot(void **state)
+static void test_github_map__snapshot(void **state)
 {
     json_t *i = issue("closed", "not_planned", false);
-    json_t *s = github_snapshot(i, NULL, NULL);
+    json_t *s = github_map_snapshot(i, NULL, NULL);
 
     (void)state;
     assert_non_null(s);
     assert_string_equal(json_string_value(json_object_get(s, "remote_id")), "3000000001");
-    assert_string_equal(json_string_value(json_object_get(s, "repo")), "acme/web");
+    assert_string_equal(json_string_value(json_object_get(s, "scope")), "acme/web");
+    assert_string_equal(json_string_value(json_object_get(s, "key")), "7");
     assert_string_equal(json_string_value(json_object_get(s, "status")), "wont_do");
     assert_int_equal(json_array_size(json_object_get(s, "assignees")), 2);
     assert_string_equal(json_string_value(json_array_get(json_object_get(s, "labels"), 0)),
@@ -101,23 +112,23 @@ static void test_github__snapshot(void **state)
     json_decref(s);
     json_decref(i);
     i = issue("closed", "completed", false);
-    s = github_snapshot(i, NULL, NULL);
+    s = github_map_snapshot(i, NULL, NULL);
     assert_string_equal(json_string_value(json_object_get(s, "status")), "done");
     json_decref(s);
     json_decref(i);
     i = issue("open", "reopened", false);
-    s = github_snapshot(i, NULL, NULL);
+    s = github_map_snapshot(i, NULL, NULL);
     assert_string_equal(json_string_value(json_object_get(s, "status")), "open");
     json_decref(s);
     json_decref(i);
     i = issue("open", NULL, true); /* pull requests are not issues */
-    assert_null(github_snapshot(i, NULL, NULL));
+    assert_null(github_map_snapshot(i, NULL, NULL));
     json_decref(i);
 }
 
 /* Every member read from GitHub is checked for type: an odd answer is an error that
  * names the member, never a crash or a value of the wrong kind. */
-static void test_github__snapshot_checks_types(void **state)
+static void test_github_map__snapshot_checks_types(void **state)
 {
     static const char *const cases[][2] = {
         {"{\"title\":12345}", "title"},
@@ -144,7 +155,7 @@ static void test_github__snapshot_checks_types(void **state)
         json_t *patch = json_loads(cases[k][0], 0, NULL);
 
         json_object_update(i, patch);
-        assert_null(github_snapshot(i, NULL, &err));
+        assert_null(github_map_snapshot(i, NULL, &err));
         assert_int_equal(err.code, CL_EINVAL);
         if (strstr(err.msg, cases[k][1]) == NULL)
             fail_msg("%s: message \"%s\" does not name %s", cases[k][0], err.msg, cases[k][1]);
@@ -154,7 +165,7 @@ static void test_github__snapshot_checks_types(void **state)
 }
 
 /* A repository URL that is not a plain owner/repo is not believed: writes go by name. */
-static void test_github__snapshot_repo_must_be_valid(void **state)
+static void test_github_map__snapshot_repo_must_be_valid(void **state)
 {
     json_t *i = issue("open", NULL, false);
     json_t *s;
@@ -162,18 +173,18 @@ static void test_github__snapshot_repo_must_be_valid(void **state)
     (void)state;
     json_object_set_new(i, "repository_url",
                         json_string("https://api.github.com/repos/../../user/repos?x="));
-    s = github_snapshot(i, NULL, NULL);
+    s = github_map_snapshot(i, NULL, NULL);
     assert_non_null(s);
-    assert_true(json_is_null(json_object_get(s, "repo")));
+    assert_true(json_is_null(json_object_get(s, "scope")));
     json_decref(s);
     json_object_del(i, "assignees"); /* absent: the owner is left alone, not cleared */
-    s = github_snapshot(i, NULL, NULL);
+    s = github_map_snapshot(i, NULL, NULL);
     assert_null(json_object_get(s, "assignees"));
     json_decref(s);
     json_decref(i);
 }
 
-static void test_github__webhook_kinds(void **state)
+static void test_github_map__webhook_kinds(void **state)
 {
     struct cl_err err = CL_ERR_INIT;
     struct provider_hook h;
@@ -185,8 +196,7 @@ static void test_github__webhook_kinds(void **state)
     root = json_pack("{s:s, s:O, s:{s:s}}", "action", "edited", "issue", i, "sender", "login",
                      "octocat");
     payload = json_dumps(root, 0);
-    assert_int_equal(github_ops.parse_hook(NULL, "issues", payload, strlen(payload), &h, &err),
-                     CL_OK);
+    assert_int_equal(hook_parse("issues", payload, strlen(payload), &h, &err), CL_OK);
     assert_int_equal(h.kind, PROVIDER_HOOK_APPLY);
     assert_string_equal(h.actor, "octocat");
     assert_string_equal(json_string_value(json_object_get(h.remote, "title")), "T");
@@ -194,16 +204,15 @@ static void test_github__webhook_kinds(void **state)
     free(payload);
     json_object_set_new(root, "action", json_string("deleted"));
     payload = json_dumps(root, 0);
-    assert_int_equal(github_ops.parse_hook(NULL, "issues", payload, strlen(payload), &h, &err),
-                     CL_OK);
+    assert_int_equal(hook_parse("issues", payload, strlen(payload), &h, &err), CL_OK);
     assert_int_equal(h.kind, PROVIDER_HOOK_DELETED);
     assert_string_equal(h.old_id, "3000000001");
     free(payload);
-    assert_int_equal(github_ops.parse_hook(NULL, "ping", "{\"zen\":\"z\"}", 11, &h, &err), CL_OK);
+    assert_int_equal(hook_parse("ping", "{\"zen\":\"z\"}", 11, &h, &err), CL_OK);
     assert_int_equal(h.kind, PROVIDER_HOOK_PING);
-    assert_int_equal(github_ops.parse_hook(NULL, "star", "{}", 2, &h, &err), CL_OK);
+    assert_int_equal(hook_parse("star", "{}", 2, &h, &err), CL_OK);
     assert_int_equal(h.kind, PROVIDER_HOOK_IGNORE);
-    assert_int_equal(github_ops.parse_hook(NULL, "issues", "not json", 8, &h, &err), CL_EINVAL);
+    assert_int_equal(hook_parse("issues", "not json", 8, &h, &err), CL_EINVAL);
     json_decref(root);
     json_decref(i);
 }
@@ -226,7 +235,7 @@ static bool example_relevant(const char *text)
     return yes;
 }
 
-static void test_github__octokit_examples_parse(void **state)
+static void test_github_map__octokit_examples_parse(void **state)
 {
     const char *dir = getenv("CLOSELOOP_WEBHOOK_EXAMPLES");
     char path[512];
@@ -253,7 +262,7 @@ static void test_github__octokit_examples_parse(void **state)
         text = calloc(1, (size_t)len + 1);
         assert_int_equal(fread(text, 1, (size_t)len, f), (size_t)len);
         fclose(f);
-        if (github_ops.parse_hook(NULL, "issues", text, (size_t)len, &h, &err) != CL_OK)
+        if (hook_parse("issues", text, (size_t)len, &h, &err) != CL_OK)
             fail_msg("%s: %s", path, err.msg);
         /* a pull request, and an action that cannot change a synced field (pinned,
          * labeled, locked...), is ignored; every other one is applied */
@@ -269,13 +278,15 @@ static void test_github__octokit_examples_parse(void **state)
     assert_true(parsed >= 20);
 }
 
-static void test_github__connections_from_config(void **state)
+static void test_github_map__connections_from_config(void **state)
 {
+    static const struct conf_tracker *const trackers[] = {&github_conf};
     struct cl_err err = CL_ERR_INIT;
-    struct conf *c = conf_new_defaults();
+    struct conf *c = conf_new_defaults(trackers, 1);
     char path[] = "/tmp/closeloop-gh-XXXXXX";
     int fd = mkstemp(path);
     FILE *f = fdopen(fd, "w");
+    const struct conf_conn *ghes;
 
     (void)state;
     fputs("github_token = ghp_default\n[github.ghes]\napi_url = https://ghe.corp/api/v3\n"
@@ -283,10 +294,13 @@ static void test_github__connections_from_config(void **state)
           f);
     fclose(f);
     assert_int_equal(conf_load_file(c, path, &err), CL_OK);
-    assert_int_equal(c->ngithub, 2);
-    assert_string_equal(conf_github_for(c, "corp-labs/app")->name, "ghes");
-    assert_string_equal(conf_github_for(c, "acme/web")->name, "github");
-    assert_string_equal(conf_github_named(c, "ghes")->api_url, "https://ghe.corp/api/v3");
+    assert_int_equal(c->nconns, 2);
+    ghes = conf_conn_named(c, "github", "ghes");
+    assert_non_null(ghes);
+    assert_string_equal(conf_conn_get(ghes, "api_url"), "https://ghe.corp/api/v3");
+    assert_string_equal(ghes->scopes, "corp, Corp-Labs"); /* "owners" is scopes' old name */
+    assert_string_equal(conf_conn_get(conf_conn_named(c, "github", "github"), "token"),
+                        "ghp_default");
     assert_int_equal(conf_set(c, "github_nope", "1", "t", &err), CL_EINVAL);
     unlink(path);
     conf_free(c);
@@ -295,14 +309,14 @@ static void test_github__connections_from_config(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_github__body_round_trip),
-        cmocka_unit_test(test_github__due_edits_are_read_back),
-        cmocka_unit_test(test_github__snapshot),
-        cmocka_unit_test(test_github__snapshot_checks_types),
-        cmocka_unit_test(test_github__snapshot_repo_must_be_valid),
-        cmocka_unit_test(test_github__webhook_kinds),
-        cmocka_unit_test(test_github__octokit_examples_parse),
-        cmocka_unit_test(test_github__connections_from_config),
+        cmocka_unit_test(test_github_map__body_round_trip),
+        cmocka_unit_test(test_github_map__due_edits_are_read_back),
+        cmocka_unit_test(test_github_map__snapshot),
+        cmocka_unit_test(test_github_map__snapshot_checks_types),
+        cmocka_unit_test(test_github_map__snapshot_repo_must_be_valid),
+        cmocka_unit_test(test_github_map__webhook_kinds),
+        cmocka_unit_test(test_github_map__octokit_examples_parse),
+        cmocka_unit_test(test_github_map__connections_from_config),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -21,9 +21,16 @@ static char *write_tmp(const char *text)
     return path;
 }
 
+/* A tracker of the tests' own: the configuration knows trackers only from such tables. */
+static const struct conf_key test_keys[] = {{"url", "https://tracker.example", false},
+                                            {"token", "", true}};
+static const char *const test_aliases[] = {"owners", "scopes", NULL};
+static const struct conf_tracker test_tracker = {"acme", test_keys, 2, test_aliases};
+static const struct conf_tracker *const trackers[] = {&test_tracker};
+
 static void test_conf__defaults(void **state)
 {
-    struct conf *c = conf_new_defaults();
+    struct conf *c = conf_new_defaults(trackers, 1);
 
     (void)state;
     assert_string_equal(c->listen, "127.0.0.1:8080");
@@ -35,7 +42,7 @@ static void test_conf__defaults(void **state)
 static void test_conf__file_env_order(void **state)
 {
     struct cl_err err = CL_ERR_INIT;
-    struct conf *c = conf_new_defaults();
+    struct conf *c = conf_new_defaults(trackers, 1);
     char *path = write_tmp("# comment\n[closeloopd]\nlisten = 0.0.0.0:9000\n"
                            "pool_size=3\nlog_level = \"debug\"\n");
 
@@ -56,7 +63,7 @@ static void test_conf__file_env_order(void **state)
 static void test_conf__rejects_bad_values(void **state)
 {
     struct cl_err err = CL_ERR_INIT;
-    struct conf *c = conf_new_defaults();
+    struct conf *c = conf_new_defaults(trackers, 1);
     char *path = write_tmp("listen = x:1\nbogus = 1\n");
 
     (void)state;
@@ -94,7 +101,7 @@ static void test_conf__split_listen(void **state)
 static void test_conf__print_hides_secret(void **state)
 {
     struct cl_err err = CL_ERR_INIT;
-    struct conf *c = conf_new_defaults();
+    struct conf *c = conf_new_defaults(trackers, 1);
     char *text = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
@@ -109,9 +116,67 @@ static void test_conf__print_hides_secret(void **state)
     conf_free(c);
 }
 
+/* Connections: the tracker's default one by prefixed keys and environment variables,
+ * more by sections; neutral keys, the tracker's own, and its old names. */
+static void test_conf__tracker_connections(void **state)
+{
+    struct cl_err err = CL_ERR_INIT;
+    struct conf *c = conf_new_defaults(trackers, 1);
+    char *path = write_tmp("acme_token = t1\nacme_poll_interval = 5\n[acme.second]\n"
+                           "url = https://two.example\ntoken = t2\nowners = a, B\n");
+    const struct conf_conn *two;
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f;
+
+    (void)state;
+    assert_int_equal(conf_load_file(c, path, &err), CL_OK);
+    setenv("CLOSELOOP_ACME_TIMEOUT", "7", 1);
+    assert_int_equal(conf_load_env(c, &err), CL_OK);
+    unsetenv("CLOSELOOP_ACME_TIMEOUT");
+    assert_int_equal(c->nconns, 2);
+    assert_string_equal(conf_conn_get(&c->conns[0], "token"), "t1");
+    assert_string_equal(conf_conn_get(&c->conns[0], "url"), "https://tracker.example");
+    assert_true(c->conns[0].poll_interval == 5.0 && c->conns[0].timeout == 7.0);
+    two = conf_conn_named(c, "acme", "second");
+    assert_non_null(two);
+    assert_string_equal(conf_conn_get(two, "url"), "https://two.example");
+    assert_string_equal(two->scopes, "a, B");
+    assert_null(conf_conn_named(c, "other", "second"));
+    f = open_memstream(&text, &len);
+    conf_print(c, f);
+    fclose(f);
+    assert_non_null(strstr(text, "[acme.second]\n"));
+    assert_null(strstr(text, "t2"));
+    free(text);
+    assert_int_equal(conf_set(c, "acme_nope", "1", "t", &err), CL_EINVAL);
+    assert_non_null(strstr(err.msg, "unknown acme key \"nope\""));
+    cl_err_clear(&err);
+    assert_int_equal(conf_set(c, "zzz_token", "1", "t", &err), CL_EINVAL);
+    unlink(path);
+    free(path);
+    conf_free(c);
+}
+
+static void test_conf__unknown_section(void **state)
+{
+    struct cl_err err = CL_ERR_INIT;
+    struct conf *c = conf_new_defaults(trackers, 1);
+    char *path = write_tmp("[nope.x]\ntoken = 1\n");
+
+    (void)state;
+    assert_int_equal(conf_load_file(c, path, &err), CL_EINVAL);
+    assert_non_null(strstr(err.msg, ":1: unknown section [nope.x]"));
+    unlink(path);
+    free(path);
+    conf_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_conf__tracker_connections),
+        cmocka_unit_test(test_conf__unknown_section),
         cmocka_unit_test(test_conf__defaults),
         cmocka_unit_test(test_conf__file_env_order),
         cmocka_unit_test(test_conf__rejects_bad_values),

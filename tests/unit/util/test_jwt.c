@@ -189,7 +189,7 @@ static void test_jwt__token_header_claims_signature(void **state)
     char *token = NULL;
 
     assert_int_equal(jwt_key_load(&key, f->pkcs8_path, &err), CL_OK);
-    assert_int_equal(jwt_github_app(&token, key, "Iv1.0123abcd", NOW, &err), CL_OK);
+    assert_int_equal(jwt_app_assertion(&token, key, "Iv1.0123abcd", NOW, &err), CL_OK);
     assert_int_equal(err.code, CL_OK);
     jwt_split(&p, token);
     assert_string_equal(p.header, "{\"alg\":\"RS256\",\"typ\":\"JWT\"}");
@@ -211,7 +211,7 @@ static void test_jwt__tampered_token_fails_verification(void **state)
     char *token = NULL;
 
     assert_int_equal(jwt_key_load(&key, f->pkcs1_path, &err), CL_OK);
-    assert_int_equal(jwt_github_app(&token, key, "12345", NOW, &err), CL_OK);
+    assert_int_equal(jwt_app_assertion(&token, key, "12345", NOW, &err), CL_OK);
     jwt_split(&p, token);
     assert_int_equal(rs256_verify(f->pubkey, token, p.signed_len, p.sig, p.siglen), 1);
     token[p.signed_len - 1] ^= 1; /* last claims character */
@@ -228,7 +228,7 @@ static void test_jwt__issuer_is_json_escaped(void **state)
     struct jwt_parts p;
     char *token = NULL;
 
-    assert_int_equal(jwt_github_app(&token, f->key, "a\"b\\c\n", 60, &err), CL_OK);
+    assert_int_equal(jwt_app_assertion(&token, f->key, "a\"b\\c\n", 60, &err), CL_OK);
     jwt_split(&p, token);
     assert_string_equal(p.claims, "{\"iat\":0,\"exp\":600,\"iss\":\"a\\\"b\\\\c\\u000a\"}");
     jwt_parts_dispose(&p);
@@ -241,10 +241,10 @@ static void test_jwt__empty_issuer_rejected(void **state)
     struct cl_err err = CL_ERR_INIT;
     char *token = NULL;
 
-    assert_int_equal(jwt_github_app(&token, f->key, "", NOW, &err), CL_EINVAL);
+    assert_int_equal(jwt_app_assertion(&token, f->key, "", NOW, &err), CL_EINVAL);
     assert_null(token);
     cl_err_clear(&err);
-    assert_int_equal(jwt_github_app(&token, f->key, NULL, NOW, &err), CL_EINVAL);
+    assert_int_equal(jwt_app_assertion(&token, f->key, NULL, NOW, &err), CL_EINVAL);
     assert_null(token);
 }
 
@@ -261,8 +261,8 @@ static void test_jwt__parse_matches_load(void **state)
     assert_int_equal(jwt_key_parse(&parsed, f->pkcs8, strlen(f->pkcs8), &err), CL_OK);
     assert_int_equal(EVP_PKEY_eq(loaded, parsed), 1);
     /* PKCS#1 v1.5 signatures are deterministic: same key, same token */
-    assert_int_equal(jwt_github_app(&t1, loaded, "Iv1.x", NOW, &err), CL_OK);
-    assert_int_equal(jwt_github_app(&t2, parsed, "Iv1.x", NOW, &err), CL_OK);
+    assert_int_equal(jwt_app_assertion(&t1, loaded, "Iv1.x", NOW, &err), CL_OK);
+    assert_int_equal(jwt_app_assertion(&t2, parsed, "Iv1.x", NOW, &err), CL_OK);
     assert_string_equal(t1, t2);
     free(t1);
     free(t2);
@@ -325,7 +325,7 @@ static void test_jwt__ec_key_rejected(void **state)
     assert_non_null(strstr(err.msg, path));
     assert_non_null(strstr(err.msg, "RSA"));
     cl_err_clear(&err);
-    assert_int_equal(jwt_github_app(&token, ec, "x", NOW, &err), CL_EINVAL);
+    assert_int_equal(jwt_app_assertion(&token, ec, "x", NOW, &err), CL_EINVAL);
     assert_null(token);
     unlink(path);
     free(path);
