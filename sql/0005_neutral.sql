@@ -23,6 +23,10 @@ ALTER TABLE links DROP COLUMN remote_node_id;  -- GitHub's GraphQL id: never rea
 -- updated_at), "title", "description", "due_on"}. The echo of that write reports what
 -- it really replaced; a difference is somebody's edit the write overwrote.
 ALTER TABLE links ADD COLUMN remote_read jsonb;
+-- What the last delivery merged said its edit replaced, with its updated_at ("at"): the
+-- echo of closeloop's write can be merged before that write is recorded, and then the
+-- write's record (cl_link_pushed) does the comparison.
+ALTER TABLE links ADD COLUMN remote_replaced jsonb;
 
 ALTER TABLE sync_repos RENAME TO sync_scopes;
 ALTER TABLE sync_scopes RENAME COLUMN repo TO scope;

@@ -137,8 +137,9 @@ BEGIN
     END IF;
     FOREACH f IN ARRAY ARRAY['title', 'description', 'due_on'] LOOP
         IF NOT (replaced ? f) OR NOT (l.remote_read ? f)
-           OR replaced->f IS NOT DISTINCT FROM l.remote_read->f THEN
-            CONTINUE;                  -- what the write replaced is what closeloop read
+           OR replaced->f IS NOT DISTINCT FROM l.remote_read->f
+           OR replaced->f IS NOT DISTINCT FROM loc->f THEN
+            CONTINUE;    -- what the write replaced is what closeloop read, or holds now
         END IF;
         lost := lost || f;
         -- who made the lost edit is unknown: the echo's sender is closeloop's own writer
@@ -152,7 +153,9 @@ BEGIN
     END LOOP;
     IF n.title IS DISTINCT FROM o.title OR n.description IS DISTINCT FROM o.description THEN
         PERFORM cl_action_apply(o, n, src, 'closeloop');
-        PERFORM cl_sync_enqueue(o.id, 'push');       -- the restored value goes back
+    END IF;
+    IF cardinality(lost) > 0 THEN
+        PERFORM cl_sync_enqueue(o.id, 'push');       -- what closeloop holds goes back
     END IF;
     RETURN jsonb_build_object('linked', true, 'stale', true, 'recovered', to_jsonb(lost));
 END $$;
@@ -291,7 +294,9 @@ BEGIN
     SET base = merged, remote_updated_at = greatest(remote_updated_at, ts), remote_digest = dig,
         remote_key = coalesce(remote->>'key', remote_key),
         scope = coalesce(remote->>'scope', scope), url = coalesce(remote->>'url', url),
-        state = 'linked', warning = warning_text, synced_at = now(), updated_at = now()
+        state = 'linked', warning = warning_text, synced_at = now(), updated_at = now(),
+        remote_replaced = CASE WHEN replaced IS NULL THEN NULL
+                               ELSE replaced || jsonb_build_object('at', remote->'updated_at') END
     WHERE id = l.id;
     IF push AND enqueue THEN   -- a running push sends it anyway: no second job
         PERFORM cl_sync_enqueue(o.id, 'push');
@@ -383,11 +388,16 @@ $$;
 
 -- Records what the remote now holds after closeloop wrote it: the snapshot becomes the
 -- base (in closeloop terms, from `agreed`), so the echo changes nothing. `before` (may be
--- NULL) is the snapshot the write was computed against: kept as what it replaced.
+-- NULL) is the snapshot the write was computed against: kept as what it replaced. When
+-- the echo was merged first, what it said it replaced is compared now (cl_sync_recover).
 DROP FUNCTION IF EXISTS cl_link_pushed(bigint, jsonb, jsonb);
 CREATE OR REPLACE FUNCTION cl_link_pushed(link_id bigint, remote jsonb, agreed jsonb,
                                           before jsonb) RETURNS void
-LANGUAGE sql AS $$
+LANGUAGE plpgsql AS $$
+DECLARE
+    l links;
+    ts timestamptz := (remote->>'updated_at')::timestamptz;
+BEGIN
     UPDATE links
     SET state = 'linked', remote_id = coalesce(remote->>'remote_id', remote_id),
         remote_key = coalesce(remote->>'key', remote_key),
@@ -396,8 +406,7 @@ LANGUAGE sql AS $$
                                           'description', agreed->'description',
                                           'status', agreed->'status', 'owner', agreed->'owner',
                                           'due_on', agreed->'due_on'),
-        remote_digest = CASE WHEN (remote->>'updated_at')::timestamptz
-                                  >= coalesce(remote_updated_at, '-infinity')
+        remote_digest = CASE WHEN ts >= coalesce(remote_updated_at, '-infinity')
                              THEN cl_sync_digest(remote) ELSE remote_digest END,
         remote_read = CASE WHEN before IS NULL THEN NULL
                            ELSE jsonb_strip_nulls(jsonb_build_object(
@@ -406,10 +415,15 @@ LANGUAGE sql AS $$
                                 || CASE WHEN before ? 'due_on'
                                         THEN jsonb_build_object('due_on', before->'due_on')
                                         ELSE '{}'::jsonb END END,
-        remote_updated_at = greatest(remote_updated_at, (remote->>'updated_at')::timestamptz),
+        remote_updated_at = greatest(remote_updated_at, ts),
         last_error = NULL, error_at = NULL, synced_at = now(), updated_at = now()
     WHERE id = link_id
-$$;
+    RETURNING * INTO l;
+    IF before IS NOT NULL AND (l.remote_replaced->>'at')::timestamptz = ts THEN
+        UPDATE links SET remote_replaced = NULL WHERE id = link_id;
+        PERFORM cl_sync_recover(l, l.remote_replaced - 'at', l.tracker, 'closeloop');
+    END IF;
+END $$;
 
 CREATE OR REPLACE FUNCTION cl_link_broken(link_id bigint, err text) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE

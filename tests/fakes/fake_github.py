@@ -1432,8 +1432,9 @@ class Control(fake_base.BaseControl):
     POST /_fake/repos/O/R/bulk    {count, title_prefix, body, labels, user, state, spread}
     POST /_fake/repos/O/R/labels  {name, color, description}
     GET  /_fake/repos/O/R/issues/N               raw state (also of deleted ones)
-    POST /_fake/act     {actor, repo, number, action, ..., same_second}   a human change + its
-                        webhook(s); same_second keeps updated_at (GitHub has 1 s resolution)
+    POST /_fake/act     {actor, repo, number, action, ..., same_second, webhook}   a human
+                        change + its webhook(s); same_second keeps updated_at (GitHub has
+                        1 s resolution); webhook: false loses the delivery on the way
     POST /_fake/redeliver {delivery_id}
     GET  /_fake/deliveries?since=K     POST /_fake/webhooks/drain
     POST /_fake/faults  {method, path (regex), count, status, body, headers, delay, drop, preset,
@@ -1681,7 +1682,9 @@ class Control(fake_base.BaseControl):
             rendered = st.render_issue(repo, issue)
             new_issue = events[0][3]["changes"]["new_issue"] if action == "transfer" else None
             made = hooks.prepare(events, actor)
-        deliveries = hooks.send_all(made)
+        # "webhook": false: the change happens, its delivery is lost on the way (GitHub
+        # does not retry failed deliveries): a test of what reconciliation must catch
+        deliveries = hooks.send_all(made) if b.get("webhook", True) else []
         out = {"issue": rendered, "delivery": deliveries[0] if deliveries else None,
                "deliveries": deliveries}
         if action == "transfer":

@@ -127,8 +127,8 @@ def psql(dsn, query, *params, timeout=60):
 class Database:
     """A fresh database on the test cluster: CREATE DATABASE cl_<pid>_<n>_<random>."""
 
-    def __init__(self):
-        self.admin_dsn = _require_env("CLOSELOOP_TEST_DSN")
+    def __init__(self, admin_dsn=None):
+        self.admin_dsn = admin_dsn or _require_env("CLOSELOOP_TEST_DSN")
         self.name = f"cl_{os.getpid()}_{next(_db_counter)}_{uuid.uuid4().hex[:8]}"
         psql(self.admin_dsn, f'CREATE DATABASE "{self.name}"')
         self.dsn = dsn_with_database(self.admin_dsn, self.name)
@@ -165,9 +165,10 @@ class Service:
 
     start() sets it all up; request(), cli(), sql() and dsn start it on first use
     when nobody did. env: extra variables for every closeloopd run (migrate, token,
-    serve), e.g. {"CLOSELOOP_REQUEST_TIMEOUT": "0.5"}."""
+    serve), e.g. {"CLOSELOOP_REQUEST_TIMEOUT": "0.5"}. admin_dsn: the cluster to make the
+    database on (default $CLOSELOOP_TEST_DSN)."""
 
-    def __init__(self, name="closeloopd", env=None):
+    def __init__(self, name="closeloopd", env=None, admin_dsn=None):
         self.bin_dir = _require_env("CLOSELOOP_BIN_DIR")
         self.daemon = os.path.join(self.bin_dir, "closeloopd")
         self.cli_path = os.path.join(self.bin_dir, "closeloop")
@@ -186,6 +187,7 @@ class Service:
         self.url = None
         self.tokens = {}
         self.extra_env = dict(env or {})
+        self.admin_dsn = admin_dsn
         self.proc = None
         self.stopped = False
         self.returncode = None
@@ -198,7 +200,7 @@ class Service:
         if self.proc is not None or self.stopped:
             return self
         try:
-            self.db = Database()
+            self.db = Database(self.admin_dsn)
             self.home = tempfile.mkdtemp(prefix="clhome.")
             self._admin("migrate")
             for scope, token_name in TOKEN_SCOPES:

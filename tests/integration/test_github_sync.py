@@ -17,9 +17,12 @@ import hmac
 import json
 import os
 import re
+import shutil
 import signal
+import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 import uuid
@@ -82,6 +85,7 @@ class GitHubSyncCase(ServiceTestCase):
     poll_interval = "1"
     webhooks = True
     token = TOKEN
+    admin_dsn = None  # the test cluster ($CLOSELOOP_TEST_DSN)
 
     @classmethod
     def setUpClass(cls):
@@ -97,7 +101,7 @@ class GitHubSyncCase(ServiceTestCase):
                 "CLOSELOOP_GITHUB_POLL_INTERVAL": cls.poll_interval,
                 "CLOSELOOP_GITHUB_TIMEOUT": "10",
             }
-            cls.svc = Service(name=cls.__name__, env=env).start()
+            cls.svc = Service(name=cls.__name__, env=env, admin_dsn=cls.admin_dsn).start()
             cls.point_webhooks()
             cls.gh.create_repo(REPO, collaborators=COLLABORATORS, labels=LABELS)
             cls.instance = cls.svc.sql("SELECT value FROM settings WHERE key = 'instance_id'")[0][0]
@@ -402,6 +406,55 @@ class GitHubWebhookSyncTest(GitHubSyncCase):
         self.assertEqual((a["description"], a["due_on"]), ("Words the owner wrote", "2027-04-04"))
         self.assertEqual([e for e in self.events(aid, since_id=mark)
                           if e["field"].startswith("conflict.")], [])
+
+    def test_04d_edit_between_read_and_write_is_recovered(self):
+        """GitHub has no conditional update: an owner's edit landing between closeloop's GET
+        and its PATCH is overwritten. The fault runs the edit right after the GET is answered
+        and loses its webhook, so only the echo of closeloop's own PATCH (changes.body.from)
+        can tell. The description comes back (the owner's field); the due date stays
+        closeloop's and the overwritten one is kept in a conflict event. The echo is usually
+        merged before closeloop has recorded its PATCH (test_04e: after)."""
+        self.lost_update(late_echo=False)
+
+    def test_04e_lost_edit_recovered_from_a_late_echo(self):
+        self.lost_update(late_echo=True)
+
+    def lost_update(self, late_echo):
+        aid, n = self.create_linked("Shed load early", description="First words",
+                                    due="2026-12-01")
+        mark = self.last_event_id()
+        body = self.issue(n)["body"]
+        owners = (body.replace("First words", "Owner's words")
+                  .replace("**Due:** 2026-12-01", "**Due:** 2027-05-05"))
+        self.assertNotEqual(owners, body)
+        fault = self.gh.fault("GET", rf"/repos/{REPO}/issues/{n}$", count=1,
+                              after={"act": {"actor": "alice-gh", "repo": REPO, "number": n,
+                                             "action": "edit", "body": owners,
+                                             "webhook": False}})
+        if late_echo:     # the echo is refused until the PATCH is recorded, then redelivered
+            self.gh.configure(webhook={"url": self.svc.url + "/webhooks/nowhere"})
+        seen = max([d["seq"] for d in self.gh.deliveries()], default=0)
+        self.cli_ok("action", "edit", aid, "--due", "2027-03-03")   # closeloop PATCHes the body
+        if late_echo:
+            until(lambda: self.pending(aid) == 0 and self.gh.drain(5), 10, what="the PATCH")
+            self.assertEqual(self.action(aid)["description"], "First words")
+            self.point_webhooks()
+            echoes = [d for d in self.gh.deliveries(since=seen) if d["sent"]]   # not the lost one
+            self.assertEqual([(d["action"], d["status"]) for d in echoes], [("edited", 404)])
+            self.assertEqual(self.gh.redeliver(echoes[0]["id"])["status"], 202)
+        issue = self.wait_issue(n, lambda i: i["body"].startswith("Owner's words\n\n")
+                                and "**Due:** 2027-03-03" in i["body"],
+                                "the owner's description back beside closeloop's due date")
+        self.settle(aid)
+        runs = [f.get("after_runs") for f in self.gh.faults() if f["id"] == fault["id"]]
+        self.assertEqual([[r["status"] for r in rs] for rs in runs], [[200]], runs)
+        a = self.action(aid)
+        self.assertEqual((a["description"], a["due_on"]), ("Owner's words", "2027-03-03"))
+        conflicts = {e["field"]: (e["old"], e["new"]) for e in self.events(aid, since_id=mark)
+                     if e["field"].startswith("conflict.")}
+        self.assertEqual(conflicts, {"conflict.description": ("First words", "Owner's words"),
+                                     "conflict.due_on": ("2027-03-03", "2027-05-05")})
+        self.assertEqual(self.issue(n)["body"], issue["body"])
 
     # -- 6. no echo ---------------------------------------------------------------------------
     def test_06_no_echo_after_a_push(self):
@@ -1059,6 +1112,103 @@ class GitHubCrashTest(GitHubSyncCase):
         self.assertEqual(len(self.requests_to("POST", r"^/repos/acme/web/issues$", seq)), 1)
         self.assertIn("event=sync_marker_found", svc.log_text())
 
+
+# =============================================================================================
+# PostgreSQL restarted under a stream of deliveries (a private cluster: the shared one stays up).
+
+
+class PostgresRestartTest(GitHubSyncCase):
+    poll_interval = "3600"   # no help from reconciliation
+
+    @classmethod
+    def setUpClass(cls):
+        cls.pgtop = tempfile.mkdtemp(prefix="clpg.", dir="/tmp")
+        os.chmod(cls.pgtop, 0o755)   # the server may run as another user (pgctl.sh)
+        cls.pgdir = os.path.join(cls.pgtop, "pg")
+        cls.pgctl("start", "--fast")
+        cls.admin_dsn = subprocess.run(
+            ["sh", cls.pgctl_path(), "dsn", cls.pgdir], check=True, capture_output=True,
+            text=True).stdout.strip()
+        try:
+            super().setUpClass()
+        except BaseException:
+            cls.pgctl("stop")
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            super().tearDownClass()
+        finally:
+            cls.pgctl("stop")
+            shutil.rmtree(cls.pgtop, ignore_errors=True)
+
+    @staticmethod
+    def pgctl_path():
+        src = os.environ.get("CLOSELOOP_SRC_DIR") or os.path.join(
+            os.path.dirname(os.path.abspath(__file__)), "..", "..")
+        return os.path.join(src, "contrib", "pgctl.sh")
+
+    @classmethod
+    def pgctl(cls, *args):
+        subprocess.run(["sh", cls.pgctl_path(), args[0], cls.pgdir, *args[1:]], check=True,
+                       capture_output=True, timeout=60)
+
+    def test_14_restart_under_a_webhook_stream(self):
+        """300 signed deliveries over 10 issues, PostgreSQL stopped for 3 s in the middle:
+        closeloop answers 503 while it is down; what failed is redelivered; every issue
+        matches GitHub within seconds, reconciliation being an hour away. The links are
+        row-locked just before the stop, so the stop cuts an inbox batch that is claimed
+        and half applied (the claims of a process that lives on, under their lease)."""
+        linked = [self.create_linked(f"Stream {i}") for i in range(10)]
+        statuses = {}
+        sent = [0]
+
+        def stream():
+            for k in range(300):
+                aid, n = linked[k % 10]
+                out = self.gh.act("alice-gh", REPO, n, "edit", title=f"Stream {k % 10} edit {k}")
+                statuses[out["delivery"]["id"]] = out["delivery"]["status"]
+                sent[0] = k + 1
+                time.sleep(0.02)
+
+        def hold_links():
+            try:
+                self.svc.sql("BEGIN; SELECT id FROM links FOR UPDATE; "
+                             "SELECT pg_sleep(30); COMMIT")
+            except RuntimeError:
+                pass   # cut by the stop, as intended
+
+        t = threading.Thread(target=stream)
+        t.start()
+        try:
+            until(lambda: sent[0] >= 90, 30, what="90 deliveries")
+            locker = threading.Thread(target=hold_links)
+            locker.start()
+            until(lambda: self.svc.sql(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND application_name LIKE 'closeloopd/%'")[0][0] != "0", 10,
+                what="an inbox batch blocked on the locked links")
+            self.pgctl("stop")
+            locker.join(30)
+            time.sleep(3)
+            self.pgctl("start", "--fast")
+        finally:
+            t.join(120)
+        self.assertEqual(len(statuses), 300)
+        failed = [d for d, st in statuses.items() if st != 202]
+        self.assertTrue(failed, "no delivery arrived while PostgreSQL was down")
+        self.assertTrue(all(statuses[d] == 503 for d in failed),
+                        sorted(set(statuses.values()), key=str))
+        for d in failed:   # as an operator does from the webhook's "Recent Deliveries"
+            again = self.gh.redeliver(d)
+            self.assertEqual(again["status"], 202, again)
+        for aid, n in linked:
+            want = self.issue(n)["title"]
+            self.wait_action(aid, lambda a: a["title"] == want, f"issue #{n} caught up")
+        dead = self.svc.sql("SELECT count(*) FROM inbox WHERE processed_at IS NULL")
+        self.assertEqual(dead, [["0"]])
+        self.assertEqual(self.svc.request("GET", "/readyz", token=None).status, 200)
 
 if __name__ == "__main__":
     unittest.main()
