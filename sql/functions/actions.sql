@@ -44,7 +44,7 @@ CREATE OR REPLACE FUNCTION action_json(v action_v) RETURNS text LANGUAGE sql STA
         'id', v.id, 'incident', v.incident_key, 'kind', v.kind, 'title', v.title,
         'description', v.description, 'owner', v.owner_handle, 'owner_active', v.owner_active,
         'status', v.status, 'priority', v.priority, 'due_on', v.due_on,
-        'overdue', coalesce(action_is_open(v.status) AND v.due_on < current_date, false),
+        'overdue', cl_action_overdue(v.status, v.due_on),
         'version', v.version, 'created_at', v.created_at, 'updated_at', v.updated_at,
         'closed_at', v.closed_at,
         'sync', CASE WHEN v.link_id IS NOT NULL THEN json_build_object(

@@ -184,8 +184,7 @@ CREATE OR REPLACE FUNCTION incident_json(i incidents) RETURNS text LANGUAGE sql 
                         'blocked', count(*) FILTER (WHERE status = 'blocked'),
                         'done', count(*) FILTER (WHERE status = 'done'),
                         'wont_do', count(*) FILTER (WHERE status = 'wont_do'),
-                        'overdue', count(*) FILTER (WHERE action_is_open(status)
-                                                    AND due_on < current_date))
+                        'overdue', count(*) FILTER (WHERE cl_action_overdue(status, due_on)))
                     FROM actions WHERE incident_id = i.id),
         'sync', cl_sync_default(i.sync_tracker, i.sync_scope),
         'github_repo', CASE WHEN i.sync_tracker = 'github' THEN i.sync_scope END)::text

@@ -194,8 +194,8 @@ static const struct db_stmt sql_action_verb = {
 static const struct db_stmt sql_action_history = {"action_history",
                                                   "SELECT cl_action_history($1::bigint)"};
 
-/* Most urgent first. The overdue and unowned predicates repeat the partial index's
- * expression so the planner can walk actions_open_due_idx. */
+/* Most urgent first. The overdue and unowned predicates are sql/functions/reports.sql's,
+ * which the planner inlines: it still walks actions_open_due_idx. */
 static const char sql_action_list[] =
     "SELECT action_json(v), coalesce(v.due_on, 'infinity'::date)::text || '.' || v.id"
     " FROM action_v v"
@@ -204,10 +204,8 @@ static const char sql_action_list[] =
     " AND ($3::text IS NULL OR v.owner_team_id = (SELECT id FROM teams WHERE name = $3))"
     " AND ($4::text IS NULL OR v.incident_key = $4)"
     " AND ($5::text IS NULL OR v.kind = $5)"
-    " AND (NOT $6::boolean OR (v.status IN ('open', 'in_progress', 'blocked')"
-    "      AND coalesce(v.due_on, 'infinity'::date) < current_date))"
-    " AND (NOT $7::boolean OR (v.status IN ('open', 'in_progress', 'blocked')"
-    "      AND (v.owner_id IS NULL OR NOT v.owner_active)))"
+    " AND (NOT $6::boolean OR cl_action_overdue(v.status, v.due_on))"
+    " AND (NOT $7::boolean OR cl_action_unowned(v.status, v.owner_active))"
     " AND ($8::date IS NULL OR v.due_on < $8::date)"
     " AND ($9::date IS NULL OR v.due_on > $9::date)"
     " AND ($10::date IS NULL OR (coalesce(v.due_on, 'infinity'::date), v.id)"

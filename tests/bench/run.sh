@@ -94,7 +94,7 @@ while [ $i -lt 200 ]; do
 done
 sort -n "$dir/lat" | awk '{a[NR] = $1 * 1000} END {printf "overdue_list_sequential (200 requests, curl): p50 %.2fms  p99 %.2fms\n", a[int(NR * 0.5)], a[int(NR * 0.99)]}'
 
-plan=$(python3 "$root/tests/bench/overdue_explain.py" "$root/src/resource.c" | psql_ -At)
+plan=$(python3 "$root/tests/bench/overdue_explain.py" "$root/src/api/routes_core.c" | psql_ -At)
 echo "overdue_list_server_ms (EXPLAIN ANALYZE execution): $(echo "$plan" | awk '/Execution Time/ {print $3}')"
 echo "overdue_list_plan_uses: $(echo "$plan" | grep -o 'Index Scan using [a-z_]*' | sort -u | tr '\n' ';')"
 echo "rss_after_kb: $(rss_kb $daemon_pid)"
