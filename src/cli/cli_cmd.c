@@ -1,5 +1,7 @@
 #include "closeloop/cli/cli_cmd.h"
 
+#include "closeloop/cli/cli_complete.h"
+
 #include "closeloop/util/cl.h"
 #include "closeloop/cli/cli_api.h"
 #include "closeloop/cli/cli_args.h"
@@ -375,11 +377,26 @@ static void help(FILE *out, const struct cli_args *a)
         cli_help_top(out, cli_verbs, cli_verbs_len);
 }
 
+/* "closeloop completion bash": the script, written from the verb table. */
+static int completion(const struct cli_cmd_io *io, int argc, char *const *argv)
+{
+    if (argc != 3 || strcmp(argv[2], "bash") != 0) {
+        fputs("closeloop: usage: closeloop completion bash\n", io->err);
+        return CLI_API_EXIT_USAGE;
+    }
+    cli_complete_bash(io->out, cli_verbs, cli_verbs_len);
+    return fflush(io->out) == 0 && !ferror(io->out) ? CLI_API_EXIT_OK : CLI_API_EXIT_SERVICE;
+}
+
 int cli_cmd_run(int argc, char *const *argv, const struct cli_cmd_io *io)
 {
     struct cli_args args;
     struct cl_err err = CL_ERR_INIT;
-    int rc = cli_args_parse(&args, argc, argv, cli_verbs, cli_verbs_len, &err);
+    int rc;
+
+    if (argc >= 2 && strcmp(argv[1], "completion") == 0)
+        return completion(io, argc, argv);
+    rc = cli_args_parse(&args, argc, argv, cli_verbs, cli_verbs_len, &err);
 
     if (args.version) {
         fprintf(io->out, "closeloop %s\n", CLI_CMD_VERSION);

@@ -125,7 +125,7 @@ void cli_help_top(FILE *out, const struct cli_verb *verbs, size_t n)
           "overdue or unowned, and keep actions in step with GitHub issues.\n\ncommands:\n",
           out);
     list_verbs(out, verbs, n, NULL);
-    fputs("\n", out);
+    fputs("  completion bash    print the bash completion script\n\n", out);
     fputs(globals, out);
     fputs("\n", out);
     fputs(settings, out);

@@ -11,6 +11,31 @@ static const char *const priorities[] = {"P0", "P1", "P2", "P3", "P4", NULL};
 static const char *const severities[] = {"SEV1", "SEV2", "SEV3", "SEV4", "SEV5", NULL};
 static const char *const statuses[] = {"open", "in_progress", "blocked", "done", "wont_do", NULL};
 static const char *const bools[] = {"true", "false", NULL};
+static const char *const severities_or_none[] = {"SEV1", "SEV2", "SEV3", "SEV4",
+                                                 "SEV5", "none", NULL};
+static const char *const stdin_only[] = {"-", NULL};
+
+const char *const *cli_value_choices(enum cli_val type)
+{
+    switch (type) {
+    case CLI_VAL_KIND:
+        return kinds;
+    case CLI_VAL_PRIORITY:
+        return priorities;
+    case CLI_VAL_SEVERITY:
+        return severities;
+    case CLI_VAL_SEVERITY_OR_NONE:
+        return severities_or_none;
+    case CLI_VAL_STATUSES:
+        return statuses;
+    case CLI_VAL_BOOL:
+        return bools;
+    case CLI_VAL_DESC:
+        return stdin_only;
+    default:
+        return NULL;
+    }
+}
 
 size_t cli_value_max(enum cli_val type)
 {

@@ -22,6 +22,10 @@ int cli_value_check(enum cli_val type, const char *label, const char *value, str
 /* Whether type takes no value (CLI_VAL_FLAG, CLI_VAL_FLAG_NULL). */
 bool cli_value_is_flag(enum cli_val type);
 
+/* The words a value of type may be, NULL-terminated ("none" included where it is allowed),
+ * or NULL when it is open text (names, dates, repositories: "none" alone is no list). */
+const char *const *cli_value_choices(enum cli_val type);
+
 /* Whether value is sent as JSON null: "none" for a type that allows it, or any value of a
  * CLI_VAL_FLAG_NULL flag that was given. */
 bool cli_value_is_none(enum cli_val type, const char *value);
