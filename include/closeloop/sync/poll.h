@@ -2,7 +2,7 @@
  * scope whose poll is due (held by this process), lists what changed there since its
  * cursor through the provider, and has cl_scope_polled() merge every issue and move
  * the cursor, in one transaction. A quiet scope costs what the provider makes it cost
- * (GitHub: 304s, free). Loop-only. */
+ * (a conditional request answered "not modified" may cost nothing). Loop-only. */
 #ifndef CLOSELOOP_POLL_H
 #define CLOSELOOP_POLL_H
 

@@ -44,7 +44,7 @@ bool sync_wanted(const struct conf *conf);
 /* Which connection serves which scope, as JSON for the SQL that creates links:
  * {"<tracker>": {"default": name|null, "scopes": {"<prefix>": name}}}. */
 const char *sync_routes(const struct sync *s);
-/* The running connections' names as a PostgreSQL text array literal ("{github}"). */
+/* The running connections' names as a PostgreSQL text array literal ("{a,b}"). */
 const char *sync_connection_names(const struct sync *s);
 
 /* Reads a webhook delivery for connection `connection` (NULL: the tracker's default)
