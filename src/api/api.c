@@ -515,23 +515,28 @@ static bool api_match(struct api_req *q, const char *pattern, const char *path)
 }
 
 /* Finds the route; *path_matched says whether some route had this path. */
-static const struct api_route *api_route_find(struct api_req *q, bool *path_matched)
+/* The route of the request's method and path, or NULL; `allow` gets the methods the path
+ * has ("GET, PATCH"; empty when no route has the path). */
+static const struct api_route *api_route_find(struct api_req *q, char *allow, size_t n)
 {
     const char *method = httpd_req_method(q->http);
     const char *path = httpd_req_path(q->http);
+    size_t len = 0;
     size_t i;
     int t;
 
-    *path_matched = false;
+    allow[0] = '\0';
     for (t = 0; t < q->api->nt; t++) {
         for (i = 0; i < q->api->ntables[t]; i++) {
             const struct api_route *rt = &q->api->tables[t][i];
 
             if (!api_match(q, rt->pattern, path))
                 continue;
-            *path_matched = true;
             if (strcmp(rt->method, method) == 0)
                 return rt;
+            if (len < n && strstr(allow, rt->method) == NULL)
+                len +=
+                    (size_t)snprintf(allow + len, n - len, "%s%s", len > 0 ? ", " : "", rt->method);
         }
     }
     return NULL;
@@ -719,7 +724,7 @@ void api_handle(struct httpd_req *r, void *arg)
 {
     struct api *a = arg;
     struct api_req *q = cl_calloc(1, sizeof(*q));
-    bool path_matched = false;
+    char allow[64];
 
     q->api = a;
     q->http = r;
@@ -728,13 +733,15 @@ void api_handle(struct httpd_req *r, void *arg)
     ev_timer_start(a->loop, &q->deadline);
     if (api_builtin(q))
         return;
-    q->route = api_route_find(q, &path_matched);
+    q->route = api_route_find(q, allow, sizeof(allow));
+    if (q->route == NULL && allow[0] != '\0') {
+        httpd_req_add_header(r, "Allow", allow); /* RFC 9110: a 405 says what is allowed */
+        api_req_error(q, 405, "method_not_allowed", NULL, "%s is not allowed here",
+                      httpd_req_method(r));
+        return;
+    }
     if (q->route == NULL) {
-        if (path_matched)
-            api_req_error(q, 405, "method_not_allowed", NULL, "%s is not allowed here",
-                          httpd_req_method(r));
-        else
-            api_req_error(q, 404, "not_found", NULL, "no such route");
+        api_req_error(q, 404, "not_found", NULL, "no such route");
         return;
     }
     httpd_req_set_route(r, q->route->pattern);
@@ -791,9 +798,11 @@ size_t api_routes_each(const struct api *a, void (*fn)(const struct api_route *r
 
 int api_req_path_id(struct api_req *q)
 {
+    const char *s = api_req_param(q, 0);
     long id;
 
-    if (cl_parse_long(&id, api_req_param(q, 0), 1, __LONG_MAX__) != CL_OK) {
+    /* canonical decimal only: "+7", " 7" and "007" would name action 7 a second way */
+    if (s == NULL || s[0] < '1' || s[0] > '9' || cl_parse_long(&id, s, 1, __LONG_MAX__) != CL_OK) {
         api_req_error(q, 404, "not_found", NULL, "no %s \"%.40s\"",
                       q->route->noun != NULL ? q->route->noun : "such object", api_req_param(q, 0));
         return CL_EINVAL;

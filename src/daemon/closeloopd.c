@@ -116,7 +116,7 @@ static int load_conf(struct conf **out, const struct args *a, struct cl_err *err
     if (rc == CL_OK)
         rc = conf_load_env(c, err);
     for (i = 0; rc == CL_OK && i < a->nflags; i++)
-        rc = conf_set(c, a->flag_keys[i], a->flag_values[i], "command line", err);
+        rc = conf_set_flag(c, a->flag_keys[i], a->flag_values[i], err);
     if (rc == CL_OK)
         rc = conf_validate(c, err);
     if (rc != CL_OK) {

@@ -120,6 +120,8 @@ static void server_reload(struct server *s)
         rc = conf_load_file(fresh, s->conf->config_path, &err);
     if (rc == CL_OK)
         rc = conf_load_env(fresh, &err);
+    if (rc == CL_OK) /* flags beat the file and the environment on reload too */
+        rc = conf_reapply_flags(fresh, s->conf, &err);
     if (rc != CL_OK) {
         log_error("event=reload_failed error=\"%s\"", err.msg);
         conf_free(fresh);

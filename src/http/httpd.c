@@ -746,8 +746,8 @@ void httpd_free(struct httpd *h)
         ev_io_stop(h->loop, &h->io);
         ev_timer_stop(h->loop, &h->tick);
         ev_timer_stop(h->loop, &h->sweep);
-        ev_idle_stop(h->loop, &h->kick);
-        MHD_stop_daemon(h->mhd); /* completes every request and closes the listener */
+        MHD_stop_daemon(h->mhd);         /* completes every request and closes the listener */
+        ev_idle_stop(h->loop, &h->kick); /* after: each close above starts it again */
     } else if (h->listen_fd >= 0) {
         close(h->listen_fd);
     }

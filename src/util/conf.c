@@ -310,8 +310,35 @@ void conf_free(struct conf *c)
     }
     for (i = 0; i < (size_t)c->nconns; i++)
         conf_conn_dispose(&c->conns[i]);
+    for (i = 0; i < (size_t)c->nflags; i++) {
+        free(c->flag_keys[i]);
+        free(c->flag_values[i]);
+    }
     free(c->config_path);
     free(c);
+}
+
+int conf_set_flag(struct conf *c, const char *key, const char *value, struct cl_err *err)
+{
+    int rc = conf_set(c, key, value, "command line", err);
+
+    if (rc != CL_OK)
+        return rc;
+    if (c->nflags == CONF_MAX_FLAGS)
+        return cl_fail(err, CL_EINVAL, "more than %d configuration flags", CONF_MAX_FLAGS);
+    c->flag_keys[c->nflags] = cl_strdup(key);
+    c->flag_values[c->nflags++] = cl_strdup(value);
+    return CL_OK;
+}
+
+int conf_reapply_flags(struct conf *to, const struct conf *from, struct cl_err *err)
+{
+    int rc = CL_OK;
+    int i;
+
+    for (i = 0; rc == CL_OK && i < from->nflags; i++)
+        rc = conf_set(to, from->flag_keys[i], from->flag_values[i], "command line", err);
+    return rc;
 }
 
 static char *conf_trim(char *s)

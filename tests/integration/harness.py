@@ -166,9 +166,10 @@ class Service:
     start() sets it all up; request(), cli(), sql() and dsn start it on first use
     when nobody did. env: extra variables for every closeloopd run (migrate, token,
     serve), e.g. {"CLOSELOOP_REQUEST_TIMEOUT": "0.5"}. admin_dsn: the cluster to make the
-    database on (default $CLOSELOOP_TEST_DSN)."""
+    database on (default $CLOSELOOP_TEST_DSN). flags: closeloopd flags before `serve`
+    (e.g. ["--log-level", "debug"])."""
 
-    def __init__(self, name="closeloopd", env=None, admin_dsn=None):
+    def __init__(self, name="closeloopd", env=None, admin_dsn=None, flags=None):
         self.bin_dir = _require_env("CLOSELOOP_BIN_DIR")
         self.daemon = os.path.join(self.bin_dir, "closeloopd")
         self.cli_path = os.path.join(self.bin_dir, "closeloop")
@@ -188,6 +189,7 @@ class Service:
         self.tokens = {}
         self.extra_env = dict(env or {})
         self.admin_dsn = admin_dsn
+        self.flags = list(flags or [])
         self.proc = None
         self.stopped = False
         self.returncode = None
@@ -265,7 +267,8 @@ class Service:
             env["CLOSELOOP_LISTEN"] = f"127.0.0.1:{self.port}"
             self._write_log(f"$ closeloopd serve  (CLOSELOOP_LISTEN=127.0.0.1:{self.port})\n")
             self._log = open(self.log_path, "ab")
-            self.proc = subprocess.Popen([self.daemon, "serve"], env=env, cwd=self.src_dir,
+            self.proc = subprocess.Popen([self.daemon, *self.flags, "serve"], env=env,
+                                         cwd=self.src_dir,
                                          stdin=subprocess.DEVNULL, stdout=self._log,
                                          stderr=subprocess.STDOUT)
             _running.add(self)

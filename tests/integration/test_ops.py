@@ -559,6 +559,38 @@ class ReloadTest(unittest.TestCase):
         svc.assert_clean_log()
 
 
+class ReloadKeepsFlagsTest(unittest.TestCase):
+    """Flags beat the file and the environment, on SIGHUP too: a reload re-reads the file
+    and the environment (both say warn) but keeps --log-level info from the command line."""
+
+    def test_sighup_keeps_the_log_level_flag(self):
+        d = tempfile.mkdtemp(prefix='clreload.')
+        path = os.path.join(d, 'closeloopd.ini')
+        with open(path, 'w') as f:
+            f.write('[closeloopd]\nlog_level = warn\n')
+        svc = Service(name='ReloadKeepsFlagsTest',
+                      env={'CLOSELOOP_CONFIG': path, 'CLOSELOOP_LOG_LEVEL': 'warn'},
+                      flags=['--log-level', 'info']).start()
+        try:
+            svc.proc.send_signal(signal.SIGHUP)
+            deadline = time.time() + 5
+            while 'event=reloaded' not in svc.log_text() and time.time() < deadline:
+                time.sleep(0.05)
+            self.assertIn('event=reloaded log_level=info', svc.log_text())
+            st, _, _, raw = svc.request('GET', '/healthz', token=None)
+            self.assertEqual(st, 200, raw)
+            until_logged = time.time() + 5
+            while 'path="/healthz"' not in svc.log_text().split('event=reloaded')[-1] \
+                    and time.time() < until_logged:
+                time.sleep(0.05)
+            self.assertIn('path="/healthz"', svc.log_text().split('event=reloaded')[-1],
+                          'info lines still logged after the reload')
+        finally:
+            code = svc.stop()
+            shutil.rmtree(d, ignore_errors=True)
+        self.assertEqual(code, 0)
+
+
 class DeadlineTest(unittest.TestCase):
     """A change that misses request_timeout answers 503 unavailable ("try again"): it must
     then not be applied behind the client's back."""

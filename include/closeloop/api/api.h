@@ -1,8 +1,10 @@
 /* api: the JSON API's request life cycle. It routes each httpd request, checks the
  * bearer token and scope, runs the resource handler, which validates input and starts
  * one SQL statement, and turns the statement's outcome into the HTTP answer. Every
- * request has a deadline; past it the answer is 503 and the query is abandoned.
- * Loop-only. */
+ * request has a deadline: past it, a request whose statement has not been sent yet is
+ * answered 503 at once (and the statement never runs); a statement already running is
+ * left to PostgreSQL's statement_timeout (closeloopd sets it to the request timeout), and
+ * its answer is then 503 with nothing changed. Loop-only. */
 #ifndef CLOSELOOP_API_H
 #define CLOSELOOP_API_H
 

@@ -11,6 +11,7 @@
 
 #define CONF_MAX_CONNS        16 /* tracker connections, every tracker together */
 #define CONF_MAX_TRACKER_KEYS 16 /* a tracker's own keys */
+#define CONF_MAX_FLAGS        8  /* command-line flags that set keys */
 
 /* One of a tracker's own configuration keys, declared by its provider (string values). */
 struct conf_key {
@@ -60,6 +61,10 @@ struct conf {
     size_t ntrackers;
     struct conf_conn conns[CONF_MAX_CONNS]; /* each tracker's default one first */
     int nconns;
+    /* command-line flags: applied after the file and the environment, again on reload */
+    char *flag_keys[CONF_MAX_FLAGS];
+    char *flag_values[CONF_MAX_FLAGS];
+    int nflags;
 };
 
 /* The value of one of the connection's tracker keys ("" when unset, never NULL). */
@@ -78,6 +83,13 @@ void conf_free(struct conf *c);
  * unknown or the value does not parse. `reload_only` refuses keys SIGHUP cannot change. */
 int conf_set(struct conf *c, const char *key, const char *value, const char *where,
              struct cl_err *err);
+
+/* conf_set() for a command-line flag, which is also kept (copied) so that
+ * conf_reapply_flags() can apply it again over a reloaded file and environment. */
+int conf_set_flag(struct conf *c, const char *key, const char *value, struct cl_err *err);
+
+/* Applies `from`'s command-line flags to `to` (a configuration being reloaded). */
+int conf_reapply_flags(struct conf *to, const struct conf *from, struct cl_err *err);
 
 /* Reads an INI file (`key = value`, `#`/`;` comments, an optional [closeloopd] section). */
 int conf_load_file(struct conf *c, const char *path, struct cl_err *err);
