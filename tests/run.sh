@@ -75,10 +75,13 @@ export CLOSELOOP_TEST_DSN CLOSELOOP_BIN_DIR CLOSELOOP_SRC_DIR CLOSELOOP_TEST_LOG
 unset CMOCKA_MESSAGE_OUTPUT CMOCKA_TEST_ABORT CLOSELOOP_DATABASE_URL CLOSELOOP_CONFIG \
     CLOSELOOP_URL CLOSELOOP_TOKEN CLOSELOOP_LISTEN
 
-# --- GitHub's own example payloads and the exchange recording ----------------
+# --- GitHub's own example payloads and the exchange recordings ---------------
 # The real `issues` webhook examples (npm @octokit/webhooks-examples) feed test_github;
 # every exchange with the fake GitHub is recorded and checked against GitHub's OpenAPI
-# description after the integration tests (tests/conformance/run.sh).
+# description after the integration tests (tests/conformance/run.sh). Likewise every exchange
+# with the fake Jira (FAKE_JIRA_RECORD) is checked against Jira Cloud's platform v3
+# description (tests/conformance/run.sh --spec jira) when the tests recorded any: only the
+# Cloud v3 ones can be, the v2/DC exchanges are left out by run.sh (see its header).
 c_pass=0
 c_fail=0
 c_lines=
@@ -91,8 +94,9 @@ else
 "
 fi
 FAKE_GITHUB_RECORD=$tmp/github-exchanges.jsonl
+FAKE_JIRA_RECORD=$tmp/jira-exchanges.jsonl
 CLOSELOOP_CONFORMANCE_DIR=$tmp
-export FAKE_GITHUB_RECORD CLOSELOOP_CONFORMANCE_DIR
+export FAKE_GITHUB_RECORD FAKE_JIRA_RECORD CLOSELOOP_CONFORMANCE_DIR
 
 # --- unit tests (cmocka) ---------------------------------------------------
 u_pass=0
@@ -227,6 +231,22 @@ else
 fi
 c_lines="${c_lines}  $(tail -n 1 "$logdir/conformance.log" 2>/dev/null || echo 'conformance: nothing recorded')
 "
+
+# --- conformance of the recorded Jira traffic (Cloud v3 exchanges only) --------------
+echo "---- conformance (Jira Cloud platform v3 OpenAPI) ----"
+if [ -s "$FAKE_JIRA_RECORD" ]; then
+    if sh tests/conformance/run.sh --spec jira "$FAKE_JIRA_RECORD" \
+        >"$logdir/conformance-jira.log" 2>&1; then
+        c_pass=$((c_pass + 1))
+    else
+        c_fail=$((c_fail + 1))
+    fi
+    c_lines="${c_lines}  jira: $(tail -n 1 "$logdir/conformance-jira.log" 2>/dev/null)
+"
+else
+    c_lines="${c_lines}  jira: no exchange recorded (no test used the fake Jira), nothing to check
+"
+fi
 printf '%s' "$c_lines"
 
 # --- summary -------------------------------------------------------------------

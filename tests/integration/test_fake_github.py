@@ -1,5 +1,6 @@
 """Runs the tracker fakes' own tests under tests/run.sh: tests/fakes/test_fake_github.py (the
-GitHub fake) and tests/fakes/test_fake_base.py (the machinery it is built on).
+GitHub fake), tests/fakes/test_fake_jira.py (the Jira fake, both flavours) and
+tests/fakes/test_fake_base.py (the machinery they are built on).
 
 They need neither PostgreSQL nor closeloopd: the fake is what the sync tests stand on, so it
 is checked first-hand here. The modules are loaded under other names because this file has
@@ -13,7 +14,7 @@ import unittest
 
 _fakes = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fakes")
 
-for _file in ("test_fake_github.py", "test_fake_base.py"):
+for _file in ("test_fake_github.py", "test_fake_jira.py", "test_fake_base.py"):
     _spec = importlib.util.spec_from_file_location("fakes_" + _file[:-3],
                                                    os.path.join(_fakes, _file))
     _mod = importlib.util.module_from_spec(_spec)
