@@ -134,6 +134,7 @@ CREATE OR REPLACE FUNCTION team_json(t teams) RETURNS text LANGUAGE sql STABLE A
         'manager', (SELECT handle FROM people WHERE id = t.manager_id),
         'sync', cl_sync_default(t.sync_tracker, t.sync_scope),
         'github_repo', CASE WHEN t.sync_tracker = 'github' THEN t.sync_scope END,
+        'jira_project', CASE WHEN t.sync_tracker = 'jira' THEN t.sync_scope END,
         'created_at', t.created_at, 'updated_at', t.updated_at)::text
 $$;
 
@@ -187,7 +188,8 @@ CREATE OR REPLACE FUNCTION incident_json(i incidents) RETURNS text LANGUAGE sql 
                         'overdue', count(*) FILTER (WHERE cl_action_overdue(status, due_on)))
                     FROM actions WHERE incident_id = i.id),
         'sync', cl_sync_default(i.sync_tracker, i.sync_scope),
-        'github_repo', CASE WHEN i.sync_tracker = 'github' THEN i.sync_scope END)::text
+        'github_repo', CASE WHEN i.sync_tracker = 'github' THEN i.sync_scope END,
+        'jira_project', CASE WHEN i.sync_tracker = 'jira' THEN i.sync_scope END)::text
 $$;
 DROP FUNCTION IF EXISTS incident_json_base(incidents);
 

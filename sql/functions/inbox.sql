@@ -51,6 +51,7 @@ LANGUAGE sql AS $$
                        claimed_by = current_setting('application_name')
     WHERE i.id IN (SELECT x.id FROM inbox x
                    WHERE x.processed_at IS NULL AND x.attempts < 5
+                     AND (x.not_before IS NULL OR x.not_before <= now())
                      AND NOT cl_claim_held(x.claimed_by, x.claimed_until)
                    ORDER BY x.id LIMIT lim FOR UPDATE SKIP LOCKED)
     RETURNING i.id, i.tracker, i.connection, i.event, i.payload
@@ -80,11 +81,21 @@ BEGIN
         WHERE id = inbox_id;
         RETURN '{"dead": true}'::jsonb;
     END IF;
+    IF cl_sync_busy(b.tracker, b.connection, coalesce(remote->>'remote_id', old_id)) THEN
+        UPDATE inbox SET claimed_until = NULL, claimed_by = NULL,
+                         not_before = now() + interval '300 milliseconds'
+        WHERE id = inbox_id;
+        RETURN '{"deferred": true}'::jsonb;   -- after the push in flight (see not_before)
+    END IF;
     IF kind = 'apply' THEN
         res := cl_sync_apply(b.tracker, b.connection, remote, b.tracker, actor, true, false,
                              replaced);
     ELSIF kind = 'moved' THEN
         PERFORM cl_link_moved(b.tracker, b.connection, old_id, remote, at);
+    ELSIF kind = 'reread' THEN   -- something changed that the delivery cannot tell: read it
+        PERFORM cl_sync_enqueue(l.action_id, 'push')
+        FROM links l WHERE l.tracker = b.tracker AND l.connection = b.connection
+                       AND l.remote_id = old_id AND l.state = 'linked';
     ELSIF kind = 'deleted' THEN
         PERFORM cl_link_gone(b.tracker, b.connection, old_id, 'deleted on ' || b.tracker, at);
     END IF;

@@ -36,6 +36,34 @@ LANGUAGE sql IMMUTABLE AS $$
     SELECT CASE WHEN key ~ '^[0-9]+$' THEN scope || '#' || key ELSE key END
 $$;
 
+-- What a scope is reconciled as: Jira's issue type ("OPS/Bug") is for creating issues;
+-- its project is what is searched. Other trackers' scopes are searched as they are.
+CREATE OR REPLACE FUNCTION cl_sync_poll_scope(tracker_in text, scope_in text) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE tracker_in WHEN 'jira' THEN split_part(scope_in, '/', 1) ELSE scope_in END
+$$;
+
+-- Whether the issue's push is under way: its action's outbox rows are claimed by a live
+-- holder (this process included). Its echoes wait until the push is recorded.
+CREATE OR REPLACE FUNCTION cl_sync_busy(tracker_in text, conn text, rid text) RETURNS boolean
+LANGUAGE sql STABLE AS $$
+    SELECT EXISTS (
+        SELECT 1 FROM links l JOIN outbox o ON o.action_id = l.action_id
+        WHERE l.tracker = tracker_in AND l.connection = conn AND l.remote_id = rid
+          AND o.done_at IS NULL AND o.failed_at IS NULL AND o.claimed_by IS NOT NULL
+          AND o.claimed_until >= now()
+          AND EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.application_name = o.claimed_by))
+$$;
+
+-- Starts reconciling a scope (a no-op when it already is), from `cursor`.
+CREATE OR REPLACE FUNCTION cl_scope_add(tracker_in text, conn text, scope_in text,
+                                        cursor_in timestamptz) RETURNS void
+LANGUAGE sql AS $$
+    INSERT INTO sync_scopes (tracker, connection, scope, cursor)
+    VALUES (tracker_in, conn, cl_sync_poll_scope(tracker_in, scope_in), cursor_in)
+    ON CONFLICT DO NOTHING
+$$;
+
 -- Who may hold a claim: nobody when it expired (the backstop for a holder that is
 -- alive but hung), when the claiming process has no session left (it died: its claims
 -- are free at once, not after a lease), or when the caller is the holder itself (each
@@ -48,13 +76,27 @@ LANGUAGE sql STABLE AS $$
        AND EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.application_name = holder)
 $$;
 
--- The action in the terms the sync compares: status collapsed to remote terms, trailing
--- blanks of the description dropped (trackers trim them; keeping them would ping-pong).
-CREATE OR REPLACE FUNCTION cl_sync_local(aid bigint) RETURNS jsonb LANGUAGE sql STABLE AS $$
+-- A status in the words a tracker can say: GitHub has open and closed (done, not
+-- planned); Jira's status categories also tell "in progress" (blocked is in progress).
+CREATE OR REPLACE FUNCTION cl_sync_status_term(tracker_in text, status text) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN NOT action_is_open(status) THEN status
+                WHEN tracker_in = 'jira' AND status <> 'open' THEN 'in_progress'
+                ELSE 'open' END
+$$;
+
+-- The action in the terms the sync compares: status in its link's tracker's words,
+-- trailing blanks of the description dropped (trackers trim them; keeping them would
+-- ping-pong). tracker_in: when the link does not exist yet.
+DROP FUNCTION IF EXISTS cl_sync_local(bigint);
+CREATE OR REPLACE FUNCTION cl_sync_local(aid bigint, tracker_in text DEFAULT NULL) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
     SELECT jsonb_build_object(
         'title', a.title, 'description', rtrim(a.description, E' \t\r\n'), 'due_on', a.due_on,
         'owner', p.handle,
-        'status', CASE WHEN action_is_open(a.status) THEN 'open' ELSE a.status END)
+        'status', cl_sync_status_term(
+                      coalesce(tracker_in, (SELECT tracker FROM links WHERE action_id = a.id)),
+                      a.status))
     FROM actions a LEFT JOIN people p ON p.id = a.owner_id
     WHERE a.id = aid
 $$;
@@ -230,13 +272,10 @@ BEGIN
     n := o;
     loc := cl_sync_local(o.id);
     -- remote values in closeloop terms; a field the remote cannot tell is taken as base
-    r := jsonb_build_object('title', remote->'title', 'description', remote->'description',
-                            'status', remote->'status');
-    IF remote ? 'due_on' THEN
-        r := r || jsonb_build_object('due_on', remote->'due_on');
-    ELSE
-        r := r || jsonb_build_object('due_on', coalesce(l.base->'due_on', loc->'due_on'));
-    END IF;
+    FOREACH f IN ARRAY ARRAY['title', 'description', 'status', 'due_on'] LOOP
+        r := r || jsonb_build_object(f, CASE WHEN remote ? f THEN remote->f
+                                             ELSE coalesce(l.base->f, loc->f) END);
+    END LOOP;
     own := cl_sync_owner(tracker_in, remote->'assignees');
     IF loc->>'owner' IS NOT NULL AND cl_person_account(loc->>'owner', tracker_in) IS NULL THEN
         -- closeloop cannot express this owner remotely: the assignees are left alone
@@ -386,6 +425,13 @@ CREATE OR REPLACE FUNCTION cl_link_creating(link_id bigint) RETURNS timestamptz 
     WHERE id = link_id RETURNING creating_since
 $$;
 
+-- A create refused before any request was sent: the link is pending again (no issue can
+-- exist, so the next attempt creates without looking for a marker first).
+CREATE OR REPLACE FUNCTION cl_link_not_created(link_id bigint) RETURNS void LANGUAGE sql AS $$
+    UPDATE links SET state = 'pending', creating_since = NULL, updated_at = now()
+    WHERE id = link_id AND state = 'creating'
+$$;
+
 -- Records what the remote now holds after closeloop wrote it: the snapshot becomes the
 -- base (in closeloop terms, from `agreed`), so the echo changes nothing. `before` (may be
 -- NULL) is the snapshot the write was computed against: kept as what it replaced. When
@@ -453,9 +499,7 @@ BEGIN
                      updated_at = now()
     WHERE id = link_id RETURNING * INTO l;
     -- a move followed here takes the link to a scope that must be polled too
-    INSERT INTO sync_scopes (tracker, connection, scope, cursor)
-    VALUES (l.tracker, l.connection, l.scope, now() - interval '5 minutes')
-    ON CONFLICT DO NOTHING;
+    PERFORM cl_scope_add(l.tracker, l.connection, l.scope, now() - interval '5 minutes');
     RETURN cl_sync_apply(l.tracker, l.connection, remote, l.tracker, actor, false, true);
 END $$;
 
@@ -483,9 +527,7 @@ BEGIN
     END IF;
     INSERT INTO links (action_id, tracker, connection, scope, remote_key)
     VALUES (aid, tracker_in, conn, scope_in, key_in);
-    INSERT INTO sync_scopes (tracker, connection, scope, cursor)
-    VALUES (tracker_in, conn, scope_in, now() - interval '5 minutes')
-    ON CONFLICT DO NOTHING;
+    PERFORM cl_scope_add(tracker_in, conn, scope_in, now() - interval '5 minutes');
     PERFORM cl_sync_enqueue(aid, op_in);
 END $$;
 
@@ -527,10 +569,8 @@ BEGIN
       AND (at IS NULL OR remote_updated_at IS NULL OR at >= remote_updated_at)
     RETURNING id INTO lid;
     IF lid IS NOT NULL THEN
-        INSERT INTO sync_scopes (tracker, connection, scope, cursor)
-        SELECT tracker, connection, scope, now() - interval '5 minutes' FROM links
-        WHERE id = lid
-        ON CONFLICT DO NOTHING;
+        PERFORM cl_scope_add(tracker, connection, scope, now() - interval '5 minutes')
+        FROM links WHERE id = lid;
         PERFORM cl_event(action_id, tracker_in, 'closeloop', 'sync_link', NULL,
                          'moved to ' || cl_sync_display(scope, remote_key))
         FROM links WHERE id = lid;
@@ -568,13 +608,19 @@ $$;
 -- the end of a listing sorted by update time, and may have pushed an issue onto a page
 -- already read: then the cursor stays where it was, and the next poll reads the range
 -- again (its unchanged pages answer 304).
+-- next_cursor, when the provider gives one, is where the next listing starts (the provider
+-- reaches back from it by its own overlap: Jira's minute-precision JQL); else the cursor
+-- follows the newest update listed. A snapshot skipped because its push is under way
+-- keeps the cursor where it was.
 DROP FUNCTION IF EXISTS cl_repo_polled(text, text, text, jsonb, text, boolean, text, integer,
                                       double precision, timestamptz);
+DROP FUNCTION IF EXISTS cl_scope_polled(text, text, text, jsonb, text, boolean, text, integer,
+                                        double precision, timestamptz);
 CREATE OR REPLACE FUNCTION cl_scope_polled(tracker_in text, conn text, scope_in text,
                                            remotes jsonb, state_in text, unchanged boolean,
                                            err text, nrequests integer,
                                            interval_seconds double precision,
-                                           listed_at timestamptz)
+                                           listed_at timestamptz, next_cursor timestamptz)
 RETURNS jsonb
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -582,20 +628,29 @@ DECLARE
     applied integer := 0;
     newest timestamptz;
     old_cursor timestamptz;
+    busy boolean := false;
 BEGIN
     SELECT cursor INTO old_cursor FROM sync_scopes
     WHERE tracker = tracker_in AND connection = conn AND scope = scope_in;
     IF err IS NULL AND remotes IS NOT NULL THEN
         FOR r IN SELECT * FROM jsonb_array_elements(remotes) LOOP
+            IF cl_sync_busy(tracker_in, conn, r->>'remote_id') THEN
+                busy := true;    -- its push reads it anyway; the cursor stays for the rest
+                CONTINUE;
+            END IF;
             IF (cl_sync_apply(tracker_in, conn, r, tracker_in, 'reconcile')->>'linked')::boolean THEN
                 applied := applied + 1;
             END IF;
             newest := greatest(newest, (r->>'updated_at')::timestamptz);
         END LOOP;
+        IF busy THEN
+            newest := NULL;
+        END IF;
     END IF;
     UPDATE sync_scopes
     SET claimed_until = NULL, claimed_by = NULL,
-        cursor = CASE WHEN err IS NOT NULL THEN cursor
+        cursor = CASE WHEN err IS NOT NULL OR busy THEN cursor
+                      WHEN next_cursor IS NOT NULL THEN greatest(cursor, next_cursor)
                       WHEN listed_at IS NOT NULL AND newest >= listed_at - interval '1 second'
                           THEN cursor
                       ELSE greatest(cursor, newest) END,
@@ -636,8 +691,7 @@ BEGIN
         RAISE EXCEPTION 'unknown incident "%"', incident_key
             USING ERRCODE = 'CL422', COLUMN = 'incident';
     END IF;
-    INSERT INTO sync_scopes (tracker, connection, scope) VALUES (tracker_in, conn, scope_in)
-    ON CONFLICT DO NOTHING;
+    PERFORM cl_scope_add(tracker_in, conn, scope_in, NULL);
     FOR r IN SELECT * FROM jsonb_array_elements(remotes) LOOP
         IF EXISTS (SELECT 1 FROM links WHERE tracker = tracker_in AND connection = conn
                    AND remote_id = r->>'remote_id') THEN
@@ -661,7 +715,7 @@ BEGIN
                            url, base, remote_updated_at, remote_digest, remote_read, warning,
                            synced_at)
         VALUES (aid, tracker_in, conn, coalesce(r->>'scope', scope_in), 'linked',
-                r->>'remote_id', r->>'key', r->>'url', cl_sync_local(aid),
+                r->>'remote_id', r->>'key', r->>'url', cl_sync_local(aid, tracker_in),
                 (r->>'updated_at')::timestamptz, cl_sync_digest(r), NULL,
                 own->>'warning', now());
         imported := imported + 1;

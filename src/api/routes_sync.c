@@ -21,7 +21,7 @@ struct rs_specs {
 };
 
 static struct rs_specs rs_specs[RS_MAX_TRACKERS];
-static struct valid_field rs_link_spec[RS_MAX_TRACKERS];
+static struct valid_field rs_link_spec[RS_MAX_TRACKERS + 1]; /* each tracker's, and "issue" */
 static size_t rs_ntrackers;
 
 static const struct db_stmt sql_inbox_put = {"inbox_put",
@@ -53,7 +53,21 @@ static bool rs_scope_ok(struct api_req *q, const struct provider_def *def, const
 
 /* ---- link ---- */
 
-/* {"<tracker>": "<reference>"}: exactly one tracker, and a reference it can parse. */
+/* The provider whose references include ref ("owner/repo#1", "OPS-1"), or NULL. */
+static const struct provider_def *rs_ref_owner(const char *ref)
+{
+    char scope[202];
+    char key[65];
+    size_t i;
+
+    for (i = 0; ref != NULL && i < rs_ntrackers; i++)
+        if (rs_specs[i].def->parse_ref(ref, scope, sizeof(scope), key, sizeof(key)))
+            return rs_specs[i].def;
+    return NULL;
+}
+
+/* {"<tracker>": "<reference>"}, or {"issue": "<reference>"} for whichever tracker's
+ * references look like it: exactly one, and a reference its tracker can parse. */
 static void action_link(struct api_req *q)
 {
     json_t *body = NULL;
@@ -64,13 +78,24 @@ static void action_link(struct api_req *q)
     size_t i;
 
     if (api_req_path_id(q) != CL_OK ||
-        api_req_body(&body, q, rs_link_spec, rs_ntrackers, VALID_MODE_CREATE, false) != CL_OK)
+        api_req_body(&body, q, rs_link_spec, rs_ntrackers + 1, VALID_MODE_CREATE, false) != CL_OK)
         return;
     for (i = 0; i < rs_ntrackers && json_object_size(body) == 1; i++)
         if (json_object_get(body, rs_specs[i].def->tracker) != NULL) {
             def = rs_specs[i].def;
             ref = json_string_value(json_object_get(body, def->tracker));
         }
+    if (def == NULL && json_object_size(body) == 1 && json_object_get(body, "issue") != NULL) {
+        ref = json_string_value(json_object_get(body, "issue"));
+        def = rs_ref_owner(ref);
+        if (def == NULL) {
+            api_req_error(q, 422, "validation", "issue",
+                          "\"%.80s\" is no tracker's issue reference (owner/repo#123, PROJ-123)",
+                          ref);
+            json_decref(body);
+            return;
+        }
+    }
     if (def == NULL)
         api_req_error(q, 422, "validation", NULL, "name exactly one tracker and its issue");
     else if (!def->parse_ref(ref, scope, sizeof(scope), key, sizeof(key)))
@@ -257,7 +282,8 @@ static void sync_hook(struct api_req *q)
         api_req_error(q, 400, "bad_json", NULL,
                       "the payload must be a JSON object (webhook content type application/json)");
     } else if (rc == CL_OK && hook.kind != PROVIDER_HOOK_APPLY &&
-               hook.kind != PROVIDER_HOOK_MOVED && hook.kind != PROVIDER_HOOK_DELETED) {
+               hook.kind != PROVIDER_HOOK_MOVED && hook.kind != PROVIDER_HOOK_DELETED &&
+               hook.kind != PROVIDER_HOOK_REREAD) {
         rs_hook_dropped(q, &hook);
     } else {
         api_req_after(q, rs_kick_inbox, s);
@@ -305,6 +331,7 @@ static void rs_specs_build(void)
             (struct valid_field){all[i]->tracker, VALID_STR, VALID_NONBLANK, 270, NULL};
     }
     rs_ntrackers = i;
+    rs_link_spec[i] = (struct valid_field){"issue", VALID_STR, VALID_NONBLANK, 270, NULL};
 }
 
 void routes_sync_add(struct api *a)

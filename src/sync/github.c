@@ -138,18 +138,6 @@ static void gh_repo_request(struct gh_op *op, const char *method, const char *re
 
 /* ---- answers ---- */
 
-static double gh_header_num(const struct http_response *resp, const char *name, double def)
-{
-    const char *v = http_response_header(resp, name);
-    char *end = NULL;
-    double d;
-
-    if (v == NULL)
-        return def;
-    d = strtod(v, &end);
-    return end != v ? d : def;
-}
-
 /* GitHub's message for an error answer: errors[0].message, else message. */
 static void gh_error_text(char *out, size_t n, const struct http_response *resp)
 {
@@ -173,7 +161,7 @@ static void gh_error_text(char *out, size_t n, const struct http_response *resp)
 /* A limit answer: 429, or 403 with retry-after / no remaining / a rate-limit message. */
 static bool gh_limited(const struct github *g, const struct http_response *resp, double *wait)
 {
-    double retry = gh_header_num(resp, "retry-after", -1);
+    double retry = remote_header_num(resp, "retry-after", -1);
     double now_epoch = (double)time(NULL);
     double reset = remote_rate_reset(g->remote);
 
@@ -183,7 +171,7 @@ static bool gh_limited(const struct github *g, const struct http_response *resp,
         *wait = retry;
         return true;
     }
-    if (gh_header_num(resp, "x-ratelimit-remaining", -1) == 0) {
+    if (remote_header_num(resp, "x-ratelimit-remaining", -1) == 0) {
         *wait = reset > now_epoch ? reset - now_epoch + 1 : 60;
         return true;
     }
@@ -298,11 +286,11 @@ static bool gh_ready(void *prov, struct remote_op *base)
 static void gh_observe(void *prov, const struct http_response *resp)
 {
     struct github *g = prov;
-    double remaining = gh_header_num(resp, "x-ratelimit-remaining", -1);
+    double remaining = remote_header_num(resp, "x-ratelimit-remaining", -1);
 
     if (remaining >= 0)
-        remote_note_rate(g->remote, (long)gh_header_num(resp, "x-ratelimit-limit", 0),
-                         (long)remaining, gh_header_num(resp, "x-ratelimit-reset", 0));
+        remote_note_rate(g->remote, (long)remote_header_num(resp, "x-ratelimit-limit", 0),
+                         (long)remaining, remote_header_num(resp, "x-ratelimit-reset", 0));
     if (resp->code == CL_OK && resp->status != 401)
         remote_set_auth_failed(g->remote, false);
 }
@@ -541,16 +529,6 @@ static char *gh_link_next(const struct http_response *resp)
 }
 
 /* "Sat, 21 Nov 2026 12:00:00 GMT" -> "2026-11-21T12:00:00Z"; "" when absent or odd. */
-static void gh_date_rfc3339(char *out, size_t n, const char *http_date)
-{
-    struct tm tm = {0};
-
-    out[0] = '\0';
-    if (http_date == NULL || strptime(http_date, "%a, %d %b %Y %H:%M:%S GMT", &tm) == NULL)
-        return;
-    strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 static void gh_list_page(struct remote_op *base, const struct http_response *resp);
 
 /* Asks for the next page, conditionally when the last listing saw that same URL. */
@@ -624,7 +602,7 @@ static void gh_list_page(struct remote_op *base, const struct http_response *res
     if (gh_check(op, resp))
         return;
     if (op->pages == 0)
-        gh_date_rfc3339(op->listed_at, sizeof(op->listed_at), http_response_header(resp, "date"));
+        remote_response_date(op->listed_at, sizeof(op->listed_at), resp);
     if (resp->status == 304) {
         const char *after = json_string_value(
             json_object_get(json_array_get(op->pages_in, (size_t)op->pages + 1), "url"));
@@ -761,28 +739,6 @@ static void github_find_marker(void *self, const struct provider_job *job, provi
 
 /* ---- doctor ---- */
 
-static void gh_check_add(json_t *checks, const char *name, bool ok, const char *detail)
-{
-    json_array_append_new(checks,
-                          json_pack("{s:s, s:b, s:s}", "name", name, "ok", ok, "detail", detail));
-}
-
-static void gh_doctor_finish(struct gh_op *op)
-{
-    json_t *out = json_object();
-    size_t i;
-    json_t *c;
-    bool ok = true;
-
-    json_array_foreach (op->acc, i, c) {
-        ok &= json_is_true(json_object_get(c, "ok"));
-    }
-    json_object_set_new(out, "ok", json_boolean(ok));
-    json_object_set(out, "checks", op->acc);
-    remote_op_ok(&op->base, out);
-    json_decref(out);
-}
-
 static void gh_doctor_labels(struct remote_op *base, const struct http_response *resp)
 {
     static const char *const want[] = {GITHUB_MAP_LABEL, "corrective", "preventive"};
@@ -806,14 +762,14 @@ static void gh_doctor_labels(struct remote_op *base, const struct http_response 
             buf_printf(&missing, "%s%s", missing.len > 0 ? ", " : "", want[k]);
     }
     if (resp->code != CL_OK || resp->status != 200)
-        gh_check_add(op->acc, "labels", false, "could not list the repository's labels");
+        remote_check(op->acc, "labels", false, "could not list the repository's labels");
     else if (missing.len > 0)
-        gh_check_add(op->acc, "labels", false, missing.data);
+        remote_check(op->acc, "labels", false, "%s", missing.data);
     else
-        gh_check_add(op->acc, "labels", true, "postmortem, corrective and preventive exist");
+        remote_check(op->acc, "labels", true, "postmortem, corrective and preventive exist");
     json_decref(arr);
     buf_dispose(&missing);
-    gh_doctor_finish(op);
+    remote_op_checks_done(&op->base, op->acc);
 }
 
 static void gh_doctor_repo(struct remote_op *base, const struct http_response *resp)
@@ -828,19 +784,19 @@ static void gh_doctor_repo(struct remote_op *base, const struct http_response *r
         snprintf(detail, sizeof(detail), "cannot read %s (%ld): wrong name, or the %s", op->scope,
                  resp->status,
                  op->g->app_key != NULL ? "App is not installed on it" : "token cannot see it");
-        gh_check_add(op->acc, "repository", false, detail);
-        gh_doctor_finish(op);
+        remote_check(op->acc, "repository", false, "%s", detail);
+        remote_op_checks_done(&op->base, op->acc);
         return;
     }
     repo = json_loadb(resp->body, resp->body_len, 0, NULL);
     perm = json_object_get(repo, "permissions");
     push = json_is_true(json_object_get(perm, "push"));
-    gh_check_add(op->acc, "repository", true, op->scope);
-    gh_check_add(op->acc, "issues enabled", !json_is_false(json_object_get(repo, "has_issues")),
+    remote_check(op->acc, "repository", true, "%s", op->scope);
+    remote_check(op->acc, "issues enabled", !json_is_false(json_object_get(repo, "has_issues")),
                  json_is_false(json_object_get(repo, "has_issues")) ? "issues are disabled"
                                                                     : "issues are on");
     if (json_is_object(perm))
-        gh_check_add(op->acc, "write access", push,
+        remote_check(op->acc, "write access", push,
                      push ? "can create, edit, close and assign issues"
                           : "no push access: assignees and labels would be silently dropped; "
                             "grant Issues: read and write");
@@ -863,9 +819,9 @@ static void gh_doctor_auth(struct remote_op *base, const struct http_response *r
         snprintf(detail, sizeof(detail), "token accepted");
     else
         snprintf(detail, sizeof(detail), "token refused (%ld): set github_token", resp->status);
-    gh_check_add(op->acc, "credentials", ok || app, detail);
+    remote_check(op->acc, "credentials", ok || app, "%s", detail);
     if (!ok && !app) {
-        gh_doctor_finish(op);
+        remote_op_checks_done(&op->base, op->acc);
         return;
     }
     gh_repo_request(op, "GET", op->scope, "", NULL, gh_doctor_repo);
@@ -891,28 +847,13 @@ static int github_parse_hook(void *self, const char *event, const char *body, si
     return github_map_hook(event, body, len, out, err);
 }
 
-/* A header GitHub must send: printable ASCII, 1..max bytes (it is stored and logged). */
-static const char *gh_hook_header(const struct provider_delivery *d, const char *name, size_t max)
-{
-    const char *v = d->header(d->ctx, name);
-    size_t n = v != NULL ? strlen(v) : 0;
-    size_t i;
-
-    if (n == 0 || n > max)
-        return NULL;
-    for (i = 0; i < n; i++)
-        if ((unsigned char)v[i] <= ' ' || (unsigned char)v[i] >= 0x7f)
-            return NULL;
-    return v;
-}
-
 static int github_read_hook(void *self, const struct provider_delivery *d,
                             struct provider_hook *out, struct cl_err *err)
 {
     struct github *g = self;
     const char *secret = g->cfg->webhook_secret;
-    const char *event = gh_hook_header(d, "X-GitHub-Event", sizeof(out->event) - 1);
-    const char *delivery = gh_hook_header(d, "X-GitHub-Delivery", sizeof(out->delivery) - 1);
+    const char *event = remote_hook_header(d, "X-GitHub-Event", sizeof(out->event) - 1);
+    const char *delivery = remote_hook_header(d, "X-GitHub-Delivery", sizeof(out->delivery) - 1);
 
     memset(out, 0, sizeof(*out));
     if (secret[0] == '\0' || !crypto_verify_sha256_header(d->header(d->ctx, "X-Hub-Signature-256"),

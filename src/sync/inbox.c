@@ -7,7 +7,8 @@
 #include <string.h>
 
 #define IB_BATCH "50"
-#define IB_TICK  2.0 /* fallback wake-up: other instances' leftovers, a database back */
+#define IB_TICK  2.0  /* fallback wake-up: other instances' leftovers, a database back */
+#define IB_DEFER 0.35 /* look again this soon when a delivery waited for a push */
 
 enum ib_state { IB_IDLE, IB_CLAIMING, IB_APPLYING };
 
@@ -34,6 +35,7 @@ struct inbox {
     int next;
     struct db_query *q;
     ev_timer timer;
+    bool deferred; /* a delivery of this batch waits for its issue's push */
     unsigned long applied;
     unsigned long unreadable;
 };
@@ -69,6 +71,12 @@ static void ib_done(struct inbox *ib, bool more)
 {
     ib_rows_free(ib);
     ib_set(ib, IB_IDLE);
+    if (ib->deferred) { /* the push it waits for is short: the next look is soon */
+        ib->deferred = false;
+        ev_timer_stop(ib->loop, &ib->timer);
+        ev_timer_set(&ib->timer, IB_DEFER, IB_TICK);
+        ev_timer_start(ib->loop, &ib->timer);
+    }
     if (more || ib->again) {
         ib->again = false;
         ib_kick(ib);
@@ -92,6 +100,8 @@ static void ib_on_applied(const struct db_reply *r, void *arg)
         /* counted as a try; after five the delivery stays as a dead letter */
         db_query(ib->pool, "SELECT cl_inbox_failed($1::bigint, $2)", 2,
                  (const char *const[]){row->id, r->message}, NULL, NULL);
+    } else if (strstr(PQgetvalue(r->res, 0, 0), "\"deferred\"") != NULL) {
+        ib->deferred = true; /* not applied yet: it waits for its issue's push */
     } else {
         ib->applied++;
     }
@@ -99,7 +109,7 @@ static void ib_on_applied(const struct db_reply *r, void *arg)
     ib_next(ib);
 }
 
-static const char *const hook_kinds[] = {"ignore", "ping", "apply", "moved", "deleted"};
+static const char *const hook_kinds[] = {"ignore", "ping", "apply", "moved", "deleted", "reread"};
 
 /* Parses one delivery with its connection's provider and applies it. */
 static void ib_apply(struct inbox *ib, const struct ib_row *row)

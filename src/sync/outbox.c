@@ -278,6 +278,13 @@ static void ob_on_created(const struct provider_result *r, void *arg)
     struct outbox *o = arg;
     char url[300];
 
+    if (r->outcome == PROVIDER_REJECTED && r->requests == 0) {
+        /* refused before anything was sent: no issue can exist, no marker to look for */
+        o->counts[r->outcome]++;
+        ob_record(o, "SELECT cl_link_not_created($1::bigint), cl_outbox_fail($2::bigint[], $3)", 3,
+                  (const char *const[]){o->job->link, o->job->ids, r->message});
+        return;
+    }
     if (r->outcome != PROVIDER_OK) {
         ob_failed(o, r);
         return;

@@ -68,11 +68,11 @@ static void poll_on_list(const struct provider_result *r, void *arg)
     p->q = db_query(
         p->c->pool,
         "SELECT cl_scope_polled($1, $2, $3, $4::jsonb, $5, $6::boolean, $7, $8::int, $9::float8,"
-        " $10::timestamptz)",
-        10,
+        " $10::timestamptz, $11::timestamptz)",
+        11,
         (const char *const[]){p->c->def->tracker, p->c->cfg->name, p->scope, remotes, r->poll_state,
                               r->not_modified ? "true" : "false", ok ? NULL : r->message, requests,
-                              interval, r->listed_at},
+                              interval, r->listed_at, ok ? r->next_cursor : NULL},
         poll_on_recorded, p);
     free(remotes);
 }

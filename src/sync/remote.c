@@ -2,6 +2,8 @@
 
 #include "closeloop/util/log.h"
 
+#include <curl/curl.h>
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -372,4 +374,71 @@ void remote_describe(const struct remote *r, json_t *into)
     json_object_set_new(into, "last_error",
                         r->last_error[0] != '\0' ? json_string(r->last_error) : json_null());
     json_object_set_new(into, "requests", json_integer((json_int_t)r->requests));
+}
+
+void remote_response_date(char *out, size_t n, const struct http_response *resp)
+{
+    const char *d = resp != NULL ? http_response_header(resp, "date") : NULL;
+    time_t t = d != NULL ? curl_getdate(d, NULL) : -1;
+    struct tm tm;
+
+    out[0] = '\0';
+    if (t < 0)
+        return;
+    gmtime_r(&t, &tm);
+    strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+double remote_header_num(const struct http_response *resp, const char *name, double def)
+{
+    const char *v = http_response_header(resp, name);
+    char *end = NULL;
+    double d;
+
+    if (v == NULL)
+        return def;
+    d = strtod(v, &end);
+    return end != v && d >= 0 ? d : def;
+}
+
+const char *remote_hook_header(const struct provider_delivery *d, const char *name, size_t max)
+{
+    const char *v = d->header(d->ctx, name);
+    size_t n = v != NULL ? strlen(v) : 0;
+    size_t i;
+
+    if (n == 0 || n > max)
+        return NULL;
+    for (i = 0; i < n; i++)
+        if ((unsigned char)v[i] <= ' ' || (unsigned char)v[i] >= 0x7f)
+            return NULL;
+    return v;
+}
+
+void remote_check(json_t *checks, const char *name, bool ok, const char *fmt, ...)
+{
+    char detail[400];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof(detail), fmt, ap);
+    va_end(ap);
+    json_array_append_new(checks,
+                          json_pack("{s:s, s:b, s:s}", "name", name, "ok", ok, "detail", detail));
+}
+
+void remote_op_checks_done(struct remote_op *op, json_t *checks)
+{
+    json_t *out = json_object();
+    size_t i;
+    json_t *c;
+    bool ok = true;
+
+    json_array_foreach (checks, i, c) {
+        ok &= json_is_true(json_object_get(c, "ok"));
+    }
+    json_object_set_new(out, "ok", json_boolean(ok));
+    json_object_set(out, "checks", checks);
+    remote_op_ok(op, out);
+    json_decref(out);
 }

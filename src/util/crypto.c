@@ -70,6 +70,14 @@ int crypto_random(void *buf, size_t len, struct cl_err *err)
     return CL_OK;
 }
 
+char *crypto_base64(const void *in, size_t len)
+{
+    char *out = cl_malloc(4 * ((len + 2) / 3) + 1);
+
+    EVP_EncodeBlock((unsigned char *)out, in, (int)len); /* writes the NUL too */
+    return out;
+}
+
 void crypto_base64url(char *out, const unsigned char *in, size_t len)
 {
     static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";

@@ -37,14 +37,16 @@ enum provider_outcome {
 
 struct provider_result {
     enum provider_outcome outcome;
-    double retry_after;     /* seconds, for RETRY and LIMITED (0: the core's backoff) */
-    char message[256];      /* why, for RETRY..AUTH; shown to people */
-    json_t *remote;         /* borrowed: one snapshot (or the doctor's report), or NULL */
-    json_t *remotes;        /* borrowed: a listing (array), or NULL */
-    bool not_modified;      /* listing: nothing changed since the last poll */
-    const char *listed_at;  /* listing: when it began by the tracker's clock, or NULL */
-    const char *poll_state; /* listing: the provider's state for the next poll, or NULL */
-    int requests;           /* requests this operation made */
+    double retry_after;      /* seconds, for RETRY and LIMITED (0: the core's backoff) */
+    char message[256];       /* why, for RETRY..AUTH; shown to people */
+    json_t *remote;          /* borrowed: one snapshot (or the doctor's report), or NULL */
+    json_t *remotes;         /* borrowed: a listing (array), or NULL */
+    bool not_modified;       /* listing: nothing changed since the last poll */
+    const char *listed_at;   /* listing: when it began by the tracker's clock, or NULL */
+    const char *next_cursor; /* listing: where the next one starts (RFC 3339), when the
+                              * provider says; NULL: from the newest update listed */
+    const char *poll_state;  /* listing: the provider's state for the next poll, or NULL */
+    int requests;            /* requests this operation made */
 };
 
 typedef void (*provider_done_fn)(const struct provider_result *r, void *arg);
@@ -67,9 +69,11 @@ struct provider_job {
 enum provider_hook_kind {
     PROVIDER_HOOK_IGNORE, /* cannot change anything closeloop syncs */
     PROVIDER_HOOK_PING,
-    PROVIDER_HOOK_APPLY,  /* merge `remote` */
-    PROVIDER_HOOK_MOVED,  /* the issue `old_id` is now `remote` */
-    PROVIDER_HOOK_DELETED /* the issue `old_id` is gone */
+    PROVIDER_HOOK_APPLY,   /* merge `remote` */
+    PROVIDER_HOOK_MOVED,   /* the issue `old_id` is now `remote` */
+    PROVIDER_HOOK_DELETED, /* the issue `old_id` is gone */
+    PROVIDER_HOOK_REREAD   /* the issue `old_id` changed in a way the delivery cannot tell
+                            * (a form the provider cannot read): the issue is read again */
 };
 
 struct provider_hook {

@@ -111,6 +111,25 @@ void remote_op_refuse(struct remote_op *op, const char *fmt, ...)
 /* Ends it OK with `remote` (new reference taken) through the loop: nothing to send. */
 void remote_op_ok_later(struct remote_op *op, json_t *remote);
 
+/* The answer's Date header (the tracker's clock) as RFC 3339 UTC in out; "" when it has
+ * none that parses. */
+void remote_response_date(char *out, size_t n, const struct http_response *resp);
+
+/* A numeric response header (Retry-After, rate-limit counters), or def when absent or not
+ * a number >= 0. */
+double remote_header_num(const struct http_response *resp, const char *name, double def);
+
+/* A delivery's header that may be stored and logged: printable ASCII, 1..max bytes; else
+ * NULL. */
+const char *remote_hook_header(const struct provider_delivery *d, const char *name, size_t max);
+
+/* A doctor's check: {"name", "ok", "detail"} appended to checks. */
+void remote_check(json_t *checks, const char *name, bool ok, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Ends a doctor's op with {"ok": every check ok, "checks": checks}. */
+void remote_op_checks_done(struct remote_op *op, json_t *checks);
+
 /* ---- the connection ---- */
 
 /* Nothing is sent for `seconds` (the later of two pauses wins); why is shown. */

@@ -15,6 +15,9 @@ void crypto_sha256_hex(char out[CRYPTO_SHA256_HEX_LEN + 1], const void *data, si
 /* Fills buf with cryptographically strong random bytes; CL_EIO if the CSPRNG fails. */
 int crypto_random(void *buf, size_t len, struct cl_err *err);
 
+/* Standard base64 with padding (RFC 4648 §4), on the heap: for HTTP Basic credentials. */
+char *crypto_base64(const void *in, size_t len);
+
 /* URL-safe base64 without padding; out needs 4*ceil(len/3)+1 bytes. */
 void crypto_base64url(char *out, const unsigned char *in, size_t len);
 

@@ -56,6 +56,30 @@ static void test_digest__sha256_and_base64url(void **state)
     assert_false(crypto_equal("abc", "abd", 3));
 }
 
+/* RFC 4648 §10 test vectors, and Basic credentials as Jira Cloud takes them. */
+static void test_digest__base64_with_padding(void **state)
+{
+    static const char *const vec[][2] = {{"", ""},
+                                         {"f", "Zg=="},
+                                         {"fo", "Zm8="},
+                                         {"foo", "Zm9v"},
+                                         {"foob", "Zm9vYg=="},
+                                         {"fooba", "Zm9vYmE="},
+                                         {"foobar", "Zm9vYmFy"}};
+    size_t i;
+    char *out;
+
+    (void)state;
+    for (i = 0; i < sizeof(vec) / sizeof(vec[0]); i++) {
+        out = crypto_base64(vec[i][0], strlen(vec[i][0]));
+        assert_string_equal(out, vec[i][1]);
+        free(out);
+    }
+    out = crypto_base64("me@example.com:t0k+/n", 21);
+    assert_string_equal(out, "bWVAZXhhbXBsZS5jb206dDBrKy9u");
+    free(out);
+}
+
 #define GH_SECRET "It's a Secret to Everybody"
 #define GH_BODY   "Hello, World!"
 #define GH_SIG    "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
@@ -142,6 +166,7 @@ int main(void)
         cmocka_unit_test(test_buf__grows_and_steals),
         cmocka_unit_test(test_buf__json_string_escapes),
         cmocka_unit_test(test_digest__sha256_and_base64url),
+        cmocka_unit_test(test_digest__base64_with_padding),
         cmocka_unit_test(test_digest__hmac_sha256_vectors),
         cmocka_unit_test(test_digest__verify_header_accepts_github_vector),
         cmocka_unit_test(test_digest__verify_header_rejects_tampering),
