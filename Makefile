@@ -10,7 +10,7 @@ DESTDIR ?=
 BUILD   ?= release
 CC      ?= cc
 
-PKGS    := libpq libcurl jansson libmicrohttpd libcrypto
+PKGS    := libpq libcurl jansson libmicrohttpd libcrypto libcmark
 CFLAGS  := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Iinclude -MMD -MP \
            -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wformat=2 -Wpointer-arith -Wundef
@@ -92,7 +92,7 @@ define unit_rule
 $(OUT)/tests/$(basename $(notdir $(1))): $(1) $(OUT)/libcloseloop.a
 	@mkdir -p $$(dir $$@)
 	@echo "  TEST    $$@"
-	$$(Q)$$(CC) $$(CFLAGS) $$(MODE_CFLAGS) $$(PKG_CFLAGS) -o $$@ $$< $(OUT)/libcloseloop.a $$(MODE_LDFLAGS) $$(PKG_LIBS) $$(LDLIBS) -lcmocka
+	$$(Q)$$(CC) $$(CFLAGS) $$(MODE_CFLAGS) $$(PKG_CFLAGS) -Itests/support -o $$@ $$< $(OUT)/libcloseloop.a $$(MODE_LDFLAGS) $$(PKG_LIBS) $$(LDLIBS) -lcmocka
 endef
 $(foreach t,$(UNIT_SRCS),$(eval $(call unit_rule,$(t))))
 
@@ -124,7 +124,7 @@ $(FUZZ_OUT)/libcloseloop.a: $(FUZZ_OBJS) $(FUZZ_OUT)/obj/migrations_data.o
 
 $(FUZZ_OUT)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OUT)/libcloseloop.a
 	@echo "  FUZZ    $@"
-	$(Q)$(FUZZ_CC) $(CFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer $(PKG_CFLAGS) -o $@ $< \
+	$(Q)$(FUZZ_CC) $(CFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer $(PKG_CFLAGS) -Itests/support -o $@ $< \
 		$(FUZZ_OUT)/libcloseloop.a $(PKG_LIBS) $(LDLIBS)
 
 # The bash completion is written by the CLI from its verb table (a unit test keeps the
@@ -158,7 +158,8 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/share/closeloop/sql/functions
 	install -m 0644 sql/functions/*.sql $(DESTDIR)$(PREFIX)/share/closeloop/sql/functions/
 
-FORMAT_FILES = $(wildcard src/*/*.c include/closeloop/*/*.h tests/unit/*/*.c tests/fuzz/*.c)
+FORMAT_FILES = $(wildcard src/*/*.c include/closeloop/*/*.h tests/unit/*/*.c tests/fuzz/*.c \
+                           tests/support/*.h)
 
 format:
 	clang-format -i $(FORMAT_FILES)

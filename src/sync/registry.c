@@ -1,16 +1,19 @@
 #include "closeloop/sync/registry.h"
 
 #include "closeloop/sync/github.h"
+#include "closeloop/sync/jira.h"
 
 #include <string.h>
 
 /* The one place that lists the trackers. */
 static const struct provider_def *const providers[] = {
     &github_provider,
+    &jira_provider,
 };
 
 static const struct conf_tracker *const trackers[] = {
     &github_conf,
+    &jira_conf,
 };
 
 const struct provider_def *registry_find(const char *tracker)
