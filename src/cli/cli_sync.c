@@ -9,8 +9,8 @@
 
 static const char *const conn_head[] = {"CONNECTION", "TRACKER", "AUTH",         "STATE",
                                         "RATE LEFT",  "RESET",   "PAUSED UNTIL", "LAST ERROR"};
-static const char *const repo_head[] = {"REPO",     "LAST SUCCESS", "PENDING",   "FAILED",
-                                        "REQUESTS", "304S",         "LAST ERROR"};
+static const char *const repo_head[] = {"SCOPE",    "LAST SUCCESS", "PENDING",   "FAILED",
+                                        "REQUESTS", "UNCHANGED",    "LAST ERROR"};
 
 /* Whether v is worth a line: not absent, not null, not "". */
 static bool given(const json_t *v)
@@ -82,13 +82,17 @@ static char *ago(const json_t *v, long now)
     return cl_asprintf("%s ago", span);
 }
 
-/* "owner/repo#7  https://...", or the repository alone while no issue exists yet. */
+/* "owner/repo#7  https://..." or "OPS-12  https://...", or the scope alone while no issue
+ * exists yet. */
 static char *where(const json_t *sync)
 {
     const json_t *number = json_object_get(sync, "number");
+    const json_t *display = json_object_get(sync, "display");
+    const json_t *scope = json_object_get(sync, "scope");
     const char *url = json_string_value(json_object_get(sync, "url"));
-    char *repo = text_of(json_object_get(sync, "repo"));
-    char *issue = json_is_integer(number)
+    char *repo = text_of(json_is_string(scope) ? scope : json_object_get(sync, "repo"));
+    char *issue = json_is_string(display) ? cl_strdup(json_string_value(display))
+                  : json_is_integer(number)
                       ? cl_asprintf("%s#%" JSON_INTEGER_FORMAT, repo, json_integer_value(number))
                       : cl_strdup(repo);
     char *text = url != NULL && *url != '\0' ? cl_asprintf("%s  %s", issue, url) : NULL;
@@ -185,7 +189,8 @@ static void add_repo(struct cli_table *t, const json_t *r, long now)
     const json_t *error = json_object_get(r, "last_error");
     bool bad = json_is_integer(failed) && json_integer_value(failed) > 0;
 
-    add_value(t, json_object_get(r, "repo"), CLI_COLOR_NONE);
+    add_value(t, json_object_get(r, json_object_get(r, "scope") != NULL ? "scope" : "repo"),
+              CLI_COLOR_NONE);
     add_owned(t, ago(json_object_get(r, "last_success_at"), now), CLI_COLOR_NONE);
     add_value(t, json_object_get(r, "pending"), CLI_COLOR_NONE);
     add_value(t, failed, bad ? CLI_COLOR_RED : CLI_COLOR_NONE);
@@ -194,7 +199,7 @@ static void add_repo(struct cli_table *t, const json_t *r, long now)
     add_value(t, error, given(error) ? CLI_COLOR_RED : CLI_COLOR_NONE);
 }
 
-/* Every repository of every connection, or "no repositories". */
+/* Every reconciled scope of every connection, or "no scopes reconciled yet". */
 static int print_repos(FILE *out, const json_t *conns, bool color, long now)
 {
     struct cli_table *t = table_new(repo_head, CL_ARRAY_LEN(repo_head));
@@ -206,7 +211,9 @@ static int print_repos(FILE *out, const json_t *conns, bool color, long now)
     int rc = CL_OK;
 
     json_array_foreach (conns, i, conn) {
-        json_array_foreach (json_object_get(conn, "repos"), j, repo) {
+        const json_t *list = json_object_get(conn, "scopes");
+
+        json_array_foreach (list != NULL ? list : json_object_get(conn, "repos"), j, repo) {
             add_repo(t, repo, now);
             rows++;
         }
@@ -214,7 +221,7 @@ static int print_repos(FILE *out, const json_t *conns, bool color, long now)
     if (rows > 0)
         rc = cli_table_print(t, out, color);
     else
-        fputs("no repositories\n", out);
+        fputs("no scopes reconciled yet\n", out);
     cli_table_free(t);
     return rc != CL_OK || ferror(out) ? CL_EIO : CL_OK;
 }

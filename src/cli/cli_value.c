@@ -50,7 +50,8 @@ bool cli_value_is_flag(enum cli_val type)
 bool cli_value_is_none(enum cli_val type, const char *value)
 {
     bool nullable = type == CLI_VAL_DATE_OR_NONE || type == CLI_VAL_TIME_OR_NONE ||
-                    type == CLI_VAL_SEVERITY_OR_NONE || type == CLI_VAL_REPO_OR_NONE;
+                    type == CLI_VAL_SEVERITY_OR_NONE || type == CLI_VAL_REPO_OR_NONE ||
+                    type == CLI_VAL_PROJECT_OR_NONE;
 
     if (type == CLI_VAL_FLAG_NULL)
         return value != NULL;
@@ -118,6 +119,40 @@ static bool issue_ok(const char *s)
     return cl_parse_long(&n, hash + 1, 1, INT32_MAX) == CL_OK;
 }
 
+/* A Jira project key: an upper-case letter, then upper-case letters, digits or '_'. */
+static bool project_key_ok(const char *s, size_t n)
+{
+    size_t i;
+
+    if (n == 0 || n > 255 || !(s[0] >= 'A' && s[0] <= 'Z'))
+        return false;
+    for (i = 1; i < n; i++)
+        if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
+            return false;
+    return true;
+}
+
+/* PROJ or PROJ/Issue Type (a type of 1..60 bytes, no '/'). */
+static bool project_ok(const char *s)
+{
+    const char *slash = strchr(s, '/');
+
+    if (slash == NULL)
+        return project_key_ok(s, strlen(s));
+    return project_key_ok(s, (size_t)(slash - s)) && slash[1] != '\0' && strlen(slash + 1) <= 60 &&
+           strchr(slash + 1, '/') == NULL;
+}
+
+/* PROJ-N, N from 1 without a leading zero. */
+static bool jira_key_ok(const char *s)
+{
+    const char *dash = strrchr(s, '-');
+    long n;
+
+    return dash != NULL && project_key_ok(s, (size_t)(dash - s)) && dash[1] >= '1' &&
+           dash[1] <= '9' && cl_parse_long(&n, dash + 1, 1, 9999999999L) == CL_OK;
+}
+
 /* The one-line reason value is wrong for type, or NULL when it is right. */
 static const char *why_wrong(enum cli_val type, const char *v)
 {
@@ -157,7 +192,10 @@ static const char *why_wrong(enum cli_val type, const char *v)
     case CLI_VAL_REPO_OR_NONE:
         return repo_ok(v, strlen(v)) ? NULL : "must be owner/repo";
     case CLI_VAL_ISSUE:
-        return issue_ok(v) ? NULL : "must be owner/repo#NUMBER";
+        return issue_ok(v) || jira_key_ok(v) ? NULL : "must be owner/repo#NUMBER or PROJ-NUMBER";
+    case CLI_VAL_PROJECT:
+    case CLI_VAL_PROJECT_OR_NONE:
+        return project_ok(v) ? NULL : "must be a Jira project key, optionally /type (OPS/Bug)";
     }
     return "has an unknown type";
 }

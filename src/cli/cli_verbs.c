@@ -29,11 +29,15 @@ static const struct cli_opt pos_assign[] = {
     END};
 static const struct cli_opt pos_link[] = {
     {"ID", NULL, "action id", CLI_VAL_ID, CLI_TO_PATH, NULL, true},
-    {"ISSUE", NULL, "an existing GitHub issue, owner/repo#123", CLI_VAL_ISSUE, CLI_TO_BODY,
-     "github", true},
+    {"ISSUE", NULL, "an existing issue: GitHub owner/repo#123 or Jira PROJ-123", CLI_VAL_ISSUE,
+     CLI_TO_BODY, "issue", true},
     END};
 static const struct cli_opt pos_repo[] = {
     {"REPO", NULL, "GitHub repository, owner/repo", CLI_VAL_REPO, CLI_TO_BODY, "repo", true}, END};
+static const struct cli_opt pos_project[] = {
+    {"PROJECT", NULL, "Jira project key, optionally /issue type (OPS, OPS/Bug)", CLI_VAL_PROJECT,
+     CLI_TO_BODY, "project", true},
+    END};
 
 /* Options. */
 /* clang-format off */
@@ -47,17 +51,26 @@ static const struct cli_opt pos_repo[] = {
 #define GITHUB_REPO_OR_NONE                                                                        \
     {"github", "OWNER/REPO|none", "GitHub repository for its actions' issues; none clears it",    \
      CLI_VAL_REPO_OR_NONE, CLI_TO_BODY, "github_repo", false}
+/* ... or its Jira project (and issue type). One default: naming one replaces the other. */
+#define JIRA_PROJECT                                                                               \
+    {"jira", "PROJ[/TYPE]", "Jira project (and issue type) for the issues of its actions",      \
+     CLI_VAL_PROJECT, CLI_TO_BODY, "jira_project", false}
+#define JIRA_PROJECT_OR_NONE                                                                       \
+    {"jira", "PROJ[/TYPE]|none", "Jira project for its actions' issues; none clears it",        \
+     CLI_VAL_PROJECT_OR_NONE, CLI_TO_BODY, "jira_project", false}
 /* clang-format on */
 
 static const struct cli_opt opts_none[] = {END};
 static const struct cli_opt opts_team_add[] = {
     {"manager", "HANDLE", "the team's manager", CLI_VAL_TEXT, CLI_TO_BODY, "manager", false},
     GITHUB_REPO,
+    JIRA_PROJECT,
     END};
 static const struct cli_opt opts_team_edit[] = {
     {"name", "NAME", "new team name", CLI_VAL_TEXT, CLI_TO_BODY, "name", false},
     {"manager", "HANDLE", "the team's manager", CLI_VAL_TEXT, CLI_TO_BODY, "manager", false},
     GITHUB_REPO_OR_NONE,
+    JIRA_PROJECT_OR_NONE,
     END};
 
 /* clang-format off */
@@ -92,6 +105,7 @@ static const struct cli_opt opts_incident_add[] = {
     {"postmortem", "URL", "link to the postmortem", CLI_VAL_TEXT, CLI_TO_BODY, "postmortem_url",
      false},
     GITHUB_REPO,
+    JIRA_PROJECT,
     END};
 static const struct cli_opt opts_incident_edit[] = {
     {"title", "TITLE", "what happened", CLI_VAL_TEXT, CLI_TO_BODY, "title", false},
@@ -105,6 +119,7 @@ static const struct cli_opt opts_incident_edit[] = {
     {"postmortem", "URL", "link to the postmortem", CLI_VAL_TEXT, CLI_TO_BODY, "postmortem_url",
      false},
     GITHUB_REPO_OR_NONE,
+    JIRA_PROJECT_OR_NONE,
     END};
 
 static const struct cli_opt opts_action_add[] = {
@@ -121,6 +136,10 @@ static const struct cli_opt opts_action_add[] = {
      CLI_TO_BODY, "github", false},
     {"no-github", NULL, "open no GitHub issue, not even in the default repository",
      CLI_VAL_FLAG_NULL, CLI_TO_BODY, "github", false},
+    {"jira", "PROJ[/TYPE]|none",
+     "also open a Jira issue for it in this project; none: no issue "
+     "anywhere",
+     CLI_VAL_PROJECT_OR_NONE, CLI_TO_BODY, "jira", false},
     END};
 static const struct cli_opt opts_action_edit[] = {
     {"title", "TITLE", "what is to be done", CLI_VAL_TEXT, CLI_TO_BODY, "title", false},
@@ -149,6 +168,12 @@ static const struct cli_opt opts_action_list[] = {
     {"limit", "N", "most rows to fetch (default 200)", CLI_VAL_LIMIT, CLI_TO_LOCAL, NULL, false},
     END};
 static const struct cli_opt opts_if_version[] = {IF_VERSION, END};
+static const struct cli_opt opts_jira_import[] = {
+    {"jql", "JQL", "import the project's issues this JQL selects (no ORDER BY)", CLI_VAL_TEXT,
+     CLI_TO_BODY, "jql", true},
+    {"incident", "KEY", "the incident the new actions follow up", CLI_VAL_TEXT, CLI_TO_BODY,
+     "incident", true},
+    END};
 static const struct cli_opt opts_github_import[] = {
     {"label", "LABEL", "import the issues that carry this label", CLI_VAL_TEXT, CLI_TO_BODY,
      "label", true},
@@ -193,8 +218,8 @@ const struct cli_verb cli_verbs[] = {
      false, pos_action, opts_none, 0},
     {"action", "edit", "change an action", CLI_OP_EDIT, CLI_RES_ACTION, "actions", NULL, 0, false,
      false, pos_action, opts_action_edit, 0},
-    {"action", "link", "link an action to an existing GitHub issue", CLI_OP_POST, CLI_RES_ACTION,
-     "actions", "link", 0, false, false, pos_link, opts_none, 0},
+    {"action", "link", "link an action to an existing GitHub or Jira issue", CLI_OP_POST,
+     CLI_RES_ACTION, "actions", "link", 0, false, false, pos_link, opts_none, 0},
     {"action", "assign", "give an action to an owner", CLI_OP_POST, CLI_RES_ACTION, "actions",
      "assign", 0, false, false, pos_assign, opts_if_version, 0},
     STATUS_VERB("unassign", "take the owner off an action"),
@@ -212,6 +237,11 @@ const struct cli_verb cli_verbs[] = {
      CLI_VERBS_SLOW_S},
     {"github", "doctor", "check access to a repository; exit 1 if a check fails", CLI_OP_POST,
      CLI_RES_DOCTOR, "github", "doctor", 0, false, false, pos_repo, opts_none, 0},
+    {"jira", "import", "turn a project's issues into actions (may take minutes)", CLI_OP_POST,
+     CLI_RES_IMPORT, "jira", "import", 0, false, false, pos_project, opts_jira_import,
+     CLI_VERBS_SLOW_S},
+    {"jira", "doctor", "check access to a project and its workflow; exit 1 if a check fails",
+     CLI_OP_POST, CLI_RES_DOCTOR, "jira", "doctor", 0, false, false, pos_project, opts_none, 0},
 };
 
 const size_t cli_verbs_len = sizeof(cli_verbs) / sizeof(cli_verbs[0]);

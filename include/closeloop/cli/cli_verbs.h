@@ -28,7 +28,9 @@ enum cli_val {
     CLI_VAL_FLAG_NULL,        /* takes no value; when present the field is sent as null */
     CLI_VAL_REPO,             /* a GitHub repository, owner/repo */
     CLI_VAL_REPO_OR_NONE,     /* a repository, or "none" to send null */
-    CLI_VAL_ISSUE             /* a GitHub issue, owner/repo#123 */
+    CLI_VAL_ISSUE,            /* an issue: GitHub owner/repo#123 or Jira PROJ-123 */
+    CLI_VAL_PROJECT,          /* a Jira project key, optionally /issue type: OPS, OPS/Bug */
+    CLI_VAL_PROJECT_OR_NONE   /* a project, or "none" to send null */
 };
 
 /* Where a value goes. */

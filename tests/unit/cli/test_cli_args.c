@@ -135,8 +135,8 @@ static void test_cli_args__github_usage_errors(void **state)
                  "--github", "a/b/c");
     EXPECT_USAGE("unknown option --no-github", "action", "edit", "1", "--no-github");
     EXPECT_USAGE("missing ISSUE", "action", "link", "3");
-    EXPECT_USAGE("ISSUE must be owner/repo#NUMBER, not 'acme/api'", "action", "link", "3",
-                 "acme/api");
+    EXPECT_USAGE("ISSUE must be owner/repo#NUMBER or PROJ-NUMBER, not 'acme/api'", "action", "link",
+                 "3", "acme/api");
     EXPECT_USAGE("ID must be a whole number >= 1, not 'x'", "action", "link", "x", "a/b#1");
     EXPECT_USAGE("missing NAME", "team", "edit");
     EXPECT_USAGE("missing REPO", "github", "doctor");

@@ -101,7 +101,16 @@ static void test_cli_build__github_fields(void **state)
     expect_body(&a, "{\"github\":null,\"incident\":\"I\",\"kind\":\"corrective\","
                     "\"title\":\"T\"}");
     PARSE(&a, "action", "link", "5", "acme/api#12");
-    expect_body(&a, "{\"github\":\"acme/api#12\"}");
+    expect_body(&a, "{\"issue\":\"acme/api#12\"}"); /* the server knows whose it is */
+    PARSE(&a, "action", "link", "5", "OPS-12");
+    expect_body(&a, "{\"issue\":\"OPS-12\"}");
+    PARSE(&a, "team", "edit", "sre", "--jira", "OPS/Bug");
+    expect_body(&a, "{\"jira_project\":\"OPS/Bug\"}");
+    PARSE(&a, "action", "add", "--incident", "I-1", "--kind", "corrective", "--title", "t",
+          "--jira", "none");
+    expect_body(&a, "{\"incident\":\"I-1\",\"jira\":null,\"kind\":\"corrective\",\"title\":\"t\"}");
+    PARSE(&a, "jira", "import", "OPS", "--jql", "labels = pm", "--incident", "I-1");
+    expect_body(&a, "{\"incident\":\"I-1\",\"jql\":\"labels = pm\",\"project\":\"OPS\"}");
     PARSE(&a, "team", "add", "sre", "--github", "acme/ops");
     expect_body(&a, "{\"github_repo\":\"acme/ops\",\"name\":\"sre\"}");
     PARSE(&a, "team", "edit", "sre", "--name", "SRE", "--manager", "dana", "--github", "none");

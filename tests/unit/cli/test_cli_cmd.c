@@ -496,7 +496,8 @@ static void test_cli_cmd__action_link_posts_the_issue(void **state)
     fake_start(&f, routes, CL_ARRAY_LEN(routes));
     r = RUN(NULL, "action", "link", "5", "acme/api", "--url", f.url);
     assert_int_equal(r.code, 2);
-    assert_string_equal(r.err, "closeloop: ISSUE must be owner/repo#NUMBER, not 'acme/api'\n"
+    assert_string_equal(r.err, "closeloop: ISSUE must be owner/repo#NUMBER or PROJ-NUMBER, not "
+                               "'acme/api'\n"
                                "try 'closeloop action link --help'\n");
     run_free(&r);
     r = RUN(NULL, "action", "link", "5", "acme/api#12", "--url", f.url);
@@ -514,8 +515,8 @@ static void test_cli_cmd__action_link_posts_the_issue(void **state)
     log = fake_stop(&f);
     assert_int_equal(count_of(log, "POST /api/v1/actions/"), 2); /* the bad issue sent nothing */
     assert_non_null(strstr(log, "POST /api/v1/actions/5/link HTTP/1.1\r\n"));
-    assert_non_null(strstr(log, "\r\n\r\n{\"github\":\"acme/api#12\"}"));
-    assert_non_null(strstr(log, "\r\n\r\n{\"github\":\"acme/api#3\"}"));
+    assert_non_null(strstr(log, "\r\n\r\n{\"issue\":\"acme/api#12\"}"));
+    assert_non_null(strstr(log, "\r\n\r\n{\"issue\":\"acme/api#3\"}"));
     free(log);
 }
 
@@ -617,8 +618,8 @@ static void test_cli_cmd__github_import_sync_status_and_team_edit(void **state)
                         "LAST ERROR\n"
                         "gh          github   app   ok     5000       -      -             -\n"
                         "\n"
-                        "REPO      LAST SUCCESS  PENDING  FAILED  REQUESTS  304S  LAST ERROR\n"
-                        "acme/api  never         2        0       0         0     -\n");
+                        "SCOPE     LAST SUCCESS  PENDING  FAILED  REQUESTS  UNCHANGED  LAST ERROR\n"
+                        "acme/api  never         2        0       0         0          -\n");
     run_free(&r);
     r = RUN(NULL, "sync", "status", "--json");
     assert_int_equal(r.code, 0);

@@ -106,7 +106,8 @@ static void test_cli_help__github_verbs(void **state)
     free(text);
     text = help(VERB, "action", "link");
     assert_non_null(strstr(text, "usage: closeloop action link ID ISSUE\n"));
-    assert_non_null(strstr(text, "  ISSUE  an existing GitHub issue, owner/repo#123\n"));
+    assert_non_null(
+        strstr(text, "  ISSUE  an existing issue: GitHub owner/repo#123 or Jira PROJ-123\n"));
     free(text);
     text = help(VERB, "team", "edit");
     assert_non_null(strstr(text, "  --github OWNER/REPO|none  "));

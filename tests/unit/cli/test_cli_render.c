@@ -187,18 +187,20 @@ static void test_cli_render__github_repo_of_teams_and_incidents(void **state)
     (void)state;
     got = render(LIST, CLI_RES_TEAM,
                  "[{\"name\":\"sre\",\"manager\":\"dana\",\"github_repo\":\"acme/ops\"},"
-                 "{\"name\":\"web\",\"manager\":null,\"github_repo\":null}]",
+                 "{\"name\":\"web\",\"manager\":null,\"github_repo\":null,"
+                 "\"jira_project\":\"OPS/Bug\"}]",
                  false);
-    assert_string_equal(got, "NAME  MANAGER  GITHUB\n"
-                             "sre   dana     acme/ops\n"
-                             "web   -        -\n");
+    assert_string_equal(got, "NAME  MANAGER  GITHUB    JIRA\n"
+                             "sre   dana     acme/ops  -\n"
+                             "web   -        -         OPS/Bug\n");
     free(got);
     got = render(OBJECT, CLI_RES_TEAM, "{\"name\":\"sre\",\"github_repo\":\"acme/ops\"}", false);
     assert_non_null(strstr(got, "\ngithub:   acme/ops\n"));
     free(got);
     got = render(OBJECT, CLI_RES_INCIDENT,
                  "{\"key\":\"K\",\"postmortem_url\":\"u\",\"github_repo\":\"acme/api\"}", false);
-    assert_non_null(strstr(got, "postmortem:   u\ngithub:       acme/api\nactions:"));
+    assert_non_null(
+        strstr(got, "postmortem:   u\ngithub:       acme/api\njira:         -\nactions:"));
     free(got);
 }
 

@@ -131,6 +131,24 @@ static const char sync_status[] =
     "\"last_success_at\":\"2026-03-08T12:00:00Z\",\"last_error\":null,\"pending\":0,"
     "\"failed\":0,\"requests\":2,\"not_modified\":2}]}]}";
 
+/* Today's answer names "scopes" (a repository, a Jira project); "repos" above is the
+ * first API's name, still read. */
+static void test_cli_sync__status_scopes_of_every_tracker(void **state)
+{
+    char *got =
+        status("{\"connections\":[{\"name\":\"jira\",\"tracker\":\"jira\",\"auth\":"
+               "\"api_token\",\"state\":\"ok\",\"rate_limit\":null,\"scopes\":[{\"tracker\":"
+               "\"jira\",\"connection\":\"jira\",\"scope\":\"OPS\",\"repo\":\"OPS\","
+               "\"last_success_at\":null,\"pending\":2,\"failed\":0,\"requests\":7,"
+               "\"not_modified\":5,\"last_error\":null}],\"repos\":[]}]}",
+               false);
+
+    (void)state;
+    assert_non_null(
+        strstr(got, "\nOPS    never         2        0       7         5          -\n"));
+    free(got);
+}
+
 static void test_cli_sync__status_tables(void **state)
 {
     char *got = status(sync_status, false);
@@ -144,10 +162,10 @@ static void test_cli_sync__status_tables(void **state)
              "ghe         github   token  paused  0          2026-03-10T11:00:00Z  in 1h       "
              "  rate limited\n"
              "\n"
-             "REPO       LAST SUCCESS  PENDING  FAILED  REQUESTS  304S  LAST ERROR\n"
-             "acme/api   3m ago        0        0       120       98    -\n"
-             "acme/web   never         3        1       4         0     404 Not Found\n"
-             "ops/infra  2d ago        0        0       2         2     -\n");
+             "SCOPE      LAST SUCCESS  PENDING  FAILED  REQUESTS  UNCHANGED  LAST ERROR\n"
+             "acme/api   3m ago        0        0       120       98         -\n"
+             "acme/web   never         3        1       4         0          404 Not Found\n"
+             "ops/infra  2d ago        0        0       2         2          -\n");
     free(got);
 }
 
@@ -198,7 +216,7 @@ static void test_cli_sync__status_without_connections_or_repos(void **state)
                              "LAST ERROR\n"
                              "gh          github   app   ok     -          -      -             -\n"
                              "\n"
-                             "no repositories\n");
+                             "no scopes reconciled yet\n");
     free(got);
 }
 
@@ -315,6 +333,7 @@ int main(void)
         cmocka_unit_test(test_cli_sync__status_colours_trouble),
         cmocka_unit_test(test_cli_sync__status_shows_dead_letters),
         cmocka_unit_test(test_cli_sync__status_without_connections_or_repos),
+        cmocka_unit_test(test_cli_sync__status_scopes_of_every_tracker),
         cmocka_unit_test(test_cli_sync__import_summary),
         cmocka_unit_test(test_cli_sync__doctor_lines),
         cmocka_unit_test(test_cli_sync__doctor_verdict),

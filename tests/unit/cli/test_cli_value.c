@@ -143,7 +143,29 @@ static void test_cli_value__github_issues(void **state)
     assert_int_equal(check(CLI_VAL_ISSUE, "acme#1"), CL_EINVAL);
     assert_int_equal(check(CLI_VAL_ISSUE, "#1"), CL_EINVAL);
     assert_int_equal(cli_value_check(CLI_VAL_ISSUE, "ISSUE", "acme#1", &err), CL_EINVAL);
-    assert_string_equal(err.msg, "ISSUE must be owner/repo#NUMBER, not 'acme#1'");
+    assert_string_equal(err.msg, "ISSUE must be owner/repo#NUMBER or PROJ-NUMBER, not 'acme#1'");
+}
+
+/* Jira: issue keys PROJ-N, projects PROJ or PROJ/Issue Type (or none where allowed). */
+static void test_cli_value__jira_keys_and_projects(void **state)
+{
+    (void)state;
+    assert_int_equal(check(CLI_VAL_ISSUE, "OPS-12"), CL_OK);
+    assert_int_equal(check(CLI_VAL_ISSUE, "A_B2-1"), CL_OK);
+    assert_int_equal(check(CLI_VAL_ISSUE, "OPS-0"), CL_EINVAL);
+    assert_int_equal(check(CLI_VAL_ISSUE, "OPS-012"), CL_EINVAL);
+    assert_int_equal(check(CLI_VAL_ISSUE, "ops-12"), CL_EINVAL);
+    assert_int_equal(check(CLI_VAL_ISSUE, "OPS-"), CL_EINVAL);
+    assert_int_equal(check(CLI_VAL_ISSUE, "-12"), CL_EINVAL);
+    assert_int_equal(check(CLI_VAL_PROJECT, "OPS"), CL_OK);
+    assert_int_equal(check(CLI_VAL_PROJECT, "OPS/New Feature"), CL_OK);
+    assert_int_equal(check(CLI_VAL_PROJECT, "OPS/"), CL_EINVAL);
+    assert_int_equal(check(CLI_VAL_PROJECT, "OPS/a/b"), CL_EINVAL);
+    assert_int_equal(check(CLI_VAL_PROJECT, "9OPS"), CL_EINVAL);
+    assert_int_equal(check(CLI_VAL_PROJECT, "Ops"), CL_EINVAL);
+    assert_int_equal(check(CLI_VAL_PROJECT, "none"), CL_EINVAL);
+    assert_int_equal(check(CLI_VAL_PROJECT_OR_NONE, "none"), CL_OK);
+    assert_true(cli_value_is_none(CLI_VAL_PROJECT_OR_NONE, "none"));
 }
 
 static void test_cli_value__null_flags(void **state)
@@ -183,6 +205,7 @@ int main(void)
         cmocka_unit_test(test_cli_value__length_is_bounded),
         cmocka_unit_test(test_cli_value__github_repositories),
         cmocka_unit_test(test_cli_value__github_issues),
+        cmocka_unit_test(test_cli_value__jira_keys_and_projects),
         cmocka_unit_test(test_cli_value__null_flags),
         cmocka_unit_test(test_cli_value__message_names_the_option_and_value),
     };
