@@ -2854,7 +2854,7 @@ class Api(fake_base.BaseApi):
             p = st.projects_by_id.get(str(ref)) if "id" in pv else \
                 st.projects.get(str(ref).upper())
             if p is None or not st.can(req.account, p, "BROWSE_PROJECTS"):
-                raise field_errors({"project": f"valid project is required"})
+                raise field_errors({"project": "valid project is required"})
             if not st.can(req.account, p, "CREATE_ISSUES"):
                 raise field_errors({"project": "You do not have permission to create issues "
                                                "in this project."})

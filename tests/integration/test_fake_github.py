@@ -24,9 +24,10 @@ for _file in ("test_fake_github.py", "test_fake_jira.py", "test_fake_base.py"):
         _obj = getattr(_mod, _name)
         if isinstance(_obj, type) and issubclass(_obj, unittest.TestCase) and \
                 _obj.__module__ == _spec.name and not _name.endswith("TestCase"):
-            if _name in globals():
+            _key = _file[len("test_fake_"):-3].title() + "_" + _name  # Github_AuthTest ...
+            if _key in globals():
                 raise ImportError(f"{_file}: test class {_name} is defined twice")
-            globals()[_name] = _obj
+            globals()[_key] = _obj
 
 if __name__ == "__main__":
     unittest.main()

@@ -31,6 +31,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 from fake_github import FakeGitHub  # noqa: E402
 from harness import Service, ServiceTestCase, until  # noqa: E402
+from sync_case import SyncCase  # noqa: E402
 
 SECRET = "whsec-closeloop-tests-7f3c"
 TOKEN = "ghp_test"  # the fake's default token
@@ -79,9 +80,10 @@ def metric(text, name, labels=""):
     return float(m.group(1)) if m else None
 
 
-class GitHubSyncCase(ServiceTestCase):
+class GitHubSyncCase(SyncCase):
     """A fake GitHub with acme/web, a closeloopd pointed at it, people and an incident."""
 
+    ref_key = "number"
     poll_interval = "1"
     webhooks = True
     token = TOKEN
@@ -92,6 +94,7 @@ class GitHubSyncCase(ServiceTestCase):
         super(ServiceTestCase, cls).setUpClass()  # not ServiceTestCase's: it starts no fake
         cls.svc = None
         cls.gh = FakeGitHub(record=record_path(cls.__name__)).start()
+        cls.fake = cls.gh
         try:
             env = {
                 "CLOSELOOP_GITHUB_TOKEN": cls.token,
@@ -133,19 +136,6 @@ class GitHubSyncCase(ServiceTestCase):
 
     # -- helpers ------------------------------------------------------------------------------
 
-    @classmethod
-    def api_ok(cls, method, path, body=None):
-        r = cls.svc.request(method, path, body)
-        if r.status >= 300:
-            raise AssertionError(f"{method} {path}: {r.status} {r.body!r}")
-        return r.json
-
-    def cli_ok(self, *args):
-        p = self.svc.cli(*args)
-        self.assertEqual(p.returncode, 0, f"closeloop {' '.join(map(str, args))}: "
-                                          f"{p.stdout}{p.stderr}")
-        return p.stdout
-
     def add_action(self, title, owner="alice", due="2026-12-01", kind="corrective",
                    description=None, repo=REPO):
         args = ["action", "add", "--incident", "INC-1", "--kind", kind, "--title", title]
@@ -157,11 +147,6 @@ class GitHubSyncCase(ServiceTestCase):
             args += ["--description", description]
         args += ["--github", repo] if repo else ["--no-github"]
         return int(self.cli_ok(*args).split()[0])
-
-    def action(self, aid):
-        r = self.svc.request("GET", f"/api/v1/actions/{aid}")
-        self.assertEqual(r.status, 200, r.body)
-        return r.json
 
     def link(self, aid):
         rows = self.svc.sql(
@@ -175,24 +160,8 @@ class GitHubSyncCase(ServiceTestCase):
         out["base"] = json.loads(out["base"])
         return out
 
-    def wait_linked(self, aid, timeout=10):
-        return until(lambda: (lambda k: k if k and k["state"] == "linked" and k["number"]
-                              else None)(self.link(aid)),
-                     timeout, what=lambda: f"action {aid} linked; link is {self.link(aid)}")
-
     def issue(self, number, repo=REPO):
         return self.gh.raw_issue(repo, number)
-
-    def events(self, aid, field=None, since_id=0):
-        rows = self.svc.sql("SELECT id, source, actor, field, old, new FROM events "
-                            "WHERE action_id = :'p1' AND id > :'p2' ORDER BY id", aid, since_id)
-        out = [dict(zip(("id", "source", "actor", "field", "old", "new"), r)) for r in rows]
-        for e in out:
-            e["id"] = int(e["id"])
-        return [e for e in out if field is None or e["field"] == field]
-
-    def last_event_id(self):
-        return int(self.svc.sql("SELECT coalesce(max(id), 0) FROM events")[0][0])
 
     def wait_issue(self, number, cond, what, repo=REPO, timeout=10):
         return until(lambda: (lambda i: i if cond(i) else None)(self.issue(number, repo)),
@@ -203,40 +172,13 @@ class GitHubSyncCase(ServiceTestCase):
         return {k: i[k] for k in ("title", "body", "state", "state_reason", "assignees",
                                   "labels", "updated_at")}
 
-    def wait_action(self, aid, cond, what, timeout=10):
-        return until(lambda: (lambda a: a if cond(a) else None)(self.action(aid)), timeout,
-                     what=lambda: f"{what}; action is {self.action(aid)}")
-
-    def pending(self, aid=None):
-        q = "SELECT count(*) FROM outbox WHERE done_at IS NULL AND failed_at IS NULL"
-        if aid is None:
-            return int(self.svc.sql(q)[0][0])
-        return int(self.svc.sql(q + " AND action_id = :'p1'", aid)[0][0])
-
     def outbox_rows(self, aid):
         return int(self.svc.sql("SELECT count(*) FROM outbox WHERE action_id = :'p1'", aid)[0][0])
-
-    def inbox_pending(self):
-        return int(self.svc.sql("SELECT count(*) FROM inbox WHERE processed_at IS NULL")[0][0])
-
-    def settle(self, aid=None, timeout=10):
-        """Echo webhooks delivered, the inbox applied and the outbox empty, twice running."""
-        def quiet():
-            return (self.gh.drain(5) and self.inbox_pending() == 0 and self.pending(aid) == 0)
-        until(lambda: quiet() and quiet(), timeout,
-              what=lambda: f"sync to settle (inbox pending {self.inbox_pending()}, "
-                           f"outbox pending {self.pending(aid)})")
 
     def requests_to(self, method, path_re, since=0):
         rx = re.compile(path_re)
         return [r for r in self.gh.requests(since)
                 if r["method"] == method and rx.search(r["path"])]
-
-    def create_linked(self, title, **kw):
-        aid = self.add_action(title, **kw)
-        link = self.wait_linked(aid)
-        self.settle(aid)
-        return aid, link["number"]
 
     def edit_body(self, actor, number, old, new, repo=REPO):
         body = self.issue(number, repo)["body"]
