@@ -104,3 +104,7 @@ kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null
 daemon_pid=
 CLOSELOOP_TEST_DSN="$dsn" CLOSELOOP_BIN_DIR="$root" CLOSELOOP_SRC_DIR="$root" \
     BENCH_SECONDS="$secs" python3 "$root/tests/bench/sync_bench.py"
+
+# Jira sync figures: the fake Jira Cloud and a fresh database on the same cluster.
+CLOSELOOP_TEST_DSN="$dsn" CLOSELOOP_BIN_DIR="$root" CLOSELOOP_SRC_DIR="$root" \
+    BENCH_SECONDS="$secs" python3 "$root/tests/bench/jira_bench.py"

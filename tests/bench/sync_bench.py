@@ -5,27 +5,13 @@ import hashlib
 import hmac
 import json
 import os
-import statistics
-import subprocess
-import sys
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
-sys.path.insert(0, os.path.join(ROOT, "tests", "fakes"))
+from benchlib import cli, pct, until, wrk_webhook  # sets the import path
 import harness  # noqa: E402
 from fake_github import FakeGitHub  # noqa: E402
 
 SECRET = "bench-secret"
-
-
-def pct(values, p):
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(p / 100.0 * (len(values) - 1))))]
-
-
-def until(cond, timeout=60.0, step=0.02):
-    return harness.until(cond, timeout=timeout, interval=step)
 
 
 def service(fake, poll="5", extra=None):
@@ -38,10 +24,6 @@ def service(fake, poll="5", extra=None):
     svc.start()
     fake.set_webhook(url=svc.url + "/webhooks/github", secret=SECRET, enabled=True)
     return svc
-
-
-def cli(svc, *args):
-    return svc.cli(*args, token="admin")
 
 
 def bench_import(fake, svc):
@@ -133,18 +115,10 @@ def ingest(svc, seconds, repo, label):
         "repository": {"full_name": repo}, "sender": {"login": "bench"}},
         separators=(",", ":"))
     sig = "sha256=" + hmac.new(SECRET.encode(), payload.encode(), hashlib.sha256).hexdigest()
-    n0 = int(svc.sql("SELECT count(*) FROM inbox")[0][0])
-    env = dict(os.environ, BENCH_HOOK_BODY=payload, BENCH_HOOK_SIG=sig)
-    out = subprocess.run(["wrk", "-t1", "-c32", "-d%ds" % seconds, "--latency", "-s",
-                          os.path.join(ROOT, "tests", "bench", "webhook.lua"), svc.url],
-                         env=env, capture_output=True, text=True, timeout=seconds + 30).stdout
-    rps = [l.split()[1] for l in out.splitlines() if l.startswith("Requests/sec")]
-    p99 = [l.split()[1] for l in out.splitlines() if l.strip().startswith("99%")]
-    non2xx = [l.split()[-1] for l in out.splitlines() if "Non-2xx" in l]
-    n1 = int(svc.sql("SELECT count(*) FROM inbox")[0][0])
-    print("%s: %s deliveries/s (p99 %s, non-2xx %s), %d stored in PostgreSQL" % (
-        label, rps[0] if rps else "?", p99[0] if p99 else "?", non2xx[0] if non2xx else "0",
-        n1 - n0))
+    print("%s: %s" % (label, wrk_webhook(svc, seconds, "/webhooks/github", payload,
+                                          "X-Hub-Signature-256", sig, "X-GitHub-Delivery",
+                                          ("X-GitHub-Event: issues",
+                                           "User-Agent: GitHub-Hookshot/bench"))))
 
 
 def bench_ingest(svc, seconds):
