@@ -437,6 +437,31 @@ class JiraCloudWebhookTest(JiraSyncCase):
         self.assertIn(key, show)
         self.assertIn("linked", show)
 
+    def test_17_conflicts_follow_the_field_policy(self):
+        """Both sides change while no delivery arrives: Jira wins the summary, closeloop the
+        due date, each losing value kept in a conflict event; different fields merge."""
+        aid, key = self.create_linked("Original summary", due="2027-01-01",
+                                      description="First words")
+        mark = self.last_event_id()
+        with self.webhooks_off():
+            self.jira.act("alice", key, "edit", summary="Jira summary", duedate="2027-02-02")
+            self.cli_ok("action", "edit", str(aid), "--title", "closeloop title",
+                        "--due", "2027-03-03", "--description", "Words from closeloop")
+            self.wait_issue(key, lambda f: f["duedate"] == "2027-03-03",
+                            "closeloop's due date pushed back")
+            self.settle(aid)
+        a = self.action(aid)
+        self.assertEqual((a["title"], a["due_on"], a["description"]),
+                         ("Jira summary", "2027-03-03", "Words from closeloop"))
+        f = self.fields(key)
+        self.assertEqual((f["summary"], f["duedate"]), ("Jira summary", "2027-03-03"))
+        self.assertIn("Words from closeloop", adf_text(f["description"]))
+        got = sorted((e["field"], e["old"], e["new"]) for e in self.events(aid, since_id=mark)
+                     if e["field"].startswith("conflict."))
+        self.assertEqual(got, [("conflict.due_on", "2027-03-03", "2027-02-02"),
+                               ("conflict.title", "closeloop title", "Jira summary")])
+        self.assertEqual(self.link(aid)["base"].get("due_on"), "2027-03-03")
+
     def test_12_doctor(self):
         p = self.svc.cli("jira", "doctor", "OPS")
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
