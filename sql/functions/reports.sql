@@ -16,3 +16,17 @@ CREATE OR REPLACE FUNCTION cl_action_unowned(status text, owner_active boolean) 
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT action_is_open(status) AND NOT coalesce(owner_active, false)
 $$;
+
+-- A list's filters name things that exist: a typo in a filter must not look like good
+-- news ("no actions"). Raises CL422 naming the filter; true otherwise.
+CREATE OR REPLACE FUNCTION cl_list_filters_check(owner text, team text, incident text)
+RETURNS boolean LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    PERFORM cl_person_id(owner, 'owner', false);
+    PERFORM cl_team_id(team, 'team');
+    IF incident IS NOT NULL AND NOT EXISTS (SELECT 1 FROM incidents WHERE key = incident) THEN
+        RAISE EXCEPTION 'unknown incident "%"', incident USING ERRCODE = 'CL422',
+            COLUMN = 'incident';
+    END IF;
+    RETURN true;
+END $$;

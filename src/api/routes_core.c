@@ -514,7 +514,7 @@ static int action_filter_parse(struct action_filter *f, struct api_req *q)
     return CL_OK;
 }
 
-static void action_list(struct api_req *q)
+static void action_list_run(struct api_req *q)
 {
     struct action_filter f;
     const char *params[12];
@@ -534,6 +534,29 @@ static void action_list(struct api_req *q)
     params[10] = f.cdate[0] != '\0' ? f.cid : NULL;
     params[11] = f.fetch;
     api_req_sql(q, sql_action_list, 12, params, API_LIST, 200, f.limit);
+}
+
+static void action_list_checked(struct api_req *q, const struct db_reply *r)
+{
+    if (r->code != CL_OK) {
+        api_req_db_error(q, r);
+        return;
+    }
+    action_list_run(q);
+}
+
+/* A filter naming a person, team or incident that does not exist is a 422 naming the
+ * filter, checked first (one more statement, only when such a filter is given). */
+static void action_list(struct api_req *q)
+{
+    const char *params[3] = {api_req_query(q, "owner"), api_req_query(q, "team"),
+                             api_req_query(q, "incident")};
+
+    if (params[0] == NULL && params[1] == NULL && params[2] == NULL) {
+        action_list_run(q);
+        return;
+    }
+    api_req_sql_then(q, "SELECT cl_list_filters_check($1, $2, $3)", 3, params, action_list_checked);
 }
 
 static void action_get(struct api_req *q)

@@ -39,12 +39,34 @@ static void error_member(char *buf, size_t len, const json_t *root, const char *
     }
 }
 
+/* Where to look up the names a field takes, for "unknown ..." answers. */
+static const char *lookup_hint(const char *field, const char *msg)
+{
+    static const struct {
+        const char *field;
+        const char *verb;
+    } hints[] = {{"owner", "closeloop person list"},       {"manager", "closeloop person list"},
+                 {"facilitator", "closeloop person list"}, {"handle", "closeloop person list"},
+                 {"team", "closeloop team list"},          {"incident", "closeloop incident list"}};
+    size_t i;
+
+    if (strncmp(msg, "unknown ", 8) != 0)
+        return NULL;
+    for (i = 0; i < sizeof(hints) / sizeof(hints[0]); i++)
+        if (strcmp(field, hints[i].field) == 0)
+            return hints[i].verb;
+    return NULL;
+}
+
 static int rejected(struct cl_err *err, long status, const char *msg, const char *field)
 {
     int code = status == 404 ? CL_ENOTFOUND : status == 409 ? CL_ECONFLICT : CL_EINVAL;
+    const char *hint = lookup_hint(field, msg);
 
     if (*msg == '\0')
         return cl_fail(err, code, "the server rejected the request (HTTP %ld)", status);
+    if (hint != NULL)
+        return cl_fail(err, code, "%s (field %s; see `%s`)", msg, field, hint);
     if (*field != '\0')
         return cl_fail(err, code, "%s (field %s)", msg, field);
     return cl_fail(err, code, "%s", msg);

@@ -930,8 +930,34 @@ class ActionListTest(ApiCase):
         for h in (self.ann, self.ben, self.cat, self.dan):
             with self.subTest(owner=h):
                 self.check('?owner=' + h, lambda m, h=h: m['owner'] == h)
-        js = self.get(API + '/actions?owner=nobody-at-all')
-        self.assertEqual(js, {'items': [], 'next_cursor': None})
+        # a filter naming nobody is a mistake, not an empty list (issue 9, defect 1)
+        err = self.error('GET', API + '/actions?owner=nobody-at-all', status=422,
+                         code='validation', field='owner')
+        self.assertIn('nobody-at-all', err['message'])
+
+    def test_unknown_filter_values_are_errors(self):
+        for query, field, value in (('team=platfrom', 'team', 'platfrom'),
+                                    ('incident=INC-999', 'incident', 'INC-999'),
+                                    ('owner=%s&team=nosuchteam' % self.ann, 'team',
+                                     'nosuchteam')):
+            with self.subTest(query=query):
+                err = self.error('GET', API + '/actions?' + query, status=422,
+                                 code='validation', field=field)
+                self.assertIn(value, err['message'])
+        # a person without actions is a known person: an empty list
+        js = self.get(API + '/actions?owner=' + self.dan + '&kind=corrective&status=done')
+        self.assertIsInstance(js['items'], list)
+
+    def test_cli_names_an_unknown_filter_value_and_where_to_look(self):
+        for flag, value, hint in (('--team', 'platfrom', 'closeloop team list'),
+                                  ('--owner', 'nobody', 'closeloop person list'),
+                                  ('--incident', 'INC-999', 'closeloop incident list')):
+            with self.subTest(flag=flag):
+                p = self.svc.cli('action', 'list', flag, value)
+                self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+                self.assertIn(value, p.stderr)
+                self.assertIn(hint, p.stderr)
+                self.assertNotIn('no actions', p.stdout)
 
     def test_filter_team(self):
         self.check('?team=' + self.team_a,

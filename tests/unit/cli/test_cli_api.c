@@ -51,6 +51,13 @@ static void test_cli_api__rejections_quote_the_server(void **state)
     expect(413, "not json", CL_EINVAL, "the server rejected the request (HTTP 413)");
     expect(400, NULL, CL_EINVAL, "the server rejected the request (HTTP 400)");
     expect(422, "{\"error\":{\"message\":\"bad\\u001b[2J\\nthing\"}}", CL_EINVAL, "bad [2J thing");
+    /* an unknown name says where the known ones are listed */
+    expect(422, "{\"error\":{\"message\":\"unknown team 'platfrom'\",\"field\":\"team\"}}",
+           CL_EINVAL, "unknown team 'platfrom' (field team; see `closeloop team list`)");
+    expect(422, "{\"error\":{\"message\":\"unknown person 'x'\",\"field\":\"owner\"}}", CL_EINVAL,
+           "unknown person 'x' (field owner; see `closeloop person list`)");
+    expect(422, "{\"error\":{\"message\":\"person 'x' is inactive\",\"field\":\"owner\"}}",
+           CL_EINVAL, "person 'x' is inactive (field owner)");
 }
 
 static void test_cli_api__service_problems_say_what_to_do(void **state)
