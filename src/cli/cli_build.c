@@ -65,6 +65,27 @@ char *cli_build_path(const struct cli_args *a)
     return path;
 }
 
+/* Whether the option called name was given. */
+static bool opt_given(const struct cli_args *a, const char *name)
+{
+    const struct cli_opt *opts = a->verb->opts;
+    size_t i;
+
+    for (i = 0; i < cli_verbs_count(opts); i++)
+        if (strcmp(opts[i].name, name) == 0)
+            return a->vals[i] != NULL;
+    return false;
+}
+
+/* `action list` shows open work unless --status or --all says otherwise. */
+static const char *default_query(const struct cli_args *a)
+{
+    if (a->verb->op == CLI_OP_LIST && a->verb->res == CLI_RES_ACTION && a->verb->suffix == NULL &&
+        !opt_given(a, "status") && !opt_given(a, "all"))
+        return "status=open,in_progress,blocked";
+    return NULL;
+}
+
 char *cli_build_query(const struct cli_args *a)
 {
     const struct cli_opt *opts = a->verb->opts;
@@ -79,6 +100,11 @@ char *cli_build_query(const struct cli_args *a)
         value = cli_build_escape(a->vals[i]);
         next = cl_asprintf("%s%s%s=%s", query, *query != '\0' ? "&" : "", opts[i].field, value);
         free(value);
+        free(query);
+        query = next;
+    }
+    if (default_query(a) != NULL) {
+        next = cl_asprintf("%s%s%s", query, *query != '\0' ? "&" : "", default_query(a));
         free(query);
         query = next;
     }

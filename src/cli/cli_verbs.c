@@ -165,6 +165,8 @@ static const struct cli_opt opts_action_list[] = {
      false},
     {"due-after", "YYYY-MM-DD", "due after (exclusive)", CLI_VAL_DATE, CLI_TO_QUERY, "due_after",
      false},
+    {"all", NULL, "done and dropped ones too (the default is open work)", CLI_VAL_FLAG,
+     CLI_TO_LOCAL, NULL, false},
     {"limit", "N", "most rows to fetch (default 200)", CLI_VAL_LIMIT, CLI_TO_LOCAL, NULL, false},
     END};
 static const struct cli_opt opts_if_version[] = {IF_VERSION, END};

@@ -5,6 +5,7 @@ checks the JSON it answers field by field, the database behind it (svc.sql) and 
 events the change left behind.
 """
 import datetime
+import json
 import itertools
 import math
 import os
@@ -947,6 +948,21 @@ class ActionListTest(ApiCase):
         # a person without actions is a known person: an empty list
         js = self.get(API + '/actions?owner=' + self.dan + '&kind=corrective&status=done')
         self.assertIsInstance(js['items'], list)
+
+    def cli_ids(self, *args):
+        p = self.svc.cli('--json', 'action', 'list', '--incident', self.inc1, *args)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        out = json.loads(p.stdout)
+        return self.ours(out['items'] if isinstance(out, dict) else out)
+
+    def test_cli_lists_open_work_unless_asked(self):
+        """issue 9, defect 4: done and dropped work is not mixed into the open list."""
+        mine = lambda m: m['incident'] == self.inc1
+        self.assertEqual(self.cli_ids(),
+                         self.expect(lambda m: mine(m) and m['status'] in OPEN_STATES))
+        self.assertEqual(self.cli_ids('--all'), self.expect(mine))
+        self.assertEqual(self.cli_ids('--status', 'done'),
+                         self.expect(lambda m: mine(m) and m['status'] == 'done'))
 
     def test_cli_names_an_unknown_filter_value_and_where_to_look(self):
         for flag, value, hint in (('--team', 'platfrom', 'closeloop team list'),

@@ -226,6 +226,19 @@ static void test_cli_build__query_and_if_match(void **state)
     q = cli_build_query(&a);
     assert_string_equal(q, "");
     free(q);
+    /* action list: open work unless --status or --all */
+    PARSE(&a, "action", "list", "--team", "sre");
+    q = cli_build_query(&a);
+    assert_string_equal(q, "team=sre&status=open,in_progress,blocked");
+    free(q);
+    PARSE(&a, "action", "list", "--all");
+    q = cli_build_query(&a);
+    assert_string_equal(q, "");
+    free(q);
+    PARSE(&a, "action", "list", "--status", "done");
+    q = cli_build_query(&a);
+    assert_string_equal(q, "status=done");
+    free(q);
     PARSE(&a, "action", "done", "3", "--if-version", "12");
     m = cli_build_if_match(&a);
     assert_string_equal(m, "\"12\"");
