@@ -100,11 +100,13 @@ END $$;
 CREATE OR REPLACE FUNCTION cl_person_update(handle_in text, p jsonb) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
     r people;
+    old people;
 BEGIN
     SELECT * INTO r FROM people WHERE handle = handle_in FOR UPDATE;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'person "%" not found', handle_in USING ERRCODE = 'CL404';
     END IF;
+    old := r;
     IF p ? 'name' THEN r.name := p->>'name'; END IF;
     IF p ? 'email' THEN r.email := p->>'email'; END IF;
     IF p ? 'timezone' THEN r.timezone := cl_check_timezone(p->>'timezone'); END IF;
@@ -113,6 +115,9 @@ BEGIN
     IF p ? 'github_login' THEN r.github_login := p->>'github_login'; END IF;
     IF p ? 'jira_account_id' THEN r.jira_account_id := p->>'jira_account_id'; END IF;
     IF p ? 'jira_name' THEN r.jira_name := p->>'jira_name'; END IF;
+    IF r IS NOT DISTINCT FROM old THEN   -- nothing changes: no new updated_at
+        RETURN person_json(r);
+    END IF;
     UPDATE people
     SET name = r.name, email = r.email, timezone = r.timezone, team_id = r.team_id,
         active = r.active, github_login = r.github_login, jira_account_id = r.jira_account_id,
@@ -154,16 +159,21 @@ CREATE OR REPLACE FUNCTION cl_team_update(name_in text, p jsonb) RETURNS text
 LANGUAGE plpgsql AS $$
 DECLARE
     t teams;
+    old teams;
 BEGIN
     SELECT * INTO t FROM teams WHERE name = name_in FOR UPDATE;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'team "%" not found', name_in USING ERRCODE = 'CL404';
     END IF;
+    old := t;
     IF p ? 'name' THEN t.name := p->>'name'; END IF;
     IF p ? 'manager' THEN t.manager_id := cl_person_id(p->>'manager', 'manager', false); END IF;
     IF p ? 'sync' THEN
         t.sync_tracker := CASE WHEN p->'sync'->>'scope' IS NOT NULL THEN p->'sync'->>'tracker' END;
         t.sync_scope := p->'sync'->>'scope';
+    END IF;
+    IF t IS NOT DISTINCT FROM old THEN   -- nothing changes: no new updated_at
+        RETURN team_json(t);
     END IF;
     UPDATE teams SET name = t.name, manager_id = t.manager_id, sync_tracker = t.sync_tracker,
                      sync_scope = t.sync_scope, updated_at = now()
@@ -212,12 +222,14 @@ CREATE OR REPLACE FUNCTION cl_incident_update(key_in text, expected integer, p j
 RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
     r incidents;
+    old incidents;
 BEGIN
     SELECT * INTO r FROM incidents WHERE key = key_in FOR UPDATE;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'incident "%" not found', key_in USING ERRCODE = 'CL404';
     END IF;
     PERFORM cl_check_version('incident', key_in, r.version, expected);
+    old := r;
     IF p ? 'title' THEN r.title := p->>'title'; END IF;
     IF p ? 'severity' THEN r.severity := p->>'severity'; END IF;
     IF p ? 'started_at' THEN r.started_at := (p->>'started_at')::timestamptz; END IF;
@@ -229,6 +241,9 @@ BEGIN
     IF p ? 'sync' THEN
         r.sync_tracker := CASE WHEN p->'sync'->>'scope' IS NOT NULL THEN p->'sync'->>'tracker' END;
         r.sync_scope := p->'sync'->>'scope';
+    END IF;
+    IF r IS NOT DISTINCT FROM old THEN   -- nothing changes: no new version (as for actions)
+        RETURN incident_json(r);
     END IF;
     UPDATE incidents
     SET title = r.title, severity = r.severity, started_at = r.started_at,

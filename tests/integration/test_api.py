@@ -12,6 +12,7 @@ import os
 import re
 import sys
 import threading
+import time
 import unittest
 
 from harness import ServiceTestCase
@@ -354,6 +355,29 @@ class TeamPeopleIncidentTest(ApiCase):
                           {'severity': 'SEV5', 'version': 3})
         self.assertEqual((p4['severity'], p4['version']), ('SEV5', 4))
         self.assertEqual(int(self.q1("SELECT version FROM incidents WHERE key = :'p1'", key)), 4)
+
+    def test_no_op_edits_change_nothing(self):
+        """issue 9, defect 9: an edit that changes nothing keeps version and updated_at
+        (as actions do), so it causes no needless version conflict."""
+        fac = self.mk_person()['handle']
+        key = 'NOOP-%d' % next(_seq)
+        inc, _ = self.call('POST', API + '/incidents', {'key': key, 'title': 'Same',
+                                                        'facilitator': fac}, expect=201)
+        team = uniq('noop')
+        tm, _ = self.call('POST', API + '/teams', {'name': team, 'manager': fac}, expect=201)
+        person, _ = self.call('GET', API + '/people/' + fac)
+        time.sleep(1.1)  # a real update would show a later updated_at
+        for path, body, before in (
+                ('/incidents/' + key, {'title': 'Same', 'facilitator': fac}, inc),
+                ('/teams/' + team, {'manager': fac, 'name': team}, tm),
+                ('/people/' + fac, {'name': person['name'], 'email': person['email']}, person)):
+            with self.subTest(path=path):
+                after, _ = self.call('PATCH', API + path, body)
+                self.assertEqual(after.get('version'), before.get('version'))
+                self.assertEqual(after['updated_at'], before['updated_at'])
+        changed, _ = self.call('PATCH', API + '/incidents/' + key, {'title': 'Different'})
+        self.assertEqual(changed['version'], inc['version'] + 1)
+        self.assertGreater(ts(changed['updated_at']), ts(inc['updated_at']))
 
     def test_incident_list_status_filter(self):
         o1 = self.mk_incident()['key']
