@@ -107,6 +107,8 @@ void api_req_error(struct api_req *q, int status, const char *code, const char *
         buf_json_string(&b, field);
     }
     buf_puts(&b, "}}\n");
+    if (status >= 400 && status < 500 && q->api->metrics != NULL)
+        metrics_reject(q->api->metrics, code);
     if (status == 401)
         httpd_req_add_header(q->http, "WWW-Authenticate", "Bearer realm=\"closeloop\"");
     api_reply_buf(q, status, &b);

@@ -133,11 +133,25 @@ static void db_copy_line(char *dst, size_t n, const char *src)
         dst[--len] = '\0';
 }
 
+/* Whether a failed statement is the database's fault rather than the input's: our own
+ * CLxxx answers, data exceptions (22) and constraint violations (23) are what a user
+ * typed; everything else (connection lost, timeouts, deadlocks, bugs) is a fault. */
+bool db_reply_is_fault(const struct db_reply *r)
+{
+    const char *st = r->sqlstate != NULL ? r->sqlstate : "";
+
+    if (r->code == CL_OK)
+        return false;
+    if (r->code == CL_EIO)
+        return true;
+    return strncmp(st, "CL", 2) != 0 && strncmp(st, "22", 2) != 0 && strncmp(st, "23", 2) != 0;
+}
+
 /* Calls the requester (unless cancelled), counts, frees the query. */
 static void db_complete(struct db_pool *p, struct db_query *q, struct db_reply *r)
 {
     p->queries++;
-    if (r->code != CL_OK)
+    if (db_reply_is_fault(r))
         p->errors++;
     if (!q->cancelled && q->done != NULL)
         q->done(r, q->arg); /* NULL done: fire and forget */

@@ -25,7 +25,19 @@ struct metrics_hist {
     double sum;
 };
 
+/* The reasons requests are rejected for (the API's error codes of 4xx answers); anything
+ * else counts as "other". */
+static const char *const metrics_reasons[] = {"bad_json",          "bad_request",
+                                              "unauthorized",      "forbidden",
+                                              "not_found",         "method_not_allowed",
+                                              "validation",        "version_conflict",
+                                              "duplicate",         "invalid_transition",
+                                              "payload_too_large", "unsupported_media_type",
+                                              "tracker_refused",   "other"};
+#define METRICS_NREASONS (sizeof(metrics_reasons) / sizeof(metrics_reasons[0]))
+
 struct metrics {
+    unsigned long long rejected[METRICS_NREASONS];
     struct metrics_series series[METRICS_MAX_SERIES];
     int nseries;
     struct metrics_hist hists[METRICS_MAX_ROUTES];
@@ -114,6 +126,28 @@ void metrics_observe(struct metrics *m, const char *route, const char *method, i
     }
 }
 
+void metrics_reject(struct metrics *m, const char *reason)
+{
+    size_t i;
+
+    for (i = 0; i + 1 < METRICS_NREASONS; i++)
+        if (reason != NULL && strcmp(reason, metrics_reasons[i]) == 0)
+            break;
+    m->rejected[i]++; /* the last is "other" */
+}
+
+static void metrics_render_rejected(struct buf *out, const struct metrics *m)
+{
+    size_t i;
+
+    buf_puts(out, "# HELP closeloop_requests_rejected_total Requests answered 4xx, by reason "
+                  "(the API's error code).\n"
+                  "# TYPE closeloop_requests_rejected_total counter\n");
+    for (i = 0; i < METRICS_NREASONS; i++)
+        buf_printf(out, "closeloop_requests_rejected_total{reason=\"%s\"} %llu\n",
+                   metrics_reasons[i], m->rejected[i]);
+}
+
 void metrics_label(struct buf *out, const char *value)
 {
     const char *p;
@@ -163,7 +197,8 @@ static void metrics_render_pool(struct buf *out, const struct db_pool_stats *p)
     buf_puts(out, "# HELP closeloop_db_queries_total Statements completed.\n"
                   "# TYPE closeloop_db_queries_total counter\n");
     buf_printf(out, "closeloop_db_queries_total %llu\n", (unsigned long long)p->queries);
-    buf_puts(out, "# HELP closeloop_db_errors_total Statements that failed.\n"
+    buf_puts(out, "# HELP closeloop_db_errors_total Statements that failed through a database "
+                  "fault (not rejected input).\n"
                   "# TYPE closeloop_db_errors_total counter\n");
     buf_printf(out, "closeloop_db_errors_total %llu\n", (unsigned long long)p->errors);
     buf_puts(out, "# HELP closeloop_db_reconnects_total Connections re-established.\n"
@@ -193,5 +228,6 @@ void metrics_render(struct buf *out, const struct metrics *m, const struct db_po
     buf_puts(out, "# HELP closeloop_http_requests_in_flight Requests being served.\n"
                   "# TYPE closeloop_http_requests_in_flight gauge\n");
     buf_printf(out, "closeloop_http_requests_in_flight %d\n", inflight);
+    metrics_render_rejected(out, m);
     metrics_render_pool(out, pool);
 }

@@ -144,6 +144,26 @@ class OpsTest(ServiceTestCase):
         self.assertEqual(delta(route='/api/v1/teams', method='GET', status='401'), 1)
         self.assertEqual(types.get('closeloop_http_requests_total'), 'counter')
 
+    def test_typos_are_not_database_errors(self):
+        """issue 9, defect 10: users' validation errors count as rejected requests by
+        reason, never in closeloop_db_errors_total."""
+        before, _ = self.metrics()
+        self.assertEqual(self.req('POST', API + '/people', {'handle': 'typo-p', 'name': 'T',
+                                                           'email': 't@example.com',
+                                                           'team': 'no-such-team'})[0], 422)
+        self.assertEqual(self.req('PATCH', API + '/teams/no-such-team', {'name': 'x'})[0], 404)
+        self.assertEqual(self.req('POST', API + '/teams', {'name': 'typo-dup'})[0], 201)
+        self.assertEqual(self.req('POST', API + '/teams', {'name': 'typo-dup'})[0], 409)
+        after, types = self.metrics()
+
+        def delta(name, **labels):
+            return sample(after, name, **labels) - sample(before, name, **labels)
+        self.assertEqual(delta('closeloop_db_errors_total'), 0)
+        self.assertEqual(delta('closeloop_requests_rejected_total', reason='validation'), 1)
+        self.assertEqual(delta('closeloop_requests_rejected_total', reason='not_found'), 1)
+        self.assertEqual(delta('closeloop_requests_rejected_total', reason='duplicate'), 1)
+        self.assertEqual(types.get('closeloop_requests_rejected_total'), 'counter')
+
     def test_metrics_histogram(self):
         self.assertEqual(self.req('GET', API + '/people')[0], 200)
         before, _ = self.metrics()

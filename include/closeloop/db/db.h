@@ -38,6 +38,11 @@ struct db_reply {
     double seconds;         /* time from send to result */
 };
 
+/* Whether a failed reply is a database fault (lost connection, timeout, deadlock, an
+ * error in our SQL) rather than input the database refused (CLxxx, classes 22 and 23).
+ * Only faults count in closeloop_db_errors_total. */
+bool db_reply_is_fault(const struct db_reply *r);
+
 /* Called exactly once per query, from the loop, never from inside db_query(). */
 typedef void (*db_done_fn)(const struct db_reply *reply, void *arg);
 
@@ -47,7 +52,7 @@ struct db_pool_stats {
     int busy;         /* with a statement in flight */
     int queued;       /* waiting for a connection */
     uint64_t queries; /* completed, all outcomes */
-    uint64_t errors;  /* completed with code != CL_OK */
+    uint64_t errors;  /* database faults (db_reply_is_fault) */
     uint64_t reconnects;
 };
 

@@ -16,6 +16,10 @@ void metrics_free(struct metrics *m);
 void metrics_observe(struct metrics *m, const char *route, const char *method, int status,
                      double seconds);
 
+/* Counts one request answered 4xx under reason, the API's error code ("validation"); a
+ * code outside the fixed set counts as "other". */
+void metrics_reject(struct metrics *m, const char *reason);
+
 /* Appends value escaped for a Prometheus label value (\\, \" and \n). */
 void metrics_label(struct buf *out, const char *value);
 

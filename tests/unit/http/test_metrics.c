@@ -77,12 +77,46 @@ static void test_metrics__label_values_are_escaped(void **state)
     buf_dispose(&b);
 }
 
+/* Rejections count by reason from a fixed set; database faults are not input errors. */
+static void test_metrics__rejections_by_reason_and_faults(void **state)
+{
+    struct metrics *m = metrics_new();
+    struct db_pool_stats st = {0};
+    struct db_reply bad_input = {.code = CL_EDB, .sqlstate = "CL422"};
+    struct db_reply bad_date = {.code = CL_EDB, .sqlstate = "22007"};
+    struct db_reply dup = {.code = CL_EDB, .sqlstate = "23505"};
+    struct db_reply gone = {.code = CL_EIO, .sqlstate = ""};
+    struct db_reply deadlock = {.code = CL_EDB, .sqlstate = "40P01"};
+    struct db_reply ok = {.code = CL_OK, .sqlstate = ""};
+    struct buf b;
+
+    (void)state;
+    metrics_reject(m, "validation");
+    metrics_reject(m, "validation");
+    metrics_reject(m, "A\"}x"); /* never a label of its own */
+    buf_init(&b);
+    metrics_render(&b, m, &st, 0);
+    assert_non_null(strstr(b.data, "closeloop_requests_rejected_total{reason=\"validation\"} 2\n"));
+    assert_non_null(strstr(b.data, "closeloop_requests_rejected_total{reason=\"other\"} 1\n"));
+    assert_non_null(strstr(b.data, "closeloop_requests_rejected_total{reason=\"not_found\"} 0\n"));
+    assert_null(strstr(b.data, "A\""));
+    buf_dispose(&b);
+    metrics_free(m);
+    assert_false(db_reply_is_fault(&bad_input));
+    assert_false(db_reply_is_fault(&bad_date));
+    assert_false(db_reply_is_fault(&dup));
+    assert_false(db_reply_is_fault(&ok));
+    assert_true(db_reply_is_fault(&gone));
+    assert_true(db_reply_is_fault(&deadlock));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_metrics__counts_by_route_method_status),
         cmocka_unit_test(test_metrics__methods_are_a_fixed_set),
         cmocka_unit_test(test_metrics__label_values_are_escaped),
+        cmocka_unit_test(test_metrics__rejections_by_reason_and_faults),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
