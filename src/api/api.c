@@ -516,10 +516,11 @@ static bool api_match(struct api_req *q, const char *pattern, const char *path)
     return ok;
 }
 
-/* Finds the route; *path_matched says whether some route had this path. */
 /* The route of the request's method and path, or NULL; `allow` gets the methods the path
- * has ("GET, PATCH"; empty when no route has the path). */
-static const struct api_route *api_route_find(struct api_req *q, char *allow, size_t n)
+ * has ("GET, PATCH"; empty when no route has the path) and *pattern that path's route
+ * template (NULL when none), for the metrics of a 405. */
+static const struct api_route *api_route_find(struct api_req *q, char *allow, size_t n,
+                                              const char **pattern)
 {
     const char *method = httpd_req_method(q->http);
     const char *path = httpd_req_path(q->http);
@@ -528,6 +529,7 @@ static const struct api_route *api_route_find(struct api_req *q, char *allow, si
     int t;
 
     allow[0] = '\0';
+    *pattern = NULL;
     for (t = 0; t < q->api->nt; t++) {
         for (i = 0; i < q->api->ntables[t]; i++) {
             const struct api_route *rt = &q->api->tables[t][i];
@@ -536,6 +538,7 @@ static const struct api_route *api_route_find(struct api_req *q, char *allow, si
                 continue;
             if (strcmp(rt->method, method) == 0)
                 return rt;
+            *pattern = rt->pattern;
             if (len < n && strstr(allow, rt->method) == NULL)
                 len +=
                     (size_t)snprintf(allow + len, n - len, "%s%s", len > 0 ? ", " : "", rt->method);
@@ -727,6 +730,7 @@ void api_handle(struct httpd_req *r, void *arg)
     struct api *a = arg;
     struct api_req *q = cl_calloc(1, sizeof(*q));
     char allow[64];
+    const char *pattern;
 
     q->api = a;
     q->http = r;
@@ -735,8 +739,9 @@ void api_handle(struct httpd_req *r, void *arg)
     ev_timer_start(a->loop, &q->deadline);
     if (api_builtin(q))
         return;
-    q->route = api_route_find(q, allow, sizeof(allow));
+    q->route = api_route_find(q, allow, sizeof(allow), &pattern);
     if (q->route == NULL && allow[0] != '\0') {
+        httpd_req_set_route(r, pattern);         /* counted under its route, not "unmatched" */
         httpd_req_add_header(r, "Allow", allow); /* RFC 9110: a 405 says what is allowed */
         api_req_error(q, 405, "method_not_allowed", NULL, "%s is not allowed here",
                       httpd_req_method(r));

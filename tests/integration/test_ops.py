@@ -164,6 +164,20 @@ class OpsTest(ServiceTestCase):
         self.assertEqual(delta('closeloop_requests_rejected_total', reason='duplicate'), 1)
         self.assertEqual(types.get('closeloop_requests_rejected_total'), 'counter')
 
+    def test_a_405_says_what_is_allowed_and_counts_under_its_route(self):
+        """issue 9, defect 11."""
+        before, _ = self.metrics()
+        st, hd, _, _ = self.req('DELETE', API + '/teams')
+        self.assertEqual(st, 405)
+        self.assertEqual(header(hd, 'Allow'), 'GET, POST')
+        after, _ = self.metrics()
+
+        def delta(**labels):
+            return (sample(after, 'closeloop_http_requests_total', **labels)
+                    - sample(before, 'closeloop_http_requests_total', **labels))
+        self.assertEqual(delta(route='/api/v1/teams', method='DELETE', status='405'), 1)
+        self.assertEqual(delta(route='unmatched', method='DELETE', status='405'), 0)
+
     def test_metrics_histogram(self):
         self.assertEqual(self.req('GET', API + '/people')[0], 200)
         before, _ = self.metrics()
