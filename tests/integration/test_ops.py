@@ -178,6 +178,22 @@ class OpsTest(ServiceTestCase):
         self.assertEqual(delta(route='/api/v1/teams', method='DELETE', status='405'), 1)
         self.assertEqual(delta(route='unmatched', method='DELETE', status='405'), 0)
 
+    def test_sync_metrics_exist_without_a_tracker(self):
+        """issue 9, defect 12: the README's sync series are there (at zero) with no tracker
+        connection, so alerts copied from the README find them."""
+        self.assertFalse(self.svc.sql("SELECT 1 FROM sync_scopes LIMIT 1"), "no tracker here")
+        samples, types = self.metrics()
+        for name, kind in (('closeloop_sync_outbox_pending', 'gauge'),
+                           ('closeloop_sync_outbox_failed', 'gauge'),
+                           ('closeloop_sync_inbox_pending', 'gauge'),
+                           ('closeloop_sync_inbox_processed_total', 'counter'),
+                           ('closeloop_sync_inbox_pruned_total', 'counter'),
+                           ('closeloop_sync_reconcile_age_seconds', 'gauge')):
+            with self.subTest(name=name):
+                self.assertIn((name, frozenset()), samples)
+                self.assertEqual(samples[(name, frozenset())], 0)
+                self.assertEqual(types.get(name), kind)
+
     def test_metrics_histogram(self):
         self.assertEqual(self.req('GET', API + '/people')[0], 200)
         before, _ = self.metrics()
