@@ -103,9 +103,11 @@ const char *cli_table_sgr(enum cli_color color)
     return "";
 }
 
-bool cli_table_color_wanted(bool is_tty, const char *no_color)
+bool cli_table_color_wanted(bool is_tty, const char *no_color, const char *term)
 {
-    return is_tty && no_color == NULL;
+    if (!is_tty || (no_color != NULL && no_color[0] != '\0'))
+        return false; /* no-color.org: set and not empty */
+    return term == NULL || strcmp(term, "dumb") != 0;
 }
 
 static void print_cell(const struct cell *c, FILE *out, bool color, size_t pad)

@@ -10,8 +10,9 @@
 
 int main(int argc, char **argv)
 {
-    struct cli_cmd_io io = {stdin, stdout, stderr,
-                            cli_table_color_wanted(isatty(STDOUT_FILENO) == 1, getenv("NO_COLOR"))};
+    struct cli_cmd_io io = {
+        stdin, stdout, stderr,
+        cli_table_color_wanted(isatty(STDOUT_FILENO) == 1, getenv("NO_COLOR"), getenv("TERM"))};
     int code;
 
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {

@@ -24,6 +24,7 @@ when it did not exit 0 or when its log holds a sanitizer report.
 import atexit
 import http.client
 import itertools
+import pty
 import sys
 import json
 import os
@@ -441,6 +442,47 @@ class Service:
         if report:
             raise AssertionError(f"closeloop {' '.join(map(str, args))}: sanitizer report:\n{report}")
         return proc
+
+    def cli_tty(self, *args, token="admin", env=None, timeout=20):
+        """Runs closeloop ARGS as cli() does but with stdout (and stderr) on a pseudo-terminal,
+        as a person at a terminal sees it. -> (exit code, output text)."""
+        self._ensure_started()
+        e = _clean_env()
+        for k in ("NO_COLOR", "XDG_CONFIG_HOME", "CLOSELOOP_CONFIG", "CLOSELOOP_TOKEN"):
+            e.pop(k, None)
+        e.update({"HOME": self.home, "CLOSELOOP_URL": self.url, "TERM": "xterm"})
+        if token is not None:
+            e["CLOSELOOP_TOKEN"] = self._token(token)
+        for k, v in (env or {}).items():
+            if v is None:
+                e.pop(k, None)
+            else:
+                e[k] = v
+        master, slave = pty.openpty()
+        try:
+            proc = subprocess.Popen([self.cli_path, *map(str, args)], env=e, cwd=self.home,
+                                    stdin=subprocess.DEVNULL, stdout=slave, stderr=slave)
+        finally:
+            os.close(slave)
+        chunks = []
+        deadline = time.monotonic() + timeout
+        try:
+            while time.monotonic() < deadline:
+                try:
+                    data = os.read(master, 65536)
+                except OSError:  # EIO: the terminal's other end closed
+                    break
+                if not data:
+                    break
+                chunks.append(data)
+        finally:
+            os.close(master)
+        code = proc.wait(timeout=max(1.0, deadline - time.monotonic()))
+        out = b"".join(chunks).decode("utf-8", "replace").replace("\r\n", "\n")
+        report = sanitizer_excerpt(out)
+        if report:
+            raise AssertionError(f"closeloop {' '.join(map(str, args))}: sanitizer report:\n{report}")
+        return code, out
 
     def sql(self, query, *params):
         """Rows from this service's database; see psql()."""

@@ -988,6 +988,21 @@ class ActionListTest(ApiCase):
         self.assertEqual(self.cli_ids('--status', 'done'),
                          self.expect(lambda m: mine(m) and m['status'] == 'done'))
 
+    def test_colour_only_where_wanted(self):
+        """issue 9, defect 14: colour on a terminal; not with a non-empty NO_COLOR or with
+        TERM=dumb (an empty NO_COLOR does not count); never when piped; each colour reset
+        before its line ends."""
+        args = ('action', 'list', '--all', '--incident', self.inc1)
+        for env, coloured in (({}, True), ({'NO_COLOR': ''}, True), ({'NO_COLOR': '1'}, False),
+                              ({'TERM': 'dumb'}, False)):
+            with self.subTest(env=env):
+                code, out = self.svc.cli_tty(*args, env=env)
+                self.assertEqual(code, 0, out)
+                self.assertIn('list item', out)
+                self.assertEqual('\033[' in out, coloured, repr(out[:300]))
+                self.assertNotIn('\n\033[0m', out)
+        self.assertNotIn('\033[', self.svc.cli(*args).stdout)
+
     def test_cli_names_an_unknown_filter_value_and_where_to_look(self):
         for flag, value, hint in (('--team', 'platfrom', 'closeloop team list'),
                                   ('--owner', 'nobody', 'closeloop person list'),

@@ -43,8 +43,9 @@ char *cli_table_clean(const char *s, bool keep_newlines);
 const char *cli_table_sgr(enum cli_color color);
 #define CLI_TABLE_RESET "\033[0m"
 
-/* Whether to colour: only on a terminal, and never when NO_COLOR is set to any value
- * (no_color is getenv("NO_COLOR")). */
-bool cli_table_color_wanted(bool is_tty, const char *no_color);
+/* Whether to colour: only on a terminal, not when NO_COLOR is set to a non-empty value
+ * (no-color.org; an empty one does not count) and not when TERM is "dumb" (no_color and
+ * term are getenv("NO_COLOR") and getenv("TERM")). */
+bool cli_table_color_wanted(bool is_tty, const char *no_color, const char *term);
 
 #endif

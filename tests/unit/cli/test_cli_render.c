@@ -133,6 +133,37 @@ static const char synced_action[] =
     "\"last_error\":\"HTTP 502\",\"warning\":\"no login for the owner\","
     "\"synced_at\":\"2026-03-10T11:57:00Z\",\"pending\":1}}";
 
+/* issue 9, defect 14: every colour is reset on its own line, before the newline. */
+static void test_cli_render__colour_resets_before_the_newline(void **state)
+{
+    char *got = render(OBJECT, CLI_RES_ACTION,
+                       "{\"id\":5,\"incident\":\"INC-1\",\"kind\":\"corrective\",\"title\":\"T\","
+                       "\"status\":\"blocked\",\"priority\":\"P2\",\"owner\":\"al\","
+                       "\"due_on\":\"2024-02-28\",\"version\":3,\"created_at\":\"c\","
+                       "\"updated_at\":\"u\",\"closed_at\":null,\"description\":\"d\"}",
+                       true);
+    const char *p;
+
+    (void)state;
+    assert_non_null(strstr(got, "\033["));
+    assert_null(strstr(got, "\n\033[0m"));
+    for (p = strchr(got, '\033'); p != NULL; p = strchr(p + 1, '\033')) {
+        const char *nl = strchr(p, '\n');
+        const char *reset = strstr(p, "\033[0m");
+
+        assert_non_null(reset);
+        assert_true(nl == NULL || reset < nl); /* reset on the same line */
+        p = reset;
+    }
+    free(got);
+    got = render(LIST, CLI_RES_ACTION,
+                 "[{\"id\":5,\"incident\":\"INC-1\",\"kind\":\"corrective\",\"title\":\"T\","
+                 "\"status\":\"done\",\"owner\":null,\"due_on\":\"2024-02-28\"}]",
+                 true);
+    assert_null(strstr(got, "\n\033[0m"));
+    free(got);
+}
+
 static void test_cli_render__action_object_with_sync(void **state)
 {
     char *got = render(OBJECT, CLI_RES_ACTION, synced_action, false);
@@ -268,6 +299,7 @@ int main(void)
         cmocka_unit_test(test_cli_render__action_table_coloured),
         cmocka_unit_test(test_cli_render__empty_list),
         cmocka_unit_test(test_cli_render__action_object_with_description),
+        cmocka_unit_test(test_cli_render__colour_resets_before_the_newline),
         cmocka_unit_test(test_cli_render__action_object_with_sync),
         cmocka_unit_test(test_cli_render__action_table_ignores_sync),
         cmocka_unit_test(test_cli_render__github_repo_of_teams_and_incidents),

@@ -126,10 +126,12 @@ static void test_cli_table__short_last_row(void **state)
 static void test_cli_table__colour_only_on_a_terminal_without_no_color(void **state)
 {
     (void)state;
-    assert_true(cli_table_color_wanted(true, NULL));
-    assert_false(cli_table_color_wanted(false, NULL));
-    assert_false(cli_table_color_wanted(true, ""));
-    assert_false(cli_table_color_wanted(true, "1"));
+    assert_true(cli_table_color_wanted(true, NULL, "xterm-256color"));
+    assert_true(cli_table_color_wanted(true, NULL, NULL));
+    assert_false(cli_table_color_wanted(false, NULL, "xterm"));
+    assert_true(cli_table_color_wanted(true, "", "xterm")); /* empty NO_COLOR does not count */
+    assert_false(cli_table_color_wanted(true, "1", "xterm"));
+    assert_false(cli_table_color_wanted(true, NULL, "dumb"));
     assert_string_equal(cli_table_sgr(CLI_COLOR_DIM), "\033[2m");
     assert_string_equal(cli_table_sgr(CLI_COLOR_YELLOW), "\033[33m");
     assert_string_equal(cli_table_sgr(CLI_COLOR_NONE), "");
