@@ -13,6 +13,7 @@
 #include "closeloop/cli/cli_page.h"
 #include "closeloop/cli/cli_render.h"
 #include "closeloop/cli/cli_sync.h"
+#include "closeloop/util/version.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -399,7 +400,7 @@ int cli_cmd_run(int argc, char *const *argv, const struct cli_cmd_io *io)
     rc = cli_args_parse(&args, argc, argv, cli_verbs, cli_verbs_len, &err);
 
     if (args.version) {
-        fprintf(io->out, "closeloop %s\n", CLI_CMD_VERSION);
+        fprintf(io->out, "closeloop %s\n", CL_VERSION);
         return CLI_API_EXIT_OK;
     }
     if (args.help) {

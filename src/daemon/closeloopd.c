@@ -8,14 +8,14 @@
 #include "closeloop/db/migrate.h"
 #include "closeloop/daemon/server.h"
 #include "closeloop/sync/registry.h"
+#include "closeloop/util/version.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#define CLOSELOOPD_VERSION "0.1.0"
-#define DEFAULT_CONFIG     "/etc/closeloop/closeloopd.ini"
+#define DEFAULT_CONFIG "/etc/closeloop/closeloopd.ini"
 
 enum exit_code { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 
@@ -76,7 +76,7 @@ static int args_parse(struct args *a, int argc, char **argv)
             return EXIT_OK;
         }
         if (strcmp(s, "--version") == 0) {
-            printf("closeloopd %s (schema %d)\n", CLOSELOOPD_VERSION, migrate_latest());
+            printf("closeloopd %s (schema %d)\n", CL_VERSION, migrate_latest());
             return EXIT_OK;
         }
         if (strcmp(s, "--config") == 0) {

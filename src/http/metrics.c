@@ -1,4 +1,5 @@
 #include "closeloop/http/metrics.h"
+#include "closeloop/util/version.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -230,4 +231,7 @@ void metrics_render(struct buf *out, const struct metrics *m, const struct db_po
     buf_printf(out, "closeloop_http_requests_in_flight %d\n", inflight);
     metrics_render_rejected(out, m);
     metrics_render_pool(out, pool);
+    buf_puts(out, "# HELP closeloop_build_info The running version (always 1).\n"
+                  "# TYPE closeloop_build_info gauge\n"
+                  "closeloop_build_info{version=\"" CL_VERSION "\"} 1\n");
 }

@@ -7,6 +7,7 @@
 #include "closeloop/sync/registry.h"
 #include "closeloop/util/http.h"
 #include "closeloop/util/log.h"
+#include "closeloop/util/version.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -631,7 +632,7 @@ int sync_new(struct sync **out, struct ev_loop *loop, struct db_pool *pool, cons
     s->loop = loop;
     s->pool = pool;
     s->conf = conf;
-    s->http = http_client_new(loop, "closeloop/0.1");
+    s->http = http_client_new(loop, "closeloop/" CL_VERSION);
     s->env = (struct provider_env){loop, s->http};
     if (sync_start_all(s, err) != CL_OK) {
         sync_free(s);

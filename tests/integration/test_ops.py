@@ -194,6 +194,18 @@ class OpsTest(ServiceTestCase):
                 self.assertEqual(samples[(name, frozenset())], 0)
                 self.assertEqual(types.get(name), kind)
 
+    def test_one_version_everywhere(self):
+        """issue 9, defect 15: closeloop, closeloopd and /metrics say the same version."""
+        cli = self.svc.cli('--version')
+        self.assertEqual(cli.returncode, 0, cli.stderr)
+        m = re.fullmatch(r'closeloop (\d+\.\d+\.\d+)\n', cli.stdout)
+        self.assertIsNotNone(m, cli.stdout)
+        daemon = subprocess.run([self.svc.daemon, '--version'], capture_output=True, text=True,
+                                timeout=10)
+        self.assertTrue(daemon.stdout.startswith('closeloopd %s ' % m.group(1)), daemon.stdout)
+        samples, _ = self.metrics()
+        self.assertEqual(sample(samples, 'closeloop_build_info', version=m.group(1)), 1)
+
     def test_metrics_histogram(self):
         self.assertEqual(self.req('GET', API + '/people')[0], 200)
         before, _ = self.metrics()

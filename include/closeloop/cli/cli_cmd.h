@@ -9,8 +9,6 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#define CLI_CMD_VERSION "0.1"
-
 struct cli_cmd_io {
     FILE *in;   /* for --description - */
     FILE *out;  /* results, help */

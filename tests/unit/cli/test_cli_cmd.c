@@ -1,6 +1,7 @@
 #include "closeloop/cli/cli_cmd.h"
 
 #include "closeloop/util/cl.h"
+#include "closeloop/util/version.h"
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
@@ -245,7 +246,7 @@ static void test_cli_cmd__help_and_version_exit_0(void **state)
     run_free(&r);
     r = RUN(NULL, "--version");
     assert_int_equal(r.code, 0);
-    assert_string_equal(r.out, "closeloop " CLI_CMD_VERSION "\n");
+    assert_string_equal(r.out, "closeloop " CL_VERSION "\n");
     run_free(&r);
     r = RUN(NULL, "incident", "-h");
     assert_int_equal(r.code, 0);

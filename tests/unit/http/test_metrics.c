@@ -1,4 +1,5 @@
 #include "closeloop/http/metrics.h"
+#include "closeloop/util/version.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -36,6 +37,7 @@ static void test_metrics__counts_by_route_method_status(void **state)
     assert_non_null(strstr(b.data, "closeloop_http_requests_in_flight 5\n"));
     assert_non_null(strstr(b.data, "closeloop_db_pool_connections{state=\"busy\"} 2\n"));
     assert_non_null(strstr(b.data, "closeloop_db_queued_queries 3\n"));
+    assert_non_null(strstr(b.data, "closeloop_build_info{version=\"" CL_VERSION "\"} 1\n"));
     buf_dispose(&b);
     metrics_free(m);
 }
