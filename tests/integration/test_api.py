@@ -977,7 +977,8 @@ class ActionListTest(ApiCase):
         p = self.svc.cli('--json', 'action', 'list', '--incident', self.inc1, *args)
         self.assertEqual(p.returncode, 0, p.stderr)
         out = json.loads(p.stdout)
-        return self.ours(out['items'] if isinstance(out, dict) else out)
+        self.assertIsInstance(out, list, 'a list prints one array of its items (README)')
+        return self.ours(out)
 
     def test_cli_lists_open_work_unless_asked(self):
         """issue 9, defect 4: done and dropped work is not mixed into the open list."""
