@@ -65,26 +65,39 @@ static void api_req_finish(struct api_req *q)
     ev_timer_stop(q->api->loop, &q->deadline);
 }
 
+/* Sends JSON text with one spacing, whoever wrote it (SQL's json, jsonb or jansson). */
+static void api_reply_json_text(struct api_req *q, int status, const char *text, size_t len)
+{
+    struct buf out;
+    size_t n;
+    char *body;
+
+    buf_init(&out);
+    buf_json_respace(&out, text, len);
+    body = buf_steal(&out, &n);
+    httpd_reply(q->http, status, api_json_ct, body, n);
+}
+
 void api_req_reply(struct api_req *q, int status, const char *content_type, const char *body)
 {
     if (q->state == API_DONE)
         return;
     api_req_finish(q);
-    httpd_reply(q->http, status, content_type, cl_strdup(body), strlen(body));
+    if (strcmp(content_type, api_json_ct) == 0)
+        api_reply_json_text(q, status, body, strlen(body));
+    else
+        httpd_reply(q->http, status, content_type, cl_strdup(body), strlen(body));
 }
 
 static void api_reply_buf(struct api_req *q, int status, struct buf *b)
 {
-    size_t len;
-    char *body;
-
     if (q->state == API_DONE) {
         buf_dispose(b);
         return;
     }
     api_req_finish(q);
-    body = buf_steal(b, &len);
-    httpd_reply(q->http, status, api_json_ct, body, len);
+    api_reply_json_text(q, status, b->data != NULL ? b->data : "", b->len);
+    buf_dispose(b);
 }
 
 void api_req_error(struct api_req *q, int status, const char *code, const char *field,

@@ -88,3 +88,39 @@ char *buf_steal(struct buf *b, size_t *len)
     buf_init(b);
     return data;
 }
+
+/* Copies the string starting at in[i] (a quote) through its closing quote; -> the index
+ * after it. */
+static size_t buf_json_copy_string(struct buf *b, const char *in, size_t len, size_t i)
+{
+    size_t start = i++;
+
+    while (i < len && in[i] != '"')
+        i += in[i] == '\\' ? 2 : 1;
+    i = i < len ? i + 1 : len;
+    buf_append(b, in + start, i - start);
+    return i;
+}
+
+void buf_json_respace(struct buf *b, const char *in, size_t len)
+{
+    size_t i = 0;
+
+    while (i < len) {
+        char c = in[i];
+
+        if (c == '"') {
+            i = buf_json_copy_string(b, in, len, i);
+            continue;
+        }
+        if (c == ':')
+            buf_puts(b, ": ");
+        else if (c == ',')
+            buf_puts(b, ", ");
+        else if (c != ' ' && c != '\n' && c != '\r' && c != '\t')
+            buf_append(b, &c, 1);
+        i++;
+    }
+    if (len > 0 && in[len - 1] == '\n')
+        buf_puts(b, "\n");
+}

@@ -379,6 +379,26 @@ class TeamPeopleIncidentTest(ApiCase):
         self.assertEqual(changed['version'], inc['version'] + 1)
         self.assertGreater(ts(changed['updated_at']), ts(inc['updated_at']))
 
+    def test_one_json_spacing_everywhere(self):
+        """issue 9, defect 17: every view renders JSON the same way ("key": value, a, b)."""
+        fac = self.mk_person()['handle']
+        inc = self.mk_incident(facilitator=fac)
+        act, _ = self.call('POST', API + '/actions', {'incident': inc['key'], 'kind': 'corrective',
+                                                      'title': 'spacing : , "x"'}, expect=201)
+        paths = ['/actions/%d' % act['id'], '/actions?limit=2', '/actions/%d/history' % act['id'],
+                 '/incidents/' + inc['key'], '/incidents?limit=2', '/people/' + fac,
+                 '/teams?limit=2', '/sync/status', '/actions/0']
+        for path in paths:
+            with self.subTest(path=path):
+                st, _, js, raw = self.svc.request('GET', API + path)
+                text = raw.decode()
+                self.assertIsNotNone(js, text)
+                outside = re.sub(r'"(?:[^"\\]|\\.)*"', '""', text)  # strings blanked
+                self.assertNotIn(' :', outside, text[:200])
+                self.assertNotRegex(outside, r':(?! )|,(?! )', text[:200])
+                self.assertNotRegex(outside.rstrip('\n'), r'\s(?<!: )(?<!, )', text[:200])
+        self.assertIn('spacing : , \\"x\\"', self.svc.request('GET', API + paths[0])[3].decode())
+
     def test_incident_list_status_filter(self):
         o1 = self.mk_incident()['key']
         r1 = self.mk_incident(started_at='2026-01-01T00:00:00Z',

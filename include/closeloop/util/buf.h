@@ -18,6 +18,12 @@ void buf_puts(struct buf *b, const char *s);
 void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Appends s as a JSON string literal, quotes included. */
 void buf_json_string(struct buf *b, const char *s);
+/* Appends the JSON text in[0..len) with one spacing, whatever produced it (PostgreSQL's
+ * json " : ", jsonb, jansson): ": " after a key, ", " between items, no other whitespace
+ * outside strings; strings are copied as they are. A trailing newline is kept. The text
+ * must be valid JSON (it is not checked). */
+void buf_json_respace(struct buf *b, const char *in, size_t len);
+
 /* Returns the bytes (never NULL; "" when empty) and resets b. */
 char *buf_steal(struct buf *b, size_t *len);
 

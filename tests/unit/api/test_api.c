@@ -616,7 +616,7 @@ static void test_api__database_down_is_503_and_healthz_stays_up(void **state)
         c[i].stack = &down;
     run(c, 3);
     expect_status(&c[0], 200);
-    assert_string_equal(c[0].reply, "{\"status\":\"ok\"}\n");
+    assert_string_equal(c[0].reply, "{\"status\": \"ok\"}\n");
     expect_status(&c[1], 503);
     v = reply_json(&c[1]);
     assert_string_equal(jstr(v, "status"), "unavailable");
@@ -636,7 +636,7 @@ static void test_api__healthz_answers_json_with_request_id(void **state)
     (void)state;
     run(&c, 1);
     expect_status(&c, 200);
-    assert_string_equal(c.reply, "{\"status\":\"ok\"}\n");
+    assert_string_equal(c.reply, "{\"status\": \"ok\"}\n");
     assert_string_equal(c.rtype, "application/json");
     assert_true(strlen(c.reqid) > 2);
 }
@@ -1273,7 +1273,7 @@ static void test_api__one_row_shape(void **state)
     (void)state;
     run(c, 2);
     expect_status(&c[0], 200);
-    assert_string_equal(c[0].reply, "{\"a\":1}\n");
+    assert_string_equal(c[0].reply, "{\"a\": 1}\n");
     assert_string_equal(c[0].etag, "\"7\"");
     expect_error(&c[1], 404, "not_found", NULL, "no widget \"null\"");
 }
@@ -1289,12 +1289,12 @@ static void test_api__list_shape_and_next_cursor(void **state)
     (void)state;
     run(c, 3);
     expect_status(&c[0], 200);
-    assert_string_equal(c[0].reply, "{\"items\":[{\"n\" : 1},{\"n\" : 2},{\"n\" : 3}],"
-                                    "\"next_cursor\":\"3\"}\n");
+    assert_string_equal(c[0].reply, "{\"items\": [{\"n\": 1}, {\"n\": 2}, {\"n\": 3}], "
+                                    "\"next_cursor\": \"3\"}\n");
     expect_status(&c[1], 200);
-    assert_non_null(strstr(c[1].reply, "{\"n\" : 5}],\"next_cursor\":null}"));
+    assert_non_null(strstr(c[1].reply, "{\"n\": 5}], \"next_cursor\": null}"));
     expect_status(&c[2], 200);
-    assert_non_null(strstr(c[2].reply, "{\"n\" : 5}],\"next_cursor\":null}"));
+    assert_non_null(strstr(c[2].reply, "{\"n\": 5}], \"next_cursor\": null}"));
 }
 
 static void test_api__sql_then_hands_the_outcome_to_the_handler(void **state)

@@ -436,9 +436,9 @@ static void test_server__run_serves_then_stops_on_sigterm(void **state)
     close(fd);
     assert_true(op.up);
     assert_int_equal(op.r[0].status, 200);
-    snprintf(want, sizeof(want), "\"schema\":%d", migrate_latest());
+    snprintf(want, sizeof(want), "\"schema\": %d", migrate_latest());
     assert_non_null(strstr(op.r[0].body, want));
-    assert_non_null(strstr(op.r[0].body, "\"status\":\"ready\""));
+    assert_non_null(strstr(op.r[0].body, "\"status\": \"ready\""));
     assert_int_equal(op.r[1].status, 401);
     assert_int_equal(op.r[2].status, 200);
     assert_true(in_flight(op.r[2].body) >= 1); /* the gauge sees this server's requests */

@@ -160,6 +160,29 @@ static void test_digest__verify_header_rejects_null_and_empty_secret(void **stat
     assert_false(crypto_verify_sha256_header(sig, "", GH_BODY, strlen(GH_BODY)));
 }
 
+/* One spacing for every JSON the API sends (issue 9, defect 17). */
+static void respace(const char *in, const char *want)
+{
+    struct buf b;
+
+    buf_init(&b);
+    buf_json_respace(&b, in, strlen(in));
+    assert_string_equal(b.data != NULL ? b.data : "", want);
+    buf_dispose(&b);
+}
+
+static void test_buf__json_respace(void **state)
+{
+    (void)state;
+    respace("{\"id\" : 1, \"a\" : [1,2 , {\"b\":null}]}",
+            "{\"id\": 1, \"a\": [1, 2, {\"b\": null}]}");
+    respace("{\"items\":[],\"next_cursor\":null}\n", "{\"items\": [], \"next_cursor\": null}\n");
+    /* strings are copied as they are: separators, spaces and escaped quotes inside */
+    respace("{\"t\" : \"a : b,  c \\\" d\\\\\"}", "{\"t\": \"a : b,  c \\\" d\\\\\"}");
+    respace("{\n  \"x\": 1\n}", "{\"x\": 1}");
+    respace("", "");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -172,6 +195,7 @@ int main(void)
         cmocka_unit_test(test_digest__verify_header_rejects_tampering),
         cmocka_unit_test(test_digest__verify_header_rejects_malformed),
         cmocka_unit_test(test_digest__verify_header_rejects_null_and_empty_secret),
+        cmocka_unit_test(test_buf__json_respace),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
