@@ -89,6 +89,19 @@ BEGIN
         USING ERRCODE = 'CLTRN', COLUMN = 'status';
 END $$;
 
+-- Work in progress has an owner: starting an unowned action, or taking the owner off one
+-- in progress, is refused (CLTRN). An action a tracker reports in progress without an
+-- owner is taken as it is, with a sync warning (cl_sync_apply): no owner is invented.
+CREATE OR REPLACE FUNCTION cl_owner_check(o actions, n actions) RETURNS void
+LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    IF n.status = 'in_progress' AND n.owner_id IS NULL
+       AND (o.status <> 'in_progress' OR o.owner_id IS NOT NULL) THEN
+        RAISE EXCEPTION 'action % has no owner: work in progress needs one, assign it first', o.id
+            USING ERRCODE = 'CLTRN', COLUMN = 'owner';
+    END IF;
+END $$;
+
 -- Writes `n` over `o` (same id), records one event per changed field, bumps the version.
 -- Returns the action's JSON. A change that changes nothing bumps nothing.
 CREATE OR REPLACE FUNCTION cl_action_apply(o actions, n actions, src text, actor text) RETURNS text
@@ -153,6 +166,7 @@ BEGIN
     IF p ? 'priority' THEN n.priority := p->>'priority'; END IF;
     IF p ? 'due_on' THEN n.due_on := (p->>'due_on')::date; END IF;
     PERFORM cl_status_check(aid, o.status, n.status);
+    PERFORM cl_owner_check(o, n);
     RETURN cl_action_apply(o, n, src, actor);
 END $$;
 
@@ -175,6 +189,7 @@ BEGIN
             USING ERRCODE = 'CLTRN', COLUMN = 'status';
     END IF;
     PERFORM cl_status_check(aid, o.status, n.status);
+    PERFORM cl_owner_check(o, n);
     RETURN cl_action_apply(o, n, src, actor);
 END $$;
 

@@ -323,6 +323,9 @@ BEGIN
             WHEN 'status' THEN n.status := r->>'status';
         END CASE;
     END LOOP;
+    IF warning_text IS NULL AND n.status = 'in_progress' AND n.owner_id IS NULL THEN
+        warning_text := format('in progress in %s but nobody owns it: assign an owner', tracker_in);
+    END IF;
     IF warning_text IS DISTINCT FROM l.warning AND warning_text IS NOT NULL THEN
         PERFORM cl_event(o.id, src, actor, 'sync_warning', l.warning, warning_text);
     END IF;

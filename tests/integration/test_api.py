@@ -125,7 +125,12 @@ class ApiCase(ServiceTestCase):
         return self.call('POST', API + '/incidents', body, expect=201)[0]
 
     def mk_action(self, incident, **kw):
+        """An action with an owner (work in progress needs one) unless owner= says otherwise."""
         body = {'incident': incident, 'kind': 'corrective', 'title': uniq('action ')}
+        if 'owner' not in kw:
+            if getattr(type(self), '_owner', None) is None:
+                type(self)._owner = self.mk_person()['handle']
+            body['owner'] = type(self)._owner
         body.update(kw)
         return self.call('POST', API + '/actions', body, expect=201)[0]
 
@@ -580,7 +585,7 @@ class ActionTest(ApiCase):
         self.assertEqual(self.n_events(a['id']), before)
 
     def test_assign_and_unassign(self):
-        a = self.mk_action(self.inc)
+        a = self.mk_action(self.inc, owner=None)
         p, _ = self.call('POST', '%s/actions/%d/assign' % (API, a['id']), {'owner': self.bob},
                          token='write')
         self.assertEqual(p['owner'], self.bob)
@@ -607,6 +612,28 @@ class ActionTest(ApiCase):
                                 ('owner', self.alice, None),
                                 ('owner', None, self.bob),
                                 ('owner', self.bob, None)])
+
+    def test_work_in_progress_has_an_owner(self):
+        """issue 9, defect 18: an unowned action cannot be started, and the owner of one in
+        progress cannot be taken off; nothing changes when refused."""
+        a = self.mk_action(self.inc, owner=None)
+        for method, path, body in (('POST', '/start', None),
+                                   ('PATCH', '', {'status': 'in_progress'})):
+            with self.subTest(method=method):
+                err = self.error(method, '%s/actions/%d%s' % (API, a['id'], path), body,
+                                 status=409, code='invalid_transition', field='status')
+                self.assertIn('assign', err['message'])
+        self.assertEqual(self.action(a['id'])['version'], a['version'])
+        self.call('POST', '%s/actions/%d/assign' % (API, a['id']), {'owner': self.bob})
+        started, _ = self.call('POST', '%s/actions/%d/start' % (API, a['id']))
+        self.assertEqual((started['status'], started['owner']), ('in_progress', self.bob))
+        self.error('POST', '%s/actions/%d/unassign' % (API, a['id']), None, status=409,
+                   code='invalid_transition', field='status')
+        self.assertEqual(self.action(a['id'])['owner'], self.bob)
+        blocked, _ = self.call('POST', '%s/actions/%d/block' % (API, a['id']))
+        self.assertEqual(blocked['status'], 'blocked')
+        freed, _ = self.call('POST', '%s/actions/%d/unassign' % (API, a['id']))
+        self.assertIsNone(freed['owner'])  # blocked work may wait without an owner
 
     def test_created_with_owner_history(self):
         a = self.mk_action(self.inc, owner=self.alice)
@@ -702,7 +729,8 @@ class ActionTest(ApiCase):
 
     def test_history_source_and_actor(self):
         js, _ = self.call('POST', API + '/actions',
-                          {'incident': self.inc, 'kind': 'corrective', 'title': 'via cli'},
+                          {'incident': self.inc, 'kind': 'corrective', 'title': 'via cli',
+                           'owner': self.alice},
                           expect=201, token='write', headers={'X-Closeloop-Source': 'cli'})
         aid = js['id']
         self.call('POST', '%s/actions/%d/start' % (API, aid))
@@ -716,6 +744,7 @@ class ActionTest(ApiCase):
         self.assertEqual([(e['field'], e['source'], e['actor'], e['old'], e['new'])
                           for e in hist],
                          [('created', 'cli', writer, None, 'via cli'),
+                          ('owner', 'cli', writer, None, self.alice),
                           ('status', 'api', admin, 'open', 'in_progress'),
                           ('status', 'api', writer, 'in_progress', 'blocked'),
                           ('priority', 'cli', writer, 'P2', 'P4')])
@@ -872,12 +901,14 @@ class ActionListTest(ApiCase):
                     'kind': 'corrective' if i % 2 == 0 else 'preventive',
                     'title': 'list item %d' % i}
             owner = owners[i % len(owners)]
+            status = statuses[(i // 2) % len(statuses)]
+            if owner is None and status == 'in_progress':
+                owner = cls.dan  # work in progress has an owner
             if owner:
                 body['owner'] = owner
             if due:
                 body['due_on'] = due.isoformat()
             js = post('/actions', body)
-            status = statuses[(i // 2) % len(statuses)]
             for v in verb_for[status]:
                 st = svc.request('POST', '%s/actions/%d/%s' % (API, js['id'], v))[0]
                 assert st == 200, st

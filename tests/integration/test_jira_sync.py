@@ -259,6 +259,18 @@ class JiraCloudWebhookTest(JiraSyncCase):
         self.settle(aid)
         self.assertEqual(self.fields(key)["status"]["name"], "Won't Do")
 
+    def test_03b_unowned_work_started_in_jira_is_a_warning(self):
+        """issue 9, defect 18: closeloop refuses to start unowned work, but a tracker may
+        report it: the status is taken, nobody is invented as owner, a warning says so."""
+        aid, key = self.create_linked("Nobody's yet")
+        self.assertIsNone(self.action(aid)["owner"])
+        self.jira.act("bob", key, "transition", transition="Start Progress")
+        a = self.wait_action(aid, lambda a: a["status"] == "in_progress", "in progress")
+        self.assertIsNone(a["owner"])
+        self.settle(aid)
+        self.assertIn("nobody owns it", self.link(aid)["warning"] or "")
+        self.assertEqual(len(self.events(aid, "sync_warning")), 1)
+
     def test_04_cli_changes_reach_the_issue(self):
         aid, key = self.create_linked("Shed load", owner="alice", due="2027-01-01")
         self.cli_ok("action", "edit", str(aid), "--title", "Shed load early",
