@@ -221,7 +221,7 @@ DECLARE
     v action_v;
 BEGIN
     SELECT id, sync_tracker, sync_scope INTO inc_id, trk, scope_in
-    FROM incidents WHERE key = p->>'incident';
+    FROM incidents WHERE key = upper(p->>'incident');
     IF inc_id IS NULL THEN
         RAISE EXCEPTION 'unknown incident "%"', p->>'incident'
             USING ERRCODE = 'CL422', COLUMN = 'incident';
@@ -255,6 +255,6 @@ BEGIN
         PERFORM cl_link_new(r.id, trk, scope_in, NULL, routes, 'create');
         RETURN (SELECT action_json(x) FROM action_v x WHERE x.id = r.id);
     END IF;
-    SELECT r.*, p->>'incident', own_handle, own_active, own_team INTO v;
+    SELECT r.*, upper(p->>'incident'), own_handle, own_active, own_team INTO v;
     RETURN action_json(v);
 END $$;

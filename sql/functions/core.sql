@@ -203,13 +203,29 @@ CREATE OR REPLACE FUNCTION incident_json(i incidents) RETURNS text LANGUAGE sql 
 $$;
 DROP FUNCTION IF EXISTS incident_json_base(incidents);
 
+-- An incident key as stored: trimmed, upper-case, in the shape 0007 allows; CL422 naming
+-- the rule otherwise. Lookups compare with upper(), so any case finds the incident.
+CREATE OR REPLACE FUNCTION cl_incident_key(k text) RETURNS text LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+    n text := upper(btrim(k));
+BEGIN
+    IF n IS NULL OR length(n) > 40 OR n !~ '^[A-Z][A-Z0-9]{0,15}(-[A-Z0-9]{1,16}){1,3}$' THEN
+        RAISE EXCEPTION 'incident key "%" is not valid: 2 to 4 parts of letters and digits '
+                        'joined by "-", the first starting with a letter, at most 40 characters '
+                        '(e.g. INC-117 or INC-2026-117; any case)', k
+            USING ERRCODE = 'CL422', COLUMN = 'key';
+    END IF;
+    RETURN n;
+END $$;
+
 CREATE OR REPLACE FUNCTION cl_incident_create(p jsonb) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
     r incidents;
 BEGIN
     INSERT INTO incidents (key, title, severity, started_at, resolved_at, postmortem_url,
                            facilitator_id, sync_tracker, sync_scope)
-    VALUES (p->>'key', p->>'title', p->>'severity', (p->>'started_at')::timestamptz,
+    VALUES (cl_incident_key(p->>'key'), p->>'title', p->>'severity',
+            (p->>'started_at')::timestamptz,
             (p->>'resolved_at')::timestamptz, p->>'postmortem_url',
             cl_person_id(p->>'facilitator', 'facilitator', false),
             CASE WHEN p->'sync'->>'scope' IS NOT NULL THEN p->'sync'->>'tracker' END,
@@ -224,7 +240,7 @@ DECLARE
     r incidents;
     old incidents;
 BEGIN
-    SELECT * INTO r FROM incidents WHERE key = key_in FOR UPDATE;
+    SELECT * INTO r FROM incidents WHERE key = upper(key_in) FOR UPDATE;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'incident "%" not found', key_in USING ERRCODE = 'CL404';
     END IF;

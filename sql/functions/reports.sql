@@ -24,7 +24,7 @@ RETURNS boolean LANGUAGE plpgsql STABLE AS $$
 BEGIN
     PERFORM cl_person_id(owner, 'owner', false);
     PERFORM cl_team_id(team, 'team');
-    IF incident IS NOT NULL AND NOT EXISTS (SELECT 1 FROM incidents WHERE key = incident) THEN
+    IF incident IS NOT NULL AND NOT EXISTS (SELECT 1 FROM incidents WHERE key = upper(incident)) THEN
         RAISE EXCEPTION 'unknown incident "%"', incident USING ERRCODE = 'CL422',
             COLUMN = 'incident';
     END IF;

@@ -689,7 +689,7 @@ DECLARE
     imported integer := 0;
     skipped integer := 0;
 BEGIN
-    SELECT id INTO inc_id FROM incidents WHERE key = incident_key;
+    SELECT id INTO inc_id FROM incidents WHERE key = upper(incident_key);
     IF inc_id IS NULL THEN
         RAISE EXCEPTION 'unknown incident "%"', incident_key
             USING ERRCODE = 'CL422', COLUMN = 'incident';

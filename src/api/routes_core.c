@@ -44,7 +44,7 @@ static const struct valid_field person_spec[] = {
 };
 
 static const struct valid_field incident_base[] = {
-    {"key", VALID_STR, VALID_REQUIRED | VALID_CREATE_ONLY | VALID_NONBLANK, 26, NULL},
+    {"key", VALID_STR, VALID_REQUIRED | VALID_CREATE_ONLY | VALID_NONBLANK, 200, NULL},
     {"title", VALID_STR, VALID_REQUIRED | VALID_NONBLANK, 300, NULL},
     {"severity", VALID_ENUM, VALID_NULLABLE, 8, severities},
     {"started_at", VALID_TIME, VALID_NULLABLE, 64, NULL},
@@ -171,7 +171,8 @@ static const struct db_stmt sql_person_update = {"person_update",
                                                  "SELECT cl_person_update($1, $2::jsonb)"};
 
 static const struct db_stmt sql_incident_get = {
-    "incident_get", "SELECT incident_json(i), i.version AS etag FROM incidents i WHERE i.key = $1"};
+    "incident_get",
+    "SELECT incident_json(i), i.version AS etag FROM incidents i WHERE i.key = upper($1)"};
 static const char sql_incident_list[] =
     "SELECT incident_json(i), i.id::text FROM incidents i"
     " WHERE ($1::bigint IS NULL OR i.id > $1)"
@@ -202,7 +203,7 @@ static const char sql_action_list[] =
     " WHERE ($1::text[] IS NULL OR v.status = ANY ($1::text[]))"
     " AND ($2::text IS NULL OR v.owner_handle = $2)"
     " AND ($3::text IS NULL OR v.owner_team_id = (SELECT id FROM teams WHERE name = $3))"
-    " AND ($4::text IS NULL OR v.incident_key = $4)"
+    " AND ($4::text IS NULL OR v.incident_key = upper($4))"
     " AND ($5::text IS NULL OR v.kind = $5)"
     " AND (NOT $6::boolean OR cl_action_overdue(v.status, v.due_on))"
     " AND (NOT $7::boolean OR cl_action_unowned(v.status, v.owner_active))"

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TEXT_MAX 160 /* bytes of the server's message or field that a message quotes */
+#define TEXT_MAX 400 /* bytes of the server's message or field that a message quotes */
 
 int cli_api_exit_for_status(long status)
 {

@@ -404,6 +404,26 @@ class TeamPeopleIncidentTest(ApiCase):
                 self.assertNotRegex(outside.rstrip('\n'), r'\s(?<!: )(?<!, )', text[:200])
         self.assertIn('spacing : , \\"x\\"', self.svc.request('GET', API + paths[0])[3].decode())
 
+    def test_incident_keys_people_use(self):
+        """issue 9, defect 2: year-based keys and any case, stored upper-case, found in any
+        case (by GET, as an action's incident and as a filter)."""
+        n = next(_seq)
+        for typed, stored in (('INC-2026-%d' % n, 'INC-2026-%d' % n), ('inc-%d' % n, 'INC-%d' % n),
+                              ('sec-2026-11-%d' % n, 'SEC-2026-11-%d' % n),
+                              ('  Ops-%dB ' % n, 'OPS-%dB' % n)):
+            with self.subTest(key=typed):
+                js, _ = self.call('POST', API + '/incidents', {'key': typed, 'title': 't'},
+                                  expect=201)
+                self.assertEqual(js['key'], stored)
+                self.assertEqual(self.get(API + '/incidents/' + stored.lower())['key'], stored)
+                act = self.mk_action(stored.lower())
+                self.assertEqual(act['incident'], stored)
+                ids = [it['id'] for it in self.get(API + '/actions?incident=' + stored.lower())['items']]
+                self.assertEqual(ids, [act['id']])
+        p = self.svc.cli('incident', 'add', 'bad_key', '--title', 't')
+        self.assertEqual(p.returncode, 1)
+        self.assertIn('INC-117', p.stderr)  # the rule, with an example
+
     def test_incident_list_status_filter(self):
         o1 = self.mk_incident()['key']
         r1 = self.mk_incident(started_at='2026-01-01T00:00:00Z',

@@ -485,10 +485,13 @@ class ErrorTest(RejectCase):
                 self.v('PATCH', API + '/teams/core', {'name': n}, 'name')
 
     def test_bad_incident_key(self):
-        for k in ('inc-1', 'INC1', 'INC-', '-1', 'INC-1234567890', '1NC-1', 'INC-1a',
-                  'ABCDEFGHIJKLMNOPQ-1', ''):
+        for k in ('INC1', 'INC-', '-1', '1NC-1', 'INC--1', 'INC-1-2-3-4', 'INC_1', 'INC-1 2',
+                  'ABCDEFGHIJKLMNOPQ-1', 'A-' + 'B' * 17, 'A-' + '-'.join(['BCDEFGHIJKLMN'] * 3),
+                  ''):
             with self.subTest(key=k):
-                self.v('POST', API + '/incidents', {'key': k, 'title': 't'}, 'key')
+                err = self.v('POST', API + '/incidents', {'key': k, 'title': 't'}, 'key')
+                if k:  # the message states the rule (issue 9, defect 2)
+                    self.assertIn('parts of letters and digits', err[0]['message'])
 
     def test_unknown_timezone(self):
         for tz in ('Mars/Olympus_Mons', 'UTC+25', 'europe/paris', ''):
