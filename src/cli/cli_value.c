@@ -51,7 +51,7 @@ bool cli_value_is_none(enum cli_val type, const char *value)
 {
     bool nullable = type == CLI_VAL_DATE_OR_NONE || type == CLI_VAL_TIME_OR_NONE ||
                     type == CLI_VAL_SEVERITY_OR_NONE || type == CLI_VAL_REPO_OR_NONE ||
-                    type == CLI_VAL_PROJECT_OR_NONE;
+                    type == CLI_VAL_PROJECT_OR_NONE || type == CLI_VAL_TEXT_OR_NONE;
 
     if (type == CLI_VAL_FLAG_NULL)
         return value != NULL;
@@ -163,6 +163,7 @@ static const char *why_wrong(enum cli_val type, const char *v)
     case CLI_VAL_FLAG_NULL:
         return "takes no value";
     case CLI_VAL_TEXT:
+    case CLI_VAL_TEXT_OR_NONE:
     case CLI_VAL_DESC:
         return NULL;
     case CLI_VAL_DATE:

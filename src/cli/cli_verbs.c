@@ -68,25 +68,26 @@ static const struct cli_opt opts_team_add[] = {
     END};
 static const struct cli_opt opts_team_edit[] = {
     {"name", "NAME", "new team name", CLI_VAL_TEXT, CLI_TO_BODY, "name", false},
-    {"manager", "HANDLE", "the team's manager", CLI_VAL_TEXT, CLI_TO_BODY, "manager", false},
+    {"manager", "HANDLE|none", "the team's manager; none: no manager", CLI_VAL_TEXT_OR_NONE,
+     CLI_TO_BODY, "manager", false},
     GITHUB_REPO_OR_NONE,
     JIRA_PROJECT_OR_NONE,
     END};
 
 /* clang-format off */
-#define PERSON_OPTS(req)                                                                           \
+/* PERSON_OPTS(required, optional value type): edit takes "none" to clear an optional one */
+#define PERSON_OPTS(req, opt, none)                                                                \
     {"name", "NAME", "full name", CLI_VAL_TEXT, CLI_TO_BODY, "name", req},                         \
     {"email", "EMAIL", "mail address", CLI_VAL_TEXT, CLI_TO_BODY, "email", req},                   \
-    {"team", "TEAM", "team name", CLI_VAL_TEXT, CLI_TO_BODY, "team", false},                       \
+    {"team", "TEAM" none, "team name", opt, CLI_TO_BODY, "team", false},                           \
     {"tz", "ZONE", "time zone, e.g. Europe/Paris", CLI_VAL_TEXT, CLI_TO_BODY, "timezone", false},  \
-    {"github", "LOGIN", "GitHub login", CLI_VAL_TEXT, CLI_TO_BODY, "github_login", false},         \
-    {"jira-account", "ID", "Jira account id", CLI_VAL_TEXT, CLI_TO_BODY, "jira_account_id",       \
-     false},                                                                                       \
-    {"jira-name", "NAME", "Jira user name", CLI_VAL_TEXT, CLI_TO_BODY, "jira_name", false}
+    {"github", "LOGIN" none, "GitHub login", opt, CLI_TO_BODY, "github_login", false},             \
+    {"jira-account", "ID" none, "Jira account id", opt, CLI_TO_BODY, "jira_account_id", false},    \
+    {"jira-name", "NAME" none, "Jira user name", opt, CLI_TO_BODY, "jira_name", false}
 /* clang-format on */
 
-static const struct cli_opt opts_person_add[] = {PERSON_OPTS(true), END};
-static const struct cli_opt opts_person_edit[] = {PERSON_OPTS(false),
+static const struct cli_opt opts_person_add[] = {PERSON_OPTS(true, CLI_VAL_TEXT, ""), END};
+static const struct cli_opt opts_person_edit[] = {PERSON_OPTS(false, CLI_VAL_TEXT_OR_NONE, "|none"),
                                                   {"active", "true|false",
                                                    "whether the person can own actions",
                                                    CLI_VAL_BOOL, CLI_TO_BODY, "active", false},
@@ -111,13 +112,14 @@ static const struct cli_opt opts_incident_edit[] = {
     {"title", "TITLE", "what happened", CLI_VAL_TEXT, CLI_TO_BODY, "title", false},
     {"severity", "SEV1..SEV5|none", "severity", CLI_VAL_SEVERITY_OR_NONE, CLI_TO_BODY, "severity",
      false},
-    {"started", "TIME", "start, RFC 3339", CLI_VAL_TIME, CLI_TO_BODY, "started_at", false},
+    {"started", "TIME|none", "start, RFC 3339", CLI_VAL_TIME_OR_NONE, CLI_TO_BODY, "started_at",
+     false},
     {"resolved", "TIME|none", "resolution, RFC 3339", CLI_VAL_TIME_OR_NONE, CLI_TO_BODY,
      "resolved_at", false},
-    {"facilitator", "HANDLE", "postmortem facilitator", CLI_VAL_TEXT, CLI_TO_BODY, "facilitator",
-     false},
-    {"postmortem", "URL", "link to the postmortem", CLI_VAL_TEXT, CLI_TO_BODY, "postmortem_url",
-     false},
+    {"facilitator", "HANDLE|none", "postmortem facilitator", CLI_VAL_TEXT_OR_NONE, CLI_TO_BODY,
+     "facilitator", false},
+    {"postmortem", "URL|none", "link to the postmortem", CLI_VAL_TEXT_OR_NONE, CLI_TO_BODY,
+     "postmortem_url", false},
     GITHUB_REPO_OR_NONE,
     JIRA_PROJECT_OR_NONE,
     END};
@@ -146,7 +148,8 @@ static const struct cli_opt opts_action_edit[] = {
     {"description", "TEXT|-", "Markdown details; - reads stdin", CLI_VAL_DESC, CLI_TO_BODY,
      "description", false},
     {"kind", "corrective|preventive", "what it does", CLI_VAL_KIND, CLI_TO_BODY, "kind", false},
-    {"owner", "HANDLE", "who owns it", CLI_VAL_TEXT, CLI_TO_BODY, "owner", false},
+    {"owner", "HANDLE|none", "who owns it; none: nobody", CLI_VAL_TEXT_OR_NONE, CLI_TO_BODY,
+     "owner", false},
     {"due", "YYYY-MM-DD|none", "due date; none clears it", CLI_VAL_DATE_OR_NONE, CLI_TO_BODY,
      "due_on", false},
     {"priority", "P0..P4", "priority", CLI_VAL_PRIORITY, CLI_TO_BODY, "priority", false},

@@ -424,6 +424,38 @@ class TeamPeopleIncidentTest(ApiCase):
         self.assertEqual(p.returncode, 1)
         self.assertIn('INC-117', p.stderr)  # the rule, with an example
 
+    def test_cli_clears_optional_fields_with_none(self):
+        """issue 9, defect 3: one way to clear any optional field from the CLI: none."""
+        mgr = self.mk_person()['handle']
+        team = uniq('clr')
+        self.call('POST', API + '/teams', {'name': team, 'manager': mgr}, expect=201)
+        who = self.mk_person(team=team, github_login='gh-' + mgr)['handle']
+        key = 'CLR-%d' % next(_seq)
+        self.call('POST', API + '/incidents', {'key': key, 'title': 't', 'facilitator': mgr,
+                                               'postmortem_url': 'https://pm.example/1',
+                                               'started_at': '2026-01-01T00:00:00Z'},
+                  expect=201)
+        act = self.mk_action(key, owner=who)
+        for args in (('team', 'edit', team, '--manager', 'none'),
+                     ('person', 'edit', who, '--team', 'none', '--github', 'none'),
+                     ('incident', 'edit', key, '--facilitator', 'none', '--postmortem', 'none',
+                      '--started', 'none'),
+                     ('action', 'edit', str(act['id']), '--owner', 'none')):
+            with self.subTest(args=args):
+                p = self.svc.cli(*args)
+                self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIsNone(self.get(API + '/teams/' + team)['manager'])
+        person = self.get(API + '/people/' + who)
+        self.assertEqual((person['team'], person['github_login']), (None, None))
+        inc = self.get(API + '/incidents/' + key)
+        self.assertEqual((inc['facilitator'], inc['postmortem_url'], inc['started_at']),
+                         (None, None, None))
+        self.assertIsNone(self.get(API + '/actions/%d' % act['id'])['owner'])
+        # a required field has no "none": it is sent as the text it is
+        p = self.svc.cli('team', 'edit', team, '--name', 'none')
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(self.get(API + '/teams/none')['name'], 'none')
+
     def test_incident_list_status_filter(self):
         o1 = self.mk_incident()['key']
         r1 = self.mk_incident(started_at='2026-01-01T00:00:00Z',

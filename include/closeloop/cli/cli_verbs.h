@@ -30,7 +30,8 @@ enum cli_val {
     CLI_VAL_REPO_OR_NONE,     /* a repository, or "none" to send null */
     CLI_VAL_ISSUE,            /* an issue: GitHub owner/repo#123 or Jira PROJ-123 */
     CLI_VAL_PROJECT,          /* a Jira project key, optionally /issue type: OPS, OPS/Bug */
-    CLI_VAL_PROJECT_OR_NONE   /* a project, or "none" to send null */
+    CLI_VAL_PROJECT_OR_NONE,  /* a project, or "none" to send null */
+    CLI_VAL_TEXT_OR_NONE      /* text, or "none" to clear an optional field (send null) */
 };
 
 /* Where a value goes. */
