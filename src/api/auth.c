@@ -38,8 +38,16 @@ struct auth_lookup {
     void *arg;
 };
 
+/* The lookup of a token not in the cache also records when it was last used: a write at
+ * most once a minute per token (and only on a cache miss), never one per request. */
 static const struct db_stmt sql_lookup = {
-    "auth_lookup", "SELECT id, name, scope FROM api_tokens WHERE hash = $1 AND revoked_at IS NULL"};
+    "auth_lookup",
+    "WITH t AS (SELECT id, name, scope, last_used_at FROM api_tokens"
+    "           WHERE hash = $1 AND revoked_at IS NULL),"
+    " used AS (UPDATE api_tokens SET last_used_at = now()"
+    "          WHERE id = (SELECT id FROM t)"
+    "            AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute'))"
+    " SELECT id, name, scope FROM t"};
 
 static const char *const scope_names[] = {"none", "read", "write", "admin"};
 

@@ -584,6 +584,30 @@ class ForcedShutdownTest(unittest.TestCase):
         svc.assert_clean_log()
 
 
+class TokenLastUsedTest(unittest.TestCase):
+    """issue 9, defect 8: LAST USED shows when a token was used, written at most once a
+    minute per token, not once per request (here with no token cache at all)."""
+
+    def test_last_used_is_recorded_cheaply(self):
+        svc = Service(name='TokenLastUsedTest', env={'CLOSELOOP_TOKEN_CACHE_TTL': '0'}).start()
+        try:
+            tok = admin_verb(svc, 'token', 'create', '--name', 'used', '--scope',
+                             'read').stdout.strip()
+            row = "SELECT last_used_at IS NOT NULL, xmin::text FROM api_tokens WHERE name = 'used'"
+            self.assertEqual(svc.sql(row)[0][0], 'f')
+            self.assertEqual(svc.request('GET', API + '/teams', token=tok)[0], 200)
+            used, version = svc.sql(row)[0]
+            self.assertEqual(used, 't')
+            for _ in range(20):
+                self.assertEqual(svc.request('GET', API + '/teams', token=tok)[0], 200)
+            self.assertEqual(svc.sql(row)[0][1], version, 'no write for each request')
+            line = [ln for ln in admin_verb(svc, 'token', 'list').stdout.splitlines()
+                    if ln.split()[1:2] == ['used']][0]
+            self.assertRegex(line, r'\d{4}-\d\d-\d\d \d\d:\d\d')
+        finally:
+            svc.stop()
+
+
 class ReloadTest(unittest.TestCase):
     """README: SIGHUP re-reads the file and applies the reloadable keys (max_body here)."""
 
