@@ -2,8 +2,11 @@
 # run.sh — what `make run` does after building ./closeloopd and ./closeloop:
 #   1. unless CLOSELOOP_DATABASE_URL is set, start a private PostgreSQL in .run/pg;
 #   2. closeloopd migrate;
+#   0. refuse, changing nothing, when CLOSELOOP_LISTEN is already taken (a second
+#      `make run` while one serves);
 #   3. replace the "local-admin" token and write the CLI config
-#      ${XDG_CONFIG_HOME:-~/.config}/closeloop/config (mode 0600);
+#      ${XDG_CONFIG_HOME:-~/.config}/closeloop/config (mode 0600), or config.make-run
+#      beside it when the existing one points at another closeloop;
 #   4. closeloopd serve on CLOSELOOP_LISTEN (default 127.0.0.1:8080) until Ctrl-C
 #      or SIGTERM, then stop the private PostgreSQL if this script started it,
 #      and exit with closeloopd's status.
@@ -51,6 +54,27 @@ for b in ./closeloopd ./closeloop; do
     [ -x "$b" ] || die "$b is missing: run 'make run' (it builds first)"
 done
 
+CLOSELOOP_LISTEN=${CLOSELOOP_LISTEN:-127.0.0.1:8080}
+export CLOSELOOP_LISTEN
+host=${CLOSELOOP_LISTEN%:*}
+port=${CLOSELOOP_LISTEN##*:}
+case $host in
+'' | 0.0.0.0 | '*') host=127.0.0.1 ;;
+'[::]' | '::') host='[::1]' ;;
+esac
+url="http://$host:$port"
+
+# Before anything changes (tokens, the CLI config): is the address taken, by an earlier
+# `make run` or anything else? curl exits 7 only when nothing accepts the connection.
+busy=0
+curl -s -m 2 -o /dev/null "$url/healthz" || busy=$?
+if [ "$busy" -ne 7 ]; then
+    if curl -s -m 2 "$url/healthz" 2>/dev/null | grep -q '"status"'; then
+        die "closeloopd is already serving on $CLOSELOOP_LISTEN (an earlier 'make run'?): use it, stop it, or set CLOSELOOP_LISTEN=127.0.0.1:PORT for a second one"
+    fi
+    die "something already listens on $CLOSELOOP_LISTEN: stop it or set CLOSELOOP_LISTEN=127.0.0.1:PORT"
+fi
+
 if [ -z "${CLOSELOOP_DATABASE_URL:-}" ]; then
     dir="$root/.run/pg"
     if ! sh "$pgctl" check "$dir" 2>/dev/null; then
@@ -84,26 +108,27 @@ case $token in
 '' | *[[:space:]]*) die "closeloopd token create did not print a single token" ;;
 esac
 
-CLOSELOOP_LISTEN=${CLOSELOOP_LISTEN:-127.0.0.1:8080}
-export CLOSELOOP_LISTEN
-host=${CLOSELOOP_LISTEN%:*}
-port=${CLOSELOOP_LISTEN##*:}
-case $host in
-'' | 0.0.0.0 | '*') host=127.0.0.1 ;;
-'[::]' | '::') host='[::1]' ;;
-esac
-url="http://$host:$port"
-
+# The CLI config: written when absent or when it points here already; a config that
+# points elsewhere (another closeloop) is left alone, and this run's goes beside it.
 confdir="${XDG_CONFIG_HOME:-${HOME:?HOME is not set}/.config}/closeloop"
+conf="$confdir/config"
 mkdir -p "$confdir"
+if [ -f "$conf" ] && ! grep -qx "url = $url" "$conf"; then
+    conf="$confdir/config.make-run"
+    log "$confdir/config points elsewhere: left as it is"
+fi
 (
     umask 077
-    printf 'url = %s\ntoken = %s\n' "$url" "$token" >"$confdir/config.tmp.$$"
+    printf 'url = %s\ntoken = %s\n' "$url" "$token" >"$conf.tmp.$$"
 )
-chmod 0600 "$confdir/config.tmp.$$"
-mv -f "$confdir/config.tmp.$$" "$confdir/config"
+chmod 0600 "$conf.tmp.$$"
+mv -f "$conf.tmp.$$" "$conf"
 unset token
-log "wrote $confdir/config (url = $url, admin token \"local-admin\"): ./closeloop works from another terminal"
+if [ "$conf" = "$confdir/config" ]; then
+    log "wrote $conf (url = $url, admin token \"local-admin\"): ./closeloop works from another terminal"
+else
+    log "wrote $conf (url = $url, admin token \"local-admin\"): CLOSELOOP_CONFIG=$conf ./closeloop ..."
+fi
 log "serving on $CLOSELOOP_LISTEN; Ctrl-C stops it"
 
 # closeloopd runs in the background so that `wait` can be interrupted: a SIGTERM
