@@ -190,13 +190,15 @@ CREATE OR REPLACE FUNCTION incident_json(i incidents) RETURNS text LANGUAGE sql 
         'version', i.version, 'created_at', i.created_at, 'updated_at', i.updated_at,
         'actions', (SELECT json_build_object(
                         'total', count(*),
-                        'open', count(*) FILTER (WHERE status = 'open'),
-                        'in_progress', count(*) FILTER (WHERE status = 'in_progress'),
-                        'blocked', count(*) FILTER (WHERE status = 'blocked'),
-                        'done', count(*) FILTER (WHERE status = 'done'),
-                        'wont_do', count(*) FILTER (WHERE status = 'wont_do'),
-                        'overdue', count(*) FILTER (WHERE cl_action_overdue(status, due_on)))
-                    FROM actions WHERE incident_id = i.id),
+                        'open', count(*) FILTER (WHERE a.status = 'open'),
+                        'in_progress', count(*) FILTER (WHERE a.status = 'in_progress'),
+                        'blocked', count(*) FILTER (WHERE a.status = 'blocked'),
+                        'done', count(*) FILTER (WHERE a.status = 'done'),
+                        'wont_do', count(*) FILTER (WHERE a.status = 'wont_do'),
+                        'overdue', count(*) FILTER (WHERE cl_action_overdue(a.status, a.due_on)),
+                        'unowned', count(*) FILTER (WHERE cl_action_unowned(a.status, p.active)))
+                    FROM actions a LEFT JOIN people p ON p.id = a.owner_id
+                    WHERE a.incident_id = i.id),
         'sync', cl_sync_default(i.sync_tracker, i.sync_scope),
         'github_repo', CASE WHEN i.sync_tracker = 'github' THEN i.sync_scope END,
         'jira_project', CASE WHEN i.sync_tracker = 'jira' THEN i.sync_scope END)::text

@@ -202,30 +202,44 @@ static char *open_count(const json_t *v)
     return cl_asprintf("%" JSON_INTEGER_FORMAT, n);
 }
 
-/* "2 open, 1 done": the non-zero counts, in the server's order; "none" when all are 0. */
+/* One vocabulary for action counts everywhere: "open" is all open work (open,
+ * in_progress, blocked), then what needs attention within it, then what was closed:
+ * "5 open (2 overdue, 1 unowned, 1 in progress, 1 blocked) · 1 done · 0 dropped". */
 static char *counts(const json_t *v)
 {
-    char *s = cl_strdup("");
+    static const char *const within[][2] = {{"overdue", "overdue"},
+                                            {"unowned", "unowned"},
+                                            {"in_progress", "in progress"},
+                                            {"blocked", "blocked"}};
+    char *detail = cl_strdup("");
     char *next;
-    const char *key;
-    json_t *n;
+    char *open;
+    char *out;
+    size_t i;
 
     if (!json_is_object(v)) {
-        free(s);
+        free(detail);
         return plain(v);
     }
-    json_object_foreach ((json_t *)v, key, n) {
-        if (!json_is_integer(n) || json_integer_value(n) == 0)
+    for (i = 0; i < CL_ARRAY_LEN(within); i++) {
+        json_int_t n = json_integer_value(json_object_get(v, within[i][0]));
+
+        if (n == 0)
             continue;
-        next = cl_asprintf("%s%s%" JSON_INTEGER_FORMAT " %s", s, *s != '\0' ? ", " : "",
-                           json_integer_value(n), key);
-        free(s);
-        s = next;
+        next = cl_asprintf("%s%s%" JSON_INTEGER_FORMAT " %s", detail, *detail != '\0' ? ", " : "",
+                           n, within[i][1]);
+        free(detail);
+        detail = next;
     }
-    if (*s != '\0')
-        return s;
-    free(s);
-    return cl_strdup("none");
+    open = open_count(v);
+    out = cl_asprintf("%s open%s%s%s \xc2\xb7 %" JSON_INTEGER_FORMAT
+                      " done \xc2\xb7 %" JSON_INTEGER_FORMAT " dropped",
+                      open, *detail != '\0' ? " (" : "", detail, *detail != '\0' ? ")" : "",
+                      json_integer_value(json_object_get(v, "done")),
+                      json_integer_value(json_object_get(v, "wont_do")));
+    free(open);
+    free(detail);
+    return out;
 }
 
 static char *day(const json_t *v)

@@ -31,7 +31,7 @@ ACTION_KEYS = {'id', 'incident', 'kind', 'title', 'description', 'owner', 'owner
                'status', 'priority', 'due_on', 'overdue', 'version', 'created_at',
                'updated_at', 'closed_at', 'sync'}
 EVENT_KEYS = {'id', 'action', 'at', 'source', 'actor', 'field', 'old', 'new'}
-COUNT_KEYS = {'total', 'open', 'in_progress', 'blocked', 'done', 'wont_do', 'overdue'}
+COUNT_KEYS = {'total', 'open', 'in_progress', 'blocked', 'done', 'wont_do', 'overdue', 'unowned'}
 
 OPEN_STATES = ('open', 'in_progress', 'blocked')
 # verb -> (states it is allowed from, state it leads to), from the README.
@@ -487,13 +487,24 @@ class TeamPeopleIncidentTest(ApiCase):
         key = self.mk_incident()['key']
         past = (self.today() - datetime.timedelta(days=3)).isoformat()
         ids = [self.mk_action(key, due_on=past)['id'] for _ in range(7)]
+        ids.append(self.mk_action(key, owner=None)['id'])  # open, unowned, no due date
+        gone = self.mk_person()['handle']
+        ids.append(self.mk_action(key, owner=gone)['id'])  # open, owner leaves
+        self.call('PATCH', '%s/people/%s' % (API, gone), {'active': False})
         for aid, verbs in zip(ids, [[], ['start'], ['block'], ['done'], ['drop'],
                                     ['done', 'reopen'], ['start', 'block']]):
             for v in verbs:
                 self.call('POST', '%s/actions/%d/%s' % (API, aid, v))
         counts = self.get('%s/incidents/%s' % (API, key))['actions']
-        self.assertEqual(counts, {'total': 7, 'open': 2, 'in_progress': 1, 'blocked': 2,
-                                  'done': 1, 'wont_do': 1, 'overdue': 5})
+        self.assertEqual(counts, {'total': 9, 'open': 4, 'in_progress': 1, 'blocked': 2,
+                                  'done': 1, 'wont_do': 1, 'overdue': 5, 'unowned': 2})
+        # the CLI says it in one vocabulary (issue 9, defect 6)
+        out = self.svc.cli('incident', 'show', key).stdout
+        self.assertIn('7 open (5 overdue, 2 unowned, 1 in progress, 2 blocked) \u00b7 1 done '
+                      '\u00b7 1 dropped', out)
+        row = [ln for ln in self.svc.cli('incident', 'list').stdout.splitlines()
+               if ln.startswith(key + ' ')][0]
+        self.assertEqual(row.split()[4], '7', row)  # OPEN: the same 7
 
 
 class ActionTest(ApiCase):

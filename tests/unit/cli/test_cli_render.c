@@ -263,7 +263,15 @@ static void test_cli_render__incidents_people_events(void **state)
     free(got);
     got = render(OBJECT, CLI_RES_INCIDENT, "{\"key\":\"K\",\"actions\":{\"open\":2,\"done\":0}}",
                  false);
-    assert_non_null(strstr(got, "actions:      2 open\n"));
+    assert_non_null(strstr(got, "actions:      2 open \xc2\xb7 0 done \xc2\xb7 0 dropped\n"));
+    free(got);
+    /* one vocabulary (issue 9, defect 6): open is all open work, with what needs attention */
+    got = render(OBJECT, CLI_RES_INCIDENT,
+                 "{\"key\":\"K\",\"actions\":{\"total\":7,\"open\":2,\"in_progress\":1,"
+                 "\"blocked\":2,\"done\":1,\"wont_do\":1,\"overdue\":2,\"unowned\":1}}",
+                 false);
+    assert_non_null(strstr(got, "actions:      5 open (2 overdue, 1 unowned, 1 in progress, 2 "
+                                "blocked) \xc2\xb7 1 done \xc2\xb7 1 dropped\n"));
     free(got);
     got = render(LIST, CLI_RES_PERSON,
                  "[{\"handle\":\"al\",\"name\":\"Al\",\"email\":\"a@x\",\"team\":null,"
