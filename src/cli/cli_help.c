@@ -61,7 +61,7 @@ static void list_opts(FILE *out, const char *title, const struct cli_opt *list, 
     }
     if (n > 0) {
         fprintf(out, "%s:\n", title);
-        cli_table_print(t, out, false);
+        cli_table_print(t, out, false, 0);
     }
     cli_table_free(t);
 }
@@ -106,7 +106,7 @@ static void list_verbs(FILE *out, const struct cli_verb *verbs, size_t n, const 
         cli_table_add(t, verbs[i].summary, CLI_COLOR_NONE);
         free(left);
     }
-    cli_table_print(t, out, false);
+    cli_table_print(t, out, false, 0);
     cli_table_free(t);
 }
 

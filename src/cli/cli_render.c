@@ -296,7 +296,8 @@ static size_t ncols(const struct col *cols)
     return n;
 }
 
-int cli_render_list(FILE *out, enum cli_res res, const json_t *items, bool color, long today)
+int cli_render_list(FILE *out, enum cli_res res, const json_t *items, bool color, long today,
+                    size_t width)
 {
     const struct col *cols;
     struct cli_table *t;
@@ -319,7 +320,7 @@ int cli_render_list(FILE *out, enum cli_res res, const json_t *items, bool color
         for (c = 0; cols[c].label != NULL; c++)
             add_cell(t, item, &cols[c], today);
     }
-    rc = cli_table_print(t, out, color);
+    rc = cli_table_print(t, out, color, width);
     cli_table_free(t);
     return rc;
 }
@@ -336,7 +337,8 @@ static void print_description(FILE *out, const json_t *obj)
     free(clean);
 }
 
-int cli_render_object(FILE *out, enum cli_res res, const json_t *obj, bool color, long today)
+int cli_render_object(FILE *out, enum cli_res res, const json_t *obj, bool color, long today,
+                      size_t width)
 {
     const struct col *cols;
     struct cli_table *t;
@@ -356,7 +358,7 @@ int cli_render_object(FILE *out, enum cli_res res, const json_t *obj, bool color
     }
     if (res == CLI_RES_ACTION)
         cli_sync_add_rows(t, json_object_get(obj, "sync"));
-    rc = cli_table_print(t, out, color);
+    rc = cli_table_print(t, out, color, width);
     cli_table_free(t);
     if (res == CLI_RES_ACTION)
         print_description(out, obj);

@@ -219,7 +219,7 @@ static int print_repos(FILE *out, const json_t *conns, bool color, long now)
         }
     }
     if (rows > 0)
-        rc = cli_table_print(t, out, color);
+        rc = cli_table_print(t, out, color, 0);
     else
         fputs("no scopes reconciled yet\n", out);
     cli_table_free(t);
@@ -251,7 +251,7 @@ static int print_inbox(FILE *out, const json_t *inbox, bool color, long now)
         add_owned(t, ago(json_object_get(d, "received_at"), now), CLI_COLOR_NONE);
         add_value(t, json_object_get(d, "error"), CLI_COLOR_RED);
     }
-    rc = cli_table_print(t, out, color);
+    rc = cli_table_print(t, out, color, 0);
     cli_table_free(t);
     return rc != CL_OK || ferror(out) ? CL_EIO : CL_OK;
 }
@@ -271,7 +271,7 @@ int cli_sync_render_status(FILE *out, const json_t *status, bool color, long now
     t = table_new(conn_head, CL_ARRAY_LEN(conn_head));
     json_array_foreach (conns, i, conn)
         add_connection(t, conn, now);
-    rc = cli_table_print(t, out, color);
+    rc = cli_table_print(t, out, color, 0);
     cli_table_free(t);
     fputc('\n', out);
     if (rc == CL_OK)

@@ -110,16 +110,70 @@ bool cli_table_color_wanted(bool is_tty, const char *no_color, const char *term)
     return term == NULL || strcmp(term, "dumb") != 0;
 }
 
-static void print_cell(const struct cell *c, FILE *out, bool color, size_t pad)
+char *cli_table_cut(const char *s, size_t width)
 {
-    if (color && c->color != CLI_COLOR_NONE)
-        fprintf(out, "%s%s%s", cli_table_sgr(c->color), c->text, CLI_TABLE_RESET);
-    else
-        fputs(c->text, out);
-    fprintf(out, "%*s", (int)pad, "");
+    size_t n = 0;
+    const char *p;
+
+    if (cli_table_width(s) <= width)
+        return cl_strdup(s);
+    if (width == 0)
+        return cl_strdup("");
+    for (p = s; *p != '\0'; p++) { /* stop before the code point that would be width-th */
+        if (((unsigned char)*p & 0xc0) != 0x80 && n++ == width - 1)
+            break;
+    }
+    return cl_asprintf("%.*s\xe2\x80\xa6", (int)(p - s), s); /* "…" */
 }
 
-int cli_table_print(const struct cli_table *t, FILE *out, bool color)
+/* Writes the cell in `width` columns (cut with "…" when longer), then pad spaces. */
+static void print_cell(const struct cell *c, FILE *out, bool color, size_t width, size_t pad)
+{
+    char *text = c->width > width ? cli_table_cut(c->text, width) : NULL;
+    const char *shown = text != NULL ? text : c->text;
+    size_t w = text != NULL ? width : c->width;
+
+    if (color && c->color != CLI_COLOR_NONE)
+        fprintf(out, "%s%s%s", cli_table_sgr(c->color), shown, CLI_TABLE_RESET);
+    else
+        fputs(shown, out);
+    if (pad > 0)
+        fprintf(out, "%*s", (int)(width - w + pad), "");
+    free(text);
+}
+
+/* Narrows columns until the row fits `max` (0: no limit): first the last column (where
+ * tables keep free text: titles) down to CLI_TABLE_MIN_LAST, then the widest of the others
+ * one position at a time down to CLI_TABLE_MIN_COL, then the last one again. A column
+ * narrower than its minimum is left alone; a row that still does not fit wraps. */
+static void fit_widths(size_t *widths, size_t ncols, size_t max)
+{
+    size_t last = ncols - 1;
+    size_t total = GAP * (ncols - 1);
+    size_t i;
+
+    for (i = 0; i < ncols; i++)
+        total += widths[i];
+    while (max > 0 && total > max && widths[last] > CLI_TABLE_MIN_LAST) {
+        widths[last]--;
+        total--;
+    }
+    while (max > 0 && total > max) {
+        size_t widest = last;
+
+        for (i = 0; i < last; i++)
+            if (widest == last || widths[i] > widths[widest])
+                widest = i;
+        if (widest == last || widths[widest] <= CLI_TABLE_MIN_COL)
+            widest = last;
+        if (widths[widest] <= CLI_TABLE_MIN_COL)
+            break;
+        widths[widest]--;
+        total--;
+    }
+}
+
+int cli_table_print(const struct cli_table *t, FILE *out, bool color, size_t max_width)
 {
     size_t *widths = cl_calloc(t->ncols, sizeof(*widths));
     size_t i;
@@ -130,13 +184,14 @@ int cli_table_print(const struct cli_table *t, FILE *out, bool color)
         if (t->cells[i].width > widths[col])
             widths[col] = t->cells[i].width;
     }
+    fit_widths(widths, t->ncols, max_width);
     for (i = 0; i < t->ncells; i++) {
         col = i % t->ncols;
         if (col + 1 == t->ncols || i + 1 == t->ncells) {
-            print_cell(&t->cells[i], out, color, 0);
+            print_cell(&t->cells[i], out, color, widths[col], 0);
             fputc('\n', out);
         } else
-            print_cell(&t->cells[i], out, color, widths[col] - t->cells[i].width + GAP);
+            print_cell(&t->cells[i], out, color, widths[col], GAP);
     }
     free(widths);
     return ferror(out) ? CL_EIO : CL_OK;

@@ -23,6 +23,7 @@ when it did not exit 0 or when its log holds a sanitizer report.
 
 import atexit
 import http.client
+import fcntl
 import itertools
 import pty
 import sys
@@ -31,8 +32,10 @@ import os
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import tempfile
+import termios
 import time
 import unittest
 import urllib.parse
@@ -443,9 +446,9 @@ class Service:
             raise AssertionError(f"closeloop {' '.join(map(str, args))}: sanitizer report:\n{report}")
         return proc
 
-    def cli_tty(self, *args, token="admin", env=None, timeout=20):
-        """Runs closeloop ARGS as cli() does but with stdout (and stderr) on a pseudo-terminal,
-        as a person at a terminal sees it. -> (exit code, output text)."""
+    def cli_tty(self, *args, token="admin", env=None, timeout=20, columns=80):
+        """Runs closeloop ARGS as cli() does but with stdout (and stderr) on a pseudo-terminal
+        of `columns` columns, as a person at a terminal sees it. -> (exit code, output)."""
         self._ensure_started()
         e = _clean_env()
         for k in ("NO_COLOR", "XDG_CONFIG_HOME", "CLOSELOOP_CONFIG", "CLOSELOOP_TOKEN"):
@@ -459,6 +462,7 @@ class Service:
             else:
                 e[k] = v
         master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
         try:
             proc = subprocess.Popen([self.cli_path, *map(str, args)], env=e, cwd=self.home,
                                     stdin=subprocess.DEVNULL, stdout=slave, stderr=slave)

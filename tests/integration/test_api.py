@@ -1118,6 +1118,26 @@ class ActionListTest(ApiCase):
                 self.assertNotIn('\n\033[0m', out)
         self.assertNotIn('\033[', self.svc.cli(*args).stdout)
 
+    def test_tables_fit_the_terminal(self):
+        """issue 9, defect 5: on a terminal a table fits its width (long values cut with
+        "…", never a wrapped row); piped, every value is whole."""
+        title = 'Rotate every credential of the checkout replicas before the next game day ' * 2
+        act = self.call('POST', API + '/actions', {'incident': self.inc1, 'kind': 'corrective',
+                                                   'title': title.strip(), 'owner': self.ann},
+                        expect=201)[0]
+        for cols in (80, 60):
+            with self.subTest(columns=cols):
+                code, out = self.svc.cli_tty('action', 'list', '--incident', self.inc1,
+                                             env={'NO_COLOR': '1'}, columns=cols)
+                self.assertEqual(code, 0, out)
+                for line in out.splitlines():
+                    self.assertLessEqual(len(line), cols, line)
+                self.assertIn('Rotate every cred' if cols >= 80 else 'Rotate', out)
+                self.assertIn('\u2026', out)
+        piped = self.svc.cli('action', 'list', '--incident', self.inc1).stdout
+        self.assertIn(title.strip(), piped)
+        self.call('POST', '%s/actions/%d/drop' % (API, act['id']))
+
     def test_cli_names_an_unknown_filter_value_and_where_to_look(self):
         for flag, value, hint in (('--team', 'platfrom', 'closeloop team list'),
                                   ('--owner', 'nobody', 'closeloop person list'),

@@ -10,10 +10,11 @@
 #include <stdio.h>
 
 struct cli_cmd_io {
-    FILE *in;   /* for --description - */
-    FILE *out;  /* results, help */
-    FILE *err;  /* messages, usage errors, "more rows exist" notes */
-    bool color; /* ANSI colours on out (see cli_table_color_wanted()) */
+    FILE *in;     /* for --description - */
+    FILE *out;    /* results, help */
+    FILE *err;    /* messages, usage errors, "more rows exist" notes */
+    bool color;   /* ANSI colours on out (see cli_table_color_wanted()) */
+    size_t width; /* tables fit this many columns (a terminal's); 0: full values */
 };
 
 /* Runs argv[1..argc) and returns the process exit code: 0 ok; 1 rejected by the server, or a

@@ -16,13 +16,15 @@
 /* A table of items (a JSON array of objects of kind res), with a header row; "no <res>"
  * when it is empty. today is days since 1970-01-01 (cli_date_today()). A kind without a
  * table of its own (CLI_RES_SYNC, _IMPORT, _DOCTOR: see cli_sync) prints as JSON. 0 or
- * CL_EIO. */
-int cli_render_list(FILE *out, enum cli_res res, const json_t *items, bool color, long today);
+ * CL_EIO. width > 0 fits the table to that many columns (cli_table_print()). */
+int cli_render_list(FILE *out, enum cli_res res, const json_t *items, bool color, long today,
+                    size_t width);
 
 /* One object as "label:  value" lines; an action with a non-null "sync" object gets its
  * tracker rows (cli_sync_add_rows()) and its description follows after a blank line. A kind
- * without a view prints as JSON. 0 or CL_EIO. */
-int cli_render_object(FILE *out, enum cli_res res, const json_t *obj, bool color, long today);
+ * without a view prints as JSON. 0 or CL_EIO. width as for cli_render_list(). */
+int cli_render_object(FILE *out, enum cli_res res, const json_t *obj, bool color, long today,
+                      size_t width);
 
 /* v pretty-printed (2-space indent) and a newline. 0 or CL_EIO. */
 int cli_render_json(FILE *out, const json_t *v);

@@ -30,8 +30,18 @@ void cli_table_free(struct cli_table *t);
  * caller wants one. text is copied, NULL shows as "-". */
 void cli_table_add(struct cli_table *t, const char *text, enum cli_color color);
 
-/* Writes the table to out, colours only when color is true. 0, or CL_EIO on a write error. */
-int cli_table_print(const struct cli_table *t, FILE *out, bool color);
+/* Writes the table to out, colours only when color is true, in at most max_width columns
+ * when max_width > 0 (a terminal's width): the widest columns are narrowed and their
+ * cells cut with "…". 0 prints every value in full (piped output). 0, or CL_EIO on a
+ * write error. */
+int cli_table_print(const struct cli_table *t, FILE *out, bool color, size_t max_width);
+
+#define CLI_TABLE_MIN_COL  6  /* a column is not narrowed below this */
+#define CLI_TABLE_MIN_LAST 20 /* the last column (titles) is narrowed first, to this */
+
+/* Copy of s cut to `width` display columns, the last one "…" when it was longer. Caller
+ * frees. */
+char *cli_table_cut(const char *s, size_t width);
 
 /* Display width of UTF-8 text: its code points (wide characters count as one). */
 size_t cli_table_width(const char *s);

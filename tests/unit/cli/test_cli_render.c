@@ -22,8 +22,9 @@ static json_t *parse(const char *text)
     return v;
 }
 
-/* Renders the JSON text into a string, today being 2024-03-01. Caller frees. */
-static char *render(enum what what, enum cli_res res, const char *json, bool color)
+/* Renders the JSON text into a string, today being 2024-03-01, tables in `width` columns
+ * (0: full values). Caller frees. */
+static char *render_in(enum what what, enum cli_res res, const char *json, bool color, size_t width)
 {
     json_t *v = parse(json);
     char *text = NULL;
@@ -34,15 +35,20 @@ static char *render(enum what what, enum cli_res res, const char *json, bool col
 
     assert_int_equal(cli_date_parse(&today, "2024-03-01"), CL_OK);
     if (what == LIST)
-        rc = cli_render_list(out, res, v, color, today);
+        rc = cli_render_list(out, res, v, color, today, width);
     else if (what == OBJECT)
-        rc = cli_render_object(out, res, v, color, today);
+        rc = cli_render_object(out, res, v, color, today, width);
     else
         rc = cli_render_json(out, v);
     assert_int_equal(rc, CL_OK);
     fclose(out);
     json_decref(v);
     return text;
+}
+
+static char *render(enum what what, enum cli_res res, const char *json, bool color)
+{
+    return render_in(what, res, json, color, 0);
 }
 
 static const char actions[] =

@@ -39,7 +39,7 @@ static char *rows(const char *json)
     FILE *out = open_memstream(&text, &len);
 
     cli_sync_add_rows(t, sync);
-    assert_int_equal(cli_table_print(t, out, false), CL_OK);
+    assert_int_equal(cli_table_print(t, out, false, 0), CL_OK);
     fclose(out);
     cli_table_free(t);
     json_decref(sync);

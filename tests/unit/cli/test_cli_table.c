@@ -7,20 +7,68 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <cmocka.h>
 
-/* Prints t into a string. Caller frees. */
-static char *render(const struct cli_table *t, bool color)
+/* Prints t into a string, in `width` columns (0: no limit). Caller frees. */
+static char *render_in(const struct cli_table *t, bool color, size_t width)
 {
     char *text = NULL;
     size_t len = 0;
     FILE *out = open_memstream(&text, &len);
 
     assert_non_null(out);
-    assert_int_equal(cli_table_print(t, out, color), CL_OK);
+    assert_int_equal(cli_table_print(t, out, color, width), CL_OK);
     fclose(out);
     return text;
+}
+
+static char *render(const struct cli_table *t, bool color)
+{
+    return render_in(t, color, 0);
+}
+
+/* issue 9, defect 5: a table fits the terminal, cutting the widest cells with "…". */
+static void test_cli_table__fits_the_width(void **state)
+{
+    struct cli_table *t = cli_table_new(3);
+    char *got;
+    char *line;
+    char *save = NULL;
+
+    (void)state;
+    cli_table_add(t, "ID", CLI_COLOR_NONE);
+    cli_table_add(t, "STATUS", CLI_COLOR_RED);
+    cli_table_add(t, "TITLE", CLI_COLOR_NONE);
+    cli_table_add(t, "1", CLI_COLOR_NONE);
+    cli_table_add(t, "in_progress", CLI_COLOR_RED);
+    cli_table_add(t, "Rotate the \xe6\x97\xa5\xe6\x9c\xac credentials of every replica now",
+                  CLI_COLOR_NONE);
+    got = render_in(t, false, 30);
+    for (line = strtok_r(got, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save))
+        assert_true(cli_table_width(line) <= 30);
+    free(got);
+    got = render_in(t, false, 30);
+    assert_non_null(strstr(
+        got, "1   in_pr\xe2\x80\xa6  Rotate the \xe6\x97\xa5\xe6\x9c\xac cre\xe2\x80\xa6\n"));
+    free(got);
+    got = render_in(t, true, 30); /* colour still ends before the newline */
+    assert_null(strstr(got, "\n\033[0m"));
+    free(got);
+    got = render_in(t, false, 0); /* piped: every value in full */
+    assert_non_null(strstr(got, "every replica now\n"));
+    free(got);
+    got = render_in(t, false, 10); /* narrower than the minimum: columns stop at 6 */
+    assert_non_null(strstr(got, "in_pr\xe2\x80\xa6"));
+    free(got);
+    cli_table_free(t);
+    got = cli_table_cut("abc", 3);
+    assert_string_equal(got, "abc");
+    free(got);
+    got = cli_table_cut("abcd", 3);
+    assert_string_equal(got, "ab\xe2\x80\xa6");
+    free(got);
 }
 
 static void test_cli_table__columns_fit_the_widest_cell(void **state)
@@ -141,6 +189,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cli_table__columns_fit_the_widest_cell),
+        cmocka_unit_test(test_cli_table__fits_the_width),
         cmocka_unit_test(test_cli_table__utf8_counts_code_points),
         cmocka_unit_test(test_cli_table__colour_wraps_text_not_padding),
         cmocka_unit_test(test_cli_table__control_characters_are_blanked),
