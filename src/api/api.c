@@ -155,6 +155,36 @@ static void api_constraint_field(char *out, size_t n, const char *table, const c
         out[0] = '\0';
 }
 
+/* The rule behind each CHECK constraint a person can break, by constraint name: the answer
+ * says what a valid value is, not only that this one is not. */
+static const char *api_check_rule(const char *constraint)
+{
+    static const char *const rules[][2] = {
+        {"teams_name_check", "name must be 1 to 63 letters, digits, '.', '_' or '-', starting "
+                             "with a letter or a digit"},
+        {"people_handle_check", "handle must be 1 to 63 lower-case letters, digits, '.', '_' or "
+                                "'-', starting with a letter or a digit"},
+        {"people_name_check", "name must hold 1 to 200 characters"},
+        {"people_email_check", "email must be an address such as jamie@example.com (at most 254 "
+                               "characters)"},
+        {"people_github_login_check", "github_login must be a GitHub login: letters, digits and "
+                                      "'-', at most 39, not starting with '-'"},
+        {"people_jira_account_id_check", "jira_account_id must hold 1 to 128 characters"},
+        {"people_jira_name_check", "jira_name must hold 1 to 255 characters"},
+        {"incidents_title_check", "title must hold 1 to 300 characters"},
+        {"incidents_postmortem_url_check", "postmortem_url must be an http:// or https:// URL "
+                                           "without spaces (at most 2000 characters)"},
+        {"incidents_resolved_at_check", "resolved_at must not be before started_at"},
+        {"actions_title_check", "title must hold 1 to 300 characters"},
+        {"actions_description_check", "description must hold at most 65536 characters"}};
+    size_t i;
+
+    for (i = 0; constraint != NULL && i < CL_ARRAY_LEN(rules); i++)
+        if (strcmp(constraint, rules[i][0]) == 0)
+            return rules[i][1];
+    return NULL;
+}
+
 /* A value PostgreSQL refused with its own words (a data exception, a NOT NULL): the
  * answer names the field when known and never carries the database's text. */
 static void api_db_refused(struct api_req *q, const struct db_reply *r, const char *field)
@@ -198,6 +228,8 @@ static void api_db_error(struct api_req *q, const struct db_reply *r)
     else if (strcmp(st, "23505") == 0)
         api_req_error(q, 409, "duplicate", field, "%s is already taken",
                       field[0] != '\0' ? field : "a unique value");
+    else if (strcmp(st, "23514") == 0 && api_check_rule(r->constraint) != NULL)
+        api_req_error(q, 422, "validation", field, "%s", api_check_rule(r->constraint));
     else if (strcmp(st, "23514") == 0)
         api_req_error(q, 422, "validation", field, "%s is not valid",
                       field[0] != '\0' ? field : "the combination of values");

@@ -55,7 +55,7 @@ static const struct valid_field incident_base[] = {
 };
 
 static const struct valid_field action_base[] = {
-    {"incident", VALID_STR, VALID_REQUIRED | VALID_CREATE_ONLY | VALID_NONBLANK, 26, NULL},
+    {"incident", VALID_STR, VALID_REQUIRED | VALID_CREATE_ONLY | VALID_NONBLANK, 200, NULL},
     {"kind", VALID_ENUM, VALID_REQUIRED, 16, kinds},
     {"title", VALID_STR, VALID_REQUIRED | VALID_NONBLANK, 300, NULL},
     {"description", VALID_TEXT, VALID_NULLABLE, 65536, NULL},

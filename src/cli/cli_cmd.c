@@ -324,6 +324,46 @@ static int failure_exit(long status)
     return code == CLI_API_EXIT_OK ? CLI_API_EXIT_SERVICE : code;
 }
 
+/* Rewrites msg when it is about `o`'s API field: "(field X)" becomes "(--flag)" (or the
+ * positional's placeholder) and a leading "X " the same. True when it did. */
+static bool flag_name(char *msg, size_t n, const struct cli_opt *o, const char *dashes)
+{
+    char note[96];
+    char *p;
+    char *out;
+    size_t fl;
+
+    if (o->field == NULL || o->dest != CLI_TO_BODY)
+        return false;
+    fl = strlen(o->field);
+    snprintf(note, sizeof(note), "(field %s", o->field);
+    p = strstr(msg, note);
+    if (p == NULL || (p[strlen(note)] != ')' && p[strlen(note)] != ';'))
+        return false;
+    if (strncmp(msg, o->field, fl) == 0 && msg[fl] == ' ') /* "due_on must ..." */
+        out = cl_asprintf("%s%s%.*s(%s%s%s", dashes, o->name, (int)(p - msg - fl), msg + fl, dashes,
+                          o->name, p + strlen(note));
+    else
+        out = cl_asprintf("%.*s(%s%s%s", (int)(p - msg), msg, dashes, o->name, p + strlen(note));
+    snprintf(msg, n, "%s", out);
+    free(out);
+    return true;
+}
+
+/* The server names API fields ("resolved_at"); the person typed flags (--resolved). A
+ * message about a field this verb takes says the flag or the argument instead. */
+static void flag_names(char *msg, size_t n, const struct cli_verb *v)
+{
+    const struct cli_opt *o;
+
+    for (o = v->opts; o != NULL && o->name != NULL; o++)
+        if (flag_name(msg, n, o, "--"))
+            return;
+    for (o = v->pos; o != NULL && o->name != NULL; o++)
+        if (flag_name(msg, n, o, ""))
+            return;
+}
+
 static int connect_and_run(struct ctx *c, const json_t *body, struct cl_err *err)
 {
     struct cli_conf conf = {NULL, NULL, ""};
@@ -353,6 +393,7 @@ static int connect_and_run(struct ctx *c, const json_t *body, struct cl_err *err
     cli_conf_dispose(&conf);
     if (rc == CL_OK)
         return c->verdict;
+    flag_names(err->msg, sizeof(err->msg), c->args->verb);
     fprintf(c->io->err, "closeloop: %s\n", err->msg);
     return failure_exit(c->status);
 }

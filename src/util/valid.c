@@ -99,12 +99,23 @@ static bool valid_no_controls(const char *s, bool multiline)
     return true;
 }
 
+/* Characters (code points) of UTF-8 text, as PostgreSQL's length() counts them. */
+static size_t valid_chars(const char *s)
+{
+    size_t n = 0;
+
+    for (; *s != '\0'; s++)
+        if (((unsigned char)*s & 0xc0) != 0x80)
+            n++;
+    return n;
+}
+
 static int valid_string(const struct valid_field *f, const char *s, struct cl_err *err)
 {
     const char *const *v;
 
-    if (strlen(s) > f->max_len)
-        return cl_fail(err, CL_EINVAL, "%s is longer than %zu bytes", f->name, f->max_len);
+    if (valid_chars(s) > f->max_len)
+        return cl_fail(err, CL_EINVAL, "%s is longer than %zu characters", f->name, f->max_len);
     if ((f->flags & VALID_NONBLANK) && valid_blank(s))
         return cl_fail(err, CL_EINVAL, "%s must not be empty", f->name);
     switch (f->kind) {

@@ -493,6 +493,39 @@ class ErrorTest(RejectCase):
                 if k:  # the message states the rule (issue 9, defect 2)
                     self.assertIn('parts of letters and digits', err[0]['message'])
 
+    def test_messages_state_the_rule_and_count_characters(self):
+        """issue 9, defect 7: a refused value is answered with the rule it broke; limits
+        count characters (100 Japanese characters are 300 bytes and fit 300)."""
+        for body, field, rule in (
+                ({'key': 'RULE-1', 'title': 't', 'postmortem_url': 'ftp://pm.example/1'},
+                 'postmortem_url', 'http:// or https://'),
+                ({'key': 'RULE-2', 'title': 't', 'started_at': '2026-01-02T00:00:00Z',
+                  'resolved_at': '2026-01-01T00:00:00Z'}, 'resolved_at',
+                 'must not be before started_at')):
+            with self.subTest(field=field):
+                err, _ = self.v('POST', API + '/incidents', body, field)
+                self.assertIn(rule, err['message'])
+        jp = '\u65e5\u672c\u8a9e' * 100  # 300 characters, 900 bytes
+        st, _, js, raw = self.svc.request('POST', API + '/incidents',
+                                          body={'key': 'RULE-3', 'title': jp})
+        self.assertEqual(st, 201, raw)
+        err, _ = self.v('POST', API + '/incidents', {'key': 'RULE-4', 'title': jp + 'x'},
+                        'title')
+        self.assertIn('longer than 300 characters', err['message'])
+
+    def test_cli_says_its_own_flag_names(self):
+        """issue 9, defect 7: the CLI names --resolved, not resolved_at."""
+        for args, flag, api in ((('incident', 'edit', 'ERR-1', '--postmortem', 'ftp://x/y'),
+                                 '--postmortem', 'postmortem_url'),
+                                (('incident', 'add', 'CLI-7', '--title', 't', '--started',
+                                  '2026-01-02T00:00:00Z', '--resolved', '2026-01-01T00:00:00Z'),
+                                 '--resolved', 'resolved_at')):
+            with self.subTest(flag=flag):
+                p = self.svc.cli(*args)
+                self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+                self.assertIn(flag, p.stderr)
+                self.assertNotIn(api, p.stderr)
+
     def test_unknown_timezone(self):
         for tz in ('Mars/Olympus_Mons', 'UTC+25', 'europe/paris', ''):
             with self.subTest(timezone=tz):

@@ -20,7 +20,7 @@ enum cl_code {
 /* The first failure wins: cl_fail() writes only while code is CL_OK. */
 struct cl_err {
     int code;
-    char msg[256];
+    char msg[512];
 };
 
 #define CL_ERR_INIT                                                                                \

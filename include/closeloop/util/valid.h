@@ -10,7 +10,7 @@
 #include <stddef.h>
 
 enum valid_kind {
-    VALID_STR,  /* string, max_len bytes, no control characters except \n \t in text */
+    VALID_STR,  /* string, max_len characters, no control characters except \n \t in text */
     VALID_TEXT, /* like VALID_STR but multi-line (descriptions) */
     VALID_ENUM, /* one of values[] */
     VALID_DATE, /* YYYY-MM-DD, a real calendar date */

@@ -929,7 +929,7 @@ static void test_api__validation_failure_is_422_naming_the_field(void **state)
     expect_error(&c[0], 422, "validation", "name", "name");
     expect_error(&c[1], 422, "validation", "colour", "unknown field \"colour\"");
     expect_error(&c[2], 422, "validation", "name", "name");
-    expect_error(&c[3], 422, "validation", "name", "name is not valid");
+    expect_error(&c[3], 422, "validation", "name", "name must be 1 to 63 letters");
     free(auth);
 }
 
@@ -1246,7 +1246,7 @@ static void test_api__sql_errors_map_to_http(void **state)
     expect_error(&c[4], 409, "duplicate", "name", "name is already taken");
     expect_error(&c[5], 409, "duplicate", "handle", "handle zed is taken by person 4");
     expect_error(&c[6], 409, "duplicate", NULL, "a unique value is already taken");
-    expect_error(&c[7], 422, "validation", "email", "email is not valid");
+    expect_error(&c[7], 422, "validation", "email", "email must be an address");
     expect_error(&c[8], 422, "validation", "owner", "owner refers to something that does not");
     expect_error(&c[9], 422, "validation", NULL, "a value is not valid (request ");
     assert_null(strstr(c[9].reply, "division"));

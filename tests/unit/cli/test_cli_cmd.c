@@ -186,6 +186,7 @@ static struct run run_argv(int argc, char **argv, const char *stdin_text)
     io.out = open_memstream(&r.out, &olen);
     io.err = open_memstream(&r.err, &elen);
     io.color = false;
+    io.width = 0; /* as when piped */
     r.code = cli_cmd_run(argc, argv, &io);
     fclose(io.in);
     fclose(io.out);
@@ -585,7 +586,7 @@ static void test_cli_cmd__github_doctor_exit_codes(void **state)
                     "serves acme/api\",\"field\":\"repo\"}}",
                     false));
     assert_int_equal(r.code, 1);
-    assert_string_equal(r.err, "closeloop: no connection serves acme/api (field repo)\n");
+    assert_string_equal(r.err, "closeloop: no connection serves acme/api (REPO)\n");
     run_free(&r);
 }
 

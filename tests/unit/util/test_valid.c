@@ -66,6 +66,27 @@ static void test_valid__names_the_bad_field(void **state)
     assert_int_equal(check("{\"name\":\"a\\u0001\"}", VALID_MODE_CREATE, field), CL_EINVAL);
 }
 
+/* Limits count characters, as people and PostgreSQL do, not bytes (issue 9, defect 7). */
+static void test_valid__limits_count_characters(void **state)
+{
+    struct cl_err err = CL_ERR_INIT;
+    char field[64];
+    json_t *o;
+
+    (void)state;
+    /* 8 three-byte characters (24 bytes) fit a limit of 8 */
+    assert_int_equal(check("{\"name\":\"\u65e5\u672c\u8a9e\u65e5\u672c\u8a9e\u65e5\u672c\"}",
+                           VALID_MODE_CREATE, field),
+                     CL_OK);
+    o = json_loads("{\"name\":\"\u65e5\u672c\u8a9e\u65e5\u672c\u8a9e\u65e5\u672c\u8a9e\"}", 0,
+                   NULL);
+    assert_int_equal(
+        valid_object(o, spec, sizeof(spec) / sizeof(spec[0]), VALID_MODE_CREATE, field, 64, &err),
+        CL_EINVAL);
+    assert_string_equal(err.msg, "name is longer than 8 characters");
+    json_decref(o);
+}
+
 static void test_valid__modes(void **state)
 {
     char field[64];
@@ -148,6 +169,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_valid__accepts_good_create),
         cmocka_unit_test(test_valid__names_the_bad_field),
+        cmocka_unit_test(test_valid__limits_count_characters),
         cmocka_unit_test(test_valid__modes),
         cmocka_unit_test(test_valid__dates),
         cmocka_unit_test(test_valid__timestamps),
