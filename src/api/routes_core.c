@@ -546,6 +546,86 @@ static void action_list_checked(struct api_req *q, const struct db_reply *r)
     action_list_run(q);
 }
 
+/* ---- reports: sql/functions/reports.sql's cl_report(), paged like the action list ---- */
+
+static const char *const report_names[] = {"overdue",  "stale",   "unowned", "undated",
+                                           "due-soon", "blocked", "drift",   "slipped"};
+
+/* The page is chosen first; only its rows are rendered. */
+static const char sql_report[] =
+    "SELECT substr(j, 1, length(j) - 1) || ', \"report\": ' || s.detail::text || '}', s.k"
+    " FROM (SELECT v, r.detail, coalesce(v.due_on, 'infinity'::date) AS d, v.id AS id,"
+    "              coalesce(v.due_on, 'infinity'::date)::text || '.' || v.id AS k"
+    "       FROM cl_report($1, $2::int) r JOIN action_v v ON v.id = r.action_id"
+    "       WHERE ($3::text IS NULL OR v.owner_handle = $3)"
+    "       AND ($4::text IS NULL OR v.owner_team_id = (SELECT id FROM teams WHERE name = $4))"
+    "       AND ($5::text IS NULL OR v.incident_key = upper($5))"
+    "       AND ($6::date IS NULL OR (coalesce(v.due_on, 'infinity'::date), v.id)"
+    "            > ($6::date, $7::bigint))"
+    "       ORDER BY 3, 4 LIMIT $8) s"
+    " CROSS JOIN LATERAL action_json(s.v) j ORDER BY s.d, s.id";
+
+static void report_run(struct api_req *q)
+{
+    static const char *const allowed[] = {"owner", "team",   "incident", "days",
+                                          "limit", "cursor", NULL};
+    const char *days = api_req_query(q, "days");
+    char cdate[16];
+    char cid[24];
+    char fetch[24];
+    long limit;
+    long n;
+    const char *params[8];
+
+    if (api_req_check_query(q, allowed) != CL_OK || res_limit(&limit, fetch, q) != CL_OK ||
+        action_cursor(cdate, cid, q) != CL_OK)
+        return;
+    if (days != NULL && cl_parse_long(&n, days, 0, 3650) != CL_OK) {
+        api_req_error(q, 400, "bad_request", "days",
+                      "days must be a whole number of days, 0..3650");
+        return;
+    }
+    params[0] = api_req_param(q, 0);
+    params[1] = days;
+    params[2] = api_req_query(q, "owner");
+    params[3] = api_req_query(q, "team");
+    params[4] = api_req_query(q, "incident");
+    params[5] = cdate[0] != '\0' ? cdate : NULL;
+    params[6] = cdate[0] != '\0' ? cid : NULL;
+    params[7] = fetch;
+    api_req_sql(q, sql_report, 8, params, API_LIST, 200, limit);
+}
+
+static void report_checked(struct api_req *q, const struct db_reply *r)
+{
+    if (r->code != CL_OK) {
+        api_req_db_error(q, r);
+        return;
+    }
+    report_run(q);
+}
+
+/* GET /api/v1/reports/{name}: the actions a report lists, each with its "report" detail. */
+static void report_get(struct api_req *q)
+{
+    const char *name = api_req_param(q, 0);
+    const char *params[3] = {api_req_query(q, "owner"), api_req_query(q, "team"),
+                             api_req_query(q, "incident")};
+    size_t i;
+
+    for (i = 0; i < CL_ARRAY_LEN(report_names); i++)
+        if (name != NULL && strcmp(name, report_names[i]) == 0)
+            break;
+    if (i == CL_ARRAY_LEN(report_names)) {
+        api_req_error(q, 404, "not_found", NULL,
+                      "no report \"%.40s\": overdue, stale, unowned, undated, due-soon, blocked, "
+                      "drift or slipped",
+                      name != NULL ? name : "");
+        return;
+    }
+    api_req_sql_then(q, "SELECT cl_list_filters_check($1, $2, $3)", 3, params, report_checked);
+}
+
 /* A filter naming a person, team or incident that does not exist is a 422 naming the
  * filter, checked first (one more statement, only when such a filter is given). */
 static void action_list(struct api_req *q)
@@ -684,6 +764,7 @@ static const struct api_route routes[] = {
     {"GET", "/api/v1/incidents/{}", AUTH_READ, incident_get, "incident"},
     {"PATCH", "/api/v1/incidents/{}", AUTH_WRITE, incident_update, "incident"},
     {"GET", "/api/v1/actions", AUTH_READ, action_list, "action"},
+    {"GET", "/api/v1/reports/{}", AUTH_READ, report_get, "report"},
     {"POST", "/api/v1/actions", AUTH_WRITE, action_create, "action"},
     {"GET", "/api/v1/actions/{}", AUTH_READ, action_get, "action"},
     {"PATCH", "/api/v1/actions/{}", AUTH_WRITE, action_update, "action"},

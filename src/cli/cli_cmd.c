@@ -118,8 +118,13 @@ static int cmd_list(struct ctx *c, struct cl_err *err)
     json_t *items = NULL;
     int rc = fetch_list(&items, c, &r, row_limit(c), err);
 
-    if (rc == CL_OK && c->args->json)
+    const char *format = cli_args_get(c->args, "format");
+
+    if (rc == CL_OK && (c->args->json || (format != NULL && strcmp(format, "json") == 0)))
         rc = cli_render_json(c->io->out, items);
+    else if (rc == CL_OK && format != NULL && strcmp(format, "table") != 0)
+        rc = cli_render_list_as(c->io->out, c->args->verb->res, items, c->today,
+                                strcmp(format, "csv") == 0 ? CLI_RENDER_CSV : CLI_RENDER_MARKDOWN);
     else if (rc == CL_OK)
         rc = cli_render_list(c->io->out, c->args->verb->res, items, c->io->color, c->today,
                              c->io->width);
@@ -159,6 +164,7 @@ static int render_answer(struct ctx *c, const json_t *obj)
     case CLI_RES_INCIDENT:
     case CLI_RES_ACTION:
     case CLI_RES_EVENT:
+    case CLI_RES_REPORT:
         break;
     }
     return cli_render_object(out, c->args->verb->res, obj, c->io->color, c->today, c->io->width);

@@ -16,7 +16,8 @@ enum fmt {
     F_OWNER,    /* "alice", or "alice (inactive)" */
     F_BOOL,     /* yes / no */
     F_OPEN,     /* open + in_progress + blocked of an action-count object */
-    F_COUNTS    /* "2 open, 1 done" of an action-count object */
+    F_COUNTS,   /* "2 open, 1 done" of an action-count object */
+    F_DETAIL    /* a report's detail object: "days late 3, owner left" */
 };
 
 struct col {
@@ -94,6 +95,11 @@ static const struct col action_list[] = {{"ID", "id", F_PLAIN},
                                          {"INCIDENT", "incident", F_PLAIN},
                                          {"TITLE", "title", F_PLAIN},
                                          END};
+static const struct col report_list[] = {
+    {"ID", "id", F_PLAIN},       {"DUE", "due_on", F_DUE},
+    {"OWNER", "owner", F_OWNER}, {"STATUS", "status", F_STATUS},
+    {"WHY", "report", F_DETAIL}, {"INCIDENT", "incident", F_PLAIN},
+    {"TITLE", "title", F_PLAIN}, END};
 static const struct col action_show[] = {{"id", "id", F_PLAIN},
                                          {"incident", "incident", F_PLAIN},
                                          {"kind", "kind", F_PLAIN},
@@ -121,6 +127,7 @@ static const struct view views[] = {
     [CLI_RES_INCIDENT] = {"incidents", incident_list, incident_show},
     [CLI_RES_ACTION] = {"actions", action_list, action_show},
     [CLI_RES_EVENT] = {"events", event_list, event_list},
+    [CLI_RES_REPORT] = {"actions", report_list, action_show},
 };
 
 static bool has_view(enum cli_res res)
@@ -242,6 +249,40 @@ static char *counts(const json_t *v)
     return out;
 }
 
+/* A report's detail, {"days_late": 3, "owner_left": true}: "days late 3, owner left";
+ * false and null members are left out; "-" when nothing is left. */
+static char *detail(const json_t *v)
+{
+    char *s = cl_strdup("");
+    char *next;
+    char *name;
+    char *val;
+    const char *key;
+    json_t *m;
+    size_t i;
+
+    json_object_foreach ((json_t *)v, key, m) {
+        if (json_is_null(m) || json_is_false(m))
+            continue;
+        name = cl_strdup(key);
+        for (i = 0; name[i] != '\0'; i++)
+            name[i] = name[i] == '_' ? ' ' : name[i];
+        val = json_is_true(m) ? cl_strdup("") : plain(m);
+        if (json_is_string(m) && strlen(val) > 10 && val[10] == 'T')
+            val[10] = '\0'; /* a time: its day */
+        next = cl_asprintf("%s%s%s%s%s", s, *s != '\0' ? ", " : "", name, *val != '\0' ? " " : "",
+                           val);
+        free(name);
+        free(val);
+        free(s);
+        s = next;
+    }
+    if (*s != '\0')
+        return s;
+    free(s);
+    return cl_strdup("-");
+}
+
 static char *day(const json_t *v)
 {
     const char *s = json_string_value(v);
@@ -272,6 +313,8 @@ static char *cell(const json_t *obj, const struct col *c, long today, enum cli_c
         return open_count(v);
     case F_COUNTS:
         return counts(v);
+    case F_DETAIL:
+        return json_is_object(v) ? detail(v) : plain(v);
     case F_PLAIN:
         break;
     }
@@ -335,6 +378,84 @@ static void print_description(FILE *out, const json_t *obj)
     clean = cli_table_clean(d, true);
     fprintf(out, "\n%s%s", clean, clean[strlen(clean) - 1] == '\n' ? "" : "\n");
     free(clean);
+}
+
+/* One field of a CSV row. */
+static void csv_field(FILE *out, const char *s)
+{
+    if (strpbrk(s, ",\"\r\n") == NULL) {
+        fputs(s, out);
+        return;
+    }
+    fputc('"', out);
+    for (; *s != '\0'; s++) {
+        if (*s == '"')
+            fputc('"', out);
+        fputc(*s, out);
+    }
+    fputc('"', out);
+}
+
+/* One cell of a Markdown table: | escaped, line breaks as spaces. */
+static void md_field(FILE *out, const char *s)
+{
+    for (; *s != '\0'; s++) {
+        if (*s == '|')
+            fputs("\\|", out);
+        else
+            fputc(*s == '\n' || *s == '\r' ? ' ' : *s, out);
+    }
+}
+
+static void row_as(FILE *out, const struct col *cols, const json_t *item, long today,
+                   enum cli_render_format format)
+{
+    enum cli_color color;
+    size_t c;
+
+    for (c = 0; cols[c].label != NULL; c++) {
+        struct col full = cols[c]; /* dates whole: the plain date in CSV, with lateness in MD */
+        char *text;
+        char *clean;
+
+        if (full.fmt == F_DUE)
+            full.fmt = format == CLI_RENDER_CSV ? F_PLAIN : F_DUE_FULL;
+        text = item != NULL ? cell(item, &full, today, &color) : cl_strdup(cols[c].label);
+        clean = cli_table_clean(text, false);
+
+        if (format == CLI_RENDER_CSV) {
+            fputs(c > 0 ? "," : "", out);
+            csv_field(out, clean);
+        } else {
+            fputs(c > 0 ? " | " : "| ", out);
+            md_field(out, clean);
+        }
+        free(clean);
+        free(text);
+    }
+    fputs(format == CLI_RENDER_CSV ? "\r\n" : " |\n", out);
+}
+
+int cli_render_list_as(FILE *out, enum cli_res res, const json_t *items, long today,
+                       enum cli_render_format format)
+{
+    const struct col *cols;
+    const json_t *item;
+    size_t i;
+    size_t c;
+
+    if (!has_view(res))
+        return cli_render_json(out, items);
+    cols = views[res].list;
+    row_as(out, cols, NULL, today, format);
+    if (format == CLI_RENDER_MARKDOWN) {
+        for (c = 0; cols[c].label != NULL; c++)
+            fputs(c > 0 ? " | ---" : "| ---", out);
+        fputs(" |\n", out);
+    }
+    json_array_foreach (items, i, item)
+        row_as(out, cols, item, today, format);
+    return ferror(out) ? CL_EIO : CL_OK;
 }
 
 int cli_render_object(FILE *out, enum cli_res res, const json_t *obj, bool color, long today,

@@ -7,6 +7,7 @@
 #include <string.h>
 
 static const char *const kinds[] = {"corrective", "preventive", NULL};
+static const char *const formats[] = {"table", "json", "csv", "markdown", NULL};
 static const char *const priorities[] = {"P0", "P1", "P2", "P3", "P4", NULL};
 static const char *const severities[] = {"SEV1", "SEV2", "SEV3", "SEV4", "SEV5", NULL};
 static const char *const statuses[] = {"open", "in_progress", "blocked", "done", "wont_do", NULL};
@@ -197,6 +198,8 @@ static const char *why_wrong(enum cli_val type, const char *v)
     case CLI_VAL_PROJECT:
     case CLI_VAL_PROJECT_OR_NONE:
         return project_ok(v) ? NULL : "must be a Jira project key, optionally /type (OPS/Bug)";
+    case CLI_VAL_FORMAT:
+        return one_of(formats, v, strlen(v)) ? NULL : "must be table, json, csv or markdown";
     }
     return "has an unknown type";
 }

@@ -173,6 +173,16 @@ static const struct cli_opt opts_action_list[] = {
     {"limit", "N", "most rows to fetch (default 200)", CLI_VAL_LIMIT, CLI_TO_LOCAL, NULL, false},
     END};
 static const struct cli_opt opts_if_version[] = {IF_VERSION, END};
+static const struct cli_opt opts_report[] = {
+    {"owner", "HANDLE", "owned by", CLI_VAL_TEXT, CLI_TO_QUERY, "owner", false},
+    {"team", "TEAM", "owned by someone in", CLI_VAL_TEXT, CLI_TO_QUERY, "team", false},
+    {"incident", "KEY", "following up", CLI_VAL_TEXT, CLI_TO_QUERY, "incident", false},
+    {"days", "N", "the horizon: due-soon within N days (7), stale after N quiet days (14)",
+     CLI_VAL_VERSION, CLI_TO_QUERY, "days", false},
+    {"format", "table|json|csv|markdown", "how to print it (default table)", CLI_VAL_FORMAT,
+     CLI_TO_LOCAL, NULL, false},
+    {"limit", "N", "most rows to fetch (default 200)", CLI_VAL_LIMIT, CLI_TO_LOCAL, NULL, false},
+    END};
 static const struct cli_opt opts_jira_import[] = {
     {"jql", "JQL", "import the project's issues this JQL selects (no ORDER BY)", CLI_VAL_TEXT,
      CLI_TO_BODY, "jql", true},
@@ -190,6 +200,9 @@ static const struct cli_opt opts_github_import[] = {
 #define STATUS_VERB(verb, what)                                                                    \
     {"action", verb, what, CLI_OP_POST, CLI_RES_ACTION, "actions", verb, 0, false, false,         \
      pos_action, opts_if_version, 0}
+#define REPORT_VERB(name, what)                                                                    \
+    {"report", name, what, CLI_OP_LIST, CLI_RES_REPORT, "reports", name, DEFAULT_ACTION_ROWS,     \
+     true, false, NULL, opts_report, 0}
 /* clang-format on */
 
 const struct cli_verb cli_verbs[] = {
@@ -235,6 +248,14 @@ const struct cli_verb cli_verbs[] = {
     STATUS_VERB("reopen", "done/wont_do -> open"),
     {"action", "history", "an action's changes, oldest first", CLI_OP_LIST, CLI_RES_EVENT,
      "actions", "history", CLI_VERBS_LIMIT_MAX, false, false, pos_action, opts_none, 0},
+    REPORT_VERB("overdue", "open work past its due date, most late first"),
+    REPORT_VERB("unowned", "open work with no owner, or an owner who left"),
+    REPORT_VERB("undated", "open work with no due date"),
+    REPORT_VERB("due-soon", "due within --days (7) and not started"),
+    REPORT_VERB("stale", "open work unchanged for --days (14)"),
+    REPORT_VERB("blocked", "blocked work, and since when"),
+    REPORT_VERB("drift", "the tracker disagrees: broken or failing links, other assignees"),
+    REPORT_VERB("slipped", "due dates moved later: how often, by how much"),
     {"sync", "status", "tracker sync: connections, rate limits, repositories", CLI_OP_SHOW,
      CLI_RES_SYNC, "sync", "status", 0, false, false, NULL, opts_none, 0},
     {"github", "import", "turn labelled issues into actions (may take minutes)", CLI_OP_POST,

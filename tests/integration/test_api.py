@@ -1258,3 +1258,111 @@ class ReportPlanTest(ApiCase):
         self.assertGreater(want, 500)
         self.assertEqual(len(js['items']), 500)
         self.assertTrue(all(a['overdue'] for a in js['items']))
+
+
+class ReportTest(ApiCase):
+    """issue 9: the facilitator's reports (sql/functions/reports.sql's cl_report()), through
+    the API and the CLI, against a small data set whose expected rows are known."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        svc = cls.svc
+
+        def call(method, path, body=None, expect=(200, 201)):
+            st, _, js, raw = svc.request(method, API + path, body=body)
+            assert st in expect, (path, body, st, raw)
+            return js
+
+        today = datetime.date.fromisoformat(
+            str(svc.sql("SELECT (now() AT TIME ZONE 'UTC')::date::text")[0][0]))
+        d = lambda n: (today + datetime.timedelta(days=n)).isoformat()
+        cls.team = uniq('rep')
+        call('POST', '/teams', {'name': cls.team})
+        cls.amy, cls.bo = uniq('amy'), uniq('bo')
+        for h in (cls.amy, cls.bo):
+            call('POST', '/people', {'handle': h, 'name': h, 'email': h + '@example.com',
+                                     'team': cls.team})
+        cls.inc = 'REP-%d' % next(_seq)
+        call('POST', '/incidents', {'key': cls.inc, 'title': 'reports'})
+
+        def act(title, **kw):
+            body = {'incident': cls.inc, 'kind': 'corrective', 'title': title}
+            body.update(kw)
+            return call('POST', '/actions', body)['id']
+        cls.late = act('late', owner=cls.amy, due_on=d(-3))
+        cls.nobody = act('nobody', due_on=d(10))
+        cls.undated = act('undated', owner=cls.bo)
+        cls.soon = act('soon', owner=cls.bo, due_on=d(2))
+        cls.soon_started = act('soon but started', owner=cls.amy, due_on=d(2))
+        call('POST', '/actions/%d/start' % cls.soon_started)
+        cls.blocked = act('blocked', owner=cls.amy, due_on=d(20))
+        call('POST', '/actions/%d/block' % cls.blocked)
+        cls.slipped = act('slipped', owner=cls.bo, due_on=d(1))
+        call('PATCH', '/actions/%d' % cls.slipped, {'due_on': d(5)})
+        call('PATCH', '/actions/%d' % cls.slipped, {'due_on': d(4)})   # earlier: not a slip
+        call('PATCH', '/actions/%d' % cls.slipped, {'due_on': d(12)})
+        cls.done = act('done late', owner=cls.amy, due_on=d(-5))
+        call('POST', '/actions/%d/done' % cls.done)
+        cls.d = staticmethod(d)
+
+    def report(self, name, query=''):
+        js = self.get('%s/reports/%s?incident=%s%s' % (API, name, self.inc, query))
+        return [(it['id'], it['report']) for it in js['items']]
+
+    def test_each_report_lists_what_it_says(self):
+        self.assertEqual(self.report('overdue'), [(self.late, {'days_late': 3})])
+        self.assertEqual(self.report('unowned'), [(self.nobody, {'owner_left': False})])
+        self.assertEqual([i for i, _ in self.report('undated')], [self.undated])
+        self.assertEqual(self.report('due-soon'), [(self.soon, {'days_left': 2})])
+        self.assertEqual(self.report('due-soon', '&days=1'), [])
+        self.assertEqual([i for i, _ in self.report('blocked')], [self.blocked])
+        slipped = self.report('slipped')
+        self.assertEqual(slipped, [(self.slipped, {'moves': 2, 'days_slipped': 4 + 8,
+                                                  'first_due': self.d(1)})])
+        self.assertEqual(self.report('stale'), [], 'everything changed today')
+        stale = [i for i, _ in self.report('stale', '&days=0')]
+        self.assertEqual(sorted(stale), sorted([self.late, self.nobody, self.undated, self.soon,
+                                                self.soon_started, self.blocked, self.slipped]))
+        self.assertEqual(self.report('drift'), [], 'nothing is linked here')
+
+    def test_filters_paging_and_errors(self):
+        ids = [i for i, _ in self.report('stale', '&days=0')]
+        self.assertEqual(ids, [i for i, _ in self.report('stale', '&days=0&limit=500')])
+        page1 = self.get('%s/reports/stale?incident=%s&days=0&limit=3' % (API, self.inc))
+        self.assertEqual([it['id'] for it in page1['items']], ids[:3])
+        page2 = self.get('%s/reports/stale?incident=%s&days=0&limit=3&cursor=%s'
+                         % (API, self.inc, page1['next_cursor']))
+        self.assertEqual([it['id'] for it in page2['items']], ids[3:6])
+        self.assertEqual([i for i, _ in self.report('stale', '&days=0&owner=' + self.bo)],
+                         [i for i in ids if i in (self.undated, self.soon, self.slipped)])
+        self.error('GET', API + '/reports/overdue?team=no-such-team', status=422,
+                   code='validation', field='team')
+        self.error('GET', API + '/reports/bogus', status=404, code='not_found')
+        self.error('GET', API + '/reports/stale?days=-1', status=400, code='bad_request',
+                   field='days')
+        self.error('GET', API + '/reports/stale?colour=red', status=400, code='bad_request',
+                   field='colour')
+
+    def test_cli_prints_reports_as_tables_csv_and_markdown(self):
+        p = self.svc.cli('report', 'overdue', '--incident', self.inc)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertRegex(p.stdout, r'(?m)^ID\s+DUE\s+OWNER\s+STATUS\s+WHY\s+INCIDENT\s+TITLE$')
+        self.assertRegex(p.stdout, r'(?m)^%d\s.*days late 3\s+%s\s+late$' % (self.late, self.inc))
+        csv = self.svc.cli('report', 'slipped', '--incident', self.inc, '--format', 'csv').stdout
+        rows = csv.splitlines()  # CRLF, read in text mode
+        self.assertEqual(rows[0], 'ID,DUE,OWNER,STATUS,WHY,INCIDENT,TITLE')
+        self.assertEqual(rows[1], '%d,%s,%s,open,"moves 2, first due %s, days slipped 12",%s,'
+                                  'slipped' % (self.slipped, self.d(12), self.bo, self.d(1),
+                                               self.inc))
+        md = self.svc.cli('report', 'blocked', '--incident', self.inc, '--format',
+                          'markdown').stdout.splitlines()
+        self.assertEqual(md[0], '| ID | DUE | OWNER | STATUS | WHY | INCIDENT | TITLE |')
+        self.assertEqual(md[1], '| --- | --- | --- | --- | --- | --- | --- |')
+        self.assertTrue(md[2].startswith('| %d | %s (due in 20d) | %s | blocked | since ' % (
+            self.blocked, self.d(20), self.amy)), md[2])
+        js = json.loads(self.svc.cli('report', 'undated', '--incident', self.inc, '--format',
+                                     'json').stdout)
+        self.assertEqual([it['id'] for it in js], [self.undated])
+        bad = self.svc.cli('report', 'overdue', '--format', 'xml')
+        self.assertEqual(bad.returncode, 2, bad.stderr)

@@ -20,6 +20,14 @@
 int cli_render_list(FILE *out, enum cli_res res, const json_t *items, bool color, long today,
                     size_t width);
 
+enum cli_render_format { CLI_RENDER_CSV, CLI_RENDER_MARKDOWN };
+
+/* The same table as cli_render_list() with every value in full, as CSV (RFC 4180: a header
+ * row, fields quoted when they hold a comma, quote or line break) or as a Markdown table
+ * (| escaped). No colour. 0 or CL_EIO. */
+int cli_render_list_as(FILE *out, enum cli_res res, const json_t *items, long today,
+                       enum cli_render_format format);
+
 /* One object as "label:  value" lines; an action with a non-null "sync" object gets its
  * tracker rows (cli_sync_add_rows()) and its description follows after a blank line. A kind
  * without a view prints as JSON. 0 or CL_EIO. width as for cli_render_list(). */

@@ -31,7 +31,8 @@ enum cli_val {
     CLI_VAL_ISSUE,            /* an issue: GitHub owner/repo#123 or Jira PROJ-123 */
     CLI_VAL_PROJECT,          /* a Jira project key, optionally /issue type: OPS, OPS/Bug */
     CLI_VAL_PROJECT_OR_NONE,  /* a project, or "none" to send null */
-    CLI_VAL_TEXT_OR_NONE      /* text, or "none" to clear an optional field (send null) */
+    CLI_VAL_TEXT_OR_NONE,     /* text, or "none" to clear an optional field (send null) */
+    CLI_VAL_FORMAT            /* table | json | csv | markdown */
 };
 
 /* Where a value goes. */
@@ -70,6 +71,7 @@ enum cli_res {
     CLI_RES_INCIDENT,
     CLI_RES_ACTION,
     CLI_RES_EVENT,
+    CLI_RES_REPORT, /* GET /reports/NAME: actions, each with its "report" detail */
     CLI_RES_SYNC,   /* GET /sync/status: connections and their repositories */
     CLI_RES_IMPORT, /* POST /github/import: {"imported","skipped","requests"} */
     CLI_RES_DOCTOR  /* POST /github/doctor: {"ok","checks"}; a failed check is exit 1 */
