@@ -460,6 +460,13 @@ class GitHubWebhookSyncTest(GitHubSyncCase):
         self.assertEqual(self.events(aid, "owner", mark), [])
         # the warning never turned into a write that rewrites GitHub's assignees
         self.assertEqual(self.issue(n)["assignees"], ["carol-gh"])
+        # and the drift report shows the disagreement (issue 9)
+        drift = self.api_ok("GET", "/api/v1/reports/drift")["items"]
+        mine = [it for it in drift if it["id"] == aid]
+        self.assertEqual(len(mine), 1, drift)
+        self.assertIn("carol-gh", mine[0]["report"]["warning"])
+        self.assertNotIn(aid, [it["id"] for it in
+                               self.api_ok("GET", "/api/v1/reports/drift?owner=bob")["items"]])
 
     def test_07b_owner_without_login_leaves_assignees_alone(self):
         aid, n = self.create_linked("Review the failover plan", owner="dave")
