@@ -97,6 +97,17 @@ sort -n "$dir/lat" | awk '{a[NR] = $1 * 1000} END {printf "overdue_list_sequenti
 plan=$(python3 "$root/tests/bench/overdue_explain.py" "$root/src/api/routes_core.c" | psql_ -At)
 echo "overdue_list_server_ms (EXPLAIN ANALYZE execution): $(echo "$plan" | awk '/Execution Time/ {print $3}')"
 echo "overdue_list_plan_uses: $(echo "$plan" | grep -o 'Index Scan using [a-z_]*' | sort -u | tr '\n' ';')"
+# Each report's first page of 50 on the same 1,000,000 actions, one request at a time.
+for report in overdue unowned undated due-soon stale blocked drift slipped; do
+    i=0
+    : >"$dir/lat"
+    while [ $i -lt 20 ]; do
+        curl -s -o /dev/null -w '%{time_total}\n' -H "Authorization: Bearer $token" \
+            "http://127.0.0.1:$port/api/v1/reports/$report?limit=50" >>"$dir/lat"
+        i=$((i + 1))
+    done
+    sort -n "$dir/lat" | awk -v r="$report" '{a[NR] = $1 * 1000} END {printf "report_%s_first_page (20 requests, 1M actions): p50 %.1fms  max %.1fms\n", r, a[int(NR * 0.5)], a[NR]}'
+done
 echo "rss_after_kb: $(rss_kb $daemon_pid)"
 
 # GitHub sync figures: the fake GitHub and a fresh database on the same cluster.
