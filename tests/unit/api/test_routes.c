@@ -371,7 +371,8 @@ static void test_routes__core_resources_are_registered(void **state)
         snprintf(p, sizeof(p), "/api/v1/actions/{}/%s", verbs[i]);
         expect("POST", p, AUTH_WRITE);
     }
-    assert_int_equal(all.ncore, 4 * 4 + 1 + CL_ARRAY_LEN(verbs));
+    expect("GET", "/api/v1/reports/{}", AUTH_READ); /* the reports read actions */
+    assert_int_equal(all.ncore, 4 * 4 + 1 + CL_ARRAY_LEN(verbs) + 1);
 }
 
 /* The sync routes are registered once for every tracker: their patterns capture the
