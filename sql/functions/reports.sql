@@ -31,72 +31,85 @@ BEGIN
     RETURN true;
 END $$;
 
--- The facilitator's reports: which actions each one lists, and what it says of each
--- (detail, a JSON object). One definition each; the API, the CLI and the digests read them
--- through cl_report(). `days` is the report's horizon where it has one (due-soon: due within
--- it; stale: no change for it); NULL takes the default (7 and 14).
+-- The facilitator's reports: which actions each one lists (`pred`), what it says of each
+-- (`detail`, a JSON object) and what it needs joined (`src`). One definition each, in this
+-- table; the API, the CLI and the digests read them through cl_report_page(). `days` ($7)
+-- is the report's horizon where it has one (due-soon: due within it, 7; stale: no event
+-- for it, 14). Every fragment is a constant of this file: values only ever arrive as
+-- parameters.
 CREATE OR REPLACE FUNCTION cl_report_names() RETURNS text[] LANGUAGE sql IMMUTABLE AS $$
     SELECT ARRAY['overdue', 'unowned', 'undated', 'due-soon', 'stale', 'blocked', 'drift',
                  'slipped']
 $$;
 
-CREATE OR REPLACE FUNCTION cl_report(name text, days integer)
-RETURNS TABLE (action_id bigint, detail jsonb) LANGUAGE sql STABLE AS $$
+CREATE OR REPLACE FUNCTION cl_report_def(name text, OUT pred text, OUT detail text,
+                                         OUT src text)
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT d.pred, d.detail, d.src FROM (VALUES
     -- open and past its due date: how late
-    SELECT v.id, jsonb_build_object('days_late', current_date - v.due_on)
-    FROM action_v v WHERE name = 'overdue' AND cl_action_overdue(v.status, v.due_on)
-    UNION ALL
+    ('overdue', 'cl_action_overdue(v.status, v.due_on)',
+     'jsonb_build_object(''days_late'', current_date - v.due_on)', ''),
     -- open with no owner, or an owner who left
-    SELECT v.id, jsonb_build_object('owner_left', v.owner_id IS NOT NULL)
-    FROM action_v v WHERE name = 'unowned' AND cl_action_unowned(v.status, v.owner_active)
-    UNION ALL
+    ('unowned', 'cl_action_unowned(v.status, v.owner_active)',
+     'jsonb_build_object(''owner_left'', v.owner_id IS NOT NULL)', ''),
     -- open with no due date: in no other attention list
-    SELECT v.id, '{}'::jsonb
-    FROM action_v v WHERE name = 'undated' AND action_is_open(v.status) AND v.due_on IS NULL
-    UNION ALL
-    -- due within `days` and not started
-    SELECT v.id, jsonb_build_object('days_left', v.due_on - current_date)
-    FROM action_v v
-    WHERE name = 'due-soon' AND v.status = 'open'
-      AND v.due_on BETWEEN current_date AND current_date + coalesce(days, 7)
-    UNION ALL
-    -- open and unchanged for `days`
-    SELECT v.id, jsonb_build_object('last_change', e.at,
-                                    'days_quiet', current_date - e.at::date)
-    FROM action_v v
-    CROSS JOIN LATERAL (SELECT max(x.at) AS at FROM events x WHERE x.action_id = v.id) e
-    WHERE name = 'stale' AND action_is_open(v.status)
-      AND e.at < now() - make_interval(days => coalesce(days, 14))
-    UNION ALL
-    SELECT v.id, jsonb_build_object('since', b.at)
-    FROM action_v v
-    CROSS JOIN LATERAL (SELECT max(x.at) AS at FROM events x
-                        WHERE x.action_id = v.id AND x.field = 'status'
-                          AND x.new = 'blocked') b
-    WHERE name = 'blocked' AND v.status = 'blocked'
-    UNION ALL
+    ('undated', 'action_is_open(v.status) AND coalesce(v.due_on, ''infinity''::date)'
+                ' = ''infinity''::date', '''{}''::jsonb', ''),
+    -- due within the horizon and not started
+    ('due-soon', 'v.status = ''open'' AND coalesce(v.due_on, ''infinity''::date)'
+                 ' BETWEEN current_date AND current_date + coalesce($7, 7)',
+     'jsonb_build_object(''days_left'', v.due_on - current_date)', ''),
+    -- open and no event for the horizon
+    ('stale', 'action_is_open(v.status) AND e.at < now() - make_interval(days => coalesce($7, 14))',
+     'jsonb_build_object(''last_change'', e.at, ''days_quiet'', current_date - e.at::date)',
+     ' CROSS JOIN LATERAL (SELECT max(x.at) AS at FROM events x WHERE x.action_id = v.id) e'),
+    -- blocked, and since when
+    ('blocked', 'v.status = ''blocked''', 'jsonb_build_object(''since'', e.at)',
+     ' CROSS JOIN LATERAL (SELECT max(x.at) AS at FROM events x WHERE x.action_id = v.id'
+     ' AND x.field = ''status'' AND x.new = ''blocked'') e'),
     -- the tracker disagrees or cannot be reached: a broken or failing link, a warning, or
     -- an assignee who is not the owner
-    SELECT v.id, jsonb_build_object('link', v.link_state, 'error', v.link_error,
-                                    'warning', v.link_warning,
-                                    'tracker_owner', l.base->'owner')
-    FROM action_v v JOIN links l ON l.id = v.link_id
-    WHERE name = 'drift' AND action_is_open(v.status)
-      AND (v.link_state IN ('broken', 'failed') OR v.link_error IS NOT NULL
-           OR v.link_warning IS NOT NULL
-           OR (l.base ? 'owner' AND l.base->>'owner' IS DISTINCT FROM v.owner_handle))
-    UNION ALL
+    ('drift', 'action_is_open(v.status) AND (v.link_state IN (''broken'', ''failed'')'
+              ' OR v.link_error IS NOT NULL OR v.link_warning IS NOT NULL'
+              ' OR (l.base ? ''owner'' AND l.base->>''owner'' IS DISTINCT FROM v.owner_handle))',
+     'jsonb_build_object(''link'', v.link_state, ''error'', v.link_error, ''warning'','
+     ' v.link_warning, ''tracker_owner'', l.base->''owner'')',
+     ' JOIN links l ON l.id = v.link_id'),
     -- the due date moved later: how often, and by how many days in all
-    SELECT v.id, jsonb_build_object('moves', s.moves, 'days_slipped', s.days,
-                                    'first_due', s.first_due)
-    FROM action_v v
-    CROSS JOIN LATERAL (
-        SELECT count(*) FILTER (WHERE x.new::date > x.old::date) AS moves,
-               coalesce(sum(x.new::date - x.old::date)
-                        FILTER (WHERE x.new::date > x.old::date), 0) AS days,
-               (array_agg(x.old ORDER BY x.id))[1] AS first_due
-        FROM events x
-        WHERE x.action_id = v.id AND x.field = 'due_on' AND x.old IS NOT NULL
-          AND x.new IS NOT NULL) s
-    WHERE name = 'slipped' AND s.moves > 0
+    ('slipped', 's.moves > 0',
+     'jsonb_build_object(''moves'', s.moves, ''days_slipped'', s.days, ''first_due'', s.first_due)',
+     ' CROSS JOIN LATERAL (SELECT count(*) FILTER (WHERE x.new::date > x.old::date) AS moves,'
+     ' coalesce(sum(x.new::date - x.old::date) FILTER (WHERE x.new::date > x.old::date), 0)'
+     ' AS days, (array_agg(x.old ORDER BY x.id))[1] AS first_due FROM events x'
+     ' WHERE x.action_id = v.id AND x.field = ''due_on'' AND x.old IS NOT NULL'
+     ' AND x.new IS NOT NULL) s')
+    ) AS d (name, pred, detail, src) WHERE d.name = cl_report_def.name
 $$;
+
+-- One page of a report, most urgent first (due date, none last, then id), after the
+-- keyset (after_due, after_id), with the list filters: the statement is planned for its
+-- report and its values, so a report can walk actions_open_due_idx (or, blocked,
+-- actions_blocked_due_idx) in order, from the range its predicate gives, and stop at the
+-- page's end. Predicates are written on coalesce(due_on, 'infinity') for that reason.
+DROP FUNCTION IF EXISTS cl_report(text, integer);
+CREATE OR REPLACE FUNCTION cl_report_page(name text, days integer, owner text, team text,
+                                          incident text, after_due date, after_id bigint,
+                                          lim integer)
+RETURNS TABLE (action_id bigint, detail jsonb) LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    d record := cl_report_def(name);
+BEGIN
+    IF d.pred IS NULL THEN
+        RAISE EXCEPTION 'no report "%"', name USING ERRCODE = 'CL404';
+    END IF;
+    RETURN QUERY EXECUTE format(
+        'SELECT v.id, %s FROM action_v v%s WHERE %s'
+        ' AND ($1::text IS NULL OR v.owner_handle = $1)'
+        ' AND ($2::text IS NULL OR v.owner_team_id = (SELECT id FROM teams WHERE name = $2))'
+        ' AND ($3::text IS NULL OR v.incident_key = upper($3))'
+        ' AND ($4::date IS NULL OR (coalesce(v.due_on, ''infinity''::date), v.id)'
+        '      > ($4::date, $5::bigint))'
+        ' ORDER BY coalesce(v.due_on, ''infinity''::date), v.id LIMIT $6',
+        d.detail, d.src, d.pred)
+    USING owner, team, incident, after_due, after_id, lim, days;
+END $$;

@@ -551,19 +551,14 @@ static void action_list_checked(struct api_req *q, const struct db_reply *r)
 static const char *const report_names[] = {"overdue",  "stale",   "unowned", "undated",
                                            "due-soon", "blocked", "drift",   "slipped"};
 
-/* The page is chosen first; only its rows are rendered. */
+/* cl_report_page() chooses the page (planned for its report: see reports.sql); only its
+ * rows are rendered. */
 static const char sql_report[] =
-    "SELECT substr(j, 1, length(j) - 1) || ', \"report\": ' || s.detail::text || '}', s.k"
-    " FROM (SELECT v, r.detail, coalesce(v.due_on, 'infinity'::date) AS d, v.id AS id,"
-    "              coalesce(v.due_on, 'infinity'::date)::text || '.' || v.id AS k"
-    "       FROM cl_report($1, $2::int) r JOIN action_v v ON v.id = r.action_id"
-    "       WHERE ($3::text IS NULL OR v.owner_handle = $3)"
-    "       AND ($4::text IS NULL OR v.owner_team_id = (SELECT id FROM teams WHERE name = $4))"
-    "       AND ($5::text IS NULL OR v.incident_key = upper($5))"
-    "       AND ($6::date IS NULL OR (coalesce(v.due_on, 'infinity'::date), v.id)"
-    "            > ($6::date, $7::bigint))"
-    "       ORDER BY 3, 4 LIMIT $8) s"
-    " CROSS JOIN LATERAL action_json(s.v) j ORDER BY s.d, s.id";
+    "SELECT substr(j, 1, length(j) - 1) || ', \"report\": ' || r.detail::text || '}',"
+    "       coalesce(v.due_on, 'infinity'::date)::text || '.' || v.id"
+    " FROM cl_report_page($1, $2::int, $3, $4, $5, $6::date, $7::bigint, $8::int) r"
+    " JOIN action_v v ON v.id = r.action_id CROSS JOIN LATERAL action_json(v) j"
+    " ORDER BY coalesce(v.due_on, 'infinity'::date), v.id";
 
 static void report_run(struct api_req *q)
 {
