@@ -51,7 +51,13 @@ LANGUAGE sql IMMUTABLE AS $$
      'jsonb_build_object(''days_late'', current_date - v.due_on)', ''),
     -- open with no owner, or an owner who left
     ('unowned', 'cl_action_unowned(v.status, v.owner_active)',
-     'jsonb_build_object(''owner_left'', v.owner_id IS NOT NULL)', ''),
+     'jsonb_build_object(''owner_left'', v.owner_id IS NOT NULL)',
+     -- the few unowned ones first (actions_unowned_idx, and the owners who left), then
+     -- their rows: not a walk through all open work
+     ' JOIN (SELECT a.id FROM actions a WHERE a.owner_id IS NULL'
+     ' AND a.status IN (''open'', ''in_progress'', ''blocked'')'
+     ' UNION ALL SELECT a.id FROM people p JOIN actions a ON a.owner_id = p.id'
+     ' WHERE NOT p.active) u ON u.id = v.id'),
     -- open with no due date: in no other attention list
     ('undated', 'action_is_open(v.status) AND coalesce(v.due_on, ''infinity''::date)'
                 ' = ''infinity''::date', '''{}''::jsonb', ''),

@@ -1304,6 +1304,11 @@ class ReportTest(ApiCase):
         call('PATCH', '/actions/%d' % cls.slipped, {'due_on': d(12)})
         cls.done = act('done late', owner=cls.amy, due_on=d(-5))
         call('POST', '/actions/%d/done' % cls.done)
+        leaver = uniq('gone')
+        call('POST', '/people', {'handle': leaver, 'name': leaver,
+                                 'email': leaver + '@example.com'})
+        cls.left = act('owner left', owner=leaver, due_on=d(15))
+        call('PATCH', '/people/' + leaver, {'active': False})
         cls.d = staticmethod(d)
 
     def report(self, name, query=''):
@@ -1312,7 +1317,8 @@ class ReportTest(ApiCase):
 
     def test_each_report_lists_what_it_says(self):
         self.assertEqual(self.report('overdue'), [(self.late, {'days_late': 3})])
-        self.assertEqual(self.report('unowned'), [(self.nobody, {'owner_left': False})])
+        self.assertEqual(self.report('unowned'), [(self.nobody, {'owner_left': False}),
+                                                  (self.left, {'owner_left': True})])
         self.assertEqual([i for i, _ in self.report('undated')], [self.undated])
         self.assertEqual(self.report('due-soon'), [(self.soon, {'days_left': 2})])
         self.assertEqual(self.report('due-soon', '&days=1'), [])
@@ -1323,7 +1329,8 @@ class ReportTest(ApiCase):
         self.assertEqual(self.report('stale'), [], 'everything changed today')
         stale = [i for i, _ in self.report('stale', '&days=0')]
         self.assertEqual(sorted(stale), sorted([self.late, self.nobody, self.undated, self.soon,
-                                                self.soon_started, self.blocked, self.slipped]))
+                                                self.soon_started, self.blocked, self.slipped,
+                                                self.left]))
         self.assertEqual(self.report('drift'), [], 'nothing is linked here')
 
     def test_filters_paging_and_errors(self):
