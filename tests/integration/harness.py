@@ -419,11 +419,9 @@ class Service:
                 parsed = None
         return Response(status, rh, parsed, raw)
 
-    def cli(self, *args, token="admin", env=None, input=None, timeout=20):
-        """Runs closeloop ARGS against this service (CLOSELOOP_URL, CLOSELOOP_TOKEN;
-        HOME is an empty directory so no user config is read; NO_COLOR unset).
-        env adds variables (None removes one). Returns the CompletedProcess (text);
-        raises AssertionError when its stderr holds a sanitizer report."""
+    def _cli_env(self, token, env):
+        """The CLI's environment: this service (CLOSELOOP_URL, CLOSELOOP_TOKEN), an empty HOME
+        (no user config), NO_COLOR unset; env adds variables (None removes one)."""
         self._ensure_started()
         e = _clean_env()
         for k in ("NO_COLOR", "XDG_CONFIG_HOME", "CLOSELOOP_CONFIG", "CLOSELOOP_TOKEN"):
@@ -437,6 +435,14 @@ class Service:
                 e.pop(k, None)
             else:
                 e[k] = v
+        return e
+
+    def cli(self, *args, token="admin", env=None, input=None, timeout=20):
+        """Runs closeloop ARGS against this service (CLOSELOOP_URL, CLOSELOOP_TOKEN;
+        HOME is an empty directory so no user config is read; NO_COLOR unset).
+        env adds variables (None removes one). Returns the CompletedProcess (text);
+        raises AssertionError when its stderr holds a sanitizer report."""
+        e = self._cli_env(token, env)
         kwargs = {"input": input} if input is not None else {"stdin": subprocess.DEVNULL}
         proc = subprocess.run([self.cli_path, *map(str, args)], env=e, cwd=self.home,
                               capture_output=True, text=True, errors="replace", timeout=timeout,
@@ -449,18 +455,7 @@ class Service:
     def cli_tty(self, *args, token="admin", env=None, timeout=20, columns=80):
         """Runs closeloop ARGS as cli() does but with stdout (and stderr) on a pseudo-terminal
         of `columns` columns, as a person at a terminal sees it. -> (exit code, output)."""
-        self._ensure_started()
-        e = _clean_env()
-        for k in ("NO_COLOR", "XDG_CONFIG_HOME", "CLOSELOOP_CONFIG", "CLOSELOOP_TOKEN"):
-            e.pop(k, None)
-        e.update({"HOME": self.home, "CLOSELOOP_URL": self.url, "TERM": "xterm"})
-        if token is not None:
-            e["CLOSELOOP_TOKEN"] = self._token(token)
-        for k, v in (env or {}).items():
-            if v is None:
-                e.pop(k, None)
-            else:
-                e[k] = v
+        e = self._cli_env(token, dict({"TERM": "xterm"}, **(env or {})))
         master, slave = pty.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
         try:
