@@ -37,10 +37,7 @@ END $$;
 -- is the report's horizon where it has one (due-soon: due within it, 7; stale: no event
 -- for it, 14). Every fragment is a constant of this file: values only ever arrive as
 -- parameters.
-CREATE OR REPLACE FUNCTION cl_report_names() RETURNS text[] LANGUAGE sql IMMUTABLE AS $$
-    SELECT ARRAY['overdue', 'unowned', 'undated', 'due-soon', 'stale', 'blocked', 'drift',
-                 'slipped']
-$$;
+DROP FUNCTION IF EXISTS cl_report_names();   -- unused: the names are cl_report_def's rows
 
 CREATE OR REPLACE FUNCTION cl_report_def(name text, OUT pred text, OUT detail text,
                                          OUT src text)

@@ -537,15 +537,6 @@ static void action_list_run(struct api_req *q)
     api_req_sql(q, sql_action_list, 12, params, API_LIST, 200, f.limit);
 }
 
-static void action_list_checked(struct api_req *q, const struct db_reply *r)
-{
-    if (r->code != CL_OK) {
-        api_req_db_error(q, r);
-        return;
-    }
-    action_list_run(q);
-}
-
 /* ---- reports: sql/functions/reports.sql's cl_report(), paged like the action list ---- */
 
 static const char *const report_names[] = {"overdue",  "stale",   "unowned", "undated",
@@ -591,21 +582,43 @@ static void report_run(struct api_req *q)
     api_req_sql(q, sql_report, 8, params, API_LIST, 200, limit);
 }
 
-static void report_checked(struct api_req *q, const struct db_reply *r)
+/* The action list, or (with a report name in the path) a report. */
+static void list_run(struct api_req *q)
+{
+    if (api_req_param(q, 0) != NULL)
+        report_run(q);
+    else
+        action_list_run(q);
+}
+
+static void list_filters_checked(struct api_req *q, const struct db_reply *r)
 {
     if (r->code != CL_OK) {
         api_req_db_error(q, r);
         return;
     }
-    report_run(q);
+    list_run(q);
+}
+
+/* A filter naming a person, team or incident that does not exist is a 422 naming the
+ * filter, checked first (one more statement, only when such a filter is given). */
+static void list_with_filters(struct api_req *q)
+{
+    const char *params[3] = {api_req_query(q, "owner"), api_req_query(q, "team"),
+                             api_req_query(q, "incident")};
+
+    if (params[0] == NULL && params[1] == NULL && params[2] == NULL) {
+        list_run(q);
+        return;
+    }
+    api_req_sql_then(q, "SELECT cl_list_filters_check($1, $2, $3)", 3, params,
+                     list_filters_checked);
 }
 
 /* GET /api/v1/reports/{name}: the actions a report lists, each with its "report" detail. */
 static void report_get(struct api_req *q)
 {
     const char *name = api_req_param(q, 0);
-    const char *params[3] = {api_req_query(q, "owner"), api_req_query(q, "team"),
-                             api_req_query(q, "incident")};
     size_t i;
 
     for (i = 0; i < CL_ARRAY_LEN(report_names); i++)
@@ -618,21 +631,12 @@ static void report_get(struct api_req *q)
                       name != NULL ? name : "");
         return;
     }
-    api_req_sql_then(q, "SELECT cl_list_filters_check($1, $2, $3)", 3, params, report_checked);
+    list_with_filters(q);
 }
 
-/* A filter naming a person, team or incident that does not exist is a 422 naming the
- * filter, checked first (one more statement, only when such a filter is given). */
 static void action_list(struct api_req *q)
 {
-    const char *params[3] = {api_req_query(q, "owner"), api_req_query(q, "team"),
-                             api_req_query(q, "incident")};
-
-    if (params[0] == NULL && params[1] == NULL && params[2] == NULL) {
-        action_list_run(q);
-        return;
-    }
-    api_req_sql_then(q, "SELECT cl_list_filters_check($1, $2, $3)", 3, params, action_list_checked);
+    list_with_filters(q);
 }
 
 static void action_get(struct api_req *q)
