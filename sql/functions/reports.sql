@@ -62,10 +62,10 @@ LANGUAGE sql IMMUTABLE AS $$
     ('due-soon', 'v.status = ''open'' AND coalesce(v.due_on, ''infinity''::date)'
                  ' BETWEEN current_date AND current_date + coalesce($7, 7)',
      'jsonb_build_object(''days_left'', v.due_on - current_date)', ''),
-    -- open and no event for the horizon
-    ('stale', 'action_is_open(v.status) AND e.at < now() - make_interval(days => coalesce($7, 14))',
-     'jsonb_build_object(''last_change'', e.at, ''days_quiet'', current_date - e.at::date)',
-     ' CROSS JOIN LATERAL (SELECT max(x.at) AS at FROM events x WHERE x.action_id = v.id) e'),
+    -- open and no event for the horizon (last_event_at: figures.sql keeps it)
+    ('stale', 'action_is_open(v.status) AND v.last_event_at < now() - make_interval(days => coalesce($7, 14))',
+     'jsonb_build_object(''last_change'', v.last_event_at, ''days_quiet'','
+     ' current_date - v.last_event_at::date)', ''),
     -- blocked, and since when
     ('blocked', 'v.status = ''blocked''', 'jsonb_build_object(''since'', e.at)',
      ' CROSS JOIN LATERAL (SELECT max(x.at) AS at FROM events x WHERE x.action_id = v.id'
@@ -78,14 +78,10 @@ LANGUAGE sql IMMUTABLE AS $$
      'jsonb_build_object(''link'', v.link_state, ''error'', v.link_error, ''warning'','
      ' v.link_warning, ''tracker_owner'', l.base->''owner'')',
      ' JOIN links l ON l.id = v.link_id'),
-    -- the due date moved later: how often, and by how many days in all
-    ('slipped', 's.moves > 0',
-     'jsonb_build_object(''moves'', s.moves, ''days_slipped'', s.days, ''first_due'', s.first_due)',
-     ' CROSS JOIN LATERAL (SELECT count(*) FILTER (WHERE x.new::date > x.old::date) AS moves,'
-     ' coalesce(sum(x.new::date - x.old::date) FILTER (WHERE x.new::date > x.old::date), 0)'
-     ' AS days, (array_agg(x.old ORDER BY x.id))[1] AS first_due FROM events x'
-     ' WHERE x.action_id = v.id AND x.field = ''due_on'' AND x.old IS NOT NULL'
-     ' AND x.new IS NOT NULL) s')
+    -- the due date moved later: how often, and by how many days in all (kept on the row)
+    ('slipped', 'v.slips > 0',
+     'jsonb_build_object(''moves'', v.slips, ''days_slipped'', v.slip_days, ''first_due'','
+     ' v.first_due_on)', '')
     ) AS d (name, pred, detail, src) WHERE d.name = cl_report_def.name
 $$;
 

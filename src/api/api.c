@@ -4,6 +4,7 @@
 #include "closeloop/util/log.h"
 #include "closeloop/db/migrate.h"
 #include "closeloop/http/path.h"
+#include "closeloop/report/figures.h"
 #include "closeloop/sync/registry.h"
 
 #include <assert.h>
@@ -24,6 +25,7 @@ struct api {
     struct db_pool *pool;
     struct auth *auth;
     struct metrics *metrics;
+    struct figures *figures;
     struct httpd *httpd;
     struct sync *sync;
     double timeout;
@@ -730,6 +732,7 @@ static void api_metrics(struct api_req *q)
     metrics_render(&b, q->api->metrics, &st,
                    q->api->httpd != NULL ? httpd_inflight(q->api->httpd) : 0);
     sync_metrics(q->api->sync, &b); /* zeros without a tracker: alerts find their series */
+    figures_metrics(q->api->figures, &b);
     body = buf_steal(&b, &len);
     api_req_finish(q);
     httpd_reply(q->http, 200, "text/plain; version=0.0.4", body, len);
@@ -813,6 +816,7 @@ struct api *api_new(const struct api_deps *deps)
     a->pool = deps->pool;
     a->auth = deps->auth;
     a->metrics = deps->metrics;
+    a->figures = deps->figures;
     a->sync = deps->sync;
     a->stale_after = deps->sync_stale_after;
     a->timeout = deps->request_timeout;

@@ -7,6 +7,8 @@
 #include "closeloop/api/api.h"
 #include "closeloop/api/routes_core.h"
 #include "closeloop/api/routes_sync.h"
+#include "closeloop/api/routes_figures.h"
+#include "closeloop/report/figures.h"
 #include "closeloop/api/auth.h"
 #include "closeloop/db/db.h"
 #include "closeloop/http/httpd.h"
@@ -29,6 +31,7 @@ struct server {
     struct metrics *metrics;
     struct api *api;
     struct sync *sync; /* NULL when no tracker connection is configured */
+    struct figures *figures;
     struct httpd *httpd;
     ev_signal sigterm;
     ev_signal sigint;
@@ -176,16 +179,19 @@ static int server_start(struct server *s, struct cl_err *err)
     s->metrics = metrics_new();
     if (sync_wanted(s->conf) && sync_new(&s->sync, s->loop, s->pool, s->conf, err) != CL_OK)
         return err->code;
+    s->figures = figures_new(s->loop, s->pool, s->conf->figures_interval, s->conf->figures_window);
     deps = (struct api_deps){.loop = s->loop,
                              .pool = s->pool,
                              .auth = s->auth,
                              .metrics = s->metrics,
                              .request_timeout = s->conf->request_timeout,
                              .sync = s->sync,
-                             .sync_stale_after = s->conf->sync_stale_after};
+                             .sync_stale_after = s->conf->sync_stale_after,
+                             .figures = s->figures};
     s->api = api_new(&deps);
     routes_core_add(s->api);
     routes_sync_add(s->api);
+    routes_figures_add(s->api);
     ho = (struct httpd_opts){.listen = s->conf->listen,
                              .max_body = s->conf->max_body,
                              .max_connections = s->conf->max_connections,
@@ -215,6 +221,7 @@ static void server_dispose(struct server *s)
     httpd_free(s->httpd);
     api_free(s->api);
     sync_free(s->sync);
+    figures_free(s->figures);
     auth_free(s->auth);
     db_pool_free(s->pool);
     metrics_free(s->metrics);

@@ -15,6 +15,7 @@ struct db_query {
     struct db_pool *pool;
     const char *sql;            /* constant text, outlives the query */
     const struct db_stmt *stmt; /* or a statement to run prepared */
+    bool script;                /* sql holds several statements, no parameters */
     int nparams;
     char **params;
     db_done_fn done;
@@ -413,6 +414,8 @@ static int db_conn_send_one(struct db_conn *c, struct db_query *q)
 {
     const char *const *params = (const char *const *)q->params;
 
+    if (q->script)
+        return PQsendQuery(c->pg, q->sql);
     if (q->stmt == NULL)
         return PQsendQueryParams(c->pg, q->sql, q->nparams, NULL, params, NULL, NULL, 0);
     if (db_conn_has(c, q->stmt) || c->nprepared == DB_MAX_PREPARED)
@@ -559,6 +562,15 @@ struct db_query *db_query(struct db_pool *p, const char *sql, int nparams,
     struct db_query *q = db_query_new(p, nparams, params, done, arg);
 
     q->sql = sql;
+    return db_query_submit(p, q);
+}
+
+struct db_query *db_query_script(struct db_pool *p, const char *sql, db_done_fn done, void *arg)
+{
+    struct db_query *q = db_query_new(p, 0, NULL, done, arg);
+
+    q->sql = sql;
+    q->script = true;
     return db_query_submit(p, q);
 }
 

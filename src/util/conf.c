@@ -42,6 +42,10 @@ static const struct conf_param conf_params[] = {
     {"log_level", CONF_LEVEL, offsetof(struct conf, log_level), "info", 0, 0, true, false},
     {"inbox_retention", CONF_DOUBLE, offsetof(struct conf, inbox_retention), "604800", 60,
      86400.0 * 365, true, false},
+    {"figures_interval", CONF_DOUBLE, offsetof(struct conf, figures_interval), "300", 1, 86400,
+     false, false},
+    {"figures_window", CONF_LONG, offsetof(struct conf, figures_window), "90", 1, 3650, false,
+     false},
     {"sync_stale_after", CONF_DOUBLE, offsetof(struct conf, sync_stale_after), "900", 10, 86400 * 7,
      true, false},
 };

@@ -20,6 +20,7 @@
 
 struct api;
 struct api_req;
+struct figures;
 
 struct api_deps {
     struct ev_loop *loop;
@@ -29,6 +30,7 @@ struct api_deps {
     double request_timeout;  /* seconds */
     struct sync *sync;       /* borrowed; NULL when no tracker is configured */
     double sync_stale_after; /* /readyz: a reconciliation older than this is stale */
+    struct figures *figures; /* borrowed; its per-team gauges go into /metrics */
 };
 
 struct api *api_new(const struct api_deps *deps);

@@ -76,6 +76,12 @@ void db_pool_free(struct db_pool *p);
 struct db_query *db_query(struct db_pool *p, const char *sql, int nparams,
                           const char *const *params, db_done_fn done, void *arg);
 
+/* Like db_query for a script of several statements without parameters (PQsendQuery):
+ * they run as one implicit transaction, so a SET LOCAL in it (statement_timeout for a
+ * long background job) holds for the statements after it and ends with them. The reply
+ * is the last statement's result, or the first error. `sql` must outlive the query. */
+struct db_query *db_query_script(struct db_pool *p, const char *sql, db_done_fn done, void *arg);
+
 /* Like db_query, but runs a prepared statement (PQsendQueryPrepared). */
 struct db_query *db_query_stmt(struct db_pool *p, const struct db_stmt *stmt, int nparams,
                                const char *const *params, db_done_fn done, void *arg);

@@ -57,6 +57,8 @@ struct conf {
     char *log_level;
     double sync_stale_after; /* /readyz fails when a reconciliation is older than this */
     double inbox_retention;  /* seconds a processed webhook delivery is kept */
+    double figures_interval; /* seconds between recomputations of the figures snapshot */
+    long figures_window;     /* days of closed work the figures cover */
     const struct conf_tracker *const *trackers; /* borrowed: the registry's */
     size_t ntrackers;
     struct conf_conn conns[CONF_MAX_CONNS]; /* each tracker's default one first */
