@@ -155,9 +155,10 @@ static void word(struct parser *p, const char *w)
     struct cli_args *a = p->a;
 
     if (a->group == NULL) {
-        if (cli_verbs_has_group(p->verbs, p->nverbs, w))
-            a->group = w;
-        else
+        if (cli_verbs_has_group(p->verbs, p->nverbs, w)) {
+            a->group = w; /* a group that is a command alone has its verb at once */
+            a->verb = cli_verbs_find(p->verbs, p->nverbs, w, "");
+        } else
             cl_fail(p->err, CL_EINVAL, "unknown command '%.40s'", w);
         return;
     }

@@ -7,7 +7,9 @@
 #include "closeloop/cli/cli_args.h"
 #include "closeloop/cli/cli_build.h"
 #include "closeloop/cli/cli_conf.h"
+#include "closeloop/cli/cli_dashboard.h"
 #include "closeloop/cli/cli_date.h"
+#include "closeloop/cli/cli_figures.h"
 #include "closeloop/cli/cli_help.h"
 #include "closeloop/cli/cli_http.h"
 #include "closeloop/cli/cli_page.h"
@@ -18,6 +20,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+
+#define CLI_DASHBOARD_EVERY 10 /* seconds between two drawings of dashboard --watch */
 
 struct ctx {
     const struct cli_cmd_io *io;
@@ -165,6 +170,7 @@ static int render_answer(struct ctx *c, const json_t *obj)
     case CLI_RES_ACTION:
     case CLI_RES_EVENT:
     case CLI_RES_REPORT:
+    case CLI_RES_FIGURES:
         break;
     }
     return cli_render_object(out, c->args->verb->res, obj, c->io->color, c->today, c->io->width);
@@ -273,11 +279,71 @@ static int cmd_incident_show(struct ctx *c, struct cl_err *err)
     return rc;
 }
 
+/* report figures: one GET, printed as a table, CSV, Markdown or JSON. */
+static int cmd_figures(struct ctx *c, struct cl_err *err)
+{
+    const char *format = cli_args_get(c->args, "format");
+    char *query = cli_build_query(c->args);
+    const char *parts[] = {query};
+    char *url = with_query("/api/v1/figures", parts, CL_ARRAY_LEN(parts));
+    json_t *answer = NULL;
+    int rc = cli_api_call(&answer, &c->status, c->http, "GET", url, NULL, NULL, err);
+
+    if (rc == CL_OK && !json_is_object(answer))
+        rc = cl_fail(err, CL_EHTTP, "unexpected answer from %s", cli_http_base(c->http));
+    if (rc == CL_OK && (c->args->json || (format != NULL && strcmp(format, "json") == 0)))
+        rc = cli_render_json(c->io->out, answer);
+    else if (rc == CL_OK)
+        rc = cli_figures_print(c->io->out, answer, format, c->io->color, c->io->width);
+    json_decref(answer);
+    free(url);
+    free(query);
+    return rc;
+}
+
+static int dashboard_get(json_t **out, const char *path, struct cl_err *err, void *arg)
+{
+    struct ctx *c = arg;
+
+    return cli_api_call(out, &c->status, c->http, "GET", path, NULL, NULL, err);
+}
+
+/* dashboard: one screen; with --watch drawn again every CLI_DASHBOARD_EVERY seconds
+ * (cleared first on a terminal) until interrupted or a request fails. */
+static int cmd_dashboard(struct ctx *c, struct cl_err *err)
+{
+    struct cli_dashboard d = {cli_args_get(c->args, "team"),
+                              cli_args_get(c->args, "incident"),
+                              c->args->json,
+                              c->io->color,
+                              c->io->width,
+                              c->today,
+                              dashboard_get,
+                              c};
+    bool watch = cli_args_get(c->args, "watch") != NULL;
+    int rc;
+
+    for (;;) {
+        if (watch && c->io->width > 0)
+            fputs("\033[H\033[2J", c->io->out);
+        rc = cli_dashboard_draw(c->io->out, &d, err);
+        if (rc != CL_OK || !watch)
+            return rc;
+        fflush(c->io->out);
+        sleep(CLI_DASHBOARD_EVERY);
+        d.today = cli_date_today();
+    }
+}
+
 static int dispatch(struct ctx *c, const json_t *body, struct cl_err *err)
 {
     switch (c->args->verb->op) {
     case CLI_OP_LIST:
         return cmd_list(c, err);
+    case CLI_OP_FIGURES:
+        return cmd_figures(c, err);
+    case CLI_OP_DASHBOARD:
+        return cmd_dashboard(c, err);
     case CLI_OP_INCIDENT_SHOW:
         return cmd_incident_show(c, err);
     case CLI_OP_CREATE:

@@ -27,7 +27,7 @@ static void synopsis(FILE *out, const struct cli_verb *v)
     size_t i;
     bool optional = false;
 
-    fprintf(out, "closeloop %s %s", v->group, v->name);
+    fprintf(out, "closeloop %s%s%s", v->group, v->name[0] != '\0' ? " " : "", v->name);
     for (i = 0; i < cli_verbs_count(v->pos); i++)
         fprintf(out, " %s", v->pos[i].name);
     for (i = 0; i < cli_verbs_count(v->opts); i++) {
@@ -79,7 +79,7 @@ void cli_help_verb(FILE *out, const struct cli_verb *v)
 /* "  action assign ID HANDLE": the words and positionals of v. Caller frees. */
 static char *verb_words(const struct cli_verb *v)
 {
-    char *s = cl_asprintf("  %s %s", v->group, v->name);
+    char *s = cl_asprintf("  %s%s%s", v->group, v->name[0] != '\0' ? " " : "", v->name);
     char *next;
     size_t i;
 

@@ -380,8 +380,7 @@ static void print_description(FILE *out, const json_t *obj)
     free(clean);
 }
 
-/* One field of a CSV row. */
-static void csv_field(FILE *out, const char *s)
+void cli_render_csv_field(FILE *out, const char *s)
 {
     if (strpbrk(s, ",\"\r\n") == NULL) {
         fputs(s, out);
@@ -396,8 +395,7 @@ static void csv_field(FILE *out, const char *s)
     fputc('"', out);
 }
 
-/* One cell of a Markdown table: | escaped, line breaks as spaces. */
-static void md_field(FILE *out, const char *s)
+void cli_render_md_field(FILE *out, const char *s)
 {
     for (; *s != '\0'; s++) {
         if (*s == '|')
@@ -425,10 +423,10 @@ static void row_as(FILE *out, const struct col *cols, const json_t *item, long t
 
         if (format == CLI_RENDER_CSV) {
             fputs(c > 0 ? "," : "", out);
-            csv_field(out, clean);
+            cli_render_csv_field(out, clean);
         } else {
             fputs(c > 0 ? " | " : "| ", out);
-            md_field(out, clean);
+            cli_render_md_field(out, clean);
         }
         free(clean);
         free(text);

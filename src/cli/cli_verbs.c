@@ -183,6 +183,26 @@ static const struct cli_opt opts_report[] = {
      CLI_TO_LOCAL, NULL, false},
     {"limit", "N", "most rows to fetch (default 200)", CLI_VAL_LIMIT, CLI_TO_LOCAL, NULL, false},
     END};
+static const struct cli_opt opts_figures[] = {
+    {"by", "team|owner|incident|total", "one row per team (the default), owner or incident",
+     CLI_VAL_TEXT, CLI_TO_QUERY, "by", false},
+    {"owner", "HANDLE", "owned by", CLI_VAL_TEXT, CLI_TO_QUERY, "owner", false},
+    {"team", "TEAM", "owned by someone in", CLI_VAL_TEXT, CLI_TO_QUERY, "team", false},
+    {"incident", "KEY", "following up", CLI_VAL_TEXT, CLI_TO_QUERY, "incident", false},
+    {"days", "N", "the window of closed work: time to close, on-time rates (90)", CLI_VAL_VERSION,
+     CLI_TO_QUERY, "days", false},
+    {"period", "week|month", "the trend's step (default week)", CLI_VAL_TEXT, CLI_TO_QUERY,
+     "period", false},
+    {"format", "table|json|csv|markdown", "how to print it (default table)", CLI_VAL_FORMAT,
+     CLI_TO_LOCAL, NULL, false},
+    {"limit", "N", "most rows (default 100)", CLI_VAL_LIMIT, CLI_TO_QUERY, "limit", false},
+    END};
+static const struct cli_opt opts_dashboard[] = {
+    {"team", "TEAM", "only this team's work", CLI_VAL_TEXT, CLI_TO_QUERY, "team", false},
+    {"incident", "KEY", "only this incident's work", CLI_VAL_TEXT, CLI_TO_QUERY, "incident", false},
+    {"watch", NULL, "draw it again every 10 s until interrupted", CLI_VAL_FLAG, CLI_TO_LOCAL, NULL,
+     false},
+    END};
 static const struct cli_opt opts_jira_import[] = {
     {"jql", "JQL", "import the project's issues this JQL selects (no ORDER BY)", CLI_VAL_TEXT,
      CLI_TO_BODY, "jql", true},
@@ -256,6 +276,10 @@ const struct cli_verb cli_verbs[] = {
     REPORT_VERB("blocked", "blocked work, and since when"),
     REPORT_VERB("drift", "the tracker disagrees: broken or failing links, other assignees"),
     REPORT_VERB("slipped", "due dates moved later: how often, by how much"),
+    {"report", "figures", "open, overdue, unowned, age, time to close, on-time rate, trend",
+     CLI_OP_FIGURES, CLI_RES_FIGURES, "figures", NULL, 0, false, false, NULL, opts_figures, 0},
+    {"dashboard", "", "one screen: what to chase, per team and incident, the trend",
+     CLI_OP_DASHBOARD, CLI_RES_FIGURES, "figures", NULL, 0, false, false, NULL, opts_dashboard, 0},
     {"sync", "status", "tracker sync: connections, rate limits, repositories", CLI_OP_SHOW,
      CLI_RES_SYNC, "sync", "status", 0, false, false, NULL, opts_none, 0},
     {"github", "import", "turn labelled issues into actions (may take minutes)", CLI_OP_POST,

@@ -28,6 +28,11 @@ enum cli_render_format { CLI_RENDER_CSV, CLI_RENDER_MARKDOWN };
 int cli_render_list_as(FILE *out, enum cli_res res, const json_t *items, long today,
                        enum cli_render_format format);
 
+/* One field of a CSV row (RFC 4180: quoted when it holds a comma, quote or line break). */
+void cli_render_csv_field(FILE *out, const char *s);
+/* One cell of a Markdown table: | escaped, line breaks as spaces. */
+void cli_render_md_field(FILE *out, const char *s);
+
 /* One object as "label:  value" lines; an action with a non-null "sync" object gets its
  * tracker rows (cli_sync_add_rows()) and its description follows after a blank line. A kind
  * without a view prints as JSON. 0 or CL_EIO. width as for cli_render_list(). */

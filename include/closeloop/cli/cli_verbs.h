@@ -56,12 +56,14 @@ struct cli_opt {
 };
 
 enum cli_op {
-    CLI_OP_CREATE,       /* POST /coll with a body */
-    CLI_OP_LIST,         /* GET /coll[/ID/suffix], every page up to a row limit */
-    CLI_OP_SHOW,         /* GET /coll/ID */
-    CLI_OP_EDIT,         /* PATCH /coll/ID with a non-empty body */
-    CLI_OP_POST,         /* POST /coll[/ID]/suffix with a body (assign, link, import) */
-    CLI_OP_INCIDENT_SHOW /* GET the incident, then every page of its actions */
+    CLI_OP_CREATE,        /* POST /coll with a body */
+    CLI_OP_LIST,          /* GET /coll[/ID/suffix], every page up to a row limit */
+    CLI_OP_SHOW,          /* GET /coll/ID */
+    CLI_OP_EDIT,          /* PATCH /coll/ID with a non-empty body */
+    CLI_OP_POST,          /* POST /coll[/ID]/suffix with a body (assign, link, import) */
+    CLI_OP_INCIDENT_SHOW, /* GET the incident, then every page of its actions */
+    CLI_OP_FIGURES,       /* GET /figures with the options as query: one object */
+    CLI_OP_DASHBOARD      /* several GETs (figures, reports, sync) drawn as one screen */
 };
 
 /* What the answer holds, which decides how it is rendered. */
@@ -71,10 +73,11 @@ enum cli_res {
     CLI_RES_INCIDENT,
     CLI_RES_ACTION,
     CLI_RES_EVENT,
-    CLI_RES_REPORT, /* GET /reports/NAME: actions, each with its "report" detail */
-    CLI_RES_SYNC,   /* GET /sync/status: connections and their repositories */
-    CLI_RES_IMPORT, /* POST /github/import: {"imported","skipped","requests"} */
-    CLI_RES_DOCTOR  /* POST /github/doctor: {"ok","checks"}; a failed check is exit 1 */
+    CLI_RES_REPORT,  /* GET /reports/NAME: actions, each with its "report" detail */
+    CLI_RES_FIGURES, /* GET /figures: {"items": [figures per group], "trend": [...]} */
+    CLI_RES_SYNC,    /* GET /sync/status: connections and their repositories */
+    CLI_RES_IMPORT,  /* POST /github/import: {"imported","skipped","requests"} */
+    CLI_RES_DOCTOR   /* POST /github/doctor: {"ok","checks"}; a failed check is exit 1 */
 };
 
 #define CLI_VERBS_LIMIT_MAX 10000 /* most rows one list command fetches */
@@ -82,7 +85,7 @@ enum cli_res {
 
 struct cli_verb {
     const char *group;   /* "action" */
-    const char *name;    /* "add" */
+    const char *name;    /* "add"; "" for a group that is a command alone (dashboard) */
     const char *summary; /* one line for the group's help */
     enum cli_op op;
     enum cli_res res;
