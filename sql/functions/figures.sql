@@ -241,10 +241,12 @@ BEGIN
             '  ORDER BY x.o), ''[]'')'
             ' FROM (SELECT %s AS k, %s AS f, %s AS o, min(%s)::text AS c FROM actions a'
             '       LEFT JOIN people p ON p.id = a.owner_id LEFT JOIN teams t ON t.id = p.team_id'
-            '       JOIN incidents i ON i.id = a.incident_id WHERE %s'
+            '       %s WHERE %s'
             '       AND ($5::text IS NULL OR %s) GROUP BY 1, 3 ORDER BY 3 LIMIT $6) x',
             by, CASE by WHEN 'incident' THEN 'i.key' ELSE keycol END, cl_figure_cols(),
-            CASE by WHEN 'incident' THEN '-i.id' ELSE keycol END, keycol, cl_figure_scope(),
+            CASE by WHEN 'incident' THEN '-i.id' ELSE keycol END, keycol,
+            CASE by WHEN 'incident' THEN 'JOIN incidents i ON i.id = a.incident_id' END,
+            cl_figure_scope(),
             CASE by WHEN 'incident' THEN 'i.id < $5::bigint' ELSE keycol || ' > $5' END)
         INTO items USING days, owner, team, incident, after, lim;
     ELSIF by = 'owner' THEN

@@ -108,6 +108,53 @@ for report in overdue unowned undated due-soon stale blocked drift slipped; do
     done
     sort -n "$dir/lat" | awk -v r="$report" '{a[NR] = $1 * 1000} END {printf "report_%s_first_page (20 requests, 1M actions): p50 %.1fms  max %.1fms\n", r, a[int(NR * 0.5)], a[NR]}'
 done
+# The figures snapshot at 1,000,000 actions, 10,000 people, 100,000 incidents: how long
+# one recomputation takes (closeloopd does it in the background every figures_interval).
+echo "figures_snapshot_refresh_ms (1M actions, SQL): $(psql_ -At -c 'SELECT cl_figures_refresh(0, 90)')"
+ms() { sort -n "$dir/lat" | awk -v r="$1" '{a[NR] = $1 * 1000} END {printf "%s (20 requests): p50 %.1fms  max %.1fms", r, a[int(NR * 0.5)], a[NR]}'; }
+for q in "by=total" "by=team" "by=total&team=team7" "by=owner&team=team7" \
+    "by=incident&team=team7" "by=owner" "by=incident" "by=total&owner=owner77" \
+    "by=total&incident=BENCH-5"; do
+    i=0
+    : >"$dir/lat"
+    while [ $i -lt 20 ]; do
+        curl -s -o /dev/null -w '%{time_total}\n' -H "Authorization: Bearer $token" \
+            "http://127.0.0.1:$port/api/v1/figures?$q" >>"$dir/lat"
+        i=$((i + 1))
+    done
+    # the same figures computed by PostgreSQL alone (no HTTP, no closeloopd)
+    set -- $(echo "$q" | tr '&=' '  ')
+    by=$2; own=NULL; team=NULL; inc=NULL
+    [ $# -ge 4 ] && case $3 in owner) own="'$4'" ;; team) team="'$4'" ;; incident) inc="'$4'" ;; esac
+    sqlms=$(psql_ -At -c "EXPLAIN (ANALYZE, TIMING OFF) SELECT cl_figures('$by', $own, $team, $inc, NULL, 'week', NULL, 100)" | awk '/Execution Time/ {print $3}')
+    echo "$(ms "figures_$q") · PostgreSQL alone ${sqlms}ms"
+done
+# The plans of those statements (auto_explain: they are built inside cl_figures()).
+for q in "'owner', NULL, 'team7', NULL" "'incident', NULL, 'team7', NULL" \
+    "'total', 'owner77', NULL, NULL"; do
+    uses=$(psql_ -c "LOAD 'auto_explain'" -c "SET auto_explain.log_min_duration = 0" \
+        -c "SET auto_explain.log_nested_statements = on" -c "SET client_min_messages = log" \
+        -c "SELECT length(cl_figures($q, NULL, 'week', NULL, 100))" 2>&1 >/dev/null |
+        grep -o '\(Index Only Scan\|Index Scan\|Bitmap Index Scan\|Seq Scan\)[a-zA-Z_ ]* on [a-z_]*' |
+        sort | uniq -c | awk '{$1 = $1 "x"; print}' | tr '\n' ';')
+    echo "figures_plan ($q): $uses"
+done
+i=0
+: >"$dir/lat"
+while [ $i -lt 20 ]; do
+    s0=$(date +%s.%N)
+    CLOSELOOP_URL="http://127.0.0.1:$port" CLOSELOOP_TOKEN="$token" "$root/closeloop" dashboard >/dev/null
+    awk -v a="$s0" -v b="$(date +%s.%N)" 'BEGIN {print b - a}' >>"$dir/lat"
+    i=$((i + 1))
+done
+echo "$(ms "dashboard_cli_end_to_end") (6 requests each, the CLI included)"
+i=0
+: >"$dir/lat"
+while [ $i -lt 20 ]; do
+    curl -s -o /dev/null -w '%{time_total}\n' "http://127.0.0.1:$port/metrics" >>"$dir/lat"
+    i=$((i + 1))
+done
+echo "$(ms "metrics_scrape") with per-team gauges of 100 teams"
 echo "rss_after_kb: $(rss_kb $daemon_pid)"
 
 # GitHub sync figures: the fake GitHub and a fresh database on the same cluster.
