@@ -60,7 +60,9 @@ static const char body_words[] =
     "\n"
     "    if [[ $cur == -* ]]; then\n"
     "        local opts=$global\n"
-    "        [[ -n $verb ]] && opts=\"$(_closeloop_opts \"$group\" \"$verb\") $global\"\n"
+    "        # a group that is a command alone (dashboard) has options at once\n"
+    "        [[ -n $verb || ( -n $group && -z $(_closeloop_verbs \"$group\") ) ]] &&\n"
+    "            opts=\"$(_closeloop_opts \"$group\" \"$verb\") $global\"\n"
     "        mapfile -t COMPREPLY < <(compgen -W \"$opts\" -- \"$cur\")\n";
 
 static const char body_tail[] =

@@ -225,5 +225,16 @@ class FiguresTest(unittest.TestCase):
         self.assertIn('no-such-team', bad.stderr)
 
 
+class DashboardCompletionTest(unittest.TestCase):
+    """bash completes the options of a group that is a command alone."""
+
+    def test_dashboard_options_complete(self):
+        from test_completion import complete
+        self.assertEqual(complete('closeloop dashboard --t'), ['--team', '--token'])
+        self.assertIn('--watch', complete('closeloop dashboard --'))
+        self.assertEqual(complete('closeloop report fig'), ['figures'])
+        self.assertIn('dashboard', complete('closeloop da'))
+
+
 if __name__ == '__main__':
     unittest.main()
