@@ -4,7 +4,7 @@
 #   2. closeloopd migrate;
 #   0. refuse, changing nothing, when CLOSELOOP_LISTEN is already taken (a second
 #      `make run` while one serves);
-#   3. replace the "local-admin" token and write the CLI config
+#   3. replace the "local-admin" token ("local-admin-PORT" off port 8080), write the CLI config
 #      ${XDG_CONFIG_HOME:-~/.config}/closeloop/config (mode 0600), or config.make-run
 #      beside it when the existing one points at another closeloop;
 #   4. closeloopd serve on CLOSELOOP_LISTEN (default 127.0.0.1:8080) until Ctrl-C
@@ -101,8 +101,12 @@ fi
 
 ./closeloopd migrate || die "closeloopd migrate failed"
 
-./closeloopd token revoke local-admin >/dev/null 2>&1 || true
-token=$(./closeloopd token create --name local-admin --scope admin) ||
+# One admin token per address: a second run beside the first (another port) leaves the
+# first one's token, and so its CLI config, working.
+admin=local-admin
+[ "$port" = 8080 ] || admin="local-admin-$port"
+./closeloopd token revoke "$admin" >/dev/null 2>&1 || true
+token=$(./closeloopd token create --name "$admin" --scope admin) ||
     die "closeloopd token create failed"
 case $token in
 '' | *[[:space:]]*) die "closeloopd token create did not print a single token" ;;
@@ -125,9 +129,9 @@ chmod 0600 "$conf.tmp.$$"
 mv -f "$conf.tmp.$$" "$conf"
 unset token
 if [ "$conf" = "$confdir/config" ]; then
-    log "wrote $conf (url = $url, admin token \"local-admin\"): ./closeloop works from another terminal"
+    log "wrote $conf (url = $url, admin token \"$admin\"): ./closeloop works from another terminal"
 else
-    log "wrote $conf (url = $url, admin token \"local-admin\"): CLOSELOOP_CONFIG=$conf ./closeloop ..."
+    log "wrote $conf (url = $url, admin token \"$admin\"): CLOSELOOP_CONFIG=$conf ./closeloop ..."
 fi
 log "serving on $CLOSELOOP_LISTEN; Ctrl-C stops it"
 

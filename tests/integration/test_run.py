@@ -98,6 +98,27 @@ class RunScriptTest(unittest.TestCase):
         self.assertEqual(self.tokens(), first_tokens, "the admin token is not rotated")
         self.assertIsNone(self.proc.poll(), "the first one still serves")
 
+    def test_a_second_run_on_another_port_keeps_the_first_token(self):
+        self.start()
+        self.serving()
+        first_config, first_tokens = self.config(), self.tokens()
+        self.assertEqual([t.split(":")[0] for t in first_tokens], ["local-admin-%d" % self.port])
+        other = free_port()
+        env = dict(self.env(), CLOSELOOP_LISTEN="127.0.0.1:%d" % other)
+        second = subprocess.Popen(["sh", os.path.join(self.dir, "contrib", "run.sh")], env=env,
+                                  cwd=self.dir, stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, text=True)
+        try:
+            until(lambda: len(self.tokens()) == 2, 30, what="the second run's token")
+            names = sorted(t.split(":")[0] for t in self.tokens())
+            self.assertEqual(names, sorted(["local-admin-%d" % self.port,
+                                            "local-admin-%d" % other]))
+            self.assertIn(first_tokens[0], self.tokens(), "the first run's token still works")
+            self.assertEqual(self.config(), first_config)
+        finally:
+            second.send_signal(signal.SIGTERM)
+            second.communicate(timeout=20)
+
     def test_a_busy_port_is_refused_before_anything_changes(self):
         with socket.socket() as s:
             s.bind(("127.0.0.1", self.port))
