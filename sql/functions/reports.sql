@@ -47,14 +47,13 @@ LANGUAGE sql IMMUTABLE AS $$
     ('overdue', 'cl_action_overdue(v.status, v.due_on)',
      'jsonb_build_object(''days_late'', current_date - v.due_on)', ''),
     -- open with no owner, or an owner who left
-    ('unowned', 'cl_action_unowned(v.status, v.owner_active)',
+    ('unowned', 'action_is_open(v.status) AND (v.owner_id IS NULL OR v.owner_id = ANY'
+                ' (ARRAY(SELECT id FROM people WHERE NOT active)))',
      'jsonb_build_object(''owner_left'', v.owner_id IS NOT NULL)',
-     -- the few unowned ones first (actions_unowned_idx, and the owners who left), then
-     -- their rows: not a walk through all open work
-     ' JOIN (SELECT a.id FROM actions a WHERE a.owner_id IS NULL'
-     ' AND a.status IN (''open'', ''in_progress'', ''blocked'')'
-     ' UNION ALL SELECT a.id FROM people p JOIN actions a ON a.owner_id = p.id'
-     ' WHERE NOT p.active) u ON u.id = v.id'),
+     -- written so that the planner can either walk open work in due order (unowned work
+     -- is common) or start from the few unowned rows (actions_unowned_idx, and the
+     -- owners who left: actions_owner_idx) when it is rare
+     ''),
     -- open with no due date: in no other attention list
     ('undated', 'action_is_open(v.status) AND coalesce(v.due_on, ''infinity''::date)'
                 ' = ''infinity''::date', '''{}''::jsonb', ''),
