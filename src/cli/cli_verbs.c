@@ -184,7 +184,7 @@ static const struct cli_opt opts_report[] = {
     {"limit", "N", "most rows to fetch (default 200)", CLI_VAL_LIMIT, CLI_TO_LOCAL, NULL, false},
     END};
 static const struct cli_opt opts_figures[] = {
-    {"by", "team|owner|incident|total", "one row per team (the default), owner or incident",
+    {"by", "team|owner|incident|total", "one row per team, owner or incident (default: total)",
      CLI_VAL_TEXT, CLI_TO_QUERY, "by", false},
     {"owner", "HANDLE", "owned by", CLI_VAL_TEXT, CLI_TO_QUERY, "owner", false},
     {"team", "TEAM", "owned by someone in", CLI_VAL_TEXT, CLI_TO_QUERY, "team", false},
