@@ -96,18 +96,27 @@ CREATE OR REPLACE FUNCTION cl_report_page(name text, days integer, owner text, t
 RETURNS TABLE (action_id bigint, detail jsonb) LANGUAGE plpgsql STABLE AS $$
 DECLARE
     d record := cl_report_def(name);
+    -- the filters resolved to ids first, so that the statement is planned knowing them
+    -- (a team of 100 people among 10,000: its owners' rows, not a walk through all open
+    -- work); -1 matches nothing, for a name that does not exist
+    owner_id bigint := CASE WHEN owner IS NOT NULL THEN
+        coalesce((SELECT p.id FROM people p WHERE p.handle = owner), -1) END;
+    team_people bigint[] := CASE WHEN team IS NOT NULL THEN
+        ARRAY(SELECT p.id FROM people p JOIN teams t ON t.id = p.team_id WHERE t.name = team) END;
+    incident_id bigint := CASE WHEN incident IS NOT NULL THEN
+        coalesce((SELECT i.id FROM incidents i WHERE i.key = upper(incident)), -1) END;
 BEGIN
     IF d.pred IS NULL THEN
         RAISE EXCEPTION 'no report "%"', name USING ERRCODE = 'CL404';
     END IF;
     RETURN QUERY EXECUTE format(
         'SELECT v.id, %s FROM action_v v%s WHERE %s'
-        ' AND ($1::text IS NULL OR v.owner_handle = $1)'
-        ' AND ($2::text IS NULL OR v.owner_team_id = (SELECT id FROM teams WHERE name = $2))'
-        ' AND ($3::text IS NULL OR v.incident_key = upper($3))'
+        ' AND ($1::bigint IS NULL OR v.owner_id = $1)'
+        ' AND ($2::bigint[] IS NULL OR v.owner_id = ANY ($2))'
+        ' AND ($3::bigint IS NULL OR v.incident_id = $3)'
         ' AND ($4::date IS NULL OR (coalesce(v.due_on, ''infinity''::date), v.id)'
         '      > ($4::date, $5::bigint))'
         ' ORDER BY coalesce(v.due_on, ''infinity''::date), v.id LIMIT $6',
         d.detail, d.src, d.pred)
-    USING owner, team, incident, after_due, after_id, lim, days;
+    USING owner_id, team_people, incident_id, after_due, after_id, lim, days;
 END $$;

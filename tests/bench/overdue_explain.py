@@ -9,7 +9,8 @@ import sys
 
 
 def explain_sql(source_path, which="overdue"):
-    src = open(source_path).read()
+    with open(source_path) as f:
+        src = f.read()
     body = re.search(r'static const char sql_action_list\[\] =\n(.*?);\n', src, re.S).group(1)
     sql = ''.join(re.findall(r'"((?:[^"\\]|\\.)*)"', body))
     overdue, unowned = ("'true'", "'false'") if which == "overdue" else ("'false'", "'true'")
