@@ -22,7 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define CLI_DASHBOARD_EVERY 10 /* seconds between two drawings of dashboard --watch */
+#define CLI_DASHBOARD_EVERY 10 /* default seconds between two drawings of dashboard --watch */
 
 struct ctx {
     const struct cli_cmd_io *io;
@@ -308,8 +308,8 @@ static int dashboard_get(json_t **out, const char *path, struct cl_err *err, voi
     return cli_api_call(out, &c->status, c->http, "GET", path, NULL, NULL, err);
 }
 
-/* dashboard: one screen; with --watch drawn again every CLI_DASHBOARD_EVERY seconds
- * (cleared first on a terminal) until interrupted or a request fails. */
+/* dashboard: one screen; with --watch drawn again every --every (CLI_DASHBOARD_EVERY)
+ * seconds, the terminal cleared first, until interrupted or a request fails. */
 static int cmd_dashboard(struct ctx *c, struct cl_err *err)
 {
     struct cli_dashboard d = {cli_args_get(c->args, "team"),
@@ -321,8 +321,12 @@ static int cmd_dashboard(struct ctx *c, struct cl_err *err)
                               dashboard_get,
                               c};
     bool watch = cli_args_get(c->args, "watch") != NULL;
+    const char *every = cli_args_get(c->args, "every");
+    long secs = CLI_DASHBOARD_EVERY;
     int rc;
 
+    if (every != NULL && cl_parse_long(&secs, every, 1, CLI_VERBS_LIMIT_MAX) != CL_OK)
+        secs = CLI_DASHBOARD_EVERY; /* checked by the parser: not reached */
     for (;;) {
         if (watch && c->io->width > 0)
             fputs("\033[H\033[2J", c->io->out);
@@ -330,7 +334,7 @@ static int cmd_dashboard(struct ctx *c, struct cl_err *err)
         if (rc != CL_OK || !watch)
             return rc;
         fflush(c->io->out);
-        sleep(CLI_DASHBOARD_EVERY);
+        sleep((unsigned)secs);
         d.today = cli_date_today();
     }
 }

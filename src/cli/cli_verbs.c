@@ -200,8 +200,10 @@ static const struct cli_opt opts_figures[] = {
 static const struct cli_opt opts_dashboard[] = {
     {"team", "TEAM", "only this team's work", CLI_VAL_TEXT, CLI_TO_QUERY, "team", false},
     {"incident", "KEY", "only this incident's work", CLI_VAL_TEXT, CLI_TO_QUERY, "incident", false},
-    {"watch", NULL, "draw it again every 10 s until interrupted", CLI_VAL_FLAG, CLI_TO_LOCAL, NULL,
-     false},
+    {"watch", NULL, "draw it again every --every seconds until interrupted", CLI_VAL_FLAG,
+     CLI_TO_LOCAL, NULL, false},
+    {"every", "N", "seconds between two drawings with --watch (default 10)", CLI_VAL_LIMIT,
+     CLI_TO_LOCAL, NULL, false},
     END};
 static const struct cli_opt opts_jira_import[] = {
     {"jql", "JQL", "import the project's issues this JQL selects (no ORDER BY)", CLI_VAL_TEXT,

@@ -225,6 +225,42 @@ class FiguresTest(unittest.TestCase):
         self.assertIn('no-such-team', bad.stderr)
 
 
+class DashboardWatchTest(unittest.TestCase):
+    """dashboard --watch on a terminal: drawn again, the screen cleared first, until
+    interrupted."""
+
+    def test_watch_draws_again_until_interrupted(self):
+        import fcntl
+        import os
+        import pty
+        import signal
+        import struct
+        import subprocess
+        import termios
+        svc = Service(name=type(self).__name__).start()
+        try:
+            master, slave = pty.openpty()
+            fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 80, 0, 0))
+            proc = subprocess.Popen([svc.cli_path, 'dashboard', '--watch', '--every', '1'],
+                                    env=svc._cli_env('admin', {'TERM': 'xterm'}), cwd=svc.home,
+                                    stdin=subprocess.DEVNULL, stdout=slave, stderr=slave)
+            os.close(slave)
+            chunks, deadline = [], time.monotonic() + 15
+            while time.monotonic() < deadline:
+                chunks.append(os.read(master, 65536))
+                if b''.join(chunks).count(b'closeloop dashboard') >= 3:
+                    break
+            proc.send_signal(signal.SIGINT)
+            proc.wait(timeout=10)
+            os.close(master)
+            out = b''.join(chunks).decode('utf-8', 'replace')
+            self.assertGreaterEqual(out.count('closeloop dashboard ·'), 3, out[-2000:])
+            self.assertGreaterEqual(out.count('\x1b[H\x1b[2J'), 3, 'cleared before each drawing')
+            self.assertIn('0 open · 0 done · 0 dropped', out)
+        finally:
+            svc.stop()
+
+
 class DashboardCompletionTest(unittest.TestCase):
     """bash completes the options of a group that is a command alone."""
 
