@@ -160,6 +160,12 @@ class FiguresTest(unittest.TestCase):
             js = self.get(query, expect=status)
             self.assertEqual(js['error'].get('field'), field, (query, js))
 
+    def test_the_snapshot_is_computed_once_while_fresh(self):
+        self.fresh('')
+        self.assertEqual(self.svc.sql("SELECT cl_figures_refresh(3600, 90)")[0][0], '-1',
+                         'fresh: another instance (or this one) leaves it alone')
+        self.assertGreaterEqual(int(self.svc.sql("SELECT cl_figures_refresh(0, 90)")[0][0]), 0)
+
     def test_metrics_gauges_per_team(self):
         self.fresh('')
         st, _, _, raw = self.svc.request('GET', '/metrics')
