@@ -35,8 +35,9 @@ BINDIR   := $(if $(filter debug,$(BUILD)),$(OUT),.)
 #   util/   shared basics (errors, log, buffers, UTF-8, validation, config, crypto,
 #           JWT, the libcurl client)      db/    PostgreSQL pool, migrations
 #   http/   the HTTP server (libmicrohttpd), paths, request metrics
-#   api/    the JSON API and its route files      sync/   the sync core and one
-#           provider per tracker             daemon/ closeloopd      cli/   closeloop
+#   api/    the JSON API and its route files      report/ the figures kept in the background
+#   sync/   the sync core and one provider per tracker
+#   daemon/ closeloopd      cli/   closeloop
 # Every module but the two main()s goes into one archive; each program and each unit
 # test links its own object against it, so the linker takes only what is used.
 DAEMON_MAIN := src/daemon/closeloopd.c
