@@ -1,12 +1,13 @@
 -- Seeds :n more actions over 100 teams, 10,000 people (their managers among them) and
--- 100,000 incidents, spread over the past year: about 60% done (a fifth of those after
--- their due date), 5% dropped, the rest open, in progress or blocked; a third of the
--- open work overdue; one in twenty unowned, one in a hundred owned by someone who left;
--- one in ten with a due date moved later. Run again to grow.
+-- 100,000 incidents, recorded over the past year and due two to ten weeks later (so most
+-- open work is overdue): 60% done, 5% dropped, 10% in progress, 5% blocked, 20% open;
+-- one in twenty with no owner, one in a thousand owners gone (owner0..owner99, whom the
+-- create bench uses, stay); one in fifty undated; one in ten with its due date moved a
+-- week or two later; a third quiet since they were recorded. Run again to grow.
 INSERT INTO teams (name) SELECT 'team' || g FROM generate_series(0, 99) g ON CONFLICT DO NOTHING;
 INSERT INTO people (handle, name, email, team_id, active)
 SELECT 'owner' || g, 'Owner ' || g, 'owner' || g || '@example.com',
-       (SELECT id FROM teams WHERE name = 'team' || (g % 100)), g % 997 <> 5
+       (SELECT id FROM teams WHERE name = 'team' || (g % 100)), g % 997 <> 5 OR g < 100
 FROM generate_series(0, 9999) g ON CONFLICT DO NOTHING;
 UPDATE teams t SET manager_id = p.id FROM people p
 WHERE t.manager_id IS NULL AND p.handle = 'owner' || substr(t.name, 5);
