@@ -33,7 +33,8 @@ def bench_import(fake, svc):
     before = fake.last_seq()
     t0 = time.time()
     r = svc.request("POST", "/api/v1/github/import",
-                    {"repo": "bench/big", "label": "postmortem", "incident": "IMP-1"})
+                    {"repo": "bench/big", "label": "postmortem", "incident": "IMP-1"},
+                    timeout=300)  # the import's own budget (CLI_VERBS_SLOW_S), not a request's
     secs = time.time() - t0
     reqs = [x for x in fake.requests(since=before) if x["path"].startswith("/repos/bench/big")
             or "/repositories/" in x["path"]]
