@@ -36,10 +36,8 @@ CREATE INDEX actions_open_quiet_idx ON actions (last_event_at)
 -- slipped: the few whose date moved, in due order
 CREATE INDEX actions_slipped_due_idx ON actions ((coalesce(due_on, 'infinity'::date)), id)
     WHERE slips > 0;
--- figures: recently closed work (time to close, on-time rates, the trend)
-CREATE INDEX actions_closed_at_idx ON actions (closed_at) WHERE closed_at IS NOT NULL;
-CREATE INDEX actions_created_at_idx ON actions (created_at);
--- figures of a team or an owner: everything they read, from the index alone
+-- figures of a team or an owner: everything they read, from the index alone (the
+-- snapshot of all work reads the table once; it needs no index by date)
 CREATE INDEX actions_owner_figures_idx ON actions (owner_id)
     INCLUDE (incident_id, status, due_on, first_due_on, created_at, closed_at);
 
