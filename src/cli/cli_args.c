@@ -1,6 +1,6 @@
 #include "closeloop/cli/cli_args.h"
 
-#include "closeloop/cli/cli_value.h"
+#include "closeloop/cli/cli_date.h"
 
 #include <assert.h>
 #include <stdio.h>
@@ -14,6 +14,7 @@ struct parser {
     bool words_done; /* after "--": everything is a word */
     const struct cli_verb *verbs;
     size_t nverbs;
+    long today; /* what relative dates count from */
     struct cl_err *err;
 };
 
@@ -113,8 +114,8 @@ static void verb_option(struct parser *p, const char *name, size_t len, const ch
     v = take_value(p, o->name, eq);
     if (v == NULL)
         return;
-    cli_value_check(o->type, label, v, p->err);
     a->vals[k] = v;
+    cli_value_read(&a->vals[k], a->vals_buf[k], o->type, label, v, p->today, p->err);
 }
 
 static void option(struct parser *p, const char *word)
@@ -146,8 +147,9 @@ static void positional(struct parser *p, const char *word)
         return;
     }
     o = &a->verb->pos[a->npos];
-    cli_value_check(o->type, o->name, word, p->err);
-    a->pos[a->npos++] = word;
+    a->pos[a->npos] = word;
+    cli_value_read(&a->pos[a->npos], a->pos_buf[a->npos], o->type, o->name, word, p->today, p->err);
+    a->npos++;
 }
 
 static void word(struct parser *p, const char *w)
@@ -213,8 +215,14 @@ static void check_complete(struct parser *p)
 int cli_args_parse(struct cli_args *out, int argc, char *const *argv, const struct cli_verb *verbs,
                    size_t n, struct cl_err *err)
 {
+    return cli_args_parse_at(out, argc, argv, verbs, n, cli_date_today(), err);
+}
+
+int cli_args_parse_at(struct cli_args *out, int argc, char *const *argv,
+                      const struct cli_verb *verbs, size_t n, long today, struct cl_err *err)
+{
     struct cl_err mine = CL_ERR_INIT; /* parsing goes on after a failure, to find --help */
-    struct parser p = {out, argc, argv, 1, false, verbs, n, &mine};
+    struct parser p = {out, argc, argv, 1, false, verbs, n, today, &mine};
     const char *w;
 
     memset(out, 0, sizeof(*out));

@@ -474,6 +474,26 @@ static int connect_and_run(struct ctx *c, const json_t *body, struct cl_err *err
     return failure_exit(c->status);
 }
 
+/* A date set on create or edit (a due date) that is already past is most likely a typo;
+ * it is still sent, since recording late work is legitimate, but the person hears of it. */
+static void warn_past_dates(const struct cli_cmd_io *io, const struct cli_args *a, long today)
+{
+    const struct cli_opt *o = a->verb->opts;
+    size_t i;
+    long day;
+
+    if (a->verb->op != CLI_OP_CREATE && a->verb->op != CLI_OP_EDIT)
+        return;
+    for (i = 0; i < cli_verbs_count(o); i++) {
+        if (o[i].dest != CLI_TO_BODY || a->vals[i] == NULL ||
+            (o[i].type != CLI_VAL_DATE && o[i].type != CLI_VAL_DATE_OR_NONE))
+            continue;
+        if (cli_date_parse(&day, a->vals[i]) == CL_OK && day < today)
+            fprintf(io->err, "closeloop: warning: --%s %s is in the past (%ld day%s ago)\n",
+                    o[i].name, a->vals[i], today - day, today - day == 1 ? "" : "s");
+    }
+}
+
 static int execute(const struct cli_cmd_io *io, const struct cli_args *a)
 {
     struct ctx c = {io, a, NULL, cli_date_today(), (long)time(NULL), 0, CLI_API_EXIT_OK};
@@ -483,6 +503,7 @@ static int execute(const struct cli_cmd_io *io, const struct cli_args *a)
 
     if (prepare_body(&body, a, io->in, &err) != CL_OK)
         return usage_error(io, a, err.msg);
+    warn_past_dates(io, a, c.today);
     code = connect_and_run(&c, body, &err);
     json_decref(body);
     return code;

@@ -2,9 +2,11 @@
 
 #include "closeloop/util/cl.h"
 
+#include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include <strings.h>
 
 /* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil). */
 static long days_from_civil(long y, long m, long d)
@@ -72,14 +74,130 @@ int cli_date_parse(long *out, const char *s)
     return CL_OK;
 }
 
-long cli_date_today(void)
+long cli_date_today_at(time_t now)
 {
-    time_t now = time(NULL);
     struct tm tm;
 
     if (localtime_r(&now, &tm) == NULL)
         return (long)(now / 86400);
     return days_from_civil(tm.tm_year + 1900L, tm.tm_mon + 1L, tm.tm_mday);
+}
+
+long cli_date_today(void)
+{
+    return cli_date_today_at(time(NULL));
+}
+
+/* The inverse of days_from_civil (H. Hinnant's civil_from_days). */
+static void civil_from_days(long *y, long *m, long *d, long z)
+{
+    long era;
+    long doe;
+    long yoe;
+    long doy;
+    long mp;
+
+    z += 719468;
+    era = (z >= 0 ? z : z - 146096) / 146097;
+    doe = z - era * 146097;
+    yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    mp = (5 * doy + 2) / 153;
+    *d = doy - (153 * mp + 2) / 5 + 1;
+    *m = mp < 10 ? mp + 3 : mp - 9;
+    *y = yoe + era * 400 + (*m <= 2);
+}
+
+void cli_date_format(char *buf, size_t len, long day)
+{
+    long y;
+    long m;
+    long d;
+
+    civil_from_days(&y, &m, &d, day);
+    snprintf(buf, len, "%04ld-%02ld-%02ld", y, m, d);
+}
+
+/* The weekday named by s (sunday or sun, any case) as 0..6 from Sunday, or -1. */
+static int weekday(const char *s)
+{
+    static const char *const names[] = {"sunday",   "monday", "tuesday", "wednesday",
+                                        "thursday", "friday", "saturday"};
+    size_t n = strlen(s);
+    int i;
+
+    for (i = 0; i < 7; i++) {
+        if ((n == 3 || n == strlen(names[i])) && strncasecmp(s, names[i], n) == 0)
+            return i;
+    }
+    return -1;
+}
+
+/* "+Nd" or "+Nw" as a number of days; *why says what is wrong otherwise. */
+static bool relative(long *days, const char **why, const char *s)
+{
+    size_t n = strlen(s);
+    char unit = n > 0 ? (char)tolower((unsigned char)s[n - 1]) : '\0';
+    char num[8];
+    long v;
+
+    *why = "must be +N then d (days) or w (weeks), e.g. +3d or +2w";
+    if (unit == 'm' || unit == 'y') {
+        *why = "cannot count months or years (+1m: a month or a minute? which day is a month "
+               "after January 31?): count days or weeks, e.g. +30d or +4w";
+        return false;
+    }
+    if (n < 3 || n - 2 >= sizeof(num) || (unit != 'd' && unit != 'w') || s[1] < '0' || s[1] > '9')
+        return false;
+    memcpy(num, s + 1, n - 2);
+    num[n - 2] = '\0';
+    if (cl_parse_long(&v, num, 0, CLI_DATE_REL_MAX) != CL_OK)
+        return false;
+    v *= unit == 'w' ? 7 : 1;
+    if (v > CLI_DATE_REL_MAX) {
+        *why = "must be at most +3660d (ten years)";
+        return false;
+    }
+    *days = v;
+    return true;
+}
+
+/* The days from today to the day s names, for every shape but YYYY-MM-DD. */
+static bool read_word(long *delta, const char **why, const char *s, long today)
+{
+    int wd = weekday(s);
+
+    if (s[0] == '+')
+        return relative(delta, why, s);
+    if (strcasecmp(s, "today") == 0)
+        *delta = 0;
+    else if (strcasecmp(s, "tomorrow") == 0)
+        *delta = 1;
+    else if (strcasecmp(s, "yesterday") == 0)
+        *delta = -1;
+    else if (wd >= 0) /* the next one strictly after today; 1970-01-01 was a Thursday (4) */
+        *delta = (wd - (today % 7 + 11) % 7 + 6) % 7 + 1;
+    else
+        return false;
+    return true;
+}
+
+int cli_date_read(long *out, const char **why, const char *s, long today)
+{
+    long day;
+    long delta;
+
+    *why = "must be YYYY-MM-DD, today, tomorrow, yesterday, +Nd, +Nw or a weekday (fri)";
+    if (s == NULL)
+        return CL_EINVAL;
+    if (cli_date_parse(&day, s) == CL_OK) {
+        *out = day;
+        return CL_OK;
+    }
+    if (!read_word(&delta, why, s, today))
+        return CL_EINVAL;
+    *out = today + delta;
+    return CL_OK;
 }
 
 /* "HH:MM" at s, hours 0..23 and minutes 0..59, as minutes; for an offset the same. */
@@ -193,4 +311,74 @@ enum cli_due cli_date_due_words(char *buf, size_t len, const char *due_on, long 
     }
     snprintf(buf, len, "due in %ldd", due - today);
     return CLI_DUE_LATER;
+}
+
+/* The UTC offset in seconds of local time tm, which mktime() turned into t. */
+static long local_offset(const struct tm *tm, time_t t)
+{
+    long local = days_from_civil(tm->tm_year + 1900L, tm->tm_mon + 1L, tm->tm_mday) * 86400 +
+                 tm->tm_hour * 3600L + tm->tm_min * 60L + tm->tm_sec;
+
+    return local - (long)t;
+}
+
+/* "YYYY-MM-DD[( |T)HH:MM[:SS]]" without an offset into tm; false when it is not that. */
+static bool local_fields(struct tm *tm, bool *has_time, const char *s)
+{
+    long days;
+    long y;
+    long mo;
+    long d;
+    long hm = 0;
+    long sec = 0;
+    const char *p = s + 16;
+
+    if (!date_prefix(&days, s))
+        return false;
+    *has_time = s[10] != '\0';
+    if (*has_time && s[10] != 'T' && s[10] != 't' && s[10] != ' ')
+        return false;
+    if (*has_time && (strnlen(s + 11, 5) < 5 || !hour_minute(&hm, s + 11) || !seconds(&p, &sec) ||
+                      *p != '\0' || sec > 59 || strchr(s, '.') != NULL))
+        return false;
+    civil_from_days(&y, &mo, &d, days);
+    memset(tm, 0, sizeof(*tm));
+    tm->tm_year = (int)(y - 1900);
+    tm->tm_mon = (int)(mo - 1);
+    tm->tm_mday = (int)d;
+    tm->tm_hour = (int)(hm / 60);
+    tm->tm_min = (int)(hm % 60);
+    tm->tm_sec = (int)sec;
+    tm->tm_isdst = -1;
+    return true;
+}
+
+int cli_date_read_time(char *buf, size_t len, const char **why, const char *s)
+{
+    struct tm want;
+    struct tm got;
+    bool has_time = false;
+    time_t t;
+    long off;
+
+    *why = "must be RFC 3339 (2026-11-18T09:30:00Z), YYYY-MM-DD or YYYY-MM-DD HH:MM";
+    if (s != NULL && cli_date_is_rfc3339(s)) {
+        snprintf(buf, len, "%s", s);
+        return CL_OK;
+    }
+    if (s == NULL || !local_fields(&want, &has_time, s))
+        return CL_EINVAL;
+    got = want;
+    t = mktime(&got);
+    if (t == (time_t)-1 || got.tm_mday != want.tm_mday ||
+        (has_time && (got.tm_hour != want.tm_hour || got.tm_min != want.tm_min))) {
+        *why = "names a local time that does not exist in this time zone (a daylight-saving "
+               "change skips it)";
+        return CL_EINVAL;
+    }
+    off = local_offset(&got, t);
+    snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d%c%02ld:%02ld", got.tm_year + 1900,
+             got.tm_mon + 1, got.tm_mday, got.tm_hour, got.tm_min, got.tm_sec, off < 0 ? '-' : '+',
+             labs(off) / 3600, labs(off) % 3600 / 60);
+    return CL_OK;
 }

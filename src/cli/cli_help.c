@@ -66,6 +66,18 @@ static void list_opts(FILE *out, const char *title, const struct cli_opt *list, 
     cli_table_free(t);
 }
 
+/* Whether v has an option of type a or b. */
+static bool has_type(const struct cli_verb *v, enum cli_val a, enum cli_val b)
+{
+    size_t i;
+
+    for (i = 0; i < cli_verbs_count(v->opts); i++) {
+        if (v->opts[i].type == a || v->opts[i].type == b)
+            return true;
+    }
+    return false;
+}
+
 void cli_help_verb(FILE *out, const struct cli_verb *v)
 {
     fputs("usage: ", out);
@@ -73,6 +85,14 @@ void cli_help_verb(FILE *out, const struct cli_verb *v)
     fprintf(out, "\n\n%s\n\n", v->summary);
     list_opts(out, "arguments", v->pos, false);
     list_opts(out, "options", v->opts, true);
+    if (has_type(v, CLI_VAL_DATE, CLI_VAL_DATE_OR_NONE))
+        fputs("DATE: YYYY-MM-DD, today, tomorrow, yesterday, +3d, +2w, or a weekday (fri:\n"
+              "  the next one after today); in your time zone (TZ)\n",
+              out);
+    if (has_type(v, CLI_VAL_TIME, CLI_VAL_TIME_OR_NONE))
+        fputs("TIME: RFC 3339 (2026-11-18T09:30:00Z), or YYYY-MM-DD [HH:MM] in your time zone\n"
+              "  (TZ), sent with its offset\n",
+              out);
     fputs("global options: --url URL, --token TOKEN, --json, --help\n", out);
 }
 

@@ -2,9 +2,12 @@
 
 #include "closeloop/cli/cli_date.h"
 
+#include <ctype.h>
 #include <limits.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 static const char *const kinds[] = {"corrective", "preventive", NULL};
 static const char *const formats[] = {"table", "json", "csv", "markdown", NULL};
@@ -59,26 +62,44 @@ bool cli_value_is_none(enum cli_val type, const char *value)
     return nullable && value != NULL && strcmp(value, "none") == 0;
 }
 
-/* Whether the n bytes at s equal one of the words. */
-static bool one_of(const char *const *words, const char *s, size_t n)
+/* The word of words that the n bytes at s spell in any case, with '-' for '_'; or NULL. */
+static const char *word_like(const char *const *words, const char *s, size_t n)
 {
     size_t i;
+    size_t k;
 
     for (i = 0; words[i] != NULL; i++) {
-        if (strlen(words[i]) == n && memcmp(words[i], s, n) == 0)
-            return true;
+        if (strlen(words[i]) != n)
+            continue;
+        for (k = 0; k < n; k++) {
+            char c = s[k] == '-' ? '_' : s[k];
+
+            if (tolower((unsigned char)c) != tolower((unsigned char)words[i][k]))
+                break;
+        }
+        if (k == n)
+            return words[i];
     }
-    return false;
+    return NULL;
 }
 
-static bool statuses_ok(const char *s)
+/* Writes the comma-separated statuses at s into buf in their own spelling. */
+static bool statuses_read(char *buf, size_t len, const char *s)
 {
     const char *comma;
+    const char *w;
+    size_t used = 0;
+    int n;
 
     for (;;) {
         comma = strchr(s, ',');
-        if (!one_of(statuses, s, comma != NULL ? (size_t)(comma - s) : strlen(s)))
+        w = word_like(statuses, s, comma != NULL ? (size_t)(comma - s) : strlen(s));
+        if (w == NULL)
             return false;
+        n = snprintf(buf + used, len - used, "%s%s", used > 0 ? "," : "", w);
+        if (n < 0 || (size_t)n >= len - used)
+            return false;
+        used += (size_t)n;
         if (comma == NULL)
             return true;
         s = comma + 1;
@@ -167,23 +188,6 @@ static const char *why_wrong(enum cli_val type, const char *v)
     case CLI_VAL_TEXT_OR_NONE:
     case CLI_VAL_DESC:
         return NULL;
-    case CLI_VAL_DATE:
-    case CLI_VAL_DATE_OR_NONE:
-        return cli_date_parse(&n, v) == CL_OK ? NULL : "must be a date YYYY-MM-DD";
-    case CLI_VAL_TIME:
-    case CLI_VAL_TIME_OR_NONE:
-        return cli_date_is_rfc3339(v) ? NULL : "must be RFC 3339, e.g. 2024-05-01T10:00:00Z";
-    case CLI_VAL_KIND:
-        return one_of(kinds, v, strlen(v)) ? NULL : "must be corrective or preventive";
-    case CLI_VAL_PRIORITY:
-        return one_of(priorities, v, strlen(v)) ? NULL : "must be one of P0 P1 P2 P3 P4";
-    case CLI_VAL_SEVERITY:
-    case CLI_VAL_SEVERITY_OR_NONE:
-        return one_of(severities, v, strlen(v)) ? NULL : "must be one of SEV1..SEV5";
-    case CLI_VAL_STATUSES:
-        return statuses_ok(v) ? NULL : "must list open, in_progress, blocked, done or wont_do";
-    case CLI_VAL_BOOL:
-        return one_of(bools, v, strlen(v)) ? NULL : "must be true or false";
     case CLI_VAL_LIMIT:
         return cl_parse_long(&n, v, 1, CLI_VERBS_LIMIT_MAX) == CL_OK ? NULL : "must be 1..10000";
     case CLI_VAL_VERSION:
@@ -198,27 +202,105 @@ static const char *why_wrong(enum cli_val type, const char *v)
     case CLI_VAL_PROJECT:
     case CLI_VAL_PROJECT_OR_NONE:
         return project_ok(v) ? NULL : "must be a Jira project key, optionally /type (OPS/Bug)";
-    case CLI_VAL_FORMAT:
-        return one_of(formats, v, strlen(v)) ? NULL : "must be table, json, csv or markdown";
+    default:
+        break;
     }
     return "has an unknown type";
 }
 
-int cli_value_check(enum cli_val type, const char *label, const char *value, struct cl_err *err)
+/* The one word of words that v spells in any case, written to buf; else *why. */
+static bool enum_read(char *buf, size_t len, const char **why, const char *const *words,
+                      const char *v, const char *rule)
+{
+    const char *w = word_like(words, v, strlen(v));
+
+    *why = rule;
+    if (w == NULL)
+        return false;
+    snprintf(buf, len, "%s", w);
+    return true;
+}
+
+static bool date_read(char *buf, size_t len, const char **why, const char *v, long today)
+{
+    long day;
+
+    if (cli_date_read(&day, why, v, today) != CL_OK)
+        return false;
+    cli_date_format(buf, len, day);
+    return true;
+}
+
+/* For a type whose values are rewritten: whether v is right (then buf holds its form), or
+ * *why. *rewrites is false for every other type. */
+static bool rewrite(bool *rewrites, char *buf, size_t len, const char **why, enum cli_val type,
+                    const char *v, long today)
+{
+    *rewrites = true;
+    switch (type) {
+    case CLI_VAL_DATE:
+    case CLI_VAL_DATE_OR_NONE:
+        return date_read(buf, len, why, v, today);
+    case CLI_VAL_TIME:
+    case CLI_VAL_TIME_OR_NONE:
+        return cli_date_read_time(buf, len, why, v) == CL_OK;
+    case CLI_VAL_KIND:
+        return enum_read(buf, len, why, kinds, v, "must be corrective or preventive");
+    case CLI_VAL_PRIORITY:
+        return enum_read(buf, len, why, priorities, v, "must be one of P0 P1 P2 P3 P4");
+    case CLI_VAL_SEVERITY:
+    case CLI_VAL_SEVERITY_OR_NONE:
+        return enum_read(buf, len, why, severities, v, "must be one of SEV1..SEV5");
+    case CLI_VAL_BOOL:
+        return enum_read(buf, len, why, bools, v, "must be true or false");
+    case CLI_VAL_FORMAT:
+        return enum_read(buf, len, why, formats, v, "must be table, json, csv or markdown");
+    case CLI_VAL_STATUSES:
+        *why = "must list open, in_progress, blocked, done or wont_do";
+        return statuses_read(buf, len, v);
+    default:
+        *rewrites = false;
+        return true;
+    }
+}
+
+int cli_value_read(const char **out, char buf[CLI_VALUE_NORM_MAX], enum cli_val type,
+                   const char *label, const char *value, long today, struct cl_err *err)
 {
     size_t max = cli_value_max(type);
-    const char *why;
+    const char *why = NULL;
+    bool rewrites = false;
+    bool ok;
 
-    if (cli_value_is_flag(type))
-        return value == NULL ? CL_OK : cl_fail(err, CL_EINVAL, "%s takes no value", label);
+    if (cli_value_is_flag(type)) {
+        if (value != NULL)
+            return cl_fail(err, CL_EINVAL, "%s takes no value", label);
+        *out = NULL;
+        return CL_OK;
+    }
     if (value == NULL || *value == '\0')
         return cl_fail(err, CL_EINVAL, "%s needs a value", label);
     if (strnlen(value, max + 1) > max)
         return cl_fail(err, CL_EINVAL, "%s is longer than %zu bytes", label, max);
-    if (cli_value_is_none(type, value))
+    if (cli_value_is_none(type, value)) {
+        *out = value;
         return CL_OK;
-    why = why_wrong(type, value);
-    if (why != NULL)
+    }
+    ok = rewrite(&rewrites, buf, CLI_VALUE_NORM_MAX, &why, type, value, today);
+    if (ok && !rewrites) {
+        why = why_wrong(type, value);
+        ok = why == NULL;
+    }
+    if (!ok)
         return cl_fail(err, CL_EINVAL, "%s %s, not '%.40s'", label, why, value);
+    *out = rewrites ? buf : value;
     return CL_OK;
+}
+
+int cli_value_check(enum cli_val type, const char *label, const char *value, struct cl_err *err)
+{
+    char buf[CLI_VALUE_NORM_MAX];
+    const char *out;
+
+    return cli_value_read(&out, buf, type, label, value, cli_date_today(), err);
 }

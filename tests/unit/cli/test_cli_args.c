@@ -94,8 +94,10 @@ static void test_cli_args__usage_errors(void **state)
     EXPECT_USAGE("--kind must be corrective or preventive, not 'foo'", "action", "add",
                  "--incident", "I", "--kind", "foo", "--title", "t");
     EXPECT_USAGE("ID must be a whole number >= 1, not 'abc'", "action", "show", "abc");
-    EXPECT_USAGE("--due must be a date YYYY-MM-DD, not '2024-02-30'", "action", "edit", "1",
-                 "--due", "2024-02-30");
+    EXPECT_USAGE(
+        "--due must be YYYY-MM-DD, today, tomorrow, yesterday, +Nd, +Nw or a weekday (fri), "
+        "not '2024-02-30'",
+        "action", "edit", "1", "--due", "2024-02-30");
     EXPECT_USAGE("--url needs a value", "team", "list", "--url");
 }
 

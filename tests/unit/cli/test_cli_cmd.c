@@ -298,7 +298,7 @@ static void test_cli_cmd__action_add_sends_headers_and_prints_the_id(void **stat
     (void)state;
     fake_start(&f, routes, 1);
     r = RUN("details\n", "action", "add", "--url", f.url, "--incident", "INC-1", "--kind",
-            "corrective", "--title", "Fix", "--due", "2024-05-01", "--description", "-");
+            "corrective", "--title", "Fix", "--due", "2099-05-01", "--description", "-");
     assert_int_equal(r.code, 0);
     assert_string_equal(r.out, "17\n");
     assert_string_equal(r.err, "");
@@ -317,7 +317,7 @@ static void test_cli_cmd__action_add_sends_headers_and_prints_the_id(void **stat
     assert_non_null(strstr(log, "\r\nAccept: application/json\r\n"));
     assert_non_null(strstr(log, "\r\nContent-Type: application/json\r\n"));
     assert_non_null(strstr(log, "\r\n\r\n{\"incident\":\"INC-1\",\"kind\":\"corrective\","
-                                "\"title\":\"Fix\",\"due_on\":\"2024-05-01\","
+                                "\"title\":\"Fix\",\"due_on\":\"2099-05-01\","
                                 "\"description\":\"details\\n\"}"));
     assert_non_null(strstr(log, "\"kind\":\"preventive\",\"title\":\"Fix\"}"));
     free(log);

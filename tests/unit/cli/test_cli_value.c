@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,7 +23,8 @@ static void test_cli_value__enums(void **state)
     assert_int_equal(check(CLI_VAL_KIND, "corrective"), CL_OK);
     assert_int_equal(check(CLI_VAL_KIND, "preventive"), CL_OK);
     assert_int_equal(check(CLI_VAL_KIND, "foo"), CL_EINVAL);
-    assert_int_equal(check(CLI_VAL_KIND, "Corrective"), CL_EINVAL);
+    assert_int_equal(check(CLI_VAL_KIND, "Corrective"), CL_OK);
+    assert_int_equal(check(CLI_VAL_KIND, "Correct"), CL_EINVAL);
     assert_int_equal(check(CLI_VAL_PRIORITY, "P0"), CL_OK);
     assert_int_equal(check(CLI_VAL_PRIORITY, "P5"), CL_EINVAL);
     assert_int_equal(check(CLI_VAL_SEVERITY, "SEV5"), CL_OK);
@@ -51,10 +53,79 @@ static void test_cli_value__dates_and_times(void **state)
     assert_int_equal(check(CLI_VAL_DATE, "2023-02-29"), CL_EINVAL);
     assert_int_equal(check(CLI_VAL_DATE, "none"), CL_EINVAL);
     assert_int_equal(check(CLI_VAL_DATE_OR_NONE, "none"), CL_OK);
-    assert_int_equal(check(CLI_VAL_DATE_OR_NONE, "tomorrow"), CL_EINVAL);
+    assert_int_equal(check(CLI_VAL_DATE_OR_NONE, "tomorrow"), CL_OK);
+    assert_int_equal(check(CLI_VAL_DATE_OR_NONE, "next week"), CL_EINVAL);
     assert_int_equal(check(CLI_VAL_TIME, "2024-05-01T10:00:00Z"), CL_OK);
-    assert_int_equal(check(CLI_VAL_TIME, "2024-05-01"), CL_EINVAL);
+    assert_int_equal(check(CLI_VAL_TIME, "2024-05-01"), CL_OK);
+    assert_int_equal(check(CLI_VAL_TIME, "2024-05-01T10:00:00"), CL_OK);
+    assert_int_equal(check(CLI_VAL_TIME, "2024-05-01 10"), CL_EINVAL);
     assert_int_equal(check(CLI_VAL_TIME_OR_NONE, "none"), CL_OK);
+}
+
+/* The form value is sent as, read on 2026-12-06 (day 20793); "" when it is refused. */
+static const char *sent(enum cli_val type, const char *value)
+{
+    static char buf[CLI_VALUE_NORM_MAX];
+    static char last[CLI_VALUE_NORM_MAX];
+    struct cl_err err = CL_ERR_INIT;
+    const char *out = NULL;
+
+    if (cli_value_read(&out, buf, type, "--x", value, 20793, &err) != CL_OK)
+        return "";
+    snprintf(last, sizeof(last), "%s", out);
+    return last;
+}
+
+static void test_cli_value__enums_are_rewritten_in_their_own_case(void **state)
+{
+    (void)state;
+    assert_string_equal(sent(CLI_VAL_PRIORITY, "p1"), "P1");
+    assert_string_equal(sent(CLI_VAL_SEVERITY, "sev2"), "SEV2");
+    assert_string_equal(sent(CLI_VAL_SEVERITY_OR_NONE, "Sev5"), "SEV5");
+    assert_string_equal(sent(CLI_VAL_KIND, "PREVENTIVE"), "preventive");
+    assert_string_equal(sent(CLI_VAL_BOOL, "False"), "false");
+    assert_string_equal(sent(CLI_VAL_FORMAT, "CSV"), "csv");
+    assert_string_equal(sent(CLI_VAL_STATUSES, "IN_PROGRESS,Blocked,wont-do"),
+                        "in_progress,blocked,wont_do");
+    assert_string_equal(sent(CLI_VAL_STATUSES, "in_progres"), "");
+    assert_string_equal(sent(CLI_VAL_PRIORITY, "p 1"), "");
+    assert_string_equal(sent(CLI_VAL_TEXT, "Alice"), "Alice"); /* open text stays as typed */
+}
+
+static void test_cli_value__dates_are_rewritten_from_today(void **state)
+{
+    (void)state;
+    assert_string_equal(sent(CLI_VAL_DATE, "today"), "2026-12-06"); /* a Sunday */
+    assert_string_equal(sent(CLI_VAL_DATE, "TOMORROW"), "2026-12-07");
+    assert_string_equal(sent(CLI_VAL_DATE, "+7d"), "2026-12-13");
+    assert_string_equal(sent(CLI_VAL_DATE_OR_NONE, "+2w"), "2026-12-20");
+    assert_string_equal(sent(CLI_VAL_DATE, "fri"), "2026-12-11");
+    assert_string_equal(sent(CLI_VAL_DATE, "sunday"), "2026-12-13"); /* strictly after today */
+    assert_string_equal(sent(CLI_VAL_DATE, "2027-01-31"), "2027-01-31");
+    assert_string_equal(sent(CLI_VAL_DATE_OR_NONE, "none"), "none");
+    assert_string_equal(sent(CLI_VAL_DATE, "+1m"), "");
+}
+
+static void test_cli_value__errors_name_the_flag_and_the_shapes(void **state)
+{
+    struct cl_err err = CL_ERR_INIT;
+    char buf[CLI_VALUE_NORM_MAX];
+    const char *out = "untouched";
+
+    (void)state;
+    assert_int_equal(cli_value_read(&out, buf, CLI_VAL_DATE, "--due", "+1m", 20793, &err),
+                     CL_EINVAL);
+    assert_string_equal(out, "untouched");
+    assert_non_null(strstr(err.msg, "--due cannot count months or years"));
+    assert_non_null(strstr(err.msg, "+30d or +4w, not '+1m'"));
+    err = (struct cl_err)CL_ERR_INIT;
+    cli_value_read(&out, buf, CLI_VAL_DATE, "--due-before", "soon", 20793, &err);
+    assert_string_equal(err.msg, "--due-before must be YYYY-MM-DD, today, tomorrow, yesterday, "
+                                 "+Nd, +Nw or a weekday (fri), not 'soon'");
+    err = (struct cl_err)CL_ERR_INIT;
+    cli_value_read(&out, buf, CLI_VAL_TIME, "--started", "noon", 20793, &err);
+    assert_string_equal(err.msg, "--started must be RFC 3339 (2026-11-18T09:30:00Z), YYYY-MM-DD "
+                                 "or YYYY-MM-DD HH:MM, not 'noon'");
 }
 
 static void test_cli_value__numbers(void **state)
@@ -200,6 +271,9 @@ int main(void)
         cmocka_unit_test(test_cli_value__enums),
         cmocka_unit_test(test_cli_value__status_lists),
         cmocka_unit_test(test_cli_value__dates_and_times),
+        cmocka_unit_test(test_cli_value__enums_are_rewritten_in_their_own_case),
+        cmocka_unit_test(test_cli_value__dates_are_rewritten_from_today),
+        cmocka_unit_test(test_cli_value__errors_name_the_flag_and_the_shapes),
         cmocka_unit_test(test_cli_value__numbers),
         cmocka_unit_test(test_cli_value__flags_and_empty),
         cmocka_unit_test(test_cli_value__length_is_bounded),

@@ -1,0 +1,131 @@
+"""Values as people type them, through the real CLI against a running closeloopd: relative and
+named dates, local times sent with their zone's offset, enums in any case, the warning for a
+due date already past, and errors that name the flag and the shapes it takes."""
+
+import datetime
+import json
+import unittest
+import zoneinfo
+
+from harness import ServiceTestCase
+
+ZONE = "Europe/Paris"
+
+
+def local_today(zone=ZONE):
+    return datetime.datetime.now(zoneinfo.ZoneInfo(zone)).date()
+
+
+class CliInputTest(ServiceTestCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        for args in (("team", "add", "sre"),
+                     ("person", "add", "alice", "--name", "Alice", "--email", "a@example.com",
+                      "--team", "sre"),
+                     ("incident", "add", "INC-1", "--title", "db down")):
+            p = cls.svc.cli(*args)
+            assert p.returncode == 0, p.stderr
+
+    def cli(self, *args, zone=ZONE):
+        return self.svc.cli(*args, env={"TZ": zone})
+
+    def add_action(self, *extra, zone=ZONE):
+        p = self.cli("action", "add", "--incident", "INC-1", "--kind", "corrective",
+                     "--title", "t", *extra, zone=zone)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        return int(p.stdout), p.stderr
+
+    def due_of(self, action_id):
+        return self.svc.sql("SELECT due_on::text FROM actions WHERE id = :'p1'::bigint",
+                            action_id)[0][0]
+
+    def count_actions(self):
+        return int(self.svc.sql("SELECT count(*) FROM actions")[0][0])
+
+    def test_due_dates_in_words(self):
+        today = local_today()
+        friday = today + datetime.timedelta(days=(4 - today.weekday()) % 7 or 7)
+        cases = {"today": today, "TOMORROW": today + datetime.timedelta(days=1),
+                 "+7d": today + datetime.timedelta(days=7),
+                 "+2w": today + datetime.timedelta(days=14),
+                 "friday": friday, "Fri": friday, "2031-02-28": datetime.date(2031, 2, 28)}
+        for typed, want in cases.items():
+            with self.subTest(typed=typed):
+                action_id, err = self.add_action("--due", typed)
+                self.assertEqual(self.due_of(action_id), want.isoformat())
+                self.assertEqual(err, "")
+
+    def test_edit_and_filters_take_the_same_words(self):
+        action_id, _ = self.add_action("--due", "+3d")
+        p = self.cli("action", "edit", str(action_id), "--due", "+1w")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(self.due_of(action_id),
+                         (local_today() + datetime.timedelta(days=7)).isoformat())
+        p = self.cli("--json", "action", "list", "--due-after", "+6d", "--due-before", "+8d")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn(action_id, [a["id"] for a in json.loads(p.stdout)])
+        p = self.cli("--json", "action", "list", "--due-after", "+7d")
+        self.assertNotIn(action_id, [a["id"] for a in json.loads(p.stdout)])
+
+    def test_enums_in_any_case_are_sent_as_the_service_spells_them(self):
+        p = self.cli("action", "add", "--incident", "INC-1", "--kind", "Preventive",
+                     "--title", "enum", "--priority", "p1")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        row = self.svc.sql("SELECT kind::text, priority::text FROM actions "
+                           "WHERE id = :'p1'::bigint", int(p.stdout))
+        self.assertEqual(row, [["preventive", "P1"]])
+        p = self.cli("incident", "add", "INC-2", "--title", "t", "--severity", "sev2")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(self.svc.sql("SELECT severity::text FROM incidents WHERE key = 'INC-2'"),
+                         [["SEV2"]])
+        p = self.cli("--json", "action", "list", "--status", "OPEN,In-Progress")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertTrue(json.loads(p.stdout))
+
+    def test_times_without_an_offset_are_the_viewers_local_time(self):
+        p = self.cli("incident", "add", "INC-3", "--title", "t", "--started", "2026-11-18 09:30",
+                     "--resolved", "2026-11-19")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        row = self.svc.sql("SELECT to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI'), "
+                           "to_char(resolved_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') "
+                           "FROM incidents WHERE key = 'INC-3'")
+        self.assertEqual(row, [["2026-11-18 08:30", "2026-11-18 23:00"]])  # Paris is UTC+1
+        p = self.cli("incident", "edit", "INC-3", "--started", "2026-07-01 09:30",
+                     "--resolved", "none", zone="America/New_York")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        row = self.svc.sql("SELECT to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') "
+                           "FROM incidents WHERE key = 'INC-3'")
+        self.assertEqual(row, [["2026-07-01 13:30"]])  # summer time there: UTC-4
+
+    def test_a_past_due_date_is_sent_with_a_warning(self):
+        past = local_today() - datetime.timedelta(days=5)
+        action_id, err = self.add_action("--due", past.isoformat())
+        self.assertEqual(err, f"closeloop: warning: --due {past.isoformat()} is in the past "
+                              f"(5 days ago)\n")
+        self.assertEqual(self.due_of(action_id), past.isoformat())
+        p = self.cli("action", "edit", str(action_id), "--due", "yesterday")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("is in the past (1 day ago)", p.stderr)
+
+    def test_bad_values_name_the_flag_and_the_shapes_and_send_nothing(self):
+        before = self.count_actions()
+        cases = (("--due", "+1m", "--due cannot count months or years"),
+                 ("--due", "next week", "--due must be YYYY-MM-DD, today, tomorrow, yesterday, "
+                                        "+Nd, +Nw or a weekday (fri), not 'next week'"),
+                 ("--priority", "p9", "--priority must be one of P0 P1 P2 P3 P4, not 'p9'"))
+        for flag, value, message in cases:
+            with self.subTest(flag=flag, value=value):
+                p = self.cli("action", "add", "--incident", "INC-1", "--kind", "corrective",
+                             "--title", "t", flag, value)
+                self.assertEqual(p.returncode, 2)
+                self.assertIn(message, p.stderr)
+        p = self.cli("incident", "edit", "INC-1", "--started", "2026-03-29 02:30")
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("--started names a local time that does not exist in this time zone",
+                      p.stderr)
+        self.assertEqual(self.count_actions(), before)
+
+
+if __name__ == "__main__":
+    unittest.main()
