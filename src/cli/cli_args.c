@@ -1,6 +1,7 @@
 #include "closeloop/cli/cli_args.h"
 
 #include "closeloop/cli/cli_date.h"
+#include "closeloop/cli/cli_suggest.h"
 
 #include <assert.h>
 #include <stdio.h>
@@ -89,6 +90,24 @@ static int find_opt(const struct cli_verb *v, const char *name, size_t len)
     return -1;
 }
 
+/* "unknown option --ownr; did you mean --owner?" */
+static void unknown_option(struct parser *p, const char *name, size_t len)
+{
+    char typed[CLI_SUGGEST_WORD_MAX + 1];
+    const char *near = NULL;
+
+    if (len <= CLI_SUGGEST_WORD_MAX) {
+        memcpy(typed, name, len);
+        typed[len] = '\0';
+        near = cli_suggest_option(p->a->verb, typed);
+    }
+    if (near != NULL)
+        cl_fail(p->err, CL_EINVAL, "unknown option --%.*s; did you mean --%s?", (int)len, name,
+                near);
+    else
+        cl_fail(p->err, CL_EINVAL, "unknown option --%.*s", (int)(len > 40 ? 40 : len), name);
+}
+
 static void verb_option(struct parser *p, const char *name, size_t len, const char *eq)
 {
     struct cli_args *a = p->a;
@@ -98,7 +117,7 @@ static void verb_option(struct parser *p, const char *name, size_t len, const ch
     const char *v;
 
     if (k < 0) {
-        cl_fail(p->err, CL_EINVAL, "unknown option --%.*s", (int)(len > 40 ? 40 : len), name);
+        unknown_option(p, name, len);
         return;
     }
     o = &a->verb->opts[k];
@@ -155,18 +174,26 @@ static void positional(struct parser *p, const char *word)
 static void word(struct parser *p, const char *w)
 {
     struct cli_args *a = p->a;
+    const char *near;
 
     if (a->group == NULL) {
+        near = cli_suggest_group(p->verbs, p->nverbs, w);
         if (cli_verbs_has_group(p->verbs, p->nverbs, w)) {
             a->group = w; /* a group that is a command alone has its verb at once */
             a->verb = cli_verbs_find(p->verbs, p->nverbs, w, "");
-        } else
+        } else if (near != NULL)
+            cl_fail(p->err, CL_EINVAL, "unknown command '%s'; did you mean '%s'?", w, near);
+        else
             cl_fail(p->err, CL_EINVAL, "unknown command '%.40s'", w);
         return;
     }
     if (a->verb == NULL) {
         a->verb = cli_verbs_find(p->verbs, p->nverbs, a->group, w);
-        if (a->verb == NULL)
+        near = cli_suggest_verb(p->verbs, p->nverbs, a->group, w);
+        if (a->verb == NULL && near != NULL)
+            cl_fail(p->err, CL_EINVAL, "unknown verb '%s' for %s; did you mean '%s'?", w, a->group,
+                    near);
+        else if (a->verb == NULL)
             cl_fail(p->err, CL_EINVAL, "unknown verb '%.40s' for %s", w, a->group);
         return;
     }

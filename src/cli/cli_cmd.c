@@ -530,13 +530,44 @@ static int completion(const struct cli_cmd_io *io, int argc, char *const *argv)
     return fflush(io->out) == 0 && !ferror(io->out) ? CLI_API_EXIT_OK : CLI_API_EXIT_SERVICE;
 }
 
+/* "closeloop help [GROUP [VERB]]": the same text as --help, on stdout. */
+static int help_command(const struct cli_cmd_io *io, int argc, char *const *argv)
+{
+    char *sub[4] = {argv[0], NULL, NULL, NULL};
+    struct cli_args args;
+    struct cl_err err = CL_ERR_INIT;
+    int i;
+
+    if (argc > 4) {
+        fputs("closeloop: usage: closeloop help [GROUP [VERB]]\n", io->err);
+        return CLI_API_EXIT_USAGE;
+    }
+    if (argc == 3 && strcmp(argv[2], "completion") == 0) {
+        fputs(CLI_HELP_COMPLETION_USAGE "\n", io->out);
+        return CLI_API_EXIT_OK;
+    }
+    for (i = 2; i < argc; i++)
+        sub[i - 1] = argv[i];
+    cli_args_parse(&args, argc - 1, sub, cli_verbs, cli_verbs_len, &err);
+    if ((argc >= 3 && args.group == NULL) || (argc == 4 && args.verb == NULL))
+        return usage_error(io, &args, err.msg);
+    help(io->out, &args);
+    return CLI_API_EXIT_OK;
+}
+
 int cli_cmd_run(int argc, char *const *argv, const struct cli_cmd_io *io)
 {
     struct cli_args args;
     struct cl_err err = CL_ERR_INIT;
     int rc;
 
-    if (argc >= 2 && strcmp(argv[1], "completion") == 0)
+    if (argc < 2) {
+        cli_help_short(io->err, cli_verbs, cli_verbs_len);
+        return CLI_API_EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "help") == 0)
+        return help_command(io, argc, argv);
+    if (strcmp(argv[1], "completion") == 0)
         return completion(io, argc, argv);
     rc = cli_args_parse(&args, argc, argv, cli_verbs, cli_verbs_len, &err);
 

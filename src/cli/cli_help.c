@@ -145,9 +145,44 @@ void cli_help_top(FILE *out, const struct cli_verb *verbs, size_t n)
           "overdue or unowned, and keep actions in step with GitHub issues.\n\ncommands:\n",
           out);
     list_verbs(out, verbs, n, NULL);
-    fputs("  completion bash    print the bash completion script\n\n", out);
+    fputs("  help [GROUP [VERB]]  this text, a group's verbs, or one verb's options\n", out);
+    fputs("  completion bash      print the bash completion script\n\n", out);
     fputs(globals, out);
     fputs("\n", out);
     fputs(settings, out);
     fputs("\nsee 'closeloop <group> <verb> --help' for each verb's arguments and options.\n", out);
+}
+
+/* The verbs a newcomer needs first, shown by a bare "closeloop". */
+static const char *const most_used[][2] = {
+    {"action", "list"},  {"action", "add"},    {"action", "done"},
+    {"incident", "add"}, {"incident", "show"}, {"report", "overdue"},
+};
+
+void cli_help_short(FILE *out, const struct cli_verb *verbs, size_t n)
+{
+    struct cli_table *t = cli_table_new(2);
+    const struct cli_verb *v;
+    char *left;
+    size_t i;
+
+    fputs("usage: closeloop <group> <verb> [arguments] [options]\n\ngroups:", out);
+    for (i = 0; i < n; i++) {
+        if (i == 0 || strcmp(verbs[i].group, verbs[i - 1].group) != 0)
+            fprintf(out, " %s", verbs[i].group);
+    }
+    fputs("\n\nmost used:\n", out);
+    for (i = 0; i < CL_ARRAY_LEN(most_used); i++) {
+        v = cli_verbs_find(verbs, n, most_used[i][0], most_used[i][1]);
+        if (v == NULL)
+            continue;
+        left = verb_words(v);
+        cli_table_add(t, left, CLI_COLOR_NONE);
+        cli_table_add(t, v->summary, CLI_COLOR_NONE);
+        free(left);
+    }
+    cli_table_print(t, out, false, 0);
+    cli_table_free(t);
+    fputs("\nsee 'closeloop help' for every command, 'closeloop help GROUP [VERB]' for more.\n",
+          out);
 }

@@ -4,6 +4,8 @@ due date already past, and errors that name the flag and the shapes it takes."""
 
 import datetime
 import json
+import os
+import subprocess
 import unittest
 import zoneinfo
 
@@ -125,6 +127,47 @@ class CliInputTest(ServiceTestCase):
         self.assertIn("--started names a local time that does not exist in this time zone",
                       p.stderr)
         self.assertEqual(self.count_actions(), before)
+
+
+def run_cli(*args):
+    """closeloop ARGS with no service configured (a request would fail with exit 3)."""
+    env = dict(os.environ, CLOSELOOP_URL="http://127.0.0.1:9", CLOSELOOP_TOKEN="t",
+               CLOSELOOP_CONFIG="/dev/null")
+    return subprocess.run([os.path.join(os.environ.get("CLOSELOOP_BIN_DIR", "."), "closeloop"),
+                           *args], capture_output=True, text=True, timeout=20, env=env)
+
+
+class HelpTest(unittest.TestCase):
+    def test_help_words_print_what_help_flags_print(self):
+        for words in ((), ("action",), ("action", "add"), ("report", "overdue")):
+            with self.subTest(words=words):
+                verb = run_cli("help", *words)
+                flag = run_cli(*words, "--help")
+                self.assertEqual((verb.returncode, verb.stderr), (0, ""))
+                self.assertEqual(verb.stdout, flag.stdout)
+                self.assertIn("usage: closeloop", verb.stdout)
+
+    def test_bare_closeloop_is_a_short_usage(self):
+        p = run_cli()
+        self.assertEqual((p.returncode, p.stdout), (2, ""))
+        self.assertIn("groups: team person incident action", p.stderr)
+        self.assertIn("see 'closeloop help'", p.stderr)
+        self.assertLess(len(p.stderr.splitlines()), 20)
+
+    def test_did_you_mean(self):
+        cases = ((("acton", "list"), "unknown command 'acton'; did you mean 'action'?"),
+                 (("action", "lst"), "unknown verb 'lst' for action; did you mean 'list'?"),
+                 (("action", "list", "--ownr", "al"),
+                  "unknown option --ownr; did you mean --owner?"),
+                 (("help", "incidnet"), "did you mean 'incident'?"))
+        for args, message in cases:
+            with self.subTest(args=args):
+                p = run_cli(*args)
+                self.assertEqual(p.returncode, 2)  # a usage error: nothing was sent (else 3)
+                self.assertIn(message, p.stderr)
+        p = run_cli("frobnicate")
+        self.assertEqual(p.returncode, 2)
+        self.assertNotIn("did you mean", p.stderr)
 
 
 if __name__ == "__main__":

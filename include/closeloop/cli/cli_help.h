@@ -1,5 +1,5 @@
-/* cli_help: usage text generated from the verb table, for --help (stdout) and for the
- * bare "closeloop" or "closeloop <group>" (stderr). */
+/* cli_help: usage text generated from the verb table, for --help and `closeloop help`
+ * (stdout) and for the bare "closeloop" (stderr). */
 #ifndef CLOSELOOP_CLI_HELP_H
 #define CLOSELOOP_CLI_HELP_H
 
@@ -7,6 +7,12 @@
 
 #include <stddef.h>
 #include <stdio.h>
+
+#define CLI_HELP_COMPLETION_USAGE "usage: closeloop completion bash"
+
+/* What a bare "closeloop" prints (on stderr): the groups, the most used verbs and where
+ * to read more. */
+void cli_help_short(FILE *out, const struct cli_verb *verbs, size_t n);
 
 /* Every verb, the global options, where the settings come from and the exit codes. */
 void cli_help_top(FILE *out, const struct cli_verb *verbs, size_t n);

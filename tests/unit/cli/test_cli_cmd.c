@@ -255,6 +255,83 @@ static void test_cli_cmd__help_and_version_exit_0(void **state)
     run_free(&r);
 }
 
+static void test_cli_cmd__help_verb_says_what_help_flag_says(void **state)
+{
+    static const char *const words[][2] = {{"action", "add"}, {"incident", NULL}, {NULL, NULL}};
+    struct run flag;
+    struct run verb;
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < CL_ARRAY_LEN(words); i++) {
+        if (words[i][0] == NULL) {
+            flag = RUN(NULL, "--help");
+            verb = RUN(NULL, "help");
+        } else if (words[i][1] == NULL) {
+            flag = RUN(NULL, (char *)words[i][0], "--help");
+            verb = RUN(NULL, "help", (char *)words[i][0]);
+        } else {
+            flag = RUN(NULL, (char *)words[i][0], (char *)words[i][1], "--help");
+            verb = RUN(NULL, "help", (char *)words[i][0], (char *)words[i][1]);
+        }
+        assert_int_equal(verb.code, 0);
+        assert_true(strlen(verb.out) > 40);
+        assert_string_equal(verb.out, flag.out);
+        assert_string_equal(verb.err, "");
+        run_free(&flag);
+        run_free(&verb);
+    }
+}
+
+static void test_cli_cmd__bare_closeloop_is_a_short_usage_on_stderr(void **state)
+{
+    struct run r;
+
+    (void)state;
+    r = run_argv(1, (char *[]){"closeloop", NULL}, NULL);
+    assert_int_equal(r.code, 2);
+    assert_string_equal(r.out, "");
+    assert_non_null(strstr(r.err, "groups: team person incident action report"));
+    assert_non_null(strstr(r.err, "  action list "));
+    assert_non_null(strstr(r.err, "see 'closeloop help'"));
+    run_free(&r);
+}
+
+static void test_cli_cmd__did_you_mean_exits_2_and_sends_nothing(void **state)
+{
+    struct fake f;
+    struct run r;
+    char *log;
+
+    (void)state;
+    fake_start(&f, NULL, 0);
+    r = RUN(NULL, "--url", f.url, "acton", "list");
+    assert_int_equal(r.code, 2);
+    assert_string_equal(r.err, "closeloop: unknown command 'acton'; did you mean 'action'?\n"
+                               "try 'closeloop --help'\n");
+    run_free(&r);
+    r = RUN(NULL, "--url", f.url, "action", "lsit");
+    assert_int_equal(r.code, 2);
+    assert_non_null(strstr(r.err, "unknown verb 'lsit' for action; did you mean 'list'?"));
+    run_free(&r);
+    r = RUN(NULL, "--url", f.url, "action", "list", "--ownr", "al");
+    assert_int_equal(r.code, 2);
+    assert_non_null(strstr(r.err, "unknown option --ownr; did you mean --owner?"));
+    run_free(&r);
+    r = RUN(NULL, "help", "acton");
+    assert_int_equal(r.code, 2);
+    assert_string_equal(r.out, "");
+    assert_non_null(strstr(r.err, "did you mean 'action'?"));
+    run_free(&r);
+    r = RUN(NULL, "help", "action", "ad");
+    assert_int_equal(r.code, 2);
+    assert_non_null(strstr(r.err, "did you mean 'add'?"));
+    run_free(&r);
+    log = fake_stop(&f);
+    assert_string_equal(log, ""); /* no request reached the server */
+    free(log);
+}
+
 static void test_cli_cmd__usage_errors_exit_2_and_send_nothing(void **state)
 {
     struct fake f;
@@ -645,6 +722,10 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_cli_cmd__help_and_version_exit_0, kill_fake),
+        cmocka_unit_test_teardown(test_cli_cmd__help_verb_says_what_help_flag_says, kill_fake),
+        cmocka_unit_test_teardown(test_cli_cmd__bare_closeloop_is_a_short_usage_on_stderr,
+                                  kill_fake),
+        cmocka_unit_test_teardown(test_cli_cmd__did_you_mean_exits_2_and_sends_nothing, kill_fake),
         cmocka_unit_test_teardown(test_cli_cmd__usage_errors_exit_2_and_send_nothing, kill_fake),
         cmocka_unit_test_teardown(test_cli_cmd__action_add_sends_headers_and_prints_the_id,
                                   kill_fake),
