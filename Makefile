@@ -128,10 +128,11 @@ $(FUZZ_OUT)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OUT)/libcloseloop.a
 	$(Q)$(FUZZ_CC) $(CFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer $(PKG_CFLAGS) -Itests/support -o $@ $< \
 		$(FUZZ_OUT)/libcloseloop.a $(PKG_LIBS) $(LDLIBS)
 
-# The bash completion is written by the CLI from its verb table (a unit test keeps the
-# committed copy equal to what the CLI writes).
+# The bash and zsh completions are written by the CLI from its verb table (a unit test
+# keeps the committed copies equal to what the CLI writes).
 completion: $(BINDIR)/closeloop
 	$(BINDIR)/closeloop completion bash > contrib/closeloop.bash-completion
+	$(BINDIR)/closeloop completion zsh > contrib/_closeloop
 
 deps:
 	@sh contrib/deps.sh

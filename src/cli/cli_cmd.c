@@ -519,15 +519,32 @@ static void help(FILE *out, const struct cli_args *a)
         cli_help_top(out, cli_verbs, cli_verbs_len);
 }
 
-/* "closeloop completion bash": the script, written from the verb table. */
+/* "closeloop completion bash|zsh": the script, written from the verb table. */
 static int completion(const struct cli_cmd_io *io, int argc, char *const *argv)
 {
-    if (argc != 3 || strcmp(argv[2], "bash") != 0) {
-        fputs("closeloop: usage: closeloop completion bash\n", io->err);
+    bool bash = argc == 3 && strcmp(argv[2], "bash") == 0;
+    bool zsh = argc == 3 && strcmp(argv[2], "zsh") == 0;
+
+    if (!bash && !zsh) {
+        fputs("closeloop: " CLI_HELP_COMPLETION_USAGE "\n", io->err);
         return CLI_API_EXIT_USAGE;
     }
-    cli_complete_bash(io->out, cli_verbs, cli_verbs_len);
+    if (bash)
+        cli_complete_bash(io->out, cli_verbs, cli_verbs_len);
+    else
+        cli_complete_zsh(io->out, cli_verbs, cli_verbs_len);
     return fflush(io->out) == 0 && !ferror(io->out) ? CLI_API_EXIT_OK : CLI_API_EXIT_SERVICE;
+}
+
+/* The hidden "closeloop __complete KIND [PREFIX]" the completion scripts call: values from
+ * the service, one a line; on any failure nothing at all, and exit 1. */
+static int complete_values(const struct cli_cmd_io *io, int argc, char *const *argv)
+{
+    if (argc < 3 || argc > 4)
+        return CLI_API_EXIT_USAGE;
+    if (cli_complete_fetch(io->out, argv[2], argc == 4 ? argv[3] : "") != CL_OK)
+        return CLI_API_EXIT_REJECTED;
+    return fflush(io->out) == 0 ? CLI_API_EXIT_OK : CLI_API_EXIT_SERVICE;
 }
 
 /* "closeloop help [GROUP [VERB]]": the same text as --help, on stdout. */
@@ -569,6 +586,8 @@ int cli_cmd_run(int argc, char *const *argv, const struct cli_cmd_io *io)
         return help_command(io, argc, argv);
     if (strcmp(argv[1], "completion") == 0)
         return completion(io, argc, argv);
+    if (strcmp(argv[1], "__complete") == 0)
+        return complete_values(io, argc, argv);
     rc = cli_args_parse(&args, argc, argv, cli_verbs, cli_verbs_len, &err);
 
     if (args.version) {

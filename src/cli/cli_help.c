@@ -146,7 +146,7 @@ void cli_help_top(FILE *out, const struct cli_verb *verbs, size_t n)
           out);
     list_verbs(out, verbs, n, NULL);
     fputs("  help [GROUP [VERB]]  this text, a group's verbs, or one verb's options\n", out);
-    fputs("  completion bash      print the bash completion script\n\n", out);
+    fputs("  completion bash|zsh  print the bash or zsh completion script\n\n", out);
     fputs(globals, out);
     fputs("\n", out);
     fputs(settings, out);

@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#define CLI_HELP_COMPLETION_USAGE "usage: closeloop completion bash"
+#define CLI_HELP_COMPLETION_USAGE "usage: closeloop completion bash|zsh"
 
 /* What a bare "closeloop" prints (on stderr): the groups, the most used verbs and where
  * to read more. */

@@ -1,6 +1,7 @@
-/* The bash completion written from the verb table: the committed script is what the CLI
- * writes, and every group, verb, option and flag of the table is in it. How bash uses it
- * is tested by tests/integration/test_completion.py. */
+/* The bash and zsh completions written from the verb table: the committed scripts are what
+ * the CLI writes, every group, verb, option and flag of the table is in them, and the values
+ * the service knows are asked for where the table says. How bash and zsh use them is tested
+ * by tests/integration/test_completion.py. */
 #include "closeloop/cli/cli_complete.h"
 #include "closeloop/cli/cli_value.h"
 #include "closeloop/cli/cli_verbs.h"
@@ -14,16 +15,21 @@
 #include <string.h>
 #include <cmocka.h>
 
-static char *generated(void)
+static char *generated_for(void (*write)(FILE *, const struct cli_verb *, size_t))
 {
     char *text = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
 
     assert_non_null(f);
-    cli_complete_bash(f, cli_verbs, cli_verbs_len);
+    write(f, cli_verbs, cli_verbs_len);
     assert_int_equal(fclose(f), 0);
     return text;
+}
+
+static char *generated(void)
+{
+    return generated_for(cli_complete_bash);
 }
 
 static char *slurp(const char *path)
@@ -45,20 +51,94 @@ static char *slurp(const char *path)
     return text;
 }
 
-static void test_cli_complete__committed_script_is_current(void **state)
+static void expect_committed(const char *file,
+                             void (*write)(FILE *, const struct cli_verb *, size_t))
 {
     const char *src = getenv("CLOSELOOP_SRC_DIR");
     char path[1024];
-    char *want = generated();
+    char *want = generated_for(write);
     char *have;
 
-    (void)state;
-    snprintf(path, sizeof(path), "%s/contrib/closeloop.bash-completion", src ? src : ".");
+    snprintf(path, sizeof(path), "%s/contrib/%s", src ? src : ".", file);
     have = slurp(path);
     if (strcmp(have, want) != 0)
-        fail_msg("%s differs from `closeloop completion bash`: run `make completion`", path);
+        fail_msg("%s differs from what `closeloop completion` writes: run `make completion`", path);
     free(have);
     free(want);
+}
+
+static void test_cli_complete__committed_scripts_are_current(void **state)
+{
+    (void)state;
+    expect_committed("closeloop.bash-completion", cli_complete_bash);
+    expect_committed("_closeloop", cli_complete_zsh);
+}
+
+static const struct cli_opt *opt_of(const char *group, const char *verb, const char *name)
+{
+    const struct cli_verb *v = cli_verbs_find(cli_verbs, cli_verbs_len, group, verb);
+    size_t i;
+
+    assert_non_null(v);
+    for (i = 0; i < cli_verbs_count(v->opts); i++)
+        if (strcmp(v->opts[i].name, name) == 0)
+            return &v->opts[i];
+    fail_msg("%s %s has no --%s", group, verb, name);
+    return NULL;
+}
+
+static enum cli_complete_kind pos_kind(const char *group, const char *verb, size_t i)
+{
+    const struct cli_verb *v = cli_verbs_find(cli_verbs, cli_verbs_len, group, verb);
+
+    assert_non_null(v);
+    assert_true(i < cli_verbs_count(v->pos));
+    return cli_complete_pos_kind(v, &v->pos[i]);
+}
+
+static void test_cli_complete__kinds_come_from_the_table(void **state)
+{
+    (void)state;
+    assert_int_equal(cli_complete_opt_kind(opt_of("action", "list", "owner")),
+                     CLI_COMPLETE_HANDLES);
+    assert_int_equal(cli_complete_opt_kind(opt_of("action", "edit", "owner")),
+                     CLI_COMPLETE_HANDLES);
+    assert_int_equal(cli_complete_opt_kind(opt_of("incident", "add", "facilitator")),
+                     CLI_COMPLETE_HANDLES);
+    assert_int_equal(cli_complete_opt_kind(opt_of("team", "add", "manager")), CLI_COMPLETE_HANDLES);
+    assert_int_equal(cli_complete_opt_kind(opt_of("person", "add", "team")), CLI_COMPLETE_TEAMS);
+    assert_int_equal(cli_complete_opt_kind(opt_of("action", "add", "incident")),
+                     CLI_COMPLETE_INCIDENTS);
+    assert_int_equal(cli_complete_opt_kind(opt_of("action", "add", "title")), CLI_COMPLETE_NONE);
+    assert_int_equal(cli_complete_opt_kind(opt_of("action", "list", "unowned")), CLI_COMPLETE_NONE);
+    assert_int_equal(pos_kind("person", "show", 0), CLI_COMPLETE_HANDLES);
+    assert_int_equal(pos_kind("person", "add", 0), CLI_COMPLETE_NONE); /* a new handle */
+    assert_int_equal(pos_kind("team", "edit", 0), CLI_COMPLETE_TEAMS);
+    assert_int_equal(pos_kind("incident", "edit", 0), CLI_COMPLETE_INCIDENTS);
+    assert_int_equal(pos_kind("incident", "add", 0), CLI_COMPLETE_NONE);
+    assert_int_equal(pos_kind("action", "start", 0), CLI_COMPLETE_ACTIONS);
+    assert_int_equal(pos_kind("action", "assign", 1), CLI_COMPLETE_HANDLES);
+    assert_int_equal(pos_kind("action", "link", 1), CLI_COMPLETE_NONE);
+    assert_string_equal(cli_complete_kind_word(CLI_COMPLETE_ACTIONS), "actions");
+    assert_null(cli_complete_kind_word(CLI_COMPLETE_NONE));
+}
+
+/* Every option whose kind is known asks the service, in both scripts. */
+static void test_cli_complete__scripts_fetch_what_the_table_says(void **state)
+{
+    char *bash = generated_for(cli_complete_bash);
+    char *zsh = generated_for(cli_complete_zsh);
+
+    (void)state;
+    assert_non_null(strstr(bash, "    --owner) _closeloop_fetch handles \"$2\" ;;\n"));
+    assert_non_null(strstr(zsh, "    --owner) _closeloop_fetch handles \"$2\" ;;\n"));
+    assert_non_null(strstr(bash, "    \"action assign 2\") _closeloop_fetch handles \"$4\" ;;\n"));
+    assert_non_null(strstr(bash, "    \"action done 1\") _closeloop_fetch actions \"$4\" ;;\n"));
+    assert_null(strstr(bash, "\"person add 1\")"));
+    assert_non_null(strstr(zsh, "#compdef closeloop\n"));
+    assert_non_null(strstr(bash, "complete -F _closeloop closeloop\n"));
+    free(bash);
+    free(zsh);
 }
 
 /* The line of `text` that starts with `prefix` (up to its newline), or fails. */
@@ -124,7 +204,7 @@ static void test_cli_complete__flags_are_exactly_the_flags(void **state)
     size_t j;
 
     (void)state;
-    line_of(text, "    local flags=\"", flags, sizeof(flags));
+    line_of(text, "\n_closeloop_flags=\"", flags, sizeof(flags));
     for (i = 0; i < cli_verbs_len; i++) {
         for (j = 0; j < cli_verbs_count(cli_verbs[i].opts); j++) {
             const struct cli_opt *o = &cli_verbs[i].opts[j];
@@ -140,7 +220,9 @@ static void test_cli_complete__flags_are_exactly_the_flags(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_cli_complete__committed_script_is_current),
+        cmocka_unit_test(test_cli_complete__committed_scripts_are_current),
+        cmocka_unit_test(test_cli_complete__kinds_come_from_the_table),
+        cmocka_unit_test(test_cli_complete__scripts_fetch_what_the_table_says),
         cmocka_unit_test(test_cli_complete__every_verb_and_option),
         cmocka_unit_test(test_cli_complete__flags_are_exactly_the_flags),
     };
