@@ -52,11 +52,26 @@ UNIT_SRCS := $(wildcard tests/unit/*/test_*.c)
 UNIT_BINS := $(foreach t,$(UNIT_SRCS),$(OUT)/tests/$(basename $(notdir $(t))))
 
 .PHONY: all run test unit integration bench install clean format format-check deps debug fuzz \
-        completion unit-bins
-all: $(BINDIR)/closeloopd $(BINDIR)/closeloop
+        completion unit-bins man
+MAN_PAGES := $(OUT)/man/closeloop.1 $(OUT)/man/closeloopd.8 $(OUT)/man/closeloopd.ini.5
+
+all: $(BINDIR)/closeloopd $(BINDIR)/closeloop $(MAN_PAGES)
 
 debug:
 	$(MAKE) BUILD=debug all
+
+# The man pages are written by the programs from the tables --help comes from.
+$(OUT)/man/closeloop.1: $(BINDIR)/closeloop
+	@mkdir -p $(dir $@)
+	$(Q)$(BINDIR)/closeloop __man > $@.tmp && mv $@.tmp $@
+
+$(OUT)/man/closeloopd.8: $(BINDIR)/closeloopd
+	@mkdir -p $(dir $@)
+	$(Q)$(BINDIR)/closeloopd man 8 > $@.tmp && mv $@.tmp $@
+
+$(OUT)/man/closeloopd.ini.5: $(BINDIR)/closeloopd
+	@mkdir -p $(dir $@)
+	$(Q)$(BINDIR)/closeloopd man 5 > $@.tmp && mv $@.tmp $@
 
 # The migrations and the SQL function files are compiled into the daemon.
 SQL_FILES := $(sort $(wildcard sql/*.sql))
@@ -149,15 +164,34 @@ test: deps
 
 unit-bins: $(UNIT_BINS)
 
+man: $(MAN_PAGES)
+
 bench: deps
 	$(MAKE) all
 	@sh tests/bench/run.sh
 
+# PREFIX/bin: both programs; PREFIX/share/man: their pages; bash and zsh completion where
+# bash-completion and zsh look under PREFIX; the systemd unit (pointing at PREFIX/bin) in
+# PREFIX/lib/systemd/system; the sample config and the SQL under PREFIX/share.
+MAN_DIR  = $(DESTDIR)$(PREFIX)/share/man
+UNIT_DIR = $(DESTDIR)$(PREFIX)/lib/systemd/system
+
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/closeloop/sql
-	install -m 0755 closeloopd closeloop $(DESTDIR)$(PREFIX)/bin/
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/closeloop/sql/functions \
+		$(MAN_DIR)/man1 $(MAN_DIR)/man5 $(MAN_DIR)/man8 $(UNIT_DIR) \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions \
+		$(DESTDIR)$(PREFIX)/share/zsh/site-functions $(DESTDIR)$(PREFIX)/share/doc/closeloop
+	install -m 0755 $(BINDIR)/closeloopd $(BINDIR)/closeloop $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 $(OUT)/man/closeloop.1 $(MAN_DIR)/man1/
+	install -m 0644 $(OUT)/man/closeloopd.ini.5 $(MAN_DIR)/man5/
+	install -m 0644 $(OUT)/man/closeloopd.8 $(MAN_DIR)/man8/
+	install -m 0644 contrib/closeloop.bash-completion \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/closeloop
+	install -m 0644 contrib/_closeloop $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_closeloop
+	sed 's|/usr/local/bin/|$(PREFIX)/bin/|g' contrib/closeloopd.service > $(UNIT_DIR)/closeloopd.service
+	chmod 0644 $(UNIT_DIR)/closeloopd.service
+	install -m 0644 contrib/closeloopd.ini.example $(DESTDIR)$(PREFIX)/share/doc/closeloop/
 	install -m 0644 sql/*.sql $(DESTDIR)$(PREFIX)/share/closeloop/sql/
-	install -d $(DESTDIR)$(PREFIX)/share/closeloop/sql/functions
 	install -m 0644 sql/functions/*.sql $(DESTDIR)$(PREFIX)/share/closeloop/sql/functions/
 
 FORMAT_FILES = $(wildcard src/*/*.c include/closeloop/*/*.h tests/unit/*/*.c tests/fuzz/*.c \

@@ -12,6 +12,7 @@
 #include "closeloop/cli/cli_figures.h"
 #include "closeloop/cli/cli_help.h"
 #include "closeloop/cli/cli_http.h"
+#include "closeloop/cli/cli_man.h"
 #include "closeloop/cli/cli_page.h"
 #include "closeloop/cli/cli_render.h"
 #include "closeloop/cli/cli_sync.h"
@@ -588,6 +589,10 @@ int cli_cmd_run(int argc, char *const *argv, const struct cli_cmd_io *io)
         return completion(io, argc, argv);
     if (strcmp(argv[1], "__complete") == 0)
         return complete_values(io, argc, argv);
+    if (strcmp(argv[1], "__man") == 0 && argc == 2) {
+        cli_man_page(io->out, cli_verbs, cli_verbs_len);
+        return fflush(io->out) == 0 ? CLI_API_EXIT_OK : CLI_API_EXIT_SERVICE;
+    }
     rc = cli_args_parse(&args, argc, argv, cli_verbs, cli_verbs_len, &err);
 
     if (args.version) {

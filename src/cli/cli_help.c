@@ -7,15 +7,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char globals[] =
-    "global options (allowed anywhere):\n"
-    "  --url URL      service URL; else CLOSELOOP_URL, the config file, " CLI_CONF_DEFAULT_URL "\n"
-    "  --token TOKEN  API token; else CLOSELOOP_TOKEN, the config file\n"
-    "  --json         print the server's JSON instead of tables\n"
-    "  --help, -h     help for the command, group or verb it follows\n"
-    "  --version      print the version\n";
+/* clang-format off */
+const struct cli_opt cli_help_globals[] = {
+    {"url", "URL", "service URL; else CLOSELOOP_URL, the config file, " CLI_CONF_DEFAULT_URL,
+     CLI_VAL_TEXT, CLI_TO_LOCAL, NULL, false},
+    {"token", "TOKEN", "API token; else CLOSELOOP_TOKEN, the config file", CLI_VAL_TEXT,
+     CLI_TO_LOCAL, NULL, false},
+    {"json", NULL, "print the server's JSON instead of tables", CLI_VAL_FLAG, CLI_TO_LOCAL, NULL,
+     false},
+    {"help", NULL, "help for the command, group or verb it follows (also -h)", CLI_VAL_FLAG,
+     CLI_TO_LOCAL, NULL, false},
+    {"version", NULL, "print the version", CLI_VAL_FLAG, CLI_TO_LOCAL, NULL, false},
+    {NULL, NULL, NULL, CLI_VAL_FLAG, CLI_TO_LOCAL, NULL, false}};
+/* clang-format on */
 
-static const char settings[] =
+const char cli_help_settings[] =
     "config file: $CLOSELOOP_CONFIG or ~/.config/closeloop/config, lines 'url = ...' and\n"
     "'token = ...'. Flags beat the environment, which beats the file.\n"
     "exit codes: 0 ok; 1 rejected by the server, or a github doctor check failed;\n"
@@ -147,9 +153,9 @@ void cli_help_top(FILE *out, const struct cli_verb *verbs, size_t n)
     list_verbs(out, verbs, n, NULL);
     fputs("  help [GROUP [VERB]]  this text, a group's verbs, or one verb's options\n", out);
     fputs("  completion bash|zsh  print the bash or zsh completion script\n\n", out);
-    fputs(globals, out);
+    list_opts(out, "global options (allowed anywhere)", cli_help_globals, true);
     fputs("\n", out);
-    fputs(settings, out);
+    fputs(cli_help_settings, out);
     fputs("\nsee 'closeloop <group> <verb> --help' for each verb's arguments and options.\n", out);
 }
 

@@ -6,6 +6,7 @@
 #include "closeloop/db/db.h"
 #include "closeloop/util/log.h"
 #include "closeloop/db/migrate.h"
+#include "closeloop/daemon/daemon_doc.h"
 #include "closeloop/daemon/server.h"
 #include "closeloop/sync/registry.h"
 #include "closeloop/util/version.h"
@@ -18,30 +19,6 @@
 #define DEFAULT_CONFIG "/etc/closeloop/closeloopd.ini"
 
 enum exit_code { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
-
-static const char usage_text[] =
-    "usage: closeloopd [options] [verb]\n"
-    "\n"
-    "verbs:\n"
-    "  serve                       run the service (the default)\n"
-    "  migrate                     apply database migrations and exit\n"
-    "  token create --name N --scope read|write|admin\n"
-    "                              create an API token; prints it once on stdout\n"
-    "  token list                  list tokens (never their values)\n"
-    "  token revoke ID|NAME        revoke a token\n"
-    "  check-config                validate and print the configuration\n"
-    "\n"
-    "options:\n"
-    "  --config FILE               INI file (default $CLOSELOOP_CONFIG or " DEFAULT_CONFIG
-    " if present)\n"
-    "  --listen HOST:PORT          where to serve HTTP (CLOSELOOP_LISTEN)\n"
-    "  --database-url URL          PostgreSQL connection string (CLOSELOOP_DATABASE_URL)\n"
-    "  --log-level LEVEL           error, warn, info or debug (CLOSELOOP_LOG_LEVEL)\n"
-    "  -h, --help                  this text\n"
-    "  --version                   print the version\n"
-    "\n"
-    "Every config key can be set as CLOSELOOP_<KEY>; flags beat the environment, which\n"
-    "beats the file. See contrib/closeloopd.ini.example for the keys.\n";
 
 struct args {
     const char *config;
@@ -58,6 +35,23 @@ static int usage_needs_value(const char *flag)
     return EXIT_USAGE;
 }
 
+/* "closeloopd man 8|5": a man page, which needs no configuration. */
+static int verb_man(int argc, char **argv)
+{
+    size_t n = 0;
+    const struct conf_tracker *const *trackers = registry_conf(&n);
+
+    if (argc == 2 && strcmp(argv[1], "8") == 0)
+        daemon_doc_man8(stdout, DEFAULT_CONFIG);
+    else if (argc == 2 && strcmp(argv[1], "5") == 0)
+        daemon_doc_man5(stdout, DEFAULT_CONFIG, trackers, n);
+    else {
+        fputs("closeloopd: usage: closeloopd man 8|5\n", stderr);
+        return EXIT_USAGE;
+    }
+    return fflush(stdout) == 0 ? EXIT_OK : EXIT_FAIL;
+}
+
 /* Splits global options from the verb. Returns -1 to continue, else an exit code. */
 static int args_parse(struct args *a, int argc, char **argv)
 {
@@ -72,7 +66,7 @@ static int args_parse(struct args *a, int argc, char **argv)
         bool known = false;
 
         if (strcmp(s, "-h") == 0 || strcmp(s, "--help") == 0) {
-            fputs(usage_text, stdout);
+            daemon_doc_usage(stdout, DEFAULT_CONFIG);
             return EXIT_OK;
         }
         if (strcmp(s, "--version") == 0) {
@@ -212,6 +206,10 @@ int main(int argc, char **argv)
 
     if (rc >= 0)
         goto cleanup;
+    if (a.nrest >= 1 && strcmp(a.rest[0], "man") == 0) {
+        rc = verb_man(a.nrest, a.rest);
+        goto cleanup;
+    }
     rc = load_conf(&c, &a, &err);
     if (rc == CL_OK && log_level_parse(&lvl, c->log_level) == CL_OK)
         log_max_level = lvl;

@@ -651,3 +651,25 @@ void conf_print(const struct conf *c, FILE *out)
     for (i = 0; (int)i < c->nconns; i++)
         conf_print_conn(&c->conns[i], out);
 }
+
+size_t conf_doc_list(struct conf_doc *out, size_t max, bool conn)
+{
+    static const char *const types[] = {[CONF_STR] = "text",
+                                        [CONF_LONG] = "integer",
+                                        [CONF_DOUBLE] = "number",
+                                        [CONF_LEVEL] = "level"};
+    const struct conf_param *t = conn ? conf_conn_params : conf_params;
+    size_t n = conn ? CL_ARRAY_LEN(conf_conn_params) : CL_ARRAY_LEN(conf_params);
+    size_t i;
+
+    for (i = 0; i < n && i < max; i++) {
+        out[i].key = t[i].key;
+        out[i].type = types[t[i].type];
+        out[i].def = t[i].def;
+        out[i].min = t[i].min;
+        out[i].max = t[i].max;
+        out[i].reloadable = t[i].reloadable;
+        out[i].secret = t[i].secret;
+    }
+    return n;
+}

@@ -10,6 +10,12 @@
 
 #define CLI_HELP_COMPLETION_USAGE "usage: closeloop completion bash|zsh"
 
+/* The global options (--url, --token, --json, --help, --version), ended by a NULL name. */
+extern const struct cli_opt cli_help_globals[];
+
+/* Where the settings come from and the exit codes: lines of plain text. */
+extern const char cli_help_settings[];
+
 /* What a bare "closeloop" prints (on stderr): the groups, the most used verbs and where
  * to read more. */
 void cli_help_short(FILE *out, const struct cli_verb *verbs, size_t n);

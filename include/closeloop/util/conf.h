@@ -108,6 +108,20 @@ void conf_apply_reloadable(struct conf *to, const struct conf *from);
 /* Prints every key and value; secrets are shown as "(set)". */
 void conf_print(const struct conf *c, FILE *out);
 
+/* One key of the tables, as documentation sees it (the man page closeloopd.ini(5)). */
+struct conf_doc {
+    const char *key;
+    const char *type; /* "text", "integer", "number" or "level" */
+    const char *def;  /* default, "" for none */
+    double min, max;  /* bounds of a number; both 0 for text */
+    bool reloadable;  /* SIGHUP applies it */
+    bool secret;      /* never printed nor logged */
+};
+
+/* Fills out[0..max) with closeloopd's own keys (conn false) or with the neutral keys every
+ * tracker connection has (conn true), in table order; returns how many there are. */
+size_t conf_doc_list(struct conf_doc *out, size_t max, bool conn);
+
 /* Splits "host:port" or "[v6]:port"; *host_out is heap-allocated on success. */
 int conf_split_listen(char **host_out, int *port_out, const char *listen, struct cl_err *err);
 

@@ -1,0 +1,264 @@
+#include "closeloop/daemon/daemon_doc.h"
+
+#include "closeloop/util/cl.h"
+#include "closeloop/util/roff.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define KEYS_MAX 64 /* keys of one table, more than conf.c has */
+
+const struct daemon_doc_item daemon_doc_verbs[] = {
+    {"serve", NULL, "run the service (the default)"},
+    {"migrate", NULL, "apply database migrations and exit"},
+    {"token create", "--name N --scope read|write|admin",
+     "create an API token; prints it once on stdout"},
+    {"token list", NULL, "list tokens (never their values)"},
+    {"token revoke", "ID|NAME", "revoke a token"},
+    {"check-config", NULL, "validate and print the configuration"},
+    {"man", "8|5", "print the man page closeloopd(8) or closeloopd.ini(5)"},
+    {NULL, NULL, NULL},
+};
+
+const struct daemon_doc_item daemon_doc_flags[] = {
+    {"--config", "FILE", "INI file (default $CLOSELOOP_CONFIG, else the default file if present)"},
+    {"--listen", "HOST:PORT", "where to serve HTTP (CLOSELOOP_LISTEN)"},
+    {"--database-url", "URL", "PostgreSQL connection string (CLOSELOOP_DATABASE_URL)"},
+    {"--log-level", "LEVEL", "error, warn, info or debug (CLOSELOOP_LOG_LEVEL)"},
+    {"-h, --help", NULL, "this text"},
+    {"--version", NULL, "print the version"},
+    {NULL, NULL, NULL},
+};
+
+/* What each key means; a unit test checks every key of the tables has a line here. */
+static const struct {
+    const char *key;
+    const char *help;
+} key_help[] = {
+    {"database_url", "PostgreSQL connection string (libpq URL or key=value); required, never "
+                     "logged. Prefer CLOSELOOP_DATABASE_URL from a root-only environment file."},
+    {"listen", "where to serve HTTP: HOST:PORT, or [V6]:PORT"},
+    {"pool_size", "PostgreSQL connections in the pool"},
+    {"max_body", "largest request body in bytes; a larger one is answered 413"},
+    {"max_connections", "inbound HTTP connections open at once"},
+    {"read_timeout", "seconds a request's headers and body may take to arrive; slower "
+                     "connections are closed"},
+    {"request_timeout", "seconds one request may take before it is answered 503"},
+    {"shutdown_timeout", "seconds SIGTERM or SIGINT waits for requests in flight"},
+    {"token_cache_ttl", "seconds a checked API token is trusted without a query (a revoked "
+                        "token may work this long); 0 checks every request"},
+    {"log_level", "error, warn, info or debug"},
+    {"inbox_retention", "seconds a processed webhook delivery is kept (dead letters: 30 days "
+                        "longer)"},
+    {"sync_stale_after", "/readyz fails when a scope was not reconciled within this many "
+                         "seconds"},
+    {"conn.webhook_secret", "the secret the tracker signs its webhook deliveries with"},
+    {"conn.scopes", "comma list of what this connection serves (GitHub owners, Jira project "
+                    "keys); empty: everything no other connection claims"},
+    {"conn.poll_interval", "seconds between two reconciliations of a scope"},
+    {"conn.write_interval", "minimum seconds between two mutating requests"},
+    {"conn.timeout", "seconds one request to the tracker may take"},
+    {"github.api_url", "the API's root; https://HOST/api/v3 for GitHub Enterprise Server"},
+    {"github.token", "a token (fine-grained: Issues read and write on the managed "
+                     "repositories); or use a GitHub App"},
+    {"github.app_id", "the GitHub App's id (Issues: read and write, Metadata: read)"},
+    {"github.app_key_file", "the App's private key file (PEM), not readable by others"},
+    {"github.app_installation_id", "the App's installation id"},
+    {"jira.site", "the site: https://acme.atlassian.net, or https://jira.corp[/context]"},
+    {"jira.flavour", "cloud, or dc for Data Center"},
+    {"jira.email", "cloud: the account's e-mail"},
+    {"jira.api_token", "cloud: the account's API token (Basic auth)"},
+    {"jira.pat", "dc: a personal access token (Bearer)"},
+    {"jira.issue_type", "the issue type of new issues when the scope names none"},
+    {"jira.wont_do", "the resolution, or status, that means won't do"},
+    {"jira.create_fields", "JSON of extra fields for new issues, per project: "
+                           "{\"OPS\": {\"customfield_10050\": ...}}"},
+};
+
+const char *daemon_doc_key_help(const char *key)
+{
+    size_t i;
+
+    for (i = 0; i < CL_ARRAY_LEN(key_help); i++) {
+        if (strcmp(key_help[i].key, key) == 0)
+            return key_help[i].help;
+    }
+    return NULL;
+}
+
+static void usage_items(FILE *out, const struct daemon_doc_item *items)
+{
+    char left[64];
+    size_t i;
+
+    for (i = 0; items[i].name != NULL; i++) {
+        snprintf(left, sizeof(left), "%s%s%s", items[i].name, items[i].args != NULL ? " " : "",
+                 items[i].args != NULL ? items[i].args : "");
+        if (strlen(left) > 26)
+            fprintf(out, "  %s\n  %-26s  %s\n", left, "", items[i].help);
+        else
+            fprintf(out, "  %-26s  %s\n", left, items[i].help);
+    }
+}
+
+void daemon_doc_usage(FILE *out, const char *default_config)
+{
+    fputs("usage: closeloopd [options] [verb]\n\nverbs:\n", out);
+    usage_items(out, daemon_doc_verbs);
+    fputs("\noptions:\n", out);
+    usage_items(out, daemon_doc_flags);
+    fprintf(out,
+            "\nThe default config file is %s. Every config key can be set as\n"
+            "CLOSELOOP_<KEY>; flags beat the environment, which beats the file. See\n"
+            "closeloopd.ini(5) (closeloopd man 5) for the keys.\n",
+            default_config);
+}
+
+static void man_items(FILE *out, const struct daemon_doc_item *items)
+{
+    size_t i;
+
+    for (i = 0; items[i].name != NULL; i++)
+        roff_item(out, items[i].name, items[i].args, items[i].help);
+}
+
+static const char man8_tail[] =
+    ".SH SIGNALS\n"
+    ".TP\n.BR SIGTERM \", \" SIGINT\n"
+    "stop accepting, finish the requests in flight (\\fBshutdown_timeout\\fR), exit 0\n"
+    ".TP\n.B SIGHUP\n"
+    "re-read the file and the environment and apply the keys that may change while running\n"
+    ".SH EXIT STATUS\n"
+    ".TP\n.B 0\nit worked\n"
+    ".TP\n.B 1\na failure; the message is on stderr\n"
+    ".TP\n.B 2\na usage or configuration error\n"
+    ".SH SEE ALSO\n"
+    ".BR closeloopd.ini (5),\n"
+    ".BR closeloop (1)\n";
+
+void daemon_doc_man8(FILE *out, const char *default_config)
+{
+    roff_head(out, "closeloopd", "8", "closeloop manual",
+              "the closeloop service: postmortem follow-up actions, synced with GitHub and "
+              "Jira");
+    fputs(".SH SYNOPSIS\n.B closeloopd\n[\\fIoptions\\fR] [\\fIverb\\fR]\n", out);
+    roff_section(out, "DESCRIPTION");
+    roff_text(out, "closeloopd serves the closeloop JSON API over HTTP, keeps incidents and "
+                   "their actions in PostgreSQL, and syncs actions with GitHub and Jira issues. "
+                   "Its verbs also migrate the database and manage API tokens.");
+    fputc('\n', out);
+    roff_section(out, "VERBS");
+    man_items(out, daemon_doc_verbs);
+    roff_section(out, "OPTIONS");
+    man_items(out, daemon_doc_flags);
+    roff_section(out, "ENVIRONMENT");
+    roff_item(out, "CLOSELOOP_CONFIG", NULL, "the config file, when --config is not given");
+    roff_item(out, "CLOSELOOP_<KEY>", NULL,
+              "any key of closeloopd.ini(5), e.g. CLOSELOOP_DATABASE_URL; flags beat the "
+              "environment, which beats the file");
+    roff_section(out, "FILES");
+    roff_item(out, default_config, NULL,
+              "the config file read when neither --config nor CLOSELOOP_CONFIG names another "
+              "(if it exists)");
+    fputs(man8_tail, out);
+}
+
+/* "integer 1..64, default 8; reloadable" for one key. */
+static void key_facts(FILE *out, const struct conf_doc *d)
+{
+    fprintf(out, ".br\n%s", d->type);
+    if (d->min != 0 || d->max != 0)
+        fprintf(out, " %.15g..%.15g", d->min, d->max);
+    if (d->def[0] != '\0') {
+        fputs("; default \\fB", out);
+        roff_text(out, d->def);
+        fputs("\\fR", out);
+    }
+    fputs(d->reloadable ? "; SIGHUP applies it" : "; read at start", out);
+    fputs(d->secret ? "; secret: never printed nor logged\n" : "\n", out);
+}
+
+/* Every key of a table: name (prefix + key), what it means, its type and default. */
+static void key_items(FILE *out, bool conn, const char *prefix)
+{
+    struct conf_doc docs[KEYS_MAX];
+    size_t n = conf_doc_list(docs, KEYS_MAX, conn);
+    char name[96];
+    char look[96];
+    size_t i;
+
+    for (i = 0; i < n && i < KEYS_MAX; i++) {
+        snprintf(name, sizeof(name), "%s%s", prefix, docs[i].key);
+        snprintf(look, sizeof(look), "%s%s", conn ? "conn." : "", docs[i].key);
+        roff_item(out, name, NULL,
+                  daemon_doc_key_help(look) ? daemon_doc_key_help(look) : "(undocumented)");
+        key_facts(out, &docs[i]);
+    }
+}
+
+static void tracker_items(FILE *out, const struct conf_tracker *t)
+{
+    char name[96];
+    char look[96];
+    char upper[32];
+    const char *help;
+    size_t i;
+
+    for (i = 0; t->name[i] != '\0' && i + 1 < sizeof(upper); i++)
+        upper[i] = (char)toupper((unsigned char)t->name[i]);
+    upper[i] = '\0';
+    fprintf(out, ".SS %s\n", t->name);
+    fprintf(out, "Keys of a %s connection: \\fB%s_\\fR\\fIkey\\fR for the default one (\\fB",
+            t->name, t->name);
+    fprintf(out,
+            "CLOSELOOP_%s_\\fR\\fIKEY\\fR), \\fIkey\\fR inside a \\fB[%s.\\fR\\fINAME\\fR\\fB]"
+            "\\fR section for another. The neutral keys above, and:\n",
+            upper, t->name);
+    for (i = 0; i < t->nkeys; i++) {
+        snprintf(name, sizeof(name), "%s_%s", t->name, t->keys[i].key);
+        snprintf(look, sizeof(look), "%s.%s", t->name, t->keys[i].key);
+        help = daemon_doc_key_help(look);
+        roff_item(out, name, NULL, help != NULL ? help : "(undocumented)");
+        fputs(".br\ntext", out);
+        if (t->keys[i].def[0] != '\0') {
+            fputs("; default \\fB", out);
+            roff_text(out, t->keys[i].def);
+            fputs("\\fR", out);
+        }
+        fputs(t->keys[i].secret ? "; secret: never printed nor logged\n" : "\n", out);
+    }
+}
+
+static const char man5_format[] =
+    ".SH FORMAT\n"
+    "Lines \\fIkey\\fR \\fB=\\fR \\fIvalue\\fR; lines starting with \\fB#\\fR or \\fB;\\fR are "
+    "comments, as is a \\fB;\\fR after a value. The keys of closeloopd stand first or in a "
+    "\\fB[closeloopd]\\fR section; a \\fB[\\fR\\fItracker\\fR\\fB.\\fR\\fINAME\\fR\\fB]\\fR "
+    "section adds a connection to a tracker. Every key can also be set as "
+    "\\fBCLOSELOOP_\\fR\\fIKEY\\fR in the environment, and some by a flag of closeloopd(8); "
+    "flags beat the environment, which beats the file. A file that holds a secret must not "
+    "be readable by every user. Check a file with \\fBcloseloopd \\-\\-config\\fR \\fIFILE\\fR "
+    "\\fBcheck\\-config\\fR.\n";
+
+void daemon_doc_man5(FILE *out, const char *default_config,
+                     const struct conf_tracker *const *trackers, size_t n)
+{
+    size_t i;
+
+    roff_head(out, "closeloopd.ini", "5", "closeloop manual", "closeloopd's configuration file");
+    fputs(".SH SYNOPSIS\n", out);
+    roff_text(out, default_config);
+    fputc('\n', out);
+    fputs(man5_format, out);
+    roff_section(out, "KEYS");
+    key_items(out, false, "");
+    roff_section(out, "TRACKER CONNECTIONS");
+    roff_text(out, "Every connection, whatever its tracker, has these keys (with the tracker's "
+                   "prefix for its default connection, e.g. github_scopes):");
+    fputc('\n', out);
+    key_items(out, true, "");
+    for (i = 0; i < n; i++)
+        tracker_items(out, trackers[i]);
+    fputs(".SH SEE ALSO\n.BR closeloopd (8),\n.BR closeloop (1)\n", out);
+}
