@@ -132,7 +132,7 @@ static int cmd_list(struct ctx *c, struct cl_err *err)
         rc = cli_render_list_as(c->io->out, c->args->verb->res, items, c->today,
                                 strcmp(format, "csv") == 0 ? CLI_RENDER_CSV : CLI_RENDER_MARKDOWN);
     else if (rc == CL_OK)
-        rc = cli_render_list(c->io->out, c->args->verb->res, items, c->io->color, c->today,
+        rc = cli_render_list(c->io->out, c->args->verb->res, items, c->io->color, c->today, c->now,
                              c->io->width);
     json_decref(items);
     free(path);
@@ -174,7 +174,8 @@ static int render_answer(struct ctx *c, const json_t *obj)
     case CLI_RES_FIGURES:
         break;
     }
-    return cli_render_object(out, c->args->verb->res, obj, c->io->color, c->today, c->io->width);
+    return cli_render_object(out, c->args->verb->res, obj, c->io->color, c->today, c->now,
+                             c->io->width);
 }
 
 /* A doctor answer, then the verdict: failed checks exit 1, whatever the output format. The
@@ -247,11 +248,11 @@ static int print_incident(struct ctx *c, json_t *incident, json_t *actions)
 
     if (c->args->json)
         return print_incident_json(c, incident, actions);
-    rc = cli_render_object(c->io->out, CLI_RES_INCIDENT, incident, c->io->color, c->today,
+    rc = cli_render_object(c->io->out, CLI_RES_INCIDENT, incident, c->io->color, c->today, c->now,
                            c->io->width);
     fputc('\n', c->io->out);
     if (rc == CL_OK)
-        rc = cli_render_list(c->io->out, CLI_RES_ACTION, actions, c->io->color, c->today,
+        rc = cli_render_list(c->io->out, CLI_RES_ACTION, actions, c->io->color, c->today, c->now,
                              c->io->width);
     return rc;
 }

@@ -382,3 +382,49 @@ int cli_date_read_time(char *buf, size_t len, const char **why, const char *s)
              labs(off) / 3600, labs(off) % 3600 / 60);
     return CL_OK;
 }
+
+/* "2h ago" for seconds before now ("0s ago" for a time ahead of the clock). */
+static void ago(char *buf, size_t len, long seconds)
+{
+    char span[24];
+
+    cli_date_span_words(span, sizeof(span), seconds);
+    snprintf(buf, len, "%s ago", span);
+}
+
+/* The local time tm as `how` shows it; false when it does not fit. */
+static bool local_words(char *buf, size_t len, const struct tm *tm, enum cli_date_when how)
+{
+    switch (how) {
+    case CLI_DATE_WHEN_DAY:
+        return strftime(buf, len, "%Y-%m-%d", tm) > 0;
+    case CLI_DATE_WHEN_CELL:
+        return strftime(buf, len, "%Y-%m-%d %H:%M", tm) > 0;
+    case CLI_DATE_WHEN_FULL:
+        return strftime(buf, len, "%Y-%m-%d %H:%M %Z", tm) > 0;
+    }
+    return false;
+}
+
+bool cli_date_when(char *buf, size_t len, const char *s, long now, enum cli_date_when how)
+{
+    char local[48];
+    char rel[32];
+    long t;
+    time_t tt;
+    struct tm tm;
+
+    if (cli_date_parse_time(&t, s) != CL_OK)
+        return false;
+    tt = (time_t)t;
+    if (localtime_r(&tt, &tm) == NULL || !local_words(local, sizeof(local), &tm, how))
+        return false;
+    ago(rel, sizeof(rel), now - t);
+    if (how == CLI_DATE_WHEN_DAY)
+        snprintf(buf, len, "%s", local);
+    else if (how == CLI_DATE_WHEN_FULL)
+        snprintf(buf, len, "%s (%s)", local, rel);
+    else
+        snprintf(buf, len, "%s %8s", local, now - t < 100L * 86400 ? rel : "");
+    return true;
+}

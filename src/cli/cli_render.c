@@ -8,16 +8,24 @@
 #include <string.h>
 
 enum fmt {
-    F_PLAIN,    /* strings as they are, other JSON compactly, null as "-" */
-    F_DAY,      /* the date part of a timestamp */
-    F_STATUS,   /* coloured by status */
-    F_DUE,      /* "3d overdue"; closed actions show the date itself */
-    F_DUE_FULL, /* "2024-05-01 (3d overdue)" */
-    F_OWNER,    /* "alice", or "alice (inactive)" */
-    F_BOOL,     /* yes / no */
-    F_OPEN,     /* open + in_progress + blocked of an action-count object */
-    F_COUNTS,   /* "2 open, 1 done" of an action-count object */
-    F_DETAIL    /* a report's detail object: "days late 3, owner left" */
+    F_PLAIN,     /* strings as they are, other JSON compactly, null as "-" */
+    F_DAY,       /* the local date of a timestamp */
+    F_WHEN,      /* a timestamp, local, with how long ago: a fixed-width cell */
+    F_WHEN_FULL, /* a timestamp, local with its zone, and how long ago */
+    F_STATUS,    /* coloured by status */
+    F_DUE,       /* "3d overdue"; closed actions show the date itself */
+    F_DUE_FULL,  /* "2024-05-01 (3d overdue)" */
+    F_OWNER,     /* "alice", or "alice (inactive)" */
+    F_BOOL,      /* yes / no */
+    F_OPEN,      /* open + in_progress + blocked of an action-count object */
+    F_COUNTS,    /* "2 open, 1 done" of an action-count object */
+    F_DETAIL     /* a report's detail object: "days late 3, owner left" */
+};
+
+/* What times are shown against. */
+struct clock {
+    long today; /* days since 1970-01-01, local */
+    long now;   /* seconds since the epoch */
 };
 
 struct col {
@@ -34,7 +42,7 @@ struct view {
 
 /* clang-format off */
 #define END {NULL, NULL, F_PLAIN}
-#define TIMES {"created", "created_at", F_PLAIN}, {"updated", "updated_at", F_PLAIN}
+#define TIMES {"created", "created_at", F_WHEN_FULL}, {"updated", "updated_at", F_WHEN_FULL}
 /* clang-format on */
 
 static const struct col team_list[] = {{"NAME", "name", F_PLAIN},
@@ -76,8 +84,8 @@ static const struct col incident_list[] = {{"KEY", "key", F_PLAIN},
 static const struct col incident_show[] = {{"key", "key", F_PLAIN},
                                            {"title", "title", F_PLAIN},
                                            {"severity", "severity", F_PLAIN},
-                                           {"started", "started_at", F_PLAIN},
-                                           {"resolved", "resolved_at", F_PLAIN},
+                                           {"started", "started_at", F_WHEN_FULL},
+                                           {"resolved", "resolved_at", F_WHEN_FULL},
                                            {"facilitator", "facilitator", F_PLAIN},
                                            {"postmortem", "postmortem_url", F_PLAIN},
                                            {"github", "github_repo", F_PLAIN},
@@ -110,9 +118,9 @@ static const struct col action_show[] = {{"id", "id", F_PLAIN},
                                          {"due", "due_on", F_DUE_FULL},
                                          {"version", "version", F_PLAIN},
                                          TIMES,
-                                         {"closed", "closed_at", F_PLAIN},
+                                         {"closed", "closed_at", F_WHEN_FULL},
                                          END};
-static const struct col event_list[] = {{"AT", "at", F_PLAIN},
+static const struct col event_list[] = {{"AT", "at", F_WHEN},
                                         {"SOURCE", "source", F_PLAIN},
                                         {"ACTOR", "actor", F_PLAIN},
                                         {"FIELD", "field", F_PLAIN},
@@ -249,6 +257,17 @@ static char *counts(const json_t *v)
     return out;
 }
 
+/* A timestamp as the viewer sees it (cli_date_when()); anything else as it came. */
+static char *when(const json_t *v, long now, enum cli_date_when how)
+{
+    const char *s = json_string_value(v);
+    char buf[64];
+
+    if (s != NULL && cli_date_when(buf, sizeof(buf), s, now, how))
+        return cl_strdup(buf);
+    return plain(v);
+}
+
 /* A report's detail, {"days_late": 3, "owner_left": true}: "days late 3, owner left";
  * false and null members are left out; "-" when nothing is left. */
 static char *detail(const json_t *v)
@@ -268,8 +287,10 @@ static char *detail(const json_t *v)
         for (i = 0; name[i] != '\0'; i++)
             name[i] = name[i] == '_' ? ' ' : name[i];
         val = json_is_true(m) ? cl_strdup("") : plain(m);
-        if (json_is_string(m) && strlen(val) > 10 && val[10] == 'T')
-            val[10] = '\0'; /* a time: its day */
+        if (json_is_string(m) && strlen(val) > 10 && val[10] == 'T') {
+            free(val);
+            val = when(m, 0, CLI_DATE_WHEN_DAY); /* a time: its local day */
+        }
         next = cl_asprintf("%s%s%s%s%s", s, *s != '\0' ? ", " : "", name, *val != '\0' ? " " : "",
                            val);
         free(name);
@@ -283,22 +304,21 @@ static char *detail(const json_t *v)
     return cl_strdup("-");
 }
 
-static char *day(const json_t *v)
-{
-    const char *s = json_string_value(v);
-
-    return s != NULL && strlen(s) > 10 ? cl_strndup(s, 10) : plain(v);
-}
-
 /* The text of one cell and its colour. Caller frees. */
-static char *cell(const json_t *obj, const struct col *c, long today, enum cli_color *color)
+static char *cell(const json_t *obj, const struct col *c, const struct clock *k,
+                  enum cli_color *color)
 {
     const json_t *v = json_object_get(obj, c->field);
+    long today = k->today;
 
     *color = CLI_COLOR_NONE;
     switch (c->fmt) {
     case F_DAY:
-        return day(v);
+        return when(v, k->now, CLI_DATE_WHEN_DAY);
+    case F_WHEN:
+        return when(v, k->now, CLI_DATE_WHEN_CELL);
+    case F_WHEN_FULL:
+        return when(v, k->now, CLI_DATE_WHEN_FULL);
     case F_STATUS:
         *color = cli_render_status_color(json_string_value(v));
         return plain(v);
@@ -321,10 +341,11 @@ static char *cell(const json_t *obj, const struct col *c, long today, enum cli_c
     return plain(v);
 }
 
-static void add_cell(struct cli_table *t, const json_t *obj, const struct col *c, long today)
+static void add_cell(struct cli_table *t, const json_t *obj, const struct col *c,
+                     const struct clock *k)
 {
     enum cli_color color;
-    char *text = cell(obj, c, today, &color);
+    char *text = cell(obj, c, k, &color);
 
     cli_table_add(t, text, color);
     free(text);
@@ -340,8 +361,9 @@ static size_t ncols(const struct col *cols)
 }
 
 int cli_render_list(FILE *out, enum cli_res res, const json_t *items, bool color, long today,
-                    size_t width)
+                    long now, size_t width)
 {
+    const struct clock k = {today, now};
     const struct col *cols;
     struct cli_table *t;
     const json_t *item;
@@ -361,7 +383,7 @@ int cli_render_list(FILE *out, enum cli_res res, const json_t *items, bool color
         cli_table_add(t, cols[c].label, CLI_COLOR_NONE);
     json_array_foreach (items, i, item) {
         for (c = 0; cols[c].label != NULL; c++)
-            add_cell(t, item, &cols[c], today);
+            add_cell(t, item, &cols[c], &k);
     }
     rc = cli_table_print(t, out, color, width);
     cli_table_free(t);
@@ -408,6 +430,7 @@ void cli_render_md_field(FILE *out, const char *s)
 static void row_as(FILE *out, const struct col *cols, const json_t *item, long today,
                    enum cli_render_format format)
 {
+    const struct clock k = {today, 0};
     enum cli_color color;
     size_t c;
 
@@ -418,7 +441,9 @@ static void row_as(FILE *out, const struct col *cols, const json_t *item, long t
 
         if (full.fmt == F_DUE)
             full.fmt = format == CLI_RENDER_CSV ? F_PLAIN : F_DUE_FULL;
-        text = item != NULL ? cell(item, &full, today, &color) : cl_strdup(cols[c].label);
+        if (full.fmt == F_DAY || full.fmt == F_WHEN || full.fmt == F_WHEN_FULL)
+            full.fmt = F_PLAIN; /* times as the server wrote them: RFC 3339, for programs */
+        text = item != NULL ? cell(item, &full, &k, &color) : cl_strdup(cols[c].label);
         clean = cli_table_clean(text, false);
 
         if (format == CLI_RENDER_CSV) {
@@ -457,8 +482,9 @@ int cli_render_list_as(FILE *out, enum cli_res res, const json_t *items, long to
 }
 
 int cli_render_object(FILE *out, enum cli_res res, const json_t *obj, bool color, long today,
-                      size_t width)
+                      long now, size_t width)
 {
+    const struct clock k = {today, now};
     const struct col *cols;
     struct cli_table *t;
     char *label;
@@ -473,7 +499,7 @@ int cli_render_object(FILE *out, enum cli_res res, const json_t *obj, bool color
         label = cl_asprintf("%s:", cols[c].label);
         cli_table_add(t, label, CLI_COLOR_NONE);
         free(label);
-        add_cell(t, obj, &cols[c], today);
+        add_cell(t, obj, &cols[c], &k);
     }
     if (res == CLI_RES_ACTION)
         cli_sync_add_rows(t, json_object_get(obj, "sync"));

@@ -5,6 +5,7 @@ due date already past, and errors that name the flag and the shapes it takes."""
 import datetime
 import json
 import os
+import re
 import subprocess
 import unittest
 import zoneinfo
@@ -127,6 +128,46 @@ class CliInputTest(ServiceTestCase):
         self.assertIn("--started names a local time that does not exist in this time zone",
                       p.stderr)
         self.assertEqual(self.count_actions(), before)
+
+
+class CliTimesTest(ServiceTestCase):
+    """Times in tables and views: the viewer's zone (TZ), how long ago; --json unchanged."""
+
+    def test_incident_times_in_the_viewers_zone(self):
+        p = self.svc.cli("incident", "add", "INC-9", "--title", "t",
+                         "--started", "2026-11-18T23:30:00Z")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        tokyo = self.svc.cli("incident", "list", env={"TZ": "Asia/Tokyo"}).stdout
+        self.assertRegex(tokyo, r"(?m)^INC-9 .* 2026-11-19 ")  # already the 19th there
+        utc = self.svc.cli("incident", "list", env={"TZ": "UTC"}).stdout
+        self.assertRegex(utc, r"(?m)^INC-9 .* 2026-11-18 ")
+        show = self.svc.cli("incident", "show", "INC-9", env={"TZ": "Asia/Tokyo"}).stdout
+        self.assertRegex(show, r"started: +2026-11-19 08:30 JST \((\d+d ago|0s ago)\)\n")
+        self.assertRegex(show, r"created: +\d{4}-\d\d-\d\d \d\d:\d\d JST \(\d+s ago\)\n")
+        js = json.loads(self.svc.cli("--json", "incident", "show", "INC-9",
+                                     env={"TZ": "Asia/Tokyo"}).stdout)
+        started = datetime.datetime.fromisoformat(js["incident"]["started_at"].replace("Z",
+                                                                                       "+00:00"))
+        self.assertEqual(started, datetime.datetime(2026, 11, 18, 23, 30,
+                                                    tzinfo=datetime.timezone.utc))
+
+    def test_history_cells_have_one_width_and_say_how_long_ago(self):
+        self.assertEqual(self.svc.cli("incident", "add", "INC-8", "--title", "t").returncode, 0)
+        p = self.svc.cli("action", "add", "--incident", "INC-8", "--kind", "corrective",
+                         "--title", "x")
+        action_id = p.stdout.strip()
+        self.svc.cli("action", "edit", action_id, "--priority", "p0")
+        out = self.svc.cli("action", "history", action_id, env={"TZ": "Pacific/Auckland"}).stdout
+        rows = out.splitlines()[1:]
+        self.assertGreaterEqual(len(rows), 2)
+        now = datetime.datetime.now(zoneinfo.ZoneInfo("Pacific/Auckland"))
+        for row in rows:
+            self.assertRegex(row, r"^\d{4}-\d\d-\d\d \d\d:\d\d +\d+s ago  ")
+            self.assertEqual(row.index(" ago") + len(" ago"), 25)
+            local = datetime.datetime.strptime(row[:16], "%Y-%m-%d %H:%M")
+            self.assertLess(abs((now.replace(tzinfo=None) - local).total_seconds()), 300)
+        js = json.loads(self.svc.cli("--json", "action", "history", action_id).stdout)
+        self.assertTrue(all(re.match(r"\d{4}-\d\d-\d\dT", e["at"]) for e in js))
 
 
 def run_cli(*args):

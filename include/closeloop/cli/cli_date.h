@@ -52,6 +52,18 @@ int cli_date_parse_time(long *out, const char *s);
  * negative span counts as 0s. */
 void cli_date_span_words(char *buf, size_t len, long seconds);
 
+enum cli_date_when {
+    CLI_DATE_WHEN_DAY,  /* "2026-12-06": the local day */
+    CLI_DATE_WHEN_CELL, /* "2026-12-06 14:03   2h ago": a table cell, always 25 columns; the
+                           relative part is blank from 100 days on */
+    CLI_DATE_WHEN_FULL  /* "2026-12-06 14:03 CET (2h ago)": one object's view */
+};
+
+/* Writes the RFC 3339 timestamp s as the viewer sees it: in the local zone (TZ), and for
+ * CELL and FULL how long before now (seconds since the epoch) it was. Returns false, and
+ * leaves buf alone, when s is not such a timestamp. */
+bool cli_date_when(char *buf, size_t len, const char *s, long now, enum cli_date_when how);
+
 enum cli_due {
     CLI_DUE_NONE,    /* no due date, or one that does not parse */
     CLI_DUE_OVERDUE, /* before today */

@@ -14,15 +14,17 @@
 #include <stdio.h>
 
 /* A table of items (a JSON array of objects of kind res), with a header row; "no <res>"
- * when it is empty. today is days since 1970-01-01 (cli_date_today()). A kind without a
- * table of its own (CLI_RES_SYNC, _IMPORT, _DOCTOR: see cli_sync) prints as JSON. 0 or
- * CL_EIO. width > 0 fits the table to that many columns (cli_table_print()). */
+ * when it is empty. today is days since 1970-01-01 (cli_date_today()), now seconds since
+ * the epoch: times show in the local zone (TZ), with how long ago (cli_date_when()). A kind without
+ * a table of its own (CLI_RES_SYNC, _IMPORT, _DOCTOR: see cli_sync) prints as JSON. 0 or CL_EIO.
+ * width > 0 fits the table to that many columns (cli_table_print()). */
 int cli_render_list(FILE *out, enum cli_res res, const json_t *items, bool color, long today,
-                    size_t width);
+                    long now, size_t width);
 
 enum cli_render_format { CLI_RENDER_CSV, CLI_RENDER_MARKDOWN };
 
-/* The same table as cli_render_list() with every value in full, as CSV (RFC 4180: a header
+/* The same table as cli_render_list() with every value in full (times as the server's
+ * RFC 3339), as CSV (RFC 4180: a header
  * row, fields quoted when they hold a comma, quote or line break) or as a Markdown table
  * (| escaped). No colour. 0 or CL_EIO. */
 int cli_render_list_as(FILE *out, enum cli_res res, const json_t *items, long today,
@@ -37,7 +39,7 @@ void cli_render_md_field(FILE *out, const char *s);
  * tracker rows (cli_sync_add_rows()) and its description follows after a blank line. A kind
  * without a view prints as JSON. 0 or CL_EIO. width as for cli_render_list(). */
 int cli_render_object(FILE *out, enum cli_res res, const json_t *obj, bool color, long today,
-                      size_t width);
+                      long now, size_t width);
 
 /* v pretty-printed (2-space indent) and a newline. 0 or CL_EIO. */
 int cli_render_json(FILE *out, const json_t *v);

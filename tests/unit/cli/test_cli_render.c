@@ -22,8 +22,11 @@ static json_t *parse(const char *text)
     return v;
 }
 
-/* Renders the JSON text into a string, today being 2024-03-01, tables in `width` columns
- * (0: full values). Caller frees. */
+#define NOW_2024_03_01_1200Z 1709294400L /* the clock the views are rendered against */
+
+/* Renders the JSON text into a string, today being 2024-03-01 (12:00 UTC), tables in
+ * `width` columns (0: full values), in the zone TZ names (UTC unless a test sets it).
+ * Caller frees. */
 static char *render_in(enum what what, enum cli_res res, const char *json, bool color, size_t width)
 {
     json_t *v = parse(json);
@@ -35,9 +38,9 @@ static char *render_in(enum what what, enum cli_res res, const char *json, bool 
 
     assert_int_equal(cli_date_parse(&today, "2024-03-01"), CL_OK);
     if (what == LIST)
-        rc = cli_render_list(out, res, v, color, today, width);
+        rc = cli_render_list(out, res, v, color, today, NOW_2024_03_01_1200Z, width);
     else if (what == OBJECT)
-        rc = cli_render_object(out, res, v, color, today, width);
+        rc = cli_render_object(out, res, v, color, today, NOW_2024_03_01_1200Z, width);
     else
         rc = cli_render_json(out, v);
     assert_int_equal(rc, CL_OK);
@@ -295,6 +298,81 @@ static void test_cli_render__incidents_people_events(void **state)
     free(got);
 }
 
+static void use_zone(const char *tz)
+{
+    setenv("TZ", tz, 1);
+    tzset();
+}
+
+static const char history[] =
+    "[{\"at\":\"2024-03-01T10:00:00Z\",\"source\":\"cli\",\"actor\":\"al\",\"field\":\"a\","
+    "\"old\":null,\"new\":1},"
+    "{\"at\":\"2024-02-27T23:30:00Z\",\"source\":\"cli\",\"actor\":\"al\",\"field\":\"b\","
+    "\"old\":null,\"new\":2},"
+    "{\"at\":\"2023-01-01T00:00:00Z\",\"source\":\"cli\",\"actor\":\"al\",\"field\":\"c\","
+    "\"old\":null,\"new\":3},"
+    "{\"at\":\"2024-03-01T11:59:15Z\",\"source\":\"cli\",\"actor\":\"al\",\"field\":\"d\","
+    "\"old\":null,\"new\":4}]";
+
+/* Times in tables: local, with how long ago right-aligned, every cell as wide. */
+static void test_cli_render__times_in_the_viewers_zone_at_fixed_width(void **state)
+{
+    char *got;
+
+    (void)state;
+    use_zone("Europe/Paris");
+    got = render(LIST, CLI_RES_EVENT, history, false);
+    assert_string_equal(got, "AT                         SOURCE  ACTOR  FIELD  OLD  NEW\n"
+                             "2024-03-01 11:00   2h ago  cli     al     a      -    1\n"
+                             "2024-02-28 00:30   2d ago  cli     al     b      -    2\n"
+                             "2023-01-01 01:00           cli     al     c      -    3\n"
+                             "2024-03-01 12:59  45s ago  cli     al     d      -    4\n");
+    free(got);
+    use_zone("America/Los_Angeles"); /* the day itself moves with the zone */
+    got = render(LIST, CLI_RES_INCIDENT,
+                 "[{\"key\":\"INC-1\",\"severity\":null,\"started_at\":\"2024-02-01T03:00:00Z\","
+                 "\"resolved_at\":\"2024-07-01T06:59:00Z\",\"actions\":null,\"title\":\"x\"}]",
+                 false);
+    assert_non_null(strstr(got, "INC-1  -    2024-01-31  2024-06-30  "));
+    free(got);
+    use_zone("UTC");
+}
+
+static void test_cli_render__one_object_shows_its_zone_and_age(void **state)
+{
+    char *got;
+
+    (void)state;
+    use_zone("Europe/Paris");
+    got = render(OBJECT, CLI_RES_INCIDENT,
+                 "{\"key\":\"K\",\"started_at\":\"2024-02-28T12:00:00Z\","
+                 "\"resolved_at\":\"2023-07-01T12:00:00+02:00\",\"created_at\":\"odd\"}",
+                 false);
+    assert_non_null(strstr(got, "started:      2024-02-28 13:00 CET (2d ago)\n"));
+    assert_non_null(strstr(got, "resolved:     2023-07-01 12:00 CEST (244d ago)\n"));
+    assert_non_null(strstr(got, "created:      odd\n")); /* not a time: as it came */
+    free(got);
+    use_zone("UTC");
+}
+
+/* --format csv and markdown keep the server's RFC 3339 for programs. */
+static void test_cli_render__formats_keep_rfc3339(void **state)
+{
+    json_t *v = parse(history);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+
+    (void)state;
+    use_zone("Europe/Paris");
+    assert_int_equal(cli_render_list_as(out, CLI_RES_EVENT, v, 0, CLI_RENDER_CSV), CL_OK);
+    fclose(out);
+    assert_non_null(strstr(text, "\r\n2024-03-01T10:00:00Z,cli,al,a,-,1\r\n"));
+    free(text);
+    json_decref(v);
+    use_zone("UTC");
+}
+
 static void test_cli_render__json_is_pretty_and_unchanged(void **state)
 {
     char *got =
@@ -319,8 +397,12 @@ int main(void)
         cmocka_unit_test(test_cli_render__github_repo_of_teams_and_incidents),
         cmocka_unit_test(test_cli_render__answers_without_a_view_print_as_json),
         cmocka_unit_test(test_cli_render__incidents_people_events),
+        cmocka_unit_test(test_cli_render__times_in_the_viewers_zone_at_fixed_width),
+        cmocka_unit_test(test_cli_render__one_object_shows_its_zone_and_age),
+        cmocka_unit_test(test_cli_render__formats_keep_rfc3339),
         cmocka_unit_test(test_cli_render__json_is_pretty_and_unchanged),
     };
 
+    use_zone("UTC");
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
