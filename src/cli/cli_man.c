@@ -68,8 +68,10 @@ static void verb_tag(FILE *out, const struct cli_verb *v)
 
     fputs(".TP\n\\fBcloseloop ", out);
     roff_text(out, v->group);
-    fputc(' ', out);
-    roff_text(out, v->name);
+    if (v->name[0] != '\0') { /* "" for a group that is a command alone (dashboard) */
+        fputc(' ', out);
+        roff_text(out, v->name);
+    }
     fputs("\\fR", out);
     for (i = 0; i < cli_verbs_count(v->pos); i++) {
         fputs(" \\fI", out);

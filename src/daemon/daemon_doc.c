@@ -53,6 +53,11 @@ static const struct {
                         "longer)"},
     {"sync_stale_after", "/readyz fails when a scope was not reconciled within this many "
                          "seconds"},
+    {"figures_interval", "seconds between recomputations of the figures snapshot (the "
+                         "unfiltered and per-team figures, the dashboard's counts, the per-team "
+                         "gauges of /metrics); of several instances one computes"},
+    {"figures_window", "days of closed work the snapshot's time to close and on-time rates "
+                       "cover (the API's default days)"},
     {"conn.webhook_secret", "the secret the tracker signs its webhook deliveries with"},
     {"conn.scopes", "comma list of what this connection serves (GitHub owners, Jira project "
                     "keys); empty: everything no other connection claims"},

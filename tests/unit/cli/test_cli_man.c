@@ -56,7 +56,8 @@ static void test_cli_man__every_verb_option_and_positional(void **state)
     for (i = 0; i < cli_verbs_len; i++) {
         const struct cli_verb *v = &cli_verbs[i];
 
-        snprintf(want, sizeof(want), ".TP\n\\fBcloseloop %s %s\\fR", v->group, v->name);
+        snprintf(want, sizeof(want), ".TP\n\\fBcloseloop %s%s%s\\fR", v->group,
+                 v->name[0] != '\0' ? " " : "", v->name);
         roff_name(name, sizeof(name), "", want);
         if (strstr(text, name) == NULL)
             fail_msg("closeloop(1) lacks %s %s", v->group, v->name);
