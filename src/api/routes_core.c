@@ -14,6 +14,7 @@
 
 #define RES_DEFAULT_LIMIT 50
 #define RES_MAX_LIMIT     500
+#define RES_REASON_MAX    500 /* characters; cl_reason() in sql/functions/history.sql */
 
 static const char *const kinds[] = {"corrective", "preventive", NULL};
 static const char *const statuses[] = {"open", "in_progress", "blocked", "done", "wont_do", NULL};
@@ -64,6 +65,7 @@ static const struct valid_field action_base[] = {
     {"priority", VALID_ENUM, 0, 4, priorities},
     {"status", VALID_ENUM, VALID_UPDATE_ONLY, 16, statuses},
     {"version", VALID_INT, VALID_UPDATE_ONLY, 0, NULL},
+    {"reason", VALID_STR, VALID_UPDATE_ONLY | VALID_NONBLANK, RES_REASON_MAX, NULL},
 };
 
 struct res_spec {
@@ -146,6 +148,12 @@ static const struct valid_field verb_spec[] = {
     {"version", VALID_INT, 0, 0, NULL},
 };
 
+/* block and drop: the reason is checked by SQL (required from the API and the CLI). */
+static const struct valid_field verb_reason_spec[] = {
+    {"version", VALID_INT, 0, 0, NULL},
+    {"reason", VALID_STR, VALID_NONBLANK, RES_REASON_MAX, NULL},
+};
+
 /* ---- SQL ---- */
 
 static const struct db_stmt sql_team_get = {"team_get",
@@ -189,9 +197,10 @@ static const struct db_stmt sql_action_get = {
 static const struct db_stmt sql_action_create = {
     "action_create", "SELECT cl_action_create($1::jsonb, $2, $3, $4::jsonb)"};
 static const struct db_stmt sql_action_update = {
-    "action_update", "SELECT cl_action_update($1::bigint, $2::int, $3::jsonb, $4, $5)"};
+    "action_update",
+    "SELECT cl_action_change_why($1::bigint, $2::int, NULL, $3::jsonb, $4, $5, $6)"};
 static const struct db_stmt sql_action_verb = {
-    "action_verb", "SELECT cl_action_transition($1::bigint, $2::int, $3, $4, $5)"};
+    "action_verb", "SELECT cl_action_change_why($1::bigint, $2::int, $3, NULL, $4, $5, $6)"};
 static const struct db_stmt sql_action_history = {"action_history",
                                                   "SELECT cl_action_history($1::bigint)"};
 
@@ -675,9 +684,10 @@ static void action_patch_with(struct api_req *q, const json_t *body, const json_
     if (api_req_version(&version, q, body) != CL_OK)
         return;
     text = api_dump(patch);
-    api_req_prepared(q, &sql_action_update, 5,
+    api_req_prepared(q, &sql_action_update, 6,
                      (const char *const[]){api_req_param(q, 0), version, text, api_req_source(q),
-                                           api_req_actor(q)},
+                                           api_req_actor(q),
+                                           json_string_value(json_object_get(body, "reason"))},
                      API_ONE, 200, 0);
     free(text);
 }
@@ -722,21 +732,26 @@ static void action_unassign(struct api_req *q)
     json_decref(body);
 }
 
-/* start, block, done, drop, reopen: the verb is the path's last segment. */
+/* start, block, done, drop, reopen: the verb is the path's last segment. block and drop
+ * take a reason. */
 static void action_verb(struct api_req *q)
 {
     const char *path = api_req_path(q);
     const char *verb = strrchr(path, '/') + 1;
+    bool why = strcmp(verb, "block") == 0 || strcmp(verb, "drop") == 0;
     json_t *body = NULL;
     const char *version = NULL;
 
-    if (api_req_path_id(q) != CL_OK || api_req_body(&body, q, verb_spec, CL_ARRAY_LEN(verb_spec),
-                                                    VALID_MODE_CREATE, true) != CL_OK)
+    if (api_req_path_id(q) != CL_OK ||
+        api_req_body(&body, q, why ? verb_reason_spec : verb_spec,
+                     why ? CL_ARRAY_LEN(verb_reason_spec) : CL_ARRAY_LEN(verb_spec),
+                     VALID_MODE_CREATE, true) != CL_OK)
         return;
     if (api_req_version(&version, q, body) == CL_OK)
-        api_req_prepared(q, &sql_action_verb, 5,
+        api_req_prepared(q, &sql_action_verb, 6,
                          (const char *const[]){api_req_param(q, 0), version, verb,
-                                               api_req_source(q), api_req_actor(q)},
+                                               api_req_source(q), api_req_actor(q),
+                                               json_string_value(json_object_get(body, "reason"))},
                          API_ONE, 200, 0);
     json_decref(body);
 }

@@ -25,6 +25,8 @@
 
 #define CLI_DASHBOARD_EVERY 10 /* default seconds between two drawings of dashboard --watch */
 
+#define CLI_CMD_SHOW_NOTES 3 /* the latest notes `action show` prints */
+
 struct ctx {
     const struct cli_cmd_io *io;
     const struct cli_args *args;
@@ -341,6 +343,36 @@ static int cmd_dashboard(struct ctx *c, struct cl_err *err)
     }
 }
 
+/* The action, then what its history says: --json prints the action alone, as it came. */
+static int cmd_action_show(struct ctx *c, struct cl_err *err)
+{
+    char *path = cli_build_path(c->args);
+    char *hpath = cl_asprintf("%s/history", path);
+    json_t *action = NULL;
+    json_t *history = NULL;
+    int rc = cli_api_call(&action, &c->status, c->http, "GET", path, NULL, NULL, err);
+
+    if (rc == CL_OK && !json_is_object(action))
+        rc = cl_fail(err, CL_EHTTP, "unexpected answer from %s", cli_http_base(c->http));
+    if (rc == CL_OK && c->args->json) {
+        rc = cli_render_json(c->io->out, action);
+        goto cleanup;
+    }
+    if (rc == CL_OK)
+        rc = cli_api_call(&history, &c->status, c->http, "GET", hpath, NULL, NULL, err);
+    if (rc == CL_OK)
+        rc = render_answer(c, action);
+    if (rc == CL_OK)
+        rc = cli_render_action_story(c->io->out, action, json_object_get(history, "items"),
+                                     CLI_CMD_SHOW_NOTES);
+cleanup:
+    json_decref(action);
+    json_decref(history);
+    free(path);
+    free(hpath);
+    return rc;
+}
+
 static int dispatch(struct ctx *c, const json_t *body, struct cl_err *err)
 {
     switch (c->args->verb->op) {
@@ -352,6 +384,8 @@ static int dispatch(struct ctx *c, const json_t *body, struct cl_err *err)
         return cmd_dashboard(c, err);
     case CLI_OP_INCIDENT_SHOW:
         return cmd_incident_show(c, err);
+    case CLI_OP_ACTION_SHOW:
+        return cmd_action_show(c, err);
     case CLI_OP_CREATE:
     case CLI_OP_SHOW:
     case CLI_OP_EDIT:

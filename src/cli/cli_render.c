@@ -510,6 +510,164 @@ int cli_render_object(FILE *out, enum cli_res res, const json_t *obj, bool color
     return rc != CL_OK || ferror(out) ? CL_EIO : CL_OK;
 }
 
+/* "2026-05-01T10:02:03.5+00:00" -> "2026-05-01 10:02" (as it came when it is shorter). */
+static void short_time(char out[17], const json_t *v)
+{
+    const char *s = json_string_value(v);
+
+    snprintf(out, 17, "%s", s != NULL ? s : "-");
+    if (strlen(out) == 16 && out[10] == 'T')
+        out[10] = ' ';
+}
+
+static const char *ev_str(const json_t *e, const char *key)
+{
+    return json_string_value(json_object_get(e, key));
+}
+
+/* The reason recorded with events[i]: a 'reason' event after it, of the same transaction
+ * (the same time), or NULL. */
+static const char *reason_of(const json_t *events, size_t i)
+{
+    const char *at = ev_str(json_array_get(events, i), "at");
+    size_t j;
+
+    for (j = i + 1; at != NULL && j < json_array_size(events); j++) {
+        const json_t *e = json_array_get(events, j);
+        const char *eat = ev_str(e, "at");
+
+        if (eat == NULL || strcmp(eat, at) != 0)
+            return NULL;
+        if (strcmp(ev_str(e, "field") != NULL ? ev_str(e, "field") : "", "reason") == 0)
+            return ev_str(e, "new");
+    }
+    return NULL;
+}
+
+/* The index of the last event about `field` (with new value `value` unless NULL), or -1. */
+static long last_event(const json_t *events, const char *field, const char *value)
+{
+    size_t i = json_array_size(events);
+
+    while (i-- > 0) {
+        const json_t *e = json_array_get(events, i);
+        const char *f = ev_str(e, "field");
+        const char *n = ev_str(e, "new");
+
+        if (f != NULL && strcmp(f, field) == 0 &&
+            (value == NULL || (n != NULL && strcmp(n, value) == 0)))
+            return (long)i;
+    }
+    return -1;
+}
+
+/* One line "<what> <time>: <reason>" for events[i], the reason cleaned of controls; a
+ * blank line first when it is the story's first. */
+static void story_line(FILE *out, bool *first, const char *what, const json_t *events, long i)
+{
+    char when[17];
+    const char *why = reason_of(events, (size_t)i);
+    char *clean = why != NULL ? cli_table_clean(why, false) : NULL;
+
+    short_time(when, json_object_get(json_array_get(events, (size_t)i), "at"));
+    fprintf(out, "%s%s %s%s%s\n", *first ? "\n" : "", what, when, clean != NULL ? ": " : "",
+            clean != NULL ? clean : "");
+    *first = false;
+    free(clean);
+}
+
+static void print_status_story(FILE *out, bool *first, const json_t *action, const json_t *events)
+{
+    const char *status = json_string_value(json_object_get(action, "status"));
+    long i;
+
+    if (status == NULL || (strcmp(status, "blocked") != 0 && strcmp(status, "wont_do") != 0))
+        return;
+    i = last_event(events, "status", status);
+    if (i >= 0)
+        story_line(out, first, strcmp(status, "blocked") == 0 ? "blocked since" : "dropped on",
+                   events, i);
+}
+
+static void print_due_story(FILE *out, bool *first, const json_t *events)
+{
+    long i = last_event(events, "due_on", NULL);
+    const json_t *e;
+    char *what;
+
+    if (i < 0 || reason_of(events, (size_t)i) == NULL)
+        return;
+    e = json_array_get(events, (size_t)i);
+    what = cl_asprintf("due moved from %s to %s on",
+                       ev_str(e, "old") != NULL ? ev_str(e, "old") : "none",
+                       ev_str(e, "new") != NULL ? ev_str(e, "new") : "none");
+    story_line(out, first, what, events, i);
+    free(what);
+}
+
+static bool is_note(const json_t *e)
+{
+    const char *f = ev_str(e, "field");
+
+    return f != NULL && strcmp(f, "note") == 0;
+}
+
+/* The note, its continuation lines indented under it. */
+static void print_note(FILE *out, const json_t *e)
+{
+    char when[17];
+    const char *text = ev_str(e, "new");
+    char *clean = cli_table_clean(text != NULL ? text : "", true);
+    char *p;
+
+    short_time(when, json_object_get(e, "at"));
+    fprintf(out, "  %s %s: ", when, ev_str(e, "actor") != NULL ? ev_str(e, "actor") : "-");
+    for (p = clean; *p != '\0'; p++) {
+        if (*p == '\n' && p[1] != '\0')
+            fputs("\n    ", out);
+        else if (*p != '\n')
+            fputc(*p, out);
+    }
+    fputc('\n', out);
+    free(clean);
+}
+
+static void print_notes(FILE *out, const json_t *events, size_t max_notes)
+{
+    size_t total = 0;
+    size_t seen = 0;
+    size_t skip;
+    size_t i;
+
+    for (i = 0; i < json_array_size(events); i++)
+        total += is_note(json_array_get(events, i));
+    if (total == 0 || max_notes == 0)
+        return;
+    skip = total > max_notes ? total - max_notes : 0;
+    if (skip > 0)
+        fprintf(out, "\nnotes (latest %zu of %zu; all in `action history`):\n", max_notes, total);
+    else
+        fputs("\nnotes:\n", out);
+    for (i = 0; i < json_array_size(events); i++) {
+        const json_t *e = json_array_get(events, i);
+
+        if (is_note(e) && seen++ >= skip)
+            print_note(out, e);
+    }
+}
+
+int cli_render_action_story(FILE *out, const json_t *action, const json_t *events, size_t max_notes)
+{
+    bool first = true;
+
+    if (!json_is_array(events))
+        return CL_OK;
+    print_status_story(out, &first, action, events);
+    print_due_story(out, &first, events);
+    print_notes(out, events, max_notes);
+    return ferror(out) ? CL_EIO : CL_OK;
+}
+
 int cli_render_json(FILE *out, const json_t *v)
 {
     if (json_dumpf(v, out, JSON_INDENT(2) | JSON_ENCODE_ANY) != 0)

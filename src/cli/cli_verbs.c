@@ -152,6 +152,8 @@ static const struct cli_opt opts_action_edit[] = {
     {"due", "DATE|none", "due date; none clears it", CLI_VAL_DATE_OR_NONE, CLI_TO_BODY, "due_on",
      false},
     {"priority", "P0..P4", "priority", CLI_VAL_PRIORITY, CLI_TO_BODY, "priority", false},
+    {"reason", "TEXT", "why; needed to move --due later or clear it", CLI_VAL_TEXT, CLI_TO_BODY,
+     "reason", false},
     IF_VERSION,
     END};
 static const struct cli_opt opts_action_list[] = {
@@ -171,6 +173,11 @@ static const struct cli_opt opts_action_list[] = {
     {"limit", "N", "most rows to fetch (default 200)", CLI_VAL_LIMIT, CLI_TO_LOCAL, NULL, false},
     END};
 static const struct cli_opt opts_if_version[] = {IF_VERSION, END};
+static const struct cli_opt opts_reason[] = {{"reason", "TEXT",
+                                              "why (kept in the action's history)", CLI_VAL_TEXT,
+                                              CLI_TO_BODY, "reason", true},
+                                             IF_VERSION,
+                                             END};
 static const struct cli_opt opts_report[] = {
     {"owner", "HANDLE", "owned by", CLI_VAL_TEXT, CLI_TO_QUERY, "owner", false},
     {"team", "TEAM", "owned by someone in", CLI_VAL_TEXT, CLI_TO_QUERY, "team", false},
@@ -252,8 +259,9 @@ const struct cli_verb cli_verbs[] = {
      NULL, 0, false, true, NULL, opts_action_add, 0},
     {"action", "list", "list actions, most urgent first", CLI_OP_LIST, CLI_RES_ACTION, "actions",
      NULL, DEFAULT_ACTION_ROWS, true, false, NULL, opts_action_list, 0},
-    {"action", "show", "show one action", CLI_OP_SHOW, CLI_RES_ACTION, "actions", NULL, 0, false,
-     false, pos_action, opts_none, 0},
+    {"action", "show", "show one action, why it is blocked or dropped, its latest notes",
+     CLI_OP_ACTION_SHOW, CLI_RES_ACTION, "actions", NULL, 0, false, false, pos_action, opts_none,
+     0},
     {"action", "edit", "change an action", CLI_OP_EDIT, CLI_RES_ACTION, "actions", NULL, 0, false,
      false, pos_action, opts_action_edit, 0},
     {"action", "link", "link an action to an existing GitHub or Jira issue", CLI_OP_POST,
@@ -262,9 +270,11 @@ const struct cli_verb cli_verbs[] = {
      "assign", 0, false, false, pos_assign, opts_if_version, 0},
     STATUS_VERB("unassign", "take the owner off an action"),
     STATUS_VERB("start", "open/blocked -> in_progress"),
-    STATUS_VERB("block", "open/in_progress -> blocked"),
+    {"action", "block", "open/in_progress -> blocked, with the --reason", CLI_OP_POST,
+     CLI_RES_ACTION, "actions", "block", 0, false, false, pos_action, opts_reason, 0},
     STATUS_VERB("done", "any open state -> done"),
-    STATUS_VERB("drop", "any open state -> wont_do"),
+    {"action", "drop", "any open state -> wont_do, with the --reason", CLI_OP_POST, CLI_RES_ACTION,
+     "actions", "drop", 0, false, false, pos_action, opts_reason, 0},
     STATUS_VERB("reopen", "done/wont_do -> open"),
     {"action", "history", "an action's changes, oldest first", CLI_OP_LIST, CLI_RES_EVENT,
      "actions", "history", CLI_VERBS_LIMIT_MAX, false, false, pos_action, opts_none, 0},

@@ -49,6 +49,11 @@ REACH = {'open': [], 'in_progress': ['start'], 'blocked': ['block'], 'done': ['d
 _seq = itertools.count(1)
 
 
+def why(verb):
+    """The body of a status verb: block and drop need a reason (test_history tests the rule)."""
+    return {'reason': 'test: %s' % verb} if verb in ('block', 'drop') else None
+
+
 def uniq(prefix):
     """A name no other test uses (lower case, valid as a handle or team name)."""
     return '%s%d' % (prefix, next(_seq))
@@ -494,7 +499,7 @@ class TeamPeopleIncidentTest(ApiCase):
         for aid, verbs in zip(ids, [[], ['start'], ['block'], ['done'], ['drop'],
                                     ['done', 'reopen'], ['start', 'block']]):
             for v in verbs:
-                self.call('POST', '%s/actions/%d/%s' % (API, aid, v))
+                self.call('POST', '%s/actions/%d/%s' % (API, aid, v), why(v))
         counts = self.get('%s/incidents/%s' % (API, key))['actions']
         self.assertEqual(counts, {'total': 9, 'open': 4, 'in_progress': 1, 'blocked': 2,
                                   'done': 1, 'wont_do': 1, 'overdue': 5, 'unowned': 2})
@@ -588,7 +593,7 @@ class ActionTest(ApiCase):
                            description='old text')
         before = self.n_events(a['id'])
         change = {'title': 'New title', 'description': 'new *text*', 'kind': 'preventive',
-                  'owner': self.bob, 'due_on': '2030-02-03', 'priority': 'P1',
+                  'owner': self.bob, 'due_on': '2029-12-03', 'priority': 'P1',
                   'status': 'in_progress'}
         p, _ = self.call('PATCH', '%s/actions/%d' % (API, a['id']), change, token='write',
                          headers={'X-Closeloop-Source': 'cli'})
@@ -615,7 +620,7 @@ class ActionTest(ApiCase):
             'description': ('old text', 'new *text*'),
             'kind': ('corrective', 'preventive'),
             'owner': (self.alice, self.bob),
-            'due_on': ('2030-01-01', '2030-02-03'),
+            'due_on': ('2030-01-01', '2029-12-03'),
             'priority': ('P2', 'P1'),
             'status': ('open', 'in_progress'),
         })
@@ -629,15 +634,16 @@ class ActionTest(ApiCase):
             self.assertEqual(p[k], a[k], k)
         self.assertEqual(p['title'], 'only title')
         p2, _ = self.call('PATCH', '%s/actions/%d' % (API, a['id']),
-                          {'due_on': None, 'owner': None, 'description': None})
+                          {'due_on': None, 'owner': None, 'description': None,
+                           'reason': 'no date any more'})
         self.assertIsNone(p2['due_on'])
         self.assertIsNone(p2['owner'])
         self.assertEqual(p2['description'], '')
         self.assertEqual(p2['version'], 3)
-        hist = self.history(a['id'])[-3:]
+        hist = self.history(a['id'])[-4:]
         self.assertEqual(sorted((e['field'], e['old'], e['new']) for e in hist),
                          [('description', 'keep me', ''), ('due_on', '2030-05-05', None),
-                          ('owner', self.alice, None)])
+                          ('owner', self.alice, None), ('reason', None, 'no date any more')])
 
     def test_patch_that_changes_nothing_records_nothing(self):
         a = self.mk_action(self.inc, owner=self.alice, priority='P1')
@@ -693,7 +699,7 @@ class ActionTest(ApiCase):
         self.error('POST', '%s/actions/%d/unassign' % (API, a['id']), None, status=409,
                    code='invalid_transition', field='status')
         self.assertEqual(self.action(a['id'])['owner'], self.bob)
-        blocked, _ = self.call('POST', '%s/actions/%d/block' % (API, a['id']))
+        blocked, _ = self.call('POST', '%s/actions/%d/block' % (API, a['id']), why('block'))
         self.assertEqual(blocked['status'], 'blocked')
         freed, _ = self.call('POST', '%s/actions/%d/unassign' % (API, a['id']))
         self.assertIsNone(freed['owner'])  # blocked work may wait without an owner
@@ -711,11 +717,11 @@ class ActionTest(ApiCase):
                 with self.subTest(verb=verb, frm=frm):
                     a = self.mk_action(self.inc)
                     for v in REACH[frm]:
-                        self.call('POST', '%s/actions/%d/%s' % (API, a['id'], v))
+                        self.call('POST', '%s/actions/%d/%s' % (API, a['id'], v), why(v))
                     cur = self.action(a['id'])
                     self.assertEqual(cur['status'], frm)
                     n = self.n_events(a['id'])
-                    p, _ = self.call('POST', '%s/actions/%d/%s' % (API, a['id'], verb))
+                    p, _ = self.call('POST', '%s/actions/%d/%s' % (API, a['id'], verb), why(verb))
                     self.assertEqual(set(p), ACTION_KEYS)
                     self.assertEqual(p['status'], to)
                     self.assertEqual(p['version'], cur['version'] + 1)
@@ -727,8 +733,8 @@ class ActionTest(ApiCase):
                         self.assertEqual(ts(p['closed_at']), ts(p['updated_at']))
                     self.assertEqual(self.action(a['id']), p)
                     hist = self.history(a['id'])
-                    self.assertEqual(len(hist), n + 1)
-                    e = hist[-1]
+                    self.assertEqual(len(hist), n + 1 + (why(verb) is not None))
+                    e = hist[n]
                     self.assertEqual((e['field'], e['old'], e['new'], e['source'], e['actor']),
                                      ('status', frm, to, 'api', admin))
                     closed = self.q1('SELECT (closed_at IS NOT NULL)::text FROM actions'
@@ -739,7 +745,7 @@ class ActionTest(ApiCase):
         for frm, path in REACH.items():
             a = self.mk_action(self.inc)
             for v in path:
-                self.call('POST', '%s/actions/%d/%s' % (API, a['id'], v))
+                self.call('POST', '%s/actions/%d/%s' % (API, a['id'], v), why(v))
             cur = self.action(a['id'])
             n = self.n_events(a['id'])
             for verb, (froms, _) in MACHINE.items():
@@ -758,7 +764,7 @@ class ActionTest(ApiCase):
         r, _ = self.call('POST', '%s/actions/%d/reopen' % (API, a['id']))
         self.assertEqual(r['status'], 'open')
         self.assertIsNone(r['closed_at'])
-        x, _ = self.call('POST', '%s/actions/%d/drop' % (API, a['id']))
+        x, _ = self.call('POST', '%s/actions/%d/drop' % (API, a['id']), why('drop'))
         self.assertEqual(x['status'], 'wont_do')
         self.assertIsNotNone(x['closed_at'])
         self.assertGreater(ts(x['closed_at']), ts(d['closed_at']))
@@ -782,7 +788,7 @@ class ActionTest(ApiCase):
             with self.subTest(frm=frm, to=to):
                 a = self.mk_action(self.inc)
                 for v in REACH[frm]:
-                    self.call('POST', '%s/actions/%d/%s' % (API, a['id'], v))
+                    self.call('POST', '%s/actions/%d/%s' % (API, a['id'], v), why(v))
                 cur = self.action(a['id'])
                 n = self.n_events(a['id'])
                 self.error('PATCH', '%s/actions/%d' % (API, a['id']), {'status': to},
@@ -797,7 +803,7 @@ class ActionTest(ApiCase):
                           expect=201, token='write', headers={'X-Closeloop-Source': 'cli'})
         aid = js['id']
         self.call('POST', '%s/actions/%d/start' % (API, aid))
-        self.call('POST', '%s/actions/%d/block' % (API, aid), token='write',
+        self.call('POST', '%s/actions/%d/block' % (API, aid), why('block'), token='write',
                   headers={'X-Closeloop-Source': 'github'})
         self.call('PATCH', '%s/actions/%d' % (API, aid), {'priority': 'P4'}, token='write',
                   headers={'X-Closeloop-Source': 'cli'})
@@ -810,6 +816,7 @@ class ActionTest(ApiCase):
                           ('owner', 'cli', writer, None, self.alice),
                           ('status', 'api', admin, 'open', 'in_progress'),
                           ('status', 'api', writer, 'in_progress', 'blocked'),
+                          ('reason', 'api', writer, None, 'test: block'),
                           ('priority', 'cli', writer, 'P2', 'P4')])
         for e in hist:
             self.assertEqual(set(e), EVENT_KEYS)
@@ -870,7 +877,7 @@ class ActionTest(ApiCase):
         self.assertEqual(p['version'], 4)
         p, _ = self.call('POST', path + '/start', headers={'If-Match': '"4"'})
         self.assertEqual((p['status'], p['version']), ('in_progress', 5))
-        p, _ = self.call('POST', path + '/block', {'version': 5})
+        p, _ = self.call('POST', path + '/block', {'version': 5, 'reason': 'wait'})
         self.assertEqual((p['status'], p['version']), ('blocked', 6))
         _, hd = self.call('GET', path)
         self.assertEqual(header(hd, 'ETag'), '"6"')
@@ -973,7 +980,7 @@ class ActionListTest(ApiCase):
                 body['due_on'] = due.isoformat()
             js = post('/actions', body)
             for v in verb_for[status]:
-                st = svc.request('POST', '%s/actions/%d/%s' % (API, js['id'], v))[0]
+                st = svc.request('POST', '%s/actions/%d/%s' % (API, js['id'], v), why(v))[0]
                 assert st == 200, st
             cls.model.append({'id': js['id'], 'incident': body['incident'],
                               'kind': body['kind'], 'owner': owner, 'due': due,
@@ -1136,7 +1143,7 @@ class ActionListTest(ApiCase):
                 self.assertIn('\u2026', out)
         piped = self.svc.cli('action', 'list', '--incident', self.inc1).stdout
         self.assertIn(title.strip(), piped)
-        self.call('POST', '%s/actions/%d/drop' % (API, act['id']))
+        self.call('POST', '%s/actions/%d/drop' % (API, act['id']), why('drop'))
 
     def test_cli_names_an_unknown_filter_value_and_where_to_look(self):
         for flag, value, hint in (('--team', 'platfrom', 'closeloop team list'),
@@ -1297,11 +1304,11 @@ class ReportTest(ApiCase):
         cls.soon_started = act('soon but started', owner=cls.amy, due_on=d(2))
         call('POST', '/actions/%d/start' % cls.soon_started)
         cls.blocked = act('blocked', owner=cls.amy, due_on=d(20))
-        call('POST', '/actions/%d/block' % cls.blocked)
+        call('POST', '/actions/%d/block' % cls.blocked, why('block'))
         cls.slipped = act('slipped', owner=cls.bo, due_on=d(1))
-        call('PATCH', '/actions/%d' % cls.slipped, {'due_on': d(5)})
+        call('PATCH', '/actions/%d' % cls.slipped, {'due_on': d(5), 'reason': 'slipped'})
         call('PATCH', '/actions/%d' % cls.slipped, {'due_on': d(4)})   # earlier: not a slip
-        call('PATCH', '/actions/%d' % cls.slipped, {'due_on': d(12)})
+        call('PATCH', '/actions/%d' % cls.slipped, {'due_on': d(12), 'reason': 'again'})
         cls.done = act('done late', owner=cls.amy, due_on=d(-5))
         call('POST', '/actions/%d/done' % cls.done)
         leaver = uniq('gone')

@@ -279,13 +279,13 @@ class GitHubWebhookSyncTest(GitHubSyncCase):
                         "closed as completed")
         self.cli_ok("action", "reopen", aid)
         self.wait_issue(n, lambda i: i["state"] == "open", "reopened")
-        self.cli_ok("action", "drop", aid)
+        self.cli_ok("action", "drop", aid, "--reason", "test: not planned")
         self.wait_issue(n, lambda i: i["state"] == "closed" and i["state_reason"] == "not_planned",
                         "closed as not planned")
         self.cli_ok("action", "reopen", aid)
         self.wait_issue(n, lambda i: i["state"] == "open", "reopened again")
         self.cli_ok("action", "edit", aid, "--title", "Rotate all DB credentials",
-                    "--description", "New text, with *Markdown*.", "--due", "2027-01-15",
+                    "--description", "New text, with *Markdown*.", "--due", "2027-01-15", "--reason", "test: the date moved",
                     "--kind", "preventive")
         issue = self.wait_issue(
             n, lambda i: i["title"] == "Rotate all DB credentials"
@@ -293,7 +293,7 @@ class GitHubWebhookSyncTest(GitHubSyncCase):
             and "**Due:** 2027-01-15" in i["body"], "title, description and due date")
         self.assertEqual(sorted(issue["labels"]), ["postmortem", "preventive"])
         self.assertIn(f"<!-- closeloop:action={aid} instance={self.instance} -->", issue["body"])
-        self.cli_ok("action", "edit", aid, "--due", "none")
+        self.cli_ok("action", "edit", aid, "--due", "none", "--reason", "test: the date moved")
         self.wait_issue(n, lambda i: "**Due:** none" in i["body"], "due date cleared")
         self.settle(aid)
         # the echoes of all these writes changed nothing back
@@ -325,7 +325,7 @@ class GitHubWebhookSyncTest(GitHubSyncCase):
         mark = self.last_event_id()
         with self.webhooks_off():
             self.edit_body("alice-gh", n, "**Due:** 2026-12-01", "**Due:** 2027-02-02")
-            self.cli_ok("action", "edit", aid, "--due", "2027-03-03")
+            self.cli_ok("action", "edit", aid, "--due", "2027-03-03", "--reason", "test: the date moved")
             self.wait_issue(n, lambda i: "**Due:** 2027-03-03" in i["body"],
                             "closeloop's due date pushed back")
             self.settle(aid)
@@ -339,7 +339,7 @@ class GitHubWebhookSyncTest(GitHubSyncCase):
         mark = self.last_event_id()
         with self.webhooks_off():
             self.edit_body("alice-gh", n, "First words", "Words the owner wrote")
-            self.cli_ok("action", "edit", aid, "--due", "2027-04-04")
+            self.cli_ok("action", "edit", aid, "--due", "2027-04-04", "--reason", "test: the date moved")
             issue = self.wait_issue(n, lambda i: "**Due:** 2027-04-04" in i["body"],
                                     "due date pushed")
             self.settle(aid)
@@ -376,7 +376,7 @@ class GitHubWebhookSyncTest(GitHubSyncCase):
         if late_echo:     # the echo is refused until the PATCH is recorded, then redelivered
             self.gh.configure(webhook={"url": self.svc.url + "/webhooks/nowhere"})
         seen = max([d["seq"] for d in self.gh.deliveries()], default=0)
-        self.cli_ok("action", "edit", aid, "--due", "2027-03-03")   # closeloop PATCHes the body
+        self.cli_ok("action", "edit", aid, "--due", "2027-03-03", "--reason", "test: the date moved")   # closeloop PATCHes the body
         if late_echo:
             until(lambda: self.pending(aid) == 0 and self.gh.drain(5), 10, what="the PATCH")
             self.assertEqual(self.action(aid)["description"], "First words")

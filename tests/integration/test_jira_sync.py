@@ -274,7 +274,7 @@ class JiraCloudWebhookTest(JiraSyncCase):
     def test_04_cli_changes_reach_the_issue(self):
         aid, key = self.create_linked("Shed load", owner="alice", due="2027-01-01")
         self.cli_ok("action", "edit", str(aid), "--title", "Shed load early",
-                    "--due", "2027-04-04", "--description", "Use the *queue*.")
+                    "--due", "2027-04-04", "--reason", "test: the date moved", "--description", "Use the *queue*.")
         f = self.wait_issue(key, lambda f: f["summary"] == "Shed load early"
                             and f["duedate"] == "2027-04-04", "title and due date")
         self.assertIn("Use the queue.", adf_text(f["description"]))
@@ -296,7 +296,7 @@ class JiraCloudWebhookTest(JiraSyncCase):
         f = self.wait_issue(key, lambda f: f["status"]["statusCategory"]["key"] == "new",
                             "reopened in Jira")
         self.assertIsNone(f["resolution"])
-        self.cli_ok("action", "drop", str(aid))
+        self.cli_ok("action", "drop", str(aid), "--reason", "test: won't do")
         f = self.wait_issue(key, lambda f: f["status"]["name"] == "Won't Do", "won't do")
         self.assertEqual(f["resolution"]["name"], "Won't Do")
         self.settle(aid)
@@ -458,7 +458,7 @@ class JiraCloudWebhookTest(JiraSyncCase):
         with self.webhooks_off():
             self.jira.act("alice", key, "edit", summary="Jira summary", duedate="2027-02-02")
             self.cli_ok("action", "edit", str(aid), "--title", "closeloop title",
-                        "--due", "2027-03-03", "--description", "Words from closeloop")
+                        "--due", "2027-03-03", "--reason", "test: the date moved", "--description", "Words from closeloop")
             self.wait_issue(key, lambda f: f["duedate"] == "2027-03-03",
                             "closeloop's due date pushed back")
             self.settle(aid)

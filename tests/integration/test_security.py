@@ -139,7 +139,7 @@ class GitHubSecurityTest(GitHubSyncCase):
         self.assertEqual(r.status, 202, r.body)
         self.wait_action(aid, lambda a: a["title"] == "Renamed by the owner", "the delivery")
         self.assertEqual(self.link(aid)["repo"], REPO)
-        self.cli_ok("action", "edit", aid, "--due", "2027-02-02")
+        self.cli_ok("action", "edit", aid, "--due", "2027-02-02", "--reason", "test: the date moved")
         self.wait_issue(n, lambda i: "2027-02-02" in (i["body"] or ""), "the push")
         odd = [q["path"] for q in self.gh.requests(seq) if not q["path"].startswith(
             "/repos/acme/web/")]

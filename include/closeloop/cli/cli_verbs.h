@@ -63,7 +63,8 @@ enum cli_op {
     CLI_OP_POST,          /* POST /coll[/ID]/suffix with a body (assign, link, import) */
     CLI_OP_INCIDENT_SHOW, /* GET the incident, then every page of its actions */
     CLI_OP_FIGURES,       /* GET /figures with the options as query: one object */
-    CLI_OP_DASHBOARD      /* several GETs (figures, reports, sync) drawn as one screen */
+    CLI_OP_DASHBOARD,     /* several GETs (figures, reports, sync) drawn as one screen */
+    CLI_OP_ACTION_SHOW    /* GET the action, then its history (reasons, latest notes) */
 };
 
 /* What the answer holds, which decides how it is rendered. */

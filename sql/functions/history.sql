@@ -1,0 +1,69 @@
+-- History that people write: the reason a change needs, and progress notes. Both are
+-- events of the action (field 'reason' or 'note'), written in the transaction of the
+-- change they explain. The API and the CLI call these functions; a tracker's sync goes
+-- through cl_action_apply and needs no reason.
+
+-- A reason as stored: trimmed, NULL when absent or blank; CL422 past the bound.
+CREATE OR REPLACE FUNCTION cl_reason(r text) RETURNS text LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+    n text := nullif(btrim(r), '');
+BEGIN
+    IF length(n) > 500 THEN
+        RAISE EXCEPTION 'reason must hold at most 500 characters'
+            USING ERRCODE = 'CL422', COLUMN = 'reason';
+    END IF;
+    RETURN n;
+END $$;
+
+-- The rule, checked on the action as it was (o) and as it is now (n): blocking,
+-- dropping, or moving a due date later (or clearing it) through the API or the CLI
+-- needs a reason. A first due date, an earlier one, or a tracker's change needs none.
+CREATE OR REPLACE FUNCTION cl_reason_check(o actions, n actions, src text, reason text)
+RETURNS void LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+    why text;
+BEGIN
+    IF reason IS NOT NULL OR src NOT IN ('cli', 'api') THEN
+        RETURN;
+    END IF;
+    IF n.status IS DISTINCT FROM o.status AND n.status = 'blocked' THEN
+        why := 'blocking an action needs a reason: say what it waits for';
+    ELSIF n.status IS DISTINCT FROM o.status AND n.status = 'wont_do' THEN
+        why := 'dropping an action needs a reason: say why it will not be done';
+    ELSIF o.due_on IS NOT NULL AND (n.due_on IS NULL OR n.due_on > o.due_on) THEN
+        why := format('moving the due date of action %s later (from %s to %s) needs a reason',
+                      o.id, o.due_on, coalesce(n.due_on::text, 'none'));
+    END IF;
+    IF why IS NOT NULL THEN
+        RAISE EXCEPTION '%', why || ' (reason, at most 500 characters)'
+            USING ERRCODE = 'CL422', COLUMN = 'reason';
+    END IF;
+END $$;
+
+-- After a change made by `f` (cl_action_update or cl_action_transition, already run):
+-- checks the rule and records the reason when something changed.
+CREATE OR REPLACE FUNCTION cl_reason_record(o actions, src text, actor text, reason text)
+RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    n actions;
+BEGIN
+    SELECT * INTO n FROM actions WHERE id = o.id;
+    PERFORM cl_reason_check(o, n, src, reason);
+    IF reason IS NOT NULL AND n.version <> o.version THEN
+        PERFORM cl_event(o.id, src, actor, 'reason', NULL, reason);
+    END IF;
+END $$;
+
+-- PATCH (verb NULL, the change in p) or a status verb, with a reason: the change, then
+-- the rule and the reason's event, in one transaction.
+CREATE OR REPLACE FUNCTION cl_action_change_why(aid bigint, expected integer, verb text, p jsonb,
+                                                src text, actor text, reason text)
+RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    o actions := cl_action_lock(aid, expected);
+    j text := CASE WHEN verb IS NULL THEN cl_action_update(aid, expected, p, src, actor)
+                   ELSE cl_action_transition(aid, expected, verb, src, actor) END;
+BEGIN
+    PERFORM cl_reason_record(o, src, actor, cl_reason(reason));
+    RETURN j;
+END $$;

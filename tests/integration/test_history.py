@@ -1,0 +1,168 @@
+"""History people write: the reasons a change needs, progress notes, the history of
+incidents, and who did it (a token's person).
+
+Each test talks to a real closeloopd (harness.Service) and checks the answer, the rows
+behind it and what the CLI prints.
+"""
+import unittest
+
+from test_api import API, ApiCase, uniq, ts
+
+
+class HistoryCase(ApiCase):
+    """Fixtures: one incident, one owner."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        mk = lambda path, body: cls.svc.request('POST', API + path, body=body)
+        cls.owner = uniq('own')
+        assert mk('/people', {'handle': cls.owner, 'name': 'Owner',
+                              'email': cls.owner + '@example.com'})[0] == 201
+        cls.inc = 'HIS-%s' % uniq('')
+        assert mk('/incidents', {'key': cls.inc, 'title': 'history lives here'})[0] == 201
+
+    def action(self, aid):
+        return self.get('%s/actions/%d' % (API, aid))
+
+    def fresh(self, **kw):
+        kw.setdefault('owner', self.owner)
+        return self.mk_action(self.inc, **kw)
+
+    def n_events(self, aid):
+        return int(self.q1("SELECT count(*) FROM events WHERE action_id = :'p1'", aid))
+
+    def cli_ok(self, *args, **kw):
+        p = self.svc.cli(*args, **kw)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        return p.stdout
+
+
+class ReasonTest(HistoryCase):
+
+    def test_block_and_drop_refuse_without_reason(self):
+        for verb in ('block', 'drop'):
+            with self.subTest(verb=verb):
+                a = self.fresh()
+                n = self.n_events(a['id'])
+                for body in (None, {}, {'reason': '   '}):
+                    err = self.error('POST', '%s/actions/%d/%s' % (API, a['id'], verb), body,
+                                     status=422, code='validation', field='reason')
+                    self.assertIn('reason', err['message'])
+                self.assertEqual(self.action(a['id']), a, 'nothing changed')
+                self.assertEqual(self.n_events(a['id']), n, 'no event written')
+
+    def test_block_records_the_reason_with_the_change(self):
+        a = self.fresh()
+        b, _ = self.call('POST', '%s/actions/%d/block' % (API, a['id']),
+                         {'reason': '  waiting for vendor  '}, token='write')
+        self.assertEqual(b['status'], 'blocked')
+        self.assertEqual(b['version'], 2)
+        last = self.history(a['id'])[-2:]
+        self.assertEqual([(e['field'], e['old'], e['new']) for e in last],
+                         [('status', 'open', 'blocked'), ('reason', None, 'waiting for vendor')])
+        self.assertEqual(last[0]['at'], last[1]['at'], 'one transaction')
+        writer = self.token_name('write')
+        self.assertEqual({(e['source'], e['actor']) for e in last}, {('api', writer)})
+
+    def test_drop_with_reason_and_the_version(self):
+        a = self.fresh()
+        self.error('POST', '%s/actions/%d/drop' % (API, a['id']),
+                   {'reason': 'duplicate', 'version': 7}, status=409, code='version_conflict',
+                   field='version')
+        d, _ = self.call('POST', '%s/actions/%d/drop' % (API, a['id']),
+                         {'reason': 'duplicate of another', 'version': 1})
+        self.assertEqual(d['status'], 'wont_do')
+        self.assertEqual(self.history(a['id'])[-1]['new'], 'duplicate of another')
+
+    def test_reason_length_counts_characters(self):
+        a = self.fresh()
+        err = self.error('POST', '%s/actions/%d/block' % (API, a['id']), {'reason': '\u00e9' * 501},
+                         status=422, code='validation', field='reason')
+        self.assertIn('500', err['message'])
+        self.call('POST', '%s/actions/%d/block' % (API, a['id']), {'reason': '\u00e9' * 500})
+        self.assertEqual(self.history(a['id'])[-1]['new'], '\u00e9' * 500)
+
+    def test_other_verbs_take_no_reason(self):
+        a = self.fresh()
+        self.error('POST', '%s/actions/%d/start' % (API, a['id']), {'reason': 'x'}, status=422,
+                   code='validation', field='reason')
+        self.call('POST', '%s/actions/%d/start' % (API, a['id']))
+        self.error('POST', API + '/actions', {'incident': self.inc, 'kind': 'corrective',
+                                             'title': 't', 'reason': 'x'},
+                   status=422, code='validation', field='reason')
+
+    def test_patch_to_blocked_or_wont_do_needs_a_reason(self):
+        a = self.fresh()
+        path = '%s/actions/%d' % (API, a['id'])
+        self.error('PATCH', path, {'status': 'blocked'}, status=422, code='validation',
+                   field='reason')
+        self.error('PATCH', path, {'status': 'wont_do'}, status=422, code='validation',
+                   field='reason')
+        self.assertEqual(self.action(a['id']), a)
+        p, _ = self.call('PATCH', path, {'status': 'blocked', 'reason': 'on hold'})
+        self.assertEqual(p['status'], 'blocked')
+        self.assertEqual(self.history(a['id'])[-1]['new'], 'on hold')
+
+    def test_due_date_later_needs_a_reason(self):
+        a = self.fresh()
+        path = '%s/actions/%d' % (API, a['id'])
+        self.call('PATCH', path, {'due_on': '2031-03-01'})  # a first due date: no reason
+        self.call('PATCH', path, {'due_on': '2031-02-01'})  # earlier: no reason
+        n = self.n_events(a['id'])
+        for later in ('2031-02-02', None):
+            err = self.error('PATCH', path, {'due_on': later}, status=422, code='validation',
+                             field='reason')
+            self.assertIn('due date', err['message'])
+        self.assertEqual(self.action(a['id'])['due_on'], '2031-02-01')
+        self.assertEqual(self.n_events(a['id']), n)
+        p, _ = self.call('PATCH', path, {'due_on': '2031-04-01', 'reason': 'vendor slipped'})
+        self.assertEqual(p['due_on'], '2031-04-01')
+        last = self.history(a['id'])[-2:]
+        self.assertEqual([(e['field'], e['old'], e['new']) for e in last],
+                         [('due_on', '2031-02-01', '2031-04-01'), ('reason', None, 'vendor slipped')])
+        # a reason with a change that changes nothing leaves no event
+        self.call('PATCH', path, {'due_on': '2031-04-01', 'reason': 'again'})
+        self.assertEqual(self.history(a['id'])[-1]['new'], 'vendor slipped')
+
+    def test_tracker_changes_need_no_reason(self):
+        a = self.fresh(due_on='2031-01-01')
+        # what the sync calls: cl_action_apply through its own functions, source github
+        self.svc.sql("SELECT cl_action_change_why(:'p1', NULL, 'block', NULL, 'github', 'gh', NULL)",
+                     a['id'])
+        self.svc.sql("SELECT cl_action_change_why(:'p1', NULL, NULL, '{\"due_on\": \"2031-06-01\"}',"
+                     " 'jira', 'jr', NULL)", a['id'])
+        b = self.action(a['id'])
+        self.assertEqual((b['status'], b['due_on']), ('blocked', '2031-06-01'))
+        self.assertNotIn('reason', [e['field'] for e in self.history(a['id'])])
+
+    def test_cli_block_drop_and_show(self):
+        a = self.fresh(due_on='2031-05-01')
+        aid = str(a['id'])
+        p = self.svc.cli('action', 'block', aid)
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn('--reason', p.stderr)
+        self.assertEqual(self.action(a['id'])['status'], 'open')
+        self.cli_ok('action', 'block', aid, '--reason', 'waiting for vendor')
+        out = self.cli_ok('action', 'show', aid)
+        at = ts(self.history(a['id'])[-1]['at'])
+        self.assertIn('blocked since %s: waiting for vendor' % at.strftime('%Y-%m-%d %H:%M'),
+                      out)
+        hist = self.cli_ok('action', 'history', aid)
+        self.assertRegex(hist, r'reason\s+-\s+waiting for vendor')
+        p = self.svc.cli('action', 'edit', aid, '--due', '2031-06-01')
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn('(--reason)', p.stderr)
+        self.cli_ok('action', 'edit', aid, '--due', '2031-06-01', '--reason', 'audit moved')
+        out = self.cli_ok('action', 'show', aid)
+        self.assertIn('due moved from 2031-05-01 to 2031-06-01 on ', out)
+        self.assertIn(': audit moved', out)
+        self.cli_ok('action', 'drop', aid, '--reason', 'superseded')
+        out = self.cli_ok('action', 'show', aid)
+        self.assertIn(': superseded', out)
+        self.assertIn('dropped on ', out)
+        self.assertNotIn('blocked since', out)
+
+
+if __name__ == '__main__':
+    unittest.main()
