@@ -384,6 +384,91 @@ static void test_cli_render__json_is_pretty_and_unchanged(void **state)
     free(got);
 }
 
+static char *story(const char *action, const char *events, size_t max_notes)
+{
+    json_t *a = parse(action);
+    json_t *e = parse(events);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+
+    assert_int_equal(cli_render_action_story(out, a, e, max_notes), CL_OK);
+    fclose(out);
+    json_decref(a);
+    json_decref(e);
+    return text;
+}
+
+#define EV(at, field, old, new, actor)                                                             \
+    "{\"at\":\"" at "\",\"field\":\"" field "\",\"old\":" old                                      \
+    ",\"new\":" new ",\"actor\":\"" actor "\"}"
+
+static void test_cli_render__story_blocked_since_with_its_reason(void **state)
+{
+    char *got = story(
+        "{\"status\":\"blocked\"}",
+        "[" EV("2024-03-01T09:00:00+00:00", "status", "\"open\"", "\"blocked\"", "amy") "," EV(
+            "2024-03-01T09:00:00+00:00", "reason", "null", "\"old one\"",
+            "amy") "," EV("2024-03-02T10:00:00+00:00", "status", "\"blocked\"", "\"open\"",
+                          "amy") "," EV("2024-03-03T11:30:00.5+00:00", "status", "\"open\"",
+                                        "\"blocked\"", "bo") "," EV("2024-03-03T11:30:00.5+00:00",
+                                                                    "reason", "null",
+                                                                    "\"waiting for\\u0007 vendor\"",
+                                                                    "bo") "]",
+        3);
+
+    (void)state;
+    /* the last move into the status, its own reason (control characters blanked) */
+    assert_string_equal(got, "\nblocked since 2024-03-03 11:30: waiting for  vendor\n");
+    free(got);
+}
+
+static void test_cli_render__story_reason_only_from_its_transaction(void **state)
+{
+    char *got = story(
+        "{\"status\":\"wont_do\"}",
+        "[" EV("2024-03-01T09:00:00+00:00", "status", "\"open\"", "\"wont_do\"",
+               "amy") "," EV("2024-03-01T09:00:01+00:00", "reason", "null", "\"later\"", "amy") "]",
+        3);
+
+    (void)state;
+    assert_string_equal(got, "\ndropped on 2024-03-01 09:00\n");
+    free(got);
+}
+
+static void test_cli_render__story_due_move_and_latest_notes(void **state)
+{
+    char *got =
+        story("{\"status\":\"open\"}",
+              "[" EV("2024-03-01T09:00:00+00:00", "note", "null", "\"one\"", "amy") "," EV(
+                  "2024-03-01T10:00:00+00:00", "due_on", "\"2024-04-01\"", "\"2024-05-01\"",
+                  "amy") "," EV("2024-03-01T10:00:00+00:00", "reason", "null", "\"vendor\"",
+                                "amy") "," EV("2024-03-02T09:00:00+00:00", "note", "null",
+                                              "\"two\\nlines\"",
+                                              "bo") "," EV("2024-03-03T09:00:00+00:00", "note",
+                                                           "null", "\"three\"", "cy") "]",
+              2);
+
+    (void)state;
+    assert_string_equal(got,
+                        "\ndue moved from 2024-04-01 to 2024-05-01 on 2024-03-01 10:00: vendor\n"
+                        "\nnotes (latest 2 of 3; all in `action history`):\n"
+                        "  2024-03-02 09:00 bo: two\n    lines\n"
+                        "  2024-03-03 09:00 cy: three\n");
+    free(got);
+}
+
+static void test_cli_render__story_empty_without_reasons_or_notes(void **state)
+{
+    char *got = story(
+        "{\"status\":\"in_progress\"}",
+        "[" EV("2024-03-01T09:00:00+00:00", "status", "\"open\"", "\"in_progress\"", "amy") "]", 3);
+
+    (void)state;
+    assert_string_equal(got, "");
+    free(got);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -401,6 +486,10 @@ int main(void)
         cmocka_unit_test(test_cli_render__one_object_shows_its_zone_and_age),
         cmocka_unit_test(test_cli_render__formats_keep_rfc3339),
         cmocka_unit_test(test_cli_render__json_is_pretty_and_unchanged),
+        cmocka_unit_test(test_cli_render__story_blocked_since_with_its_reason),
+        cmocka_unit_test(test_cli_render__story_reason_only_from_its_transaction),
+        cmocka_unit_test(test_cli_render__story_due_move_and_latest_notes),
+        cmocka_unit_test(test_cli_render__story_empty_without_reasons_or_notes),
     };
 
     use_zone("UTC");
