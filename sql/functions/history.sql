@@ -67,3 +67,25 @@ BEGIN
     PERFORM cl_reason_record(o, src, actor, cl_reason(reason));
     RETURN j;
 END $$;
+
+-- A progress note: an event of the action (field 'note', the text trimmed in 'new') with
+-- its author and time. It changes neither the action nor its version. Returns the
+-- event's JSON, as the history shows it.
+CREATE OR REPLACE FUNCTION cl_action_note(aid bigint, note text, src text, actor text)
+RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    t text := btrim(note, E' \t\r\n');
+    e events;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM actions WHERE id = aid) THEN
+        RAISE EXCEPTION 'action % not found', aid USING ERRCODE = 'CL404';
+    END IF;
+    IF t IS NULL OR t = '' OR length(t) > 4000 THEN
+        RAISE EXCEPTION 'text must hold 1 to 4000 characters' USING ERRCODE = 'CL422',
+            COLUMN = 'text';
+    END IF;
+    INSERT INTO events (action_id, source, actor, field, old, new)
+    VALUES (aid, src, actor, 'note', NULL, t) RETURNING * INTO e;
+    RETURN json_build_object('id', e.id, 'action', e.action_id, 'at', e.at, 'source', e.source,
+                             'actor', e.actor, 'field', e.field, 'old', e.old, 'new', e.new)::text;
+END $$;

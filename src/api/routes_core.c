@@ -14,7 +14,8 @@
 
 #define RES_DEFAULT_LIMIT 50
 #define RES_MAX_LIMIT     500
-#define RES_REASON_MAX    500 /* characters; cl_reason() in sql/functions/history.sql */
+#define RES_REASON_MAX    500  /* characters; cl_reason() in sql/functions/history.sql */
+#define RES_NOTE_MAX      4000 /* characters; cl_action_note() */
 
 static const char *const kinds[] = {"corrective", "preventive", NULL};
 static const char *const statuses[] = {"open", "in_progress", "blocked", "done", "wont_do", NULL};
@@ -148,6 +149,10 @@ static const struct valid_field verb_spec[] = {
     {"version", VALID_INT, 0, 0, NULL},
 };
 
+static const struct valid_field note_spec[] = {
+    {"text", VALID_TEXT, VALID_REQUIRED | VALID_NONBLANK, RES_NOTE_MAX, NULL},
+};
+
 /* block and drop: the reason is checked by SQL (required from the API and the CLI). */
 static const struct valid_field verb_reason_spec[] = {
     {"version", VALID_INT, 0, 0, NULL},
@@ -201,6 +206,8 @@ static const struct db_stmt sql_action_update = {
     "SELECT cl_action_change_why($1::bigint, $2::int, NULL, $3::jsonb, $4, $5, $6)"};
 static const struct db_stmt sql_action_verb = {
     "action_verb", "SELECT cl_action_change_why($1::bigint, $2::int, $3, NULL, $4, $5, $6)"};
+static const struct db_stmt sql_action_note = {"action_note",
+                                               "SELECT cl_action_note($1::bigint, $2, $3, $4)"};
 static const struct db_stmt sql_action_history = {"action_history",
                                                   "SELECT cl_action_history($1::bigint)"};
 
@@ -756,6 +763,22 @@ static void action_verb(struct api_req *q)
     json_decref(body);
 }
 
+/* POST /actions/{id}/notes {"text"}: 201 with the note's event. */
+static void action_note(struct api_req *q)
+{
+    json_t *body = NULL;
+
+    if (api_req_path_id(q) != CL_OK || api_req_body(&body, q, note_spec, CL_ARRAY_LEN(note_spec),
+                                                    VALID_MODE_CREATE, false) != CL_OK)
+        return;
+    api_req_prepared(q, &sql_action_note, 4,
+                     (const char *const[]){api_req_param(q, 0),
+                                           json_string_value(json_object_get(body, "text")),
+                                           api_req_source(q), api_req_actor(q)},
+                     API_ONE, 201, 0);
+    json_decref(body);
+}
+
 static void action_history(struct api_req *q)
 {
     if (api_req_path_id(q) == CL_OK)
@@ -783,6 +806,7 @@ static const struct api_route routes[] = {
     {"GET", "/api/v1/actions/{}", AUTH_READ, action_get, "action"},
     {"PATCH", "/api/v1/actions/{}", AUTH_WRITE, action_update, "action"},
     {"GET", "/api/v1/actions/{}/history", AUTH_READ, action_history, "action"},
+    {"POST", "/api/v1/actions/{}/notes", AUTH_WRITE, action_note, "action"},
     {"POST", "/api/v1/actions/{}/assign", AUTH_WRITE, action_assign, "action"},
     {"POST", "/api/v1/actions/{}/unassign", AUTH_WRITE, action_unassign, "action"},
     {"POST", "/api/v1/actions/{}/start", AUTH_WRITE, action_verb, "action"},

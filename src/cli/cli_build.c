@@ -123,8 +123,9 @@ char *cli_build_if_match(const struct cli_args *a)
     return NULL;
 }
 
-/* Reads all of in, at most CLI_VALUE_DESC_MAX bytes, into *out (caller frees). */
-static int read_all(char **out, size_t *len, FILE *in, struct cl_err *err)
+/* Reads all of in, at most CLI_VALUE_DESC_MAX bytes, into *out (caller frees). what names
+ * the value in messages ("--description -"). */
+static int read_all(char **out, size_t *len, FILE *in, const char *what, struct cl_err *err)
 {
     size_t max = CLI_VALUE_DESC_MAX;
     char *buf = cl_malloc(max + 1);
@@ -132,15 +133,15 @@ static int read_all(char **out, size_t *len, FILE *in, struct cl_err *err)
 
     if (ferror(in)) {
         free(buf);
-        return cl_fail(err, CL_EINVAL, "--description -: cannot read stdin");
+        return cl_fail(err, CL_EINVAL, "%s -: cannot read stdin", what);
     }
     if (n > max) {
         free(buf);
-        return cl_fail(err, CL_EINVAL, "--description -: stdin is longer than %zu bytes", max);
+        return cl_fail(err, CL_EINVAL, "%s -: stdin is longer than %zu bytes", what, max);
     }
     if (memchr(buf, '\0', n) != NULL) {
         free(buf);
-        return cl_fail(err, CL_EINVAL, "--description -: stdin contains a NUL byte");
+        return cl_fail(err, CL_EINVAL, "%s -: stdin contains a NUL byte", what);
     }
     buf[n] = '\0';
     *out = buf;
@@ -164,8 +165,12 @@ static int field_value(json_t **out, const struct cli_opt *o, const char *v, FIL
         *out = json_boolean(strcmp(v, "true") == 0);
         return CL_OK;
     }
-    if (o->type == CLI_VAL_DESC && strcmp(v, "-") == 0)
-        rc = read_all(&text, &len, in, err);
+    if (o->type == CLI_VAL_DESC && strcmp(v, "-") == 0) {
+        char *what = cl_asprintf("%s%s", o->meta != NULL ? "--" : "", o->name);
+
+        rc = read_all(&text, &len, in, what, err);
+        free(what);
+    }
     if (rc != CL_OK)
         return rc;
     *out = json_stringn(text != NULL ? text : v, len);

@@ -27,6 +27,11 @@ static const struct cli_opt pos_assign[] = {
     {"ID", NULL, "action id", CLI_VAL_ID, CLI_TO_PATH, NULL, true},
     {"HANDLE", NULL, "the new owner's handle", CLI_VAL_TEXT, CLI_TO_BODY, "owner", true},
     END};
+static const struct cli_opt pos_note[] = {
+    {"ID", NULL, "action id", CLI_VAL_ID, CLI_TO_PATH, NULL, true},
+    {"TEXT", NULL, "the note (at most 4000 characters); - reads stdin", CLI_VAL_DESC, CLI_TO_BODY,
+     "text", true},
+    END};
 static const struct cli_opt pos_link[] = {
     {"ID", NULL, "action id", CLI_VAL_ID, CLI_TO_PATH, NULL, true},
     {"ISSUE", NULL, "an existing issue: GitHub owner/repo#123 or Jira PROJ-123", CLI_VAL_ISSUE,
@@ -276,6 +281,8 @@ const struct cli_verb cli_verbs[] = {
     {"action", "drop", "any open state -> wont_do, with the --reason", CLI_OP_POST, CLI_RES_ACTION,
      "actions", "drop", 0, false, false, pos_action, opts_reason, 0},
     STATUS_VERB("reopen", "done/wont_do -> open"),
+    {"action", "note", "add a progress note to an action's history", CLI_OP_POST, CLI_RES_EVENT,
+     "actions", "notes", 0, false, false, pos_note, opts_none, 0},
     {"action", "history", "an action's changes, oldest first", CLI_OP_LIST, CLI_RES_EVENT,
      "actions", "history", CLI_VERBS_LIMIT_MAX, false, false, pos_action, opts_none, 0},
     REPORT_VERB("overdue", "open work past its due date, most late first"),

@@ -164,5 +164,68 @@ class ReasonTest(HistoryCase):
         self.assertNotIn('blocked since', out)
 
 
+class NoteTest(HistoryCase):
+
+    def note(self, aid, text, expect=201, **kw):
+        return self.call('POST', '%s/actions/%d/notes' % (API, aid), {'text': text},
+                         expect=expect, **kw)[0]
+
+    def test_note_is_an_event_and_changes_nothing_else(self):
+        a = self.fresh()
+        n = self.note(a['id'], '  Called the vendor; they answer Monday.\n', token='write',
+                      headers={'X-Closeloop-Source': 'cli'})
+        writer = self.token_name('write')
+        self.assertEqual((n['action'], n['field'], n['old'], n['new'], n['source'], n['actor']),
+                         (a['id'], 'note', None, 'Called the vendor; they answer Monday.',
+                          'cli', writer))
+        ts(n['at'])
+        self.assertEqual(self.history(a['id'])[-1], n)
+        self.assertEqual(self.action(a['id']), a, 'no new version, no new updated_at')
+        row = self.svc.sql("SELECT field, new, actor FROM events WHERE id = :'p1'", n['id'])
+        self.assertEqual(row, [['note', 'Called the vendor; they answer Monday.', writer]])
+
+    def test_note_is_validated(self):
+        a = self.fresh()
+        path = '%s/actions/%d/notes' % (API, a['id'])
+        n = self.n_events(a['id'])
+        for body in ({}, {'text': ''}, {'text': ' \n '}, {'text': 7}, {'text': None},
+                     {'text': 'x', 'extra': 1}, {'text': '\u00e9' * 4001}):
+            with self.subTest(body=body):
+                err = self.error('POST', path, body, status=422, code='validation',
+                                 field='extra' if 'extra' in body else 'text')
+                self.assertTrue(err['message'])
+        self.assertEqual(self.n_events(a['id']), n)
+        self.note(a['id'], '\u00e9' * 4000)
+        self.error('POST', API + '/actions/987654321/notes', {'text': 'x'}, status=404,
+                   code='not_found')
+        self.error('POST', path, {'text': 'x'}, status=403, code='forbidden', token='read')
+
+    def test_cli_note_and_show(self):
+        a = self.fresh()
+        aid = str(a['id'])
+        out = self.cli_ok('action', 'note', aid, 'first note')
+        self.assertIn('first note', out)
+        self.cli_ok('action', 'note', aid, '-', input='from stdin\nsecond line\n')
+        for i in range(3):
+            self.cli_ok('action', 'note', aid, 'later %d' % i)
+        notes = [e for e in self.history(a['id']) if e['field'] == 'note']
+        self.assertEqual([e['new'] for e in notes],
+                         ['first note', 'from stdin\nsecond line', 'later 0', 'later 1',
+                          'later 2'])
+        show = self.cli_ok('action', 'show', aid)
+        self.assertIn('notes (latest 3 of 5; all in `action history`):', show)
+        admin = self.token_name('admin')
+        for e in notes[2:]:
+            when = ts(e['at']).strftime('%Y-%m-%d %H:%M')
+            self.assertIn('  %s %s: %s\n' % (when, admin, e['new']), show)
+        self.assertNotIn('first note', show)
+        hist = self.cli_ok('action', 'history', aid)
+        self.assertRegex(hist, r'note\s+-\s+first note')
+        p = self.svc.cli('action', 'note', aid, '   ')
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn('TEXT', p.stderr)
+        self.assertEqual(len([e for e in self.history(a['id']) if e['field'] == 'note']), 5)
+
+
 if __name__ == '__main__':
     unittest.main()
