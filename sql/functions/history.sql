@@ -89,3 +89,79 @@ BEGIN
     RETURN json_build_object('id', e.id, 'action', e.action_id, 'at', e.at, 'source', e.source,
                              'actor', e.actor, 'field', e.field, 'old', e.old, 'new', e.new)::text;
 END $$;
+
+-- Incidents -----------------------------------------------------------------------
+
+-- What an incident's history follows, as text by field (NULL when unset): times in
+-- RFC 3339, the facilitator by handle, the default tracker as "tracker:scope".
+CREATE OR REPLACE FUNCTION cl_incident_state(i incidents) RETURNS jsonb LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object(
+        'title', i.title, 'severity', i.severity,
+        'started_at', i.started_at, 'resolved_at', i.resolved_at,
+        'postmortem_url', i.postmortem_url,
+        'facilitator', (SELECT handle FROM people WHERE id = i.facilitator_id),
+        'sync', CASE WHEN i.sync_scope IS NOT NULL THEN i.sync_tracker || ':' || i.sync_scope END)
+$$;
+
+-- One event per field whose value differs between the states o and n, in a fixed order.
+CREATE OR REPLACE FUNCTION cl_incident_record(iid bigint, o jsonb, n jsonb, src text, actor text)
+RETURNS void LANGUAGE sql AS $$
+    INSERT INTO incident_events (incident_id, source, actor, field, old, new)
+    SELECT iid, src, actor, f.k, o->>f.k, n->>f.k
+    FROM unnest(ARRAY['title', 'severity', 'started_at', 'resolved_at', 'postmortem_url',
+                      'facilitator', 'sync']) WITH ORDINALITY AS f (k, ord)
+    WHERE (o->>f.k) IS DISTINCT FROM (n->>f.k)
+    ORDER BY f.ord
+$$;
+
+-- cl_incident_create, then its history: 'created' (the title), then each field it set.
+CREATE OR REPLACE FUNCTION cl_incident_create_by(p jsonb, src text, actor text) RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+    j text := cl_incident_create(p);
+    r incidents;
+BEGIN
+    SELECT * INTO r FROM incidents WHERE key = (j::json->>'key');
+    INSERT INTO incident_events (incident_id, source, actor, field, old, new)
+    VALUES (r.id, src, actor, 'created', NULL, r.title);
+    PERFORM cl_incident_record(r.id, jsonb_build_object('title', r.title), cl_incident_state(r),
+                               src, actor);
+    RETURN j;
+END $$;
+
+-- cl_incident_update, then one event per field it changed (none when nothing changed).
+CREATE OR REPLACE FUNCTION cl_incident_update_by(key_in text, expected integer, p jsonb, src text,
+                                                 actor text)
+RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    o incidents;
+    n incidents;
+    j text;
+BEGIN
+    SELECT * INTO o FROM incidents WHERE key = upper(key_in) FOR UPDATE;
+    j := cl_incident_update(key_in, expected, p);  -- 404, 409 and 422 come from here
+    SELECT * INTO n FROM incidents WHERE id = o.id;
+    PERFORM cl_incident_record(o.id, cl_incident_state(o), cl_incident_state(n), src, actor);
+    RETURN j;
+END $$;
+
+-- One page of an incident's history, oldest first: (json, cursor) rows after the event id
+-- `after`, at most lim. CL404 when there is no such incident.
+CREATE OR REPLACE FUNCTION cl_incident_history(key_in text, after bigint, lim integer)
+RETURNS TABLE (j text, c text) LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    i incidents;
+BEGIN
+    SELECT * INTO i FROM incidents WHERE key = upper(key_in);
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'incident "%" not found', key_in USING ERRCODE = 'CL404';
+    END IF;
+    RETURN QUERY
+    SELECT json_build_object('id', e.id, 'incident', i.key, 'at', e.at, 'source', e.source,
+                             'actor', e.actor, 'field', e.field, 'old', e.old,
+                             'new', e.new)::text,
+           e.id::text
+    FROM incident_events e
+    WHERE e.incident_id = i.id AND (after IS NULL OR e.id > after)
+    ORDER BY e.id LIMIT lim;
+END $$;

@@ -191,10 +191,12 @@ static const char sql_incident_list[] =
     " WHERE ($1::bigint IS NULL OR i.id > $1)"
     " AND ($3::text IS NULL OR ($3 = 'open') = (i.resolved_at IS NULL))"
     " ORDER BY i.id LIMIT $2";
-static const struct db_stmt sql_incident_create = {"incident_create",
-                                                   "SELECT cl_incident_create($1::jsonb)"};
+static const struct db_stmt sql_incident_create = {
+    "incident_create", "SELECT cl_incident_create_by($1::jsonb, $2, $3)"};
 static const struct db_stmt sql_incident_update = {
-    "incident_update", "SELECT cl_incident_update($1, $2::int, $3::jsonb)"};
+    "incident_update", "SELECT cl_incident_update_by($1, $2::int, $3::jsonb, $4, $5)"};
+static const char sql_incident_history[] =
+    "SELECT j, c FROM cl_incident_history($1, $2::bigint, $3::int)";
 
 static const struct db_stmt sql_action_get = {
     "action_get",
@@ -325,19 +327,32 @@ static void res_get(struct api_req *q, const struct db_stmt *sql)
     api_req_prepared(q, sql, 1, params, API_ONE, 200, 0);
 }
 
-/* ---- teams ---- */
-
-static void team_list(struct api_req *q)
+/* A list keyset-paged by id that takes only limit and cursor: runs `sql` with ([path
+ * capture 0,] cursor, limit+1). */
+static void res_id_page(struct api_req *q, const char *sql, bool by_path)
 {
     static const char *const allowed[] = {"limit", "cursor", NULL};
+    const char *params[3];
     const char *cursor;
     char fetch[24];
     long limit;
+    int n = 0;
 
     if (api_req_check_query(q, allowed) != CL_OK || res_limit(&limit, fetch, q) != CL_OK ||
         res_id_cursor(&cursor, q) != CL_OK)
         return;
-    api_req_sql(q, sql_team_list, 2, (const char *const[]){cursor, fetch}, API_LIST, 200, limit);
+    if (by_path)
+        params[n++] = api_req_param(q, 0);
+    params[n++] = cursor;
+    params[n++] = fetch;
+    api_req_sql(q, sql, n, params, API_LIST, 200, limit);
+}
+
+/* ---- teams ---- */
+
+static void team_list(struct api_req *q)
+{
+    res_id_page(q, sql_team_list, false);
 }
 
 static void team_get(struct api_req *q)
@@ -418,10 +433,23 @@ static void incident_get(struct api_req *q)
     res_get(q, &sql_incident_get);
 }
 
+/* The incident and its history's first events, with who made it. */
 static void incident_create(struct api_req *q)
 {
-    res_change(q, incident_spec.fields, incident_spec.n, VALID_MODE_CREATE, RES_SYNC_DEFAULT,
-               &sql_incident_create, 201);
+    json_t *body = NULL;
+    char *text;
+
+    if (api_req_body(&body, q, incident_spec.fields, incident_spec.n, VALID_MODE_CREATE, false) !=
+        CL_OK)
+        return;
+    if (res_sync_fields(q, body, RES_SYNC_DEFAULT) == CL_OK) {
+        text = api_dump(body);
+        api_req_prepared(q, &sql_incident_create, 3,
+                         (const char *const[]){text, api_req_source(q), api_req_actor(q)}, API_ONE,
+                         201, 0);
+        free(text);
+    }
+    json_decref(body);
 }
 
 static void incident_update(struct api_req *q)
@@ -436,12 +464,19 @@ static void incident_update(struct api_req *q)
     if (res_sync_fields(q, body, RES_SYNC_DEFAULT) == CL_OK &&
         api_req_version(&version, q, body) == CL_OK) {
         text = api_dump(body);
-        api_req_prepared(q, &sql_incident_update, 3,
-                         (const char *const[]){api_req_param(q, 0), version, text}, API_ONE, 200,
-                         0);
+        api_req_prepared(q, &sql_incident_update, 5,
+                         (const char *const[]){api_req_param(q, 0), version, text,
+                                               api_req_source(q), api_req_actor(q)},
+                         API_ONE, 200, 0);
         free(text);
     }
     json_decref(body);
+}
+
+/* GET /incidents/{key}/history: its changes, oldest first, keyset paged by event id. */
+static void incident_history(struct api_req *q)
+{
+    res_id_page(q, sql_incident_history, true);
 }
 
 /* ---- actions ---- */
@@ -800,6 +835,7 @@ static const struct api_route routes[] = {
     {"POST", "/api/v1/incidents", AUTH_WRITE, incident_create, "incident"},
     {"GET", "/api/v1/incidents/{}", AUTH_READ, incident_get, "incident"},
     {"PATCH", "/api/v1/incidents/{}", AUTH_WRITE, incident_update, "incident"},
+    {"GET", "/api/v1/incidents/{}/history", AUTH_READ, incident_history, "incident"},
     {"GET", "/api/v1/actions", AUTH_READ, action_list, "action"},
     {"GET", "/api/v1/reports/{}", AUTH_READ, report_get, "report"},
     {"POST", "/api/v1/actions", AUTH_WRITE, action_create, "action"},

@@ -258,6 +258,8 @@ const struct cli_verb cli_verbs[] = {
      CLI_VERBS_LIMIT_MAX, true, false, NULL, opts_none, 0},
     {"incident", "show", "show an incident and its actions", CLI_OP_INCIDENT_SHOW, CLI_RES_INCIDENT,
      "incidents", NULL, 0, false, false, pos_incident, opts_none, 0},
+    {"incident", "history", "an incident's changes, oldest first", CLI_OP_LIST, CLI_RES_EVENT,
+     "incidents", "history", CLI_VERBS_LIMIT_MAX, true, false, pos_incident, opts_none, 0},
     {"incident", "edit", "change an incident", CLI_OP_EDIT, CLI_RES_INCIDENT, "incidents", NULL, 0,
      false, false, pos_incident, opts_incident_edit, 0},
     {"action", "add", "record an action; prints its id", CLI_OP_CREATE, CLI_RES_ACTION, "actions",

@@ -227,5 +227,92 @@ class NoteTest(HistoryCase):
         self.assertEqual(len([e for e in self.history(a['id']) if e['field'] == 'note']), 5)
 
 
+class IncidentHistoryTest(HistoryCase):
+
+    def ihist(self, key, token='admin'):
+        items, _ = self.walk('%s/incidents/%s/history' % (API, key), 500)
+        return items
+
+    def test_create_and_edits_are_recorded_field_by_field(self):
+        fac = self.mk_person()['handle']
+        key = 'IH-%s' % uniq('')
+        self.call('POST', API + '/incidents',
+                  {'key': key.lower(), 'title': 'DB down', 'severity': 'SEV2',
+                   'started_at': '2026-01-05T10:00:00Z', 'facilitator': fac},
+                  expect=201, token='write', headers={'X-Closeloop-Source': 'cli'})
+        writer, admin = self.token_name('write'), self.token_name('admin')
+        got = [(e['field'], e['old'], e['new'], e['source'], e['actor']) for e in self.ihist(key)]
+        self.assertEqual(got, [('created', None, 'DB down', 'cli', writer),
+                               ('severity', None, 'SEV2', 'cli', writer),
+                               ('started_at', None, '2026-01-05T10:00:00+00:00', 'cli', writer),
+                               ('facilitator', None, fac, 'cli', writer)])
+        self.call('PATCH', '%s/incidents/%s' % (API, key),
+                  {'title': 'DB down for an hour', 'severity': 'SEV1', 'facilitator': None,
+                   'resolved_at': '2026-01-05T11:00:00Z', 'version': 1})
+        hist = self.ihist(key)
+        self.assertEqual([(e['field'], e['old'], e['new'], e['source'], e['actor'])
+                          for e in hist[4:]],
+                         [('title', 'DB down', 'DB down for an hour', 'api', admin),
+                          ('severity', 'SEV2', 'SEV1', 'api', admin),
+                          ('resolved_at', None, '2026-01-05T11:00:00+00:00', 'api', admin),
+                          ('facilitator', fac, None, 'api', admin)])
+        self.assertEqual(len({e['at'] for e in hist[4:]}), 1, 'one transaction')
+        for e in hist:
+            self.assertEqual(set(e), {'id', 'incident', 'at', 'source', 'actor', 'field', 'old',
+                                      'new'})
+            self.assertEqual(e['incident'], key)
+            ts(e['at'])
+        rows = self.svc.sql("SELECT e.field FROM incident_events e JOIN incidents i"
+                            " ON i.id = e.incident_id WHERE i.key = :'p1' ORDER BY e.id", key)
+        self.assertEqual([r[0] for r in rows], [e['field'] for e in hist])
+
+    def test_refused_or_empty_changes_record_nothing(self):
+        key = self.mk_incident(started_at='2026-01-05T10:00:00Z')['key']
+        n = len(self.ihist(key))
+        path = '%s/incidents/%s' % (API, key)
+        self.error('PATCH', path, {'title': 'x', 'version': 9}, status=409,
+                   code='version_conflict', field='version')
+        self.error('PATCH', path, {'title': 'y', 'resolved_at': '2026-01-01T00:00:00Z'},
+                   status=422, code='validation', field='resolved_at')
+        self.call('PATCH', path, {'title': 'incident'})  # the same title: nothing changes
+        self.assertEqual(len(self.ihist(key)), n)
+        self.error('GET', API + '/incidents/NOPE-1/history', status=404, code='not_found')
+        with self.assertRaises(RuntimeError):
+            self.svc.sql("UPDATE incident_events SET new = 'x'")
+        with self.assertRaises(RuntimeError):
+            self.svc.sql('DELETE FROM incident_events')
+
+    def test_keyset_pages(self):
+        key = self.mk_incident()['key']
+        for i in range(6):
+            self.call('PATCH', '%s/incidents/%s' % (API, key), {'title': 'title %d' % i})
+        full = self.get('%s/incidents/%s/history' % (API, key))
+        self.assertIsNone(full['next_cursor'])
+        items, pages = self.walk('%s/incidents/%s/history' % (API, key.lower()), 2)
+        self.assertEqual(pages, 4)
+        self.assertEqual(items, full['items'])
+        self.assertEqual([e['new'] for e in items],
+                         ['incident'] + ['title %d' % i for i in range(6)])
+        ids = [e['id'] for e in items]
+        self.assertEqual(ids, sorted(set(ids)))
+        self.error('GET', '%s/incidents/%s/history?cursor=x' % (API, key), status=400,
+                   code='bad_request', field='cursor')
+        self.error('GET', '%s/incidents/%s/history?limit=0' % (API, key), status=400,
+                   code='bad_request', field='limit')
+        self.assertEqual(self.get('%s/incidents/%s/history' % (API, key), token='read'), full)
+
+    def test_cli_incident_history(self):
+        key = 'IC-%s' % uniq('')
+        self.cli_ok('incident', 'add', key, '--title', 'Queue stuck', '--severity', 'SEV3')
+        self.cli_ok('incident', 'edit', key, '--severity', 'SEV2')
+        out = self.cli_ok('incident', 'history', key.lower())
+        admin = self.token_name('admin')
+        self.assertRegex(out, r'cli\s+%s\s+created\s+-\s+Queue stuck' % admin)
+        self.assertRegex(out, r'cli\s+%s\s+severity\s+SEV3\s+SEV2' % admin)
+        js = self.get('%s/incidents/%s/history' % (API, key))['items']
+        self.assertEqual([(e['field'], e['source']) for e in js],
+                         [('created', 'cli'), ('severity', 'cli'), ('severity', 'cli')])
+
+
 if __name__ == '__main__':
     unittest.main()

@@ -373,7 +373,8 @@ static void test_routes__core_resources_are_registered(void **state)
     }
     expect("GET", "/api/v1/reports/{}", AUTH_READ); /* the reports read actions */
     expect("POST", "/api/v1/actions/{}/notes", AUTH_WRITE);
-    assert_int_equal(all.ncore, 4 * 4 + 1 + CL_ARRAY_LEN(verbs) + 1 + 1);
+    expect("GET", "/api/v1/incidents/{}/history", AUTH_READ);
+    assert_int_equal(all.ncore, 4 * 4 + 1 + CL_ARRAY_LEN(verbs) + 1 + 1 + 1);
 }
 
 /* The sync routes are registered once for every tracker: their patterns capture the
