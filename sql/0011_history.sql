@@ -1,4 +1,5 @@
--- 0011: the history of incidents (append-only, like an action's events).
+-- 0011: the history of incidents (append-only, like an action's events), and tokens that
+-- belong to a person.
 
 -- Every change to an incident made through the API or the CLI: its creation, then one row
 -- per field an edit changed, with the old and new values as text, in the change's
@@ -16,3 +17,8 @@ CREATE TABLE incident_events (
 CREATE INDEX incident_events_incident_idx ON incident_events (incident_id, id);
 CREATE TRIGGER incident_events_no_update BEFORE UPDATE OR DELETE ON incident_events
     FOR EACH ROW EXECUTE FUNCTION events_append_only();
+
+-- A token may belong to a person (closeloopd token create --person): the events its
+-- changes leave name the person's handle instead of the token, and "me" means them. People
+-- are never deleted (only made inactive), so the history keeps their handle.
+ALTER TABLE api_tokens ADD COLUMN person_id bigint REFERENCES people (id);

@@ -449,7 +449,27 @@ const char *api_req_source(const struct api_req *q)
 
 const char *api_req_actor(const struct api_req *q)
 {
-    return q->who.name;
+    return q->who.person[0] != '\0' ? q->who.person : q->who.name;
+}
+
+const char *api_req_person(const struct api_req *q)
+{
+    return q->who.person[0] != '\0' ? q->who.person : NULL;
+}
+
+int api_req_owner_me(const char **owner, struct api_req *q, const char *field)
+{
+    if (*owner == NULL || strcmp(*owner, "me") != 0)
+        return CL_OK;
+    *owner = api_req_person(q);
+    if (*owner != NULL)
+        return CL_OK;
+    api_req_error(q, 422, "validation", field,
+                  "%s \"me\" needs a token that belongs to a person, and token \"%s\" belongs "
+                  "to nobody: name the owner's handle, or use a token made with closeloopd token "
+                  "create --name N --scope S --person HANDLE",
+                  field, q->who.name);
+    return CL_EINVAL;
 }
 
 struct db_pool *api_req_pool(const struct api_req *q)

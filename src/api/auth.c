@@ -42,12 +42,12 @@ struct auth_lookup {
  * most once a minute per token (and only on a cache miss), never one per request. */
 static const struct db_stmt sql_lookup = {
     "auth_lookup",
-    "WITH t AS (SELECT id, name, scope, last_used_at FROM api_tokens"
+    "WITH t AS (SELECT id, name, scope, last_used_at, person_id FROM api_tokens"
     "           WHERE hash = $1 AND revoked_at IS NULL),"
     " used AS (UPDATE api_tokens SET last_used_at = now()"
     "          WHERE id = (SELECT id FROM t)"
     "            AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute'))"
-    " SELECT id, name, scope FROM t"};
+    " SELECT t.id, t.name, t.scope, p.handle FROM t LEFT JOIN people p ON p.id = t.person_id"};
 
 static const char *const scope_names[] = {"none", "read", "write", "admin"};
 
@@ -177,6 +177,7 @@ static void auth_on_lookup(const struct db_reply *r, void *arg)
         cl_parse_long(&id.id, PQgetvalue(r->res, 0, 0), 1, __LONG_MAX__);
         snprintf(id.name, sizeof(id.name), "%s", PQgetvalue(r->res, 0, 1));
         id.scope = auth_scope_parse(PQgetvalue(r->res, 0, 2));
+        snprintf(id.person, sizeof(id.person), "%s", PQgetvalue(r->res, 0, 3)); /* "" if NULL */
         auth_cache_put(l->auth, l->hash, true, &id);
     } else if (code == CL_OK) {
         code = CL_EAUTH;
@@ -222,26 +223,51 @@ void auth_lookup_cancel(struct auth_lookup *l)
     free(l);
 }
 
+/* The person a new token is for must exist and be active. */
+static int auth_person_check(PGconn *pg, const char *handle, struct cl_err *err)
+{
+    const char *params[1] = {handle};
+    PGresult *res = NULL;
+    int rc =
+        db_exec_blocking(&res, pg, "SELECT active FROM people WHERE handle = $1", 1, params, err);
+
+    if (rc != CL_OK)
+        return rc;
+    if (PQntuples(res) == 0)
+        rc = cl_fail(err, CL_ENOTFOUND,
+                     "--person: nobody has the handle \"%s\" (add them first: closeloop "
+                     "person add %s ...)",
+                     handle, handle);
+    else if (strcmp(PQgetvalue(res, 0, 0), "t") != 0)
+        rc = cl_fail(err, CL_EINVAL, "--person: \"%s\" is inactive", handle);
+    PQclear(res);
+    return rc;
+}
+
 int auth_token_create(char **token, PGconn *pg, const char *name, enum auth_scope scope,
-                      struct cl_err *err)
+                      const char *person, struct cl_err *err)
 {
     unsigned char raw[AUTH_TOKEN_BYTES];
     char enc[64];
     char hash[CRYPTO_SHA256_HEX_LEN + 1];
-    const char *params[3] = {name, hash, auth_scope_name(scope)};
+    const char *params[4] = {name, hash, auth_scope_name(scope), person};
     char *tok;
     int rc;
 
     if (scope == AUTH_NONE)
         return cl_fail(err, CL_EINVAL, "scope must be read, write or admin");
-    rc = crypto_random(raw, sizeof(raw), err);
+    rc = person != NULL ? auth_person_check(pg, person, err) : CL_OK;
+    if (rc == CL_OK)
+        rc = crypto_random(raw, sizeof(raw), err);
     if (rc != CL_OK)
         return rc;
     crypto_base64url(enc, raw, sizeof(raw));
     tok = cl_asprintf(AUTH_PREFIX "%s", enc);
     crypto_sha256_hex(hash, tok, strlen(tok));
-    rc = db_exec_blocking(
-        NULL, pg, "INSERT INTO api_tokens (name, hash, scope) VALUES ($1, $2, $3)", 3, params, err);
+    rc = db_exec_blocking(NULL, pg,
+                          "INSERT INTO api_tokens (name, hash, scope, person_id)"
+                          " VALUES ($1, $2, $3, (SELECT id FROM people WHERE handle = $4))",
+                          4, params, err);
     if (rc != CL_OK) {
         free(tok);
         return rc;
@@ -255,20 +281,24 @@ int auth_token_list(PGconn *pg, FILE *out, struct cl_err *err)
     PGresult *res = NULL;
     int i;
     int rc = db_exec_blocking(&res, pg,
-                              "SELECT id, name, scope, to_char(created_at, 'YYYY-MM-DD HH24:MI'),"
-                              " coalesce(to_char(last_used_at, 'YYYY-MM-DD HH24:MI'), '-'),"
-                              " coalesce(to_char(revoked_at, 'YYYY-MM-DD HH24:MI'), '-')"
-                              " FROM api_tokens ORDER BY id",
+                              "SELECT t.id, t.name, t.scope,"
+                              " coalesce(p.handle || CASE WHEN p.active THEN '' ELSE"
+                              " ' (inactive)' END, '-'),"
+                              " to_char(t.created_at, 'YYYY-MM-DD HH24:MI'),"
+                              " coalesce(to_char(t.last_used_at, 'YYYY-MM-DD HH24:MI'), '-'),"
+                              " coalesce(to_char(t.revoked_at, 'YYYY-MM-DD HH24:MI'), '-')"
+                              " FROM api_tokens t LEFT JOIN people p ON p.id = t.person_id"
+                              " ORDER BY t.id",
                               0, NULL, err);
 
     if (rc != CL_OK)
         return rc;
-    fprintf(out, "%-6s %-24s %-6s %-17s %-17s %s\n", "ID", "NAME", "SCOPE", "CREATED", "LAST USED",
-            "REVOKED");
+    fprintf(out, "%-6s %-24s %-6s %-24s %-17s %-17s %s\n", "ID", "NAME", "SCOPE", "PERSON",
+            "CREATED", "LAST USED", "REVOKED");
     for (i = 0; i < PQntuples(res); i++)
-        fprintf(out, "%-6s %-24s %-6s %-17s %-17s %s\n", PQgetvalue(res, i, 0),
+        fprintf(out, "%-6s %-24s %-6s %-24s %-17s %-17s %s\n", PQgetvalue(res, i, 0),
                 PQgetvalue(res, i, 1), PQgetvalue(res, i, 2), PQgetvalue(res, i, 3),
-                PQgetvalue(res, i, 4), PQgetvalue(res, i, 5));
+                PQgetvalue(res, i, 4), PQgetvalue(res, i, 5), PQgetvalue(res, i, 6));
     PQclear(res);
     return CL_OK;
 }

@@ -570,11 +570,12 @@ static void action_list_run(struct api_req *q)
 {
     struct action_filter f;
     const char *params[12];
+    const char *owner = api_req_query(q, "owner");
 
-    if (action_filter_parse(&f, q) != CL_OK)
+    if (action_filter_parse(&f, q) != CL_OK || api_req_owner_me(&owner, q, "owner") != CL_OK)
         return;
     params[0] = f.statuses[0] != '\0' ? f.statuses : NULL;
-    params[1] = api_req_query(q, "owner");
+    params[1] = owner;
     params[2] = api_req_query(q, "team");
     params[3] = api_req_query(q, "incident");
     params[4] = f.kind;
@@ -607,6 +608,7 @@ static void report_run(struct api_req *q)
     static const char *const allowed[] = {"owner", "team",   "incident", "days",
                                           "limit", "cursor", NULL};
     const char *days = api_req_query(q, "days");
+    const char *owner = api_req_query(q, "owner");
     char cdate[16];
     char cid[24];
     char fetch[24];
@@ -615,7 +617,7 @@ static void report_run(struct api_req *q)
     const char *params[8];
 
     if (api_req_check_query(q, allowed) != CL_OK || res_limit(&limit, fetch, q) != CL_OK ||
-        action_cursor(cdate, cid, q) != CL_OK)
+        action_cursor(cdate, cid, q) != CL_OK || api_req_owner_me(&owner, q, "owner") != CL_OK)
         return;
     if (days != NULL && cl_parse_long(&n, days, 0, 3650) != CL_OK) {
         api_req_error(q, 400, "bad_request", "days",
@@ -624,7 +626,7 @@ static void report_run(struct api_req *q)
     }
     params[0] = api_req_param(q, 0);
     params[1] = days;
-    params[2] = api_req_query(q, "owner");
+    params[2] = owner;
     params[3] = api_req_query(q, "team");
     params[4] = api_req_query(q, "incident");
     params[5] = cdate[0] != '\0' ? cdate : NULL;
@@ -652,12 +654,15 @@ static void list_filters_checked(struct api_req *q, const struct db_reply *r)
 }
 
 /* A filter naming a person, team or incident that does not exist is a 422 naming the
- * filter, checked first (one more statement, only when such a filter is given). */
+ * filter, checked first (one more statement, only when such a filter is given). owner=me
+ * is the token's person. */
 static void list_with_filters(struct api_req *q)
 {
     const char *params[3] = {api_req_query(q, "owner"), api_req_query(q, "team"),
                              api_req_query(q, "incident")};
 
+    if (api_req_owner_me(&params[0], q, "owner") != CL_OK)
+        return;
     if (params[0] == NULL && params[1] == NULL && params[2] == NULL) {
         list_run(q);
         return;
@@ -696,6 +701,19 @@ static void action_get(struct api_req *q)
         res_get(q, &sql_action_get);
 }
 
+/* "owner": "me" in a body becomes the token's person; 422 (answered) when it has none. */
+static int action_owner_me(struct api_req *q, json_t *body)
+{
+    const char *owner = json_string_value(json_object_get(body, "owner"));
+
+    if (owner == NULL || strcmp(owner, "me") != 0)
+        return CL_OK;
+    if (api_req_owner_me(&owner, q, "owner") != CL_OK)
+        return CL_EINVAL;
+    json_object_set_new(body, "owner", json_string(owner));
+    return CL_OK;
+}
+
 static void action_create(struct api_req *q)
 {
     json_t *body = NULL;
@@ -704,7 +722,7 @@ static void action_create(struct api_req *q)
     if (api_req_body(&body, q, action_spec.fields, action_spec.n, VALID_MODE_CREATE, false) !=
         CL_OK)
         return;
-    if (res_sync_fields(q, body, RES_SYNC_ACTION) != CL_OK) {
+    if (action_owner_me(q, body) != CL_OK || res_sync_fields(q, body, RES_SYNC_ACTION) != CL_OK) {
         json_decref(body);
         return;
     }
@@ -741,7 +759,8 @@ static void action_update(struct api_req *q)
     if (api_req_path_id(q) != CL_OK || api_req_body(&body, q, action_spec.fields, action_spec.n,
                                                     VALID_MODE_UPDATE, false) != CL_OK)
         return;
-    action_patch_with(q, body, body);
+    if (action_owner_me(q, body) == CL_OK)
+        action_patch_with(q, body, body);
     json_decref(body);
 }
 
@@ -754,9 +773,11 @@ static void action_assign(struct api_req *q)
         api_req_body(&body, q, assign_spec, CL_ARRAY_LEN(assign_spec), VALID_MODE_CREATE, false) !=
             CL_OK)
         return;
-    patch = json_pack("{s:O}", "owner", json_object_get(body, "owner"));
-    action_patch_with(q, body, patch);
-    json_decref(patch);
+    if (action_owner_me(q, body) == CL_OK) {
+        patch = json_pack("{s:O}", "owner", json_object_get(body, "owner"));
+        action_patch_with(q, body, patch);
+        json_decref(patch);
+    }
     json_decref(body);
 }
 

@@ -25,7 +25,8 @@ static const struct cli_opt pos_action[] = {
     {"ID", NULL, "action id", CLI_VAL_ID, CLI_TO_PATH, NULL, true}, END};
 static const struct cli_opt pos_assign[] = {
     {"ID", NULL, "action id", CLI_VAL_ID, CLI_TO_PATH, NULL, true},
-    {"HANDLE", NULL, "the new owner's handle", CLI_VAL_TEXT, CLI_TO_BODY, "owner", true},
+    {"HANDLE", NULL, "the new owner's handle; me: your token's person", CLI_VAL_TEXT, CLI_TO_BODY,
+     "owner", true},
     END};
 static const struct cli_opt pos_note[] = {
     {"ID", NULL, "action id", CLI_VAL_ID, CLI_TO_PATH, NULL, true},
@@ -164,7 +165,8 @@ static const struct cli_opt opts_action_edit[] = {
 static const struct cli_opt opts_action_list[] = {
     {"status", "S[,S]", "open, in_progress, blocked, done, wont_do", CLI_VAL_STATUSES, CLI_TO_QUERY,
      "status", false},
-    {"owner", "HANDLE", "owned by", CLI_VAL_TEXT, CLI_TO_QUERY, "owner", false},
+    {"owner", "HANDLE|me", "owned by (me: your token's person)", CLI_VAL_TEXT, CLI_TO_QUERY,
+     "owner", false},
     {"team", "TEAM", "owned by someone in", CLI_VAL_TEXT, CLI_TO_QUERY, "team", false},
     {"incident", "KEY", "following up", CLI_VAL_TEXT, CLI_TO_QUERY, "incident", false},
     {"kind", "corrective|preventive", "of this kind", CLI_VAL_KIND, CLI_TO_QUERY, "kind", false},
@@ -184,7 +186,8 @@ static const struct cli_opt opts_reason[] = {{"reason", "TEXT",
                                              IF_VERSION,
                                              END};
 static const struct cli_opt opts_report[] = {
-    {"owner", "HANDLE", "owned by", CLI_VAL_TEXT, CLI_TO_QUERY, "owner", false},
+    {"owner", "HANDLE|me", "owned by (me: your token's person)", CLI_VAL_TEXT, CLI_TO_QUERY,
+     "owner", false},
     {"team", "TEAM", "owned by someone in", CLI_VAL_TEXT, CLI_TO_QUERY, "team", false},
     {"incident", "KEY", "following up", CLI_VAL_TEXT, CLI_TO_QUERY, "incident", false},
     {"days", "N", "the horizon: due-soon within N days (7), stale after N quiet days (14)",

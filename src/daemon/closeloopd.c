@@ -135,6 +135,7 @@ static int token_create(PGconn *pg, int argc, char **argv, struct cl_err *err)
 {
     const char *name = NULL;
     const char *scope = NULL;
+    const char *person = NULL;
     char *token = NULL;
     int i;
     int rc;
@@ -144,12 +145,17 @@ static int token_create(PGconn *pg, int argc, char **argv, struct cl_err *err)
             name = argv[++i];
         else if (strcmp(argv[i], "--scope") == 0 && i + 1 < argc)
             scope = argv[++i];
+        else if (strcmp(argv[i], "--person") == 0 && i + 1 < argc)
+            person = argv[++i];
+        else if (name == NULL && argv[i][0] != '-') /* token create NAME ... */
+            name = argv[i];
         else
             return cl_fail(err, CL_EINVAL, "token create: unexpected \"%s\"", argv[i]);
     }
     if (name == NULL || scope == NULL)
-        return cl_fail(err, CL_EINVAL, "token create needs --name N --scope read|write|admin");
-    rc = auth_token_create(&token, pg, name, auth_scope_parse(scope), err);
+        return cl_fail(err, CL_EINVAL,
+                       "token create needs --name N --scope read|write|admin [--person HANDLE]");
+    rc = auth_token_create(&token, pg, name, auth_scope_parse(scope), person, err);
     if (rc == CL_OK)
         printf("%s\n", token);
     free(token);

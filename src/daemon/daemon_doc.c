@@ -12,9 +12,9 @@
 const struct daemon_doc_item daemon_doc_verbs[] = {
     {"serve", NULL, "run the service (the default)"},
     {"migrate", NULL, "apply database migrations and exit"},
-    {"token create", "--name N --scope read|write|admin",
-     "create an API token; prints it once on stdout"},
-    {"token list", NULL, "list tokens (never their values)"},
+    {"token create", "--name N --scope read|write|admin [--person HANDLE]",
+     "create an API token (that acts as the person); prints it once on stdout"},
+    {"token list", NULL, "list tokens and their people (never their values)"},
     {"token revoke", "ID|NAME", "revoke a token"},
     {"check-config", NULL, "validate and print the configuration"},
     {"man", "8|5", "print the man page closeloopd(8) or closeloopd.ini(5)"},
@@ -94,7 +94,7 @@ const char *daemon_doc_key_help(const char *key)
 
 static void usage_items(FILE *out, const struct daemon_doc_item *items)
 {
-    char left[64];
+    char left[96];
     size_t i;
 
     for (i = 0; items[i].name != NULL; i++) {

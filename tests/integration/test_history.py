@@ -314,5 +314,109 @@ class IncidentHistoryTest(HistoryCase):
                          [('created', 'cli'), ('severity', 'cli'), ('severity', 'cli')])
 
 
+class IdentityTest(HistoryCase):
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.me = uniq('kim')
+        st = cls.svc.request('POST', API + '/people',
+                             body={'handle': cls.me, 'name': 'Kim', 'email': 'kim@example.com'})[0]
+        assert st == 201, st
+        cls.tok_name = uniq('kimtok')
+        cls.tok = cls.svc._admin('token', 'create', cls.tok_name, '--scope', 'write',
+                                 '--person', cls.me, secret_stdout=True).strip()
+
+    def test_token_create_checks_the_person_and_list_shows_it(self):
+        with self.assertRaises(RuntimeError) as cm:
+            self.svc._admin('token', 'create', '--name', uniq('bad'), '--scope', 'read',
+                            '--person', 'nobody-here')
+        self.assertIn('nobody has the handle "nobody-here"', str(cm.exception))
+        rows = [ln.split() for ln in self.svc._admin('token', 'list').splitlines()]
+        self.assertEqual(rows[0][:4], ['ID', 'NAME', 'SCOPE', 'PERSON'])
+        mine = [r for r in rows if r[1] == self.tok_name]
+        self.assertEqual([r[2:4] for r in mine], [['write', self.me]])
+        self.assertIn(['write', '-'], [r[2:4] for r in rows if r[1] == 'wr'])
+        self.assertEqual(str(self.q1("SELECT p.handle FROM api_tokens t JOIN people p"
+                                     " ON p.id = t.person_id WHERE t.name = :'p1'",
+                                     self.tok_name)), self.me)
+
+    def test_events_name_the_person(self):
+        a = self.call('POST', API + '/actions', {'incident': self.inc, 'kind': 'corrective',
+                                                 'title': 'as kim', 'owner': self.owner},
+                      expect=201, token=self.tok)[0]
+        self.call('POST', '%s/actions/%d/block' % (API, a['id']), {'reason': 'r'}, token=self.tok)
+        self.call('POST', '%s/actions/%d/notes' % (API, a['id']), {'text': 'n'}, expect=201,
+                  token=self.tok)
+        self.assertEqual({e['actor'] for e in self.history(a['id'])}, {self.me})
+        key = 'ID-%s' % uniq('')
+        self.call('POST', API + '/incidents', {'key': key, 'title': 't'}, expect=201,
+                  token=self.tok)
+        self.call('PATCH', '%s/incidents/%s' % (API, key), {'severity': 'SEV4'}, token=self.tok)
+        hist = self.get('%s/incidents/%s/history' % (API, key))['items']
+        self.assertEqual([(e['field'], e['actor']) for e in hist],
+                         [('created', self.me), ('severity', self.me)])
+        # the token without a person is still named by its name
+        self.call('POST', '%s/actions/%d/notes' % (API, a['id']), {'text': 'm'}, expect=201,
+                  token='write')
+        self.assertEqual(self.history(a['id'])[-1]['actor'], self.token_name('write'))
+
+    def test_me_is_the_tokens_person(self):
+        mine = self.fresh(owner=self.me, due_on='2020-01-01')
+        other = self.fresh(due_on='2020-01-01')
+        for path in ('/actions?owner=me', '/reports/overdue?owner=me'):
+            got = self.get(API + path, token=self.tok)['items']
+            self.assertIn(mine['id'], [a['id'] for a in got], path)
+            self.assertEqual({a['owner'] for a in got}, {self.me}, path)
+        p, _ = self.call('POST', '%s/actions/%d/assign' % (API, other['id']), {'owner': 'me'},
+                         token=self.tok)
+        self.assertEqual(p['owner'], self.me)
+        p, _ = self.call('PATCH', '%s/actions/%d' % (API, other['id']), {'owner': self.owner},
+                         token=self.tok)
+        self.assertEqual(p['owner'], self.owner)
+        for method, path, body in (('GET', API + '/actions?owner=me', None),
+                                   ('GET', API + '/reports/overdue?owner=me', None),
+                                   ('POST', '%s/actions/%d/assign' % (API, other['id']),
+                                    {'owner': 'me'}),
+                                   ('PATCH', '%s/actions/%d' % (API, other['id']),
+                                    {'owner': 'me'}),
+                                   ('POST', API + '/actions',
+                                    {'incident': self.inc, 'kind': 'corrective', 'title': 't',
+                                     'owner': 'me'})):
+            with self.subTest(method=method, path=path):
+                err = self.error(method, path, body, status=422, code='validation',
+                                 field='owner')
+                self.assertIn('--person', err['message'])
+        self.assertEqual(self.action(other['id'])['owner'], self.owner)
+
+    def test_cli_me(self):
+        a = self.fresh(owner=None)
+        self.cli_ok('action', 'assign', a['id'], 'me', token=self.tok)
+        self.assertEqual(self.action(a['id'])['owner'], self.me)
+        out = self.cli_ok('action', 'list', '--owner', 'me', token=self.tok)
+        self.assertIn(a['title'], out)
+        p = self.svc.cli('action', 'list', '--owner', 'me')
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn('--person HANDLE', p.stderr)
+        self.assertIn('owner "me" needs a token that belongs to a person', p.stderr)
+
+    def test_an_inactive_person_keeps_the_history(self):
+        handle = uniq('lea')
+        self.mk_person(handle)
+        tok = self.svc._admin('token', 'create', '--name', uniq('leatok'), '--scope', 'write',
+                              '--person', handle, secret_stdout=True).strip()
+        a = self.fresh()
+        self.call('POST', '%s/actions/%d/notes' % (API, a['id']), {'text': 'before'}, expect=201,
+                  token=tok)
+        self.call('PATCH', '%s/people/%s' % (API, handle), {'active': False})
+        self.assertEqual([(e['new'], e['actor']) for e in self.history(a['id'])
+                          if e['field'] == 'note'], [('before', handle)])
+        self.assertIn('%s (inactive)' % handle, self.svc._admin('token', 'list'))
+        with self.assertRaises(RuntimeError) as cm:
+            self.svc._admin('token', 'create', '--name', uniq('x'), '--scope', 'read',
+                            '--person', handle)
+        self.assertIn('inactive', str(cm.exception))
+
+
 if __name__ == '__main__':
     unittest.main()

@@ -78,8 +78,14 @@ const char *api_req_query(const struct api_req *q, const char *name);
 int api_req_check_query(struct api_req *q, const char *const *allowed);
 /* "cli" when the CLI sent the request, else "api". */
 const char *api_req_source(const struct api_req *q);
-/* The token's name, for the events' actor. */
+/* Who acts, for the events' actor: the handle of the token's person, else the token's
+ * name. */
 const char *api_req_actor(const struct api_req *q);
+/* The handle of the person the token belongs to, or NULL when it belongs to nobody. */
+const char *api_req_person(const struct api_req *q);
+/* Replaces *owner when it is "me" by the token's person (field names it in the 422 when
+ * the token has none: the request is then answered and CL_EINVAL returned). */
+int api_req_owner_me(const char **owner, struct api_req *q, const char *field);
 /* Expected version from If-Match or the body's "version"; NULL when absent. Borrowed
  * until the request ends. Answers 400 on a malformed If-Match and returns CL_EINVAL. */
 int api_req_version(const char **out, struct api_req *q, const json_t *body);

@@ -18,6 +18,7 @@ struct auth_identity {
     long id;
     char name[64];
     enum auth_scope scope;
+    char person[64]; /* handle of the person the token belongs to; "" when none */
 };
 
 struct auth;
@@ -47,9 +48,11 @@ void auth_lookup_cancel(struct auth_lookup *l);
 enum auth_scope auth_scope_parse(const char *s);
 const char *auth_scope_name(enum auth_scope s);
 
-/* Admin verbs (blocking). token_create puts the new token on the heap in *token. */
+/* Admin verbs (blocking). token_create puts the new token on the heap in *token; person
+ * (a handle, or NULL) is who the token belongs to: CL_ENOTFOUND when nobody has that
+ * handle, CL_EINVAL when that person is inactive. */
 int auth_token_create(char **token, PGconn *pg, const char *name, enum auth_scope scope,
-                      struct cl_err *err);
+                      const char *person, struct cl_err *err);
 int auth_token_list(PGconn *pg, FILE *out, struct cl_err *err);
 /* Revokes by numeric id or by name (live tokens only); CL_ENOTFOUND if none matched. */
 int auth_token_revoke(PGconn *pg, const char *id_or_name, struct cl_err *err);

@@ -527,8 +527,8 @@ static int db_setup(void)
     snprintf(read_name, sizeof(read_name), "unit-api-%s-r", tag);
     if (db_connect_blocking(&pg, dsn, &err) != CL_OK || migrate_run(pg, NULL, &err) != CL_OK ||
         db_exec_blocking(NULL, pg, "SET lock_timeout = '10s'", 0, NULL, &err) != CL_OK ||
-        auth_token_create(&write_token, pg, write_name, AUTH_WRITE, &err) != CL_OK ||
-        auth_token_create(&read_token, pg, read_name, AUTH_READ, &err) != CL_OK) {
+        auth_token_create(&write_token, pg, write_name, AUTH_WRITE, NULL, &err) != CL_OK ||
+        auth_token_create(&read_token, pg, read_name, AUTH_READ, NULL, &err) != CL_OK) {
         fprintf(stderr, "setup: %s\n", err.msg);
         return -1;
     }
@@ -743,7 +743,7 @@ static void test_api__revoked_token_is_401(void **state)
     struct client c = {.path = "/api/v1/teams"};
 
     (void)state;
-    assert_int_equal(auth_token_create(&token, pg, name, AUTH_ADMIN, &err), CL_OK);
+    assert_int_equal(auth_token_create(&token, pg, name, AUTH_ADMIN, NULL, &err), CL_OK);
     assert_int_equal(auth_token_revoke(pg, name, &err), CL_OK);
     auth = bearer(token);
     c.token = auth;

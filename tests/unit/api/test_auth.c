@@ -57,7 +57,7 @@ static void test_auth__create_stores_only_the_hash(void **state)
     (void)state;
     if (pg == NULL)
         skip();
-    assert_int_equal(auth_token_create(&token, pg, "unit-create", AUTH_WRITE, &err), CL_OK);
+    assert_int_equal(auth_token_create(&token, pg, "unit-create", AUTH_WRITE, NULL, &err), CL_OK);
     assert_int_equal(strlen(token), 47);
     assert_true(strncmp(token, "clt_", 4) == 0);
     crypto_sha256_hex(hash, token, strlen(token));
@@ -83,7 +83,7 @@ static void test_auth__revoke_by_name_then_not_found(void **state)
     (void)state;
     if (pg == NULL)
         skip();
-    assert_int_equal(auth_token_create(&token, pg, "unit-revoke", AUTH_READ, &err), CL_OK);
+    assert_int_equal(auth_token_create(&token, pg, "unit-revoke", AUTH_READ, NULL, &err), CL_OK);
     free(token);
     assert_int_equal(auth_token_revoke(pg, "unit-revoke", &err), CL_OK);
     revoked = scalar("SELECT (revoked_at IS NOT NULL)::text FROM api_tokens WHERE name = $1",
@@ -105,7 +105,7 @@ static void test_auth__list_never_shows_tokens(void **state)
     (void)state;
     if (pg == NULL)
         skip();
-    assert_int_equal(auth_token_create(&token, pg, "unit-list", AUTH_ADMIN, &err), CL_OK);
+    assert_int_equal(auth_token_create(&token, pg, "unit-list", AUTH_ADMIN, NULL, &err), CL_OK);
     f = open_memstream(&text, &len);
     assert_int_equal(auth_token_list(pg, f, &err), CL_OK);
     fclose(f);
@@ -130,8 +130,31 @@ static void test_auth__scopes(void **state)
     assert_true(AUTH_READ < AUTH_WRITE && AUTH_WRITE < AUTH_ADMIN);
     if (pg == NULL)
         return;
-    assert_int_equal(auth_token_create(&token, pg, "unit-bad", AUTH_NONE, &err), CL_EINVAL);
+    assert_int_equal(auth_token_create(&token, pg, "unit-bad", AUTH_NONE, NULL, &err), CL_EINVAL);
     assert_null(token);
+}
+
+/* A token for a person needs someone with that handle, and nothing is stored otherwise. */
+static void test_auth__create_for_an_unknown_person(void **state)
+{
+    struct cl_err err = CL_ERR_INIT;
+    char *token = NULL;
+    PGresult *res = NULL;
+
+    (void)state;
+    if (pg == NULL)
+        skip();
+    assert_int_equal(
+        auth_token_create(&token, pg, "unit-nobody", AUTH_READ, "no-such-handle-x", &err),
+        CL_ENOTFOUND);
+    assert_null(token);
+    assert_non_null(strstr(err.msg, "no-such-handle-x"));
+    assert_int_equal(db_exec_blocking(&res, pg,
+                                      "SELECT count(*) FROM api_tokens WHERE name = 'unit-nobody'",
+                                      0, NULL, &err),
+                     CL_OK);
+    assert_string_equal(PQgetvalue(res, 0, 0), "0");
+    PQclear(res);
 }
 
 int main(void)
@@ -141,6 +164,7 @@ int main(void)
         cmocka_unit_test(test_auth__revoke_by_name_then_not_found),
         cmocka_unit_test(test_auth__list_never_shows_tokens),
         cmocka_unit_test(test_auth__scopes),
+        cmocka_unit_test(test_auth__create_for_an_unknown_person),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);

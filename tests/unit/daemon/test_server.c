@@ -520,7 +520,7 @@ static char *setup_stuck_team(const char *dsn)
 
     assert_int_equal(server_migrate(dsn, 5.0, &applied, &err), CL_OK);
     assert_int_equal(db_connect_blocking(&pg, dsn, &err), CL_OK);
-    assert_int_equal(auth_token_create(&token, pg, "unit-server", AUTH_WRITE, &err), CL_OK);
+    assert_int_equal(auth_token_create(&token, pg, "unit-server", AUTH_WRITE, NULL, &err), CL_OK);
     assert_int_equal(
         db_exec_blocking(NULL, pg, "SELECT cl_team_create('{\"name\":\"stuck\"}')", 0, NULL, &err),
         CL_OK);
