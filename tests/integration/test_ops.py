@@ -468,7 +468,7 @@ def patch_blocked_on_row_lock(test, svc, key, held):
     # the PATCH is now blocked on the row lock inside PostgreSQL
     wait_for(svc, "SELECT count(*) FROM pg_stat_activity"
                   " WHERE wait_event_type = 'Lock' AND query LIKE"
-                  " '%%cl_action_update%%'")
+                  " '%%cl_action_change_why%%'")  # the PATCH's statement
     return aid, locker, t, result
 
 
