@@ -71,6 +71,7 @@ static void figures_get(struct api_req *q)
     static const char *const bys[] = {"total", "team", "owner", "incident", NULL};
     static const char *const periods[] = {"week", "month", NULL};
     const char *cursor = api_req_query(q, "cursor");
+    const char *owner = api_req_query(q, "owner");
     const char *by;
     const char *period;
     const char *days;
@@ -80,14 +81,14 @@ static void figures_get(struct api_req *q)
     if (api_req_check_query(q, allowed) != CL_OK ||
         figures_word(&by, q, "by", bys, "total, team, owner or incident") != CL_OK ||
         figures_word(&period, q, "period", periods, "week or month") != CL_OK ||
-        figures_numbers(&days, limit, q) != CL_OK)
+        figures_numbers(&days, limit, q) != CL_OK || api_req_owner_me(&owner, q, "owner") != CL_OK)
         return;
     if (cursor != NULL && !figures_cursor_ok(cursor)) {
         api_req_error(q, 400, "bad_request", "cursor", "cursor is not one this API gave");
         return;
     }
     params[0] = by;
-    params[1] = api_req_query(q, "owner");
+    params[1] = owner; /* "me": the token's person */
     params[2] = api_req_query(q, "team");
     params[3] = api_req_query(q, "incident");
     params[4] = days;

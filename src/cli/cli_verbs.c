@@ -64,6 +64,10 @@ static const struct cli_opt pos_project[] = {
 #define JIRA_PROJECT_OR_NONE                                                                       \
     {"jira", "PROJ[/TYPE]|none", "Jira project for its actions' issues; none clears it",        \
      CLI_VAL_PROJECT_OR_NONE, CLI_TO_BODY, "jira_project", false}
+/* The server takes "me" for the person the token belongs to. */
+#define OWNER_FILTER                                                                               \
+    {"owner", "HANDLE|me", "owned by (me: your token's person)", CLI_VAL_TEXT, CLI_TO_QUERY,       \
+     "owner", false}
 /* clang-format on */
 
 static const struct cli_opt opts_none[] = {END};
@@ -165,8 +169,7 @@ static const struct cli_opt opts_action_edit[] = {
 static const struct cli_opt opts_action_list[] = {
     {"status", "S[,S]", "open, in_progress, blocked, done, wont_do", CLI_VAL_STATUSES, CLI_TO_QUERY,
      "status", false},
-    {"owner", "HANDLE|me", "owned by (me: your token's person)", CLI_VAL_TEXT, CLI_TO_QUERY,
-     "owner", false},
+    OWNER_FILTER,
     {"team", "TEAM", "owned by someone in", CLI_VAL_TEXT, CLI_TO_QUERY, "team", false},
     {"incident", "KEY", "following up", CLI_VAL_TEXT, CLI_TO_QUERY, "incident", false},
     {"kind", "corrective|preventive", "of this kind", CLI_VAL_KIND, CLI_TO_QUERY, "kind", false},
@@ -186,8 +189,7 @@ static const struct cli_opt opts_reason[] = {{"reason", "TEXT",
                                              IF_VERSION,
                                              END};
 static const struct cli_opt opts_report[] = {
-    {"owner", "HANDLE|me", "owned by (me: your token's person)", CLI_VAL_TEXT, CLI_TO_QUERY,
-     "owner", false},
+    OWNER_FILTER,
     {"team", "TEAM", "owned by someone in", CLI_VAL_TEXT, CLI_TO_QUERY, "team", false},
     {"incident", "KEY", "following up", CLI_VAL_TEXT, CLI_TO_QUERY, "incident", false},
     {"days", "N", "the horizon: due-soon within N days (7), stale after N quiet days (14)",
@@ -199,7 +201,7 @@ static const struct cli_opt opts_report[] = {
 static const struct cli_opt opts_figures[] = {
     {"by", "team|owner|incident|total", "one row per team, owner or incident (default: total)",
      CLI_VAL_TEXT, CLI_TO_QUERY, "by", false},
-    {"owner", "HANDLE", "owned by", CLI_VAL_TEXT, CLI_TO_QUERY, "owner", false},
+    OWNER_FILTER,
     {"team", "TEAM", "owned by someone in", CLI_VAL_TEXT, CLI_TO_QUERY, "team", false},
     {"incident", "KEY", "following up", CLI_VAL_TEXT, CLI_TO_QUERY, "incident", false},
     {"days", "N", "the window of closed work: time to close, on-time rates (90)", CLI_VAL_VERSION,

@@ -374,7 +374,12 @@ class IdentityTest(HistoryCase):
         p, _ = self.call('PATCH', '%s/actions/%d' % (API, other['id']), {'owner': self.owner},
                          token=self.tok)
         self.assertEqual(p['owner'], self.owner)
+        figs = [self.get(API + '/figures?owner=' + who, token=tok)['items']
+                for who, tok in (('me', self.tok), (self.me, 'admin'))]
+        self.assertEqual(figs[0], figs[1])
+        self.assertTrue(figs[0])
         for method, path, body in (('GET', API + '/actions?owner=me', None),
+                                   ('GET', API + '/figures?owner=me', None),
                                    ('GET', API + '/reports/overdue?owner=me', None),
                                    ('POST', '%s/actions/%d/assign' % (API, other['id']),
                                     {'owner': 'me'}),
