@@ -58,10 +58,10 @@ class FiguresTest(unittest.TestCase):
         act(cls.i1, 'undated', owner=cls.bo)                                # undated
         act(cls.i1, 'soon', owner=cls.bo, due_on=d(2))                      # due this week
         a5 = act(cls.i1, 'blocked', owner=cls.amy, due_on=d(20))
-        call('POST', '/actions/%d/block' % a5)
+        call('POST', '/actions/%d/block' % a5, {'reason': 'waits'})
         # incident 2
         a6 = act(cls.i2, 'slipped then done', owner=cls.cy, due_on=d(-2))
-        call('PATCH', '/actions/%d' % a6, {'due_on': d(5)})                 # on time: last only
+        call('PATCH', '/actions/%d' % a6, {'due_on': d(5), 'reason': 'r'})  # on time: last only
         call('POST', '/actions/%d/done' % a6)
         a7 = act(cls.i2, 'done late', owner=cls.cy, due_on=d(-5))           # late: both
         call('POST', '/actions/%d/done' % a7)
@@ -70,7 +70,7 @@ class FiguresTest(unittest.TestCase):
         act(cls.i2, 'owner left', owner=cls.gone, due_on=d(15))             # unowned in fa
         call('PATCH', '/people/' + cls.gone, {'active': False})
         a10 = act(cls.i2, 'dropped', owner=cls.bo, due_on=d(7))
-        call('POST', '/actions/%d/drop' % a10)
+        call('POST', '/actions/%d/drop' % a10, {'reason': 'not needed'})
         a11 = act(cls.i2, 'started', owner=cls.amy, due_on=d(4))            # due this week
         call('POST', '/actions/%d/start' % a11)
         cls.changed = time.time()
