@@ -363,7 +363,7 @@ static int cmd_action_show(struct ctx *c, struct cl_err *err)
     if (rc == CL_OK)
         rc = render_answer(c, action);
     if (rc == CL_OK)
-        rc = cli_render_action_story(c->io->out, action, json_object_get(history, "items"),
+        rc = cli_render_action_story(c->io->out, action, json_object_get(history, "items"), c->now,
                                      CLI_CMD_SHOW_NOTES);
 cleanup:
     json_decref(action);

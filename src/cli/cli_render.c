@@ -510,16 +510,6 @@ int cli_render_object(FILE *out, enum cli_res res, const json_t *obj, bool color
     return rc != CL_OK || ferror(out) ? CL_EIO : CL_OK;
 }
 
-/* "2026-05-01T10:02:03.5+00:00" -> "2026-05-01 10:02" (as it came when it is shorter). */
-static void short_time(char out[17], const json_t *v)
-{
-    const char *s = json_string_value(v);
-
-    snprintf(out, 17, "%s", s != NULL ? s : "-");
-    if (strlen(out) == 16 && out[10] == 'T')
-        out[10] = ' ';
-}
-
 static const char *ev_str(const json_t *e, const char *key)
 {
     return json_string_value(json_object_get(e, key));
@@ -563,20 +553,23 @@ static long last_event(const json_t *events, const char *field, const char *valu
 
 /* One line "<what> <time>: <reason>" for events[i], the reason cleaned of controls; a
  * blank line first when it is the story's first. */
-static void story_line(FILE *out, bool *first, const char *what, const json_t *events, long i)
+static void story_line(FILE *out, bool *first, const char *what, const json_t *events, long i,
+                       long now)
 {
-    char when[17];
     const char *why = reason_of(events, (size_t)i);
     char *clean = why != NULL ? cli_table_clean(why, false) : NULL;
+    char *at =
+        when(json_object_get(json_array_get(events, (size_t)i), "at"), now, CLI_DATE_WHEN_FULL);
 
-    short_time(when, json_object_get(json_array_get(events, (size_t)i), "at"));
-    fprintf(out, "%s%s %s%s%s\n", *first ? "\n" : "", what, when, clean != NULL ? ": " : "",
+    fprintf(out, "%s%s %s%s%s\n", *first ? "\n" : "", what, at, clean != NULL ? ": " : "",
             clean != NULL ? clean : "");
     *first = false;
+    free(at);
     free(clean);
 }
 
-static void print_status_story(FILE *out, bool *first, const json_t *action, const json_t *events)
+static void print_status_story(FILE *out, bool *first, const json_t *action, const json_t *events,
+                               long now)
 {
     const char *status = json_string_value(json_object_get(action, "status"));
     long i;
@@ -586,10 +579,10 @@ static void print_status_story(FILE *out, bool *first, const json_t *action, con
     i = last_event(events, "status", status);
     if (i >= 0)
         story_line(out, first, strcmp(status, "blocked") == 0 ? "blocked since" : "dropped on",
-                   events, i);
+                   events, i, now);
 }
 
-static void print_due_story(FILE *out, bool *first, const json_t *events)
+static void print_due_story(FILE *out, bool *first, const json_t *events, long now)
 {
     long i = last_event(events, "due_on", NULL);
     const json_t *e;
@@ -601,7 +594,7 @@ static void print_due_story(FILE *out, bool *first, const json_t *events)
     what = cl_asprintf("due moved from %s to %s on",
                        ev_str(e, "old") != NULL ? ev_str(e, "old") : "none",
                        ev_str(e, "new") != NULL ? ev_str(e, "new") : "none");
-    story_line(out, first, what, events, i);
+    story_line(out, first, what, events, i, now);
     free(what);
 }
 
@@ -613,15 +606,15 @@ static bool is_note(const json_t *e)
 }
 
 /* The note, its continuation lines indented under it. */
-static void print_note(FILE *out, const json_t *e)
+static void print_note(FILE *out, const json_t *e, long now)
 {
-    char when[17];
     const char *text = ev_str(e, "new");
     char *clean = cli_table_clean(text != NULL ? text : "", true);
+    char *at = when(json_object_get(e, "at"), now, CLI_DATE_WHEN_FULL);
     char *p;
 
-    short_time(when, json_object_get(e, "at"));
-    fprintf(out, "  %s %s: ", when, ev_str(e, "actor") != NULL ? ev_str(e, "actor") : "-");
+    fprintf(out, "  %s %s: ", at, ev_str(e, "actor") != NULL ? ev_str(e, "actor") : "-");
+    free(at);
     for (p = clean; *p != '\0'; p++) {
         if (*p == '\n' && p[1] != '\0')
             fputs("\n    ", out);
@@ -632,7 +625,7 @@ static void print_note(FILE *out, const json_t *e)
     free(clean);
 }
 
-static void print_notes(FILE *out, const json_t *events, size_t max_notes)
+static void print_notes(FILE *out, const json_t *events, size_t max_notes, long now)
 {
     size_t total = 0;
     size_t seen = 0;
@@ -652,19 +645,20 @@ static void print_notes(FILE *out, const json_t *events, size_t max_notes)
         const json_t *e = json_array_get(events, i);
 
         if (is_note(e) && seen++ >= skip)
-            print_note(out, e);
+            print_note(out, e, now);
     }
 }
 
-int cli_render_action_story(FILE *out, const json_t *action, const json_t *events, size_t max_notes)
+int cli_render_action_story(FILE *out, const json_t *action, const json_t *events, long now,
+                            size_t max_notes)
 {
     bool first = true;
 
     if (!json_is_array(events))
         return CL_OK;
-    print_status_story(out, &first, action, events);
-    print_due_story(out, &first, events);
-    print_notes(out, events, max_notes);
+    print_status_story(out, &first, action, events, now);
+    print_due_story(out, &first, events, now);
+    print_notes(out, events, max_notes, now);
     return ferror(out) ? CL_EIO : CL_OK;
 }
 

@@ -4,6 +4,7 @@ incidents, and who did it (a token's person).
 Each test talks to a real closeloopd (harness.Service) and checks the answer, the rows
 behind it and what the CLI prints.
 """
+import datetime
 import unittest
 
 from test_api import API, ApiCase, uniq, ts
@@ -144,10 +145,10 @@ class ReasonTest(HistoryCase):
         self.assertIn('--reason', p.stderr)
         self.assertEqual(self.action(a['id'])['status'], 'open')
         self.cli_ok('action', 'block', aid, '--reason', 'waiting for vendor')
-        out = self.cli_ok('action', 'show', aid)
-        at = ts(self.history(a['id'])[-1]['at'])
-        self.assertIn('blocked since %s: waiting for vendor' % at.strftime('%Y-%m-%d %H:%M'),
-                      out)
+        out = self.cli_ok('action', 'show', aid, env={'TZ': 'UTC'})
+        at = ts(self.history(a['id'])[-1]['at']).astimezone(datetime.timezone.utc)
+        self.assertRegex(out, r'\nblocked since %s UTC \(\d+s ago\): waiting for vendor\n'
+                         % at.strftime('%Y-%m-%d %H:%M'))
         hist = self.cli_ok('action', 'history', aid)
         self.assertRegex(hist, r'reason\s+-\s+waiting for vendor')
         p = self.svc.cli('action', 'edit', aid, '--due', '2031-06-01')
@@ -212,12 +213,12 @@ class NoteTest(HistoryCase):
         self.assertEqual([e['new'] for e in notes],
                          ['first note', 'from stdin\nsecond line', 'later 0', 'later 1',
                           'later 2'])
-        show = self.cli_ok('action', 'show', aid)
+        show = self.cli_ok('action', 'show', aid, env={'TZ': 'UTC'})
         self.assertIn('notes (latest 3 of 5; all in `action history`):', show)
         admin = self.token_name('admin')
         for e in notes[2:]:
-            when = ts(e['at']).strftime('%Y-%m-%d %H:%M')
-            self.assertIn('  %s %s: %s\n' % (when, admin, e['new']), show)
+            when = ts(e['at']).astimezone(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M')
+            self.assertRegex(show, r'\n  %s UTC \(\d+s ago\) %s: %s\n' % (when, admin, e['new']))
         self.assertNotIn('first note', show)
         hist = self.cli_ok('action', 'history', aid)
         self.assertRegex(hist, r'note\s+-\s+first note')

@@ -42,11 +42,12 @@ int cli_render_object(FILE *out, enum cli_res res, const json_t *obj, bool color
                       long now, size_t width);
 
 /* What an action's history (events, its "items": oldest first) adds to `action show`:
- * since when a blocked or dropped action is so, and why ("blocked since 2026-05-01 10:02:
- * waiting for vendor"); the reason of its last due date move; then its latest max_notes
- * notes, oldest first, each with its time and author. Nothing when the history holds none
- * of these. 0 or CL_EIO. */
-int cli_render_action_story(FILE *out, const json_t *action, const json_t *events,
+ * since when a blocked or dropped action is so, and why ("blocked since 2026-05-01 10:02 CET
+ * (2d ago): waiting for vendor"); the reason of its last due date move; then its latest
+ * max_notes notes, oldest first, each with its time and author. Times as views show them
+ * (cli_date_when(), against now). Nothing when the history holds none of these. 0 or
+ * CL_EIO. */
+int cli_render_action_story(FILE *out, const json_t *action, const json_t *events, long now,
                             size_t max_notes);
 
 /* v pretty-printed (2-space indent) and a newline. 0 or CL_EIO. */

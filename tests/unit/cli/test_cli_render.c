@@ -392,7 +392,8 @@ static char *story(const char *action, const char *events, size_t max_notes)
     size_t len = 0;
     FILE *out = open_memstream(&text, &len);
 
-    assert_int_equal(cli_render_action_story(out, a, e, max_notes), CL_OK);
+    use_zone("UTC");
+    assert_int_equal(cli_render_action_story(out, a, e, NOW_2024_03_01_1200Z, max_notes), CL_OK);
     fclose(out);
     json_decref(a);
     json_decref(e);
@@ -419,7 +420,8 @@ static void test_cli_render__story_blocked_since_with_its_reason(void **state)
 
     (void)state;
     /* the last move into the status, its own reason (control characters blanked) */
-    assert_string_equal(got, "\nblocked since 2024-03-03 11:30: waiting for  vendor\n");
+    assert_string_equal(got,
+                        "\nblocked since 2024-03-03 11:30 UTC (0s ago): waiting for  vendor\n");
     free(got);
 }
 
@@ -432,7 +434,7 @@ static void test_cli_render__story_reason_only_from_its_transaction(void **state
         3);
 
     (void)state;
-    assert_string_equal(got, "\ndropped on 2024-03-01 09:00\n");
+    assert_string_equal(got, "\ndropped on 2024-03-01 09:00 UTC (3h ago)\n");
     free(got);
 }
 
@@ -450,11 +452,11 @@ static void test_cli_render__story_due_move_and_latest_notes(void **state)
               2);
 
     (void)state;
-    assert_string_equal(got,
-                        "\ndue moved from 2024-04-01 to 2024-05-01 on 2024-03-01 10:00: vendor\n"
-                        "\nnotes (latest 2 of 3; all in `action history`):\n"
-                        "  2024-03-02 09:00 bo: two\n    lines\n"
-                        "  2024-03-03 09:00 cy: three\n");
+    assert_string_equal(
+        got, "\ndue moved from 2024-04-01 to 2024-05-01 on 2024-03-01 10:00 UTC (2h ago): vendor\n"
+             "\nnotes (latest 2 of 3; all in `action history`):\n"
+             "  2024-03-02 09:00 UTC (0s ago) bo: two\n    lines\n"
+             "  2024-03-03 09:00 UTC (0s ago) cy: three\n");
     free(got);
 }
 
