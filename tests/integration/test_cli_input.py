@@ -61,7 +61,7 @@ class CliInputTest(ServiceTestCase):
 
     def test_edit_and_filters_take_the_same_words(self):
         action_id, _ = self.add_action("--due", "+3d")
-        p = self.cli("action", "edit", str(action_id), "--due", "+1w")
+        p = self.cli("action", "edit", str(action_id), "--due", "+1w", "--reason", "later")
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertEqual(self.due_of(action_id),
                          (local_today() + datetime.timedelta(days=7)).isoformat())
@@ -107,7 +107,7 @@ class CliInputTest(ServiceTestCase):
         self.assertEqual(err, f"closeloop: warning: --due {past.isoformat()} is in the past "
                               f"(5 days ago)\n")
         self.assertEqual(self.due_of(action_id), past.isoformat())
-        p = self.cli("action", "edit", str(action_id), "--due", "yesterday")
+        p = self.cli("action", "edit", str(action_id), "--due", "yesterday", "--reason", "later")
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertIn("is in the past (1 day ago)", p.stderr)
 
