@@ -9,15 +9,23 @@
 #include <string.h>
 
 #define FIGURES_REFRESH_TIMEOUT "600s" /* a refresh may take this long, not a request's */
+#define FIGURES_GAUGES          3
+
+/* The gauges, in the column order of sql_gauges (after the team). */
+static const char *const gauge_names[FIGURES_GAUGES][2] = {
+    {"closeloop_actions_open", "Open actions per team (the owner's team)."},
+    {"closeloop_actions_overdue", "Open actions past their due date per team."},
+    {"closeloop_actions_unowned", "Open actions with no active owner per team."},
+};
 
 struct figures {
     struct ev_loop *loop;
     struct db_pool *pool;
     ev_timer timer;
     struct db_query *q;
-    char refresh_sql[160]; /* numbers from the validated configuration only */
-    char *gauges;          /* the rendered per-team series, or NULL before the first read */
-    double computed_at;    /* epoch seconds of the snapshot read, 0 before */
+    char refresh_sql[160];         /* numbers from the validated configuration only */
+    char *samples[FIGURES_GAUGES]; /* each gauge's per-team lines; NULL before the first read */
+    double computed_at;            /* epoch seconds of the snapshot read, 0 before */
 };
 
 /* The per-team counts the snapshot holds, and when it was computed. */
@@ -27,38 +35,38 @@ static const char sql_gauges[] =
     " FROM figure_snapshot s LEFT JOIN LATERAL jsonb_array_elements(s.teams) e ON true"
     " WHERE s.id = 1 ORDER BY 1";
 
-static void gauge(struct buf *out, const char *name, const char *help, PGresult *res, int col)
+/* One gauge's sample lines, from column col of the snapshot's rows. Caller frees. */
+static char *gauge_samples(PGresult *res, int col)
 {
+    struct buf b;
     int i;
 
-    buf_printf(out, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name);
+    buf_init(&b);
     for (i = 0; i < PQntuples(res); i++) {
         if (PQgetisnull(res, i, 4) || PQgetisnull(res, i, 0))
-            continue;
-        buf_printf(out, "%s{team=\"", name);
-        metrics_label(out, PQgetvalue(res, i, 0));
-        buf_printf(out, "\"} %ld\n", atol(PQgetvalue(res, i, col)));
+            continue; /* no snapshot yet, or a snapshot of no team */
+        buf_printf(&b, "%s{team=\"", gauge_names[col - 1][0]);
+        metrics_label(&b, PQgetvalue(res, i, 0));
+        buf_printf(&b, "\"} %ld\n", atol(PQgetvalue(res, i, col)));
     }
+    return buf_steal(&b, NULL);
 }
 
 static void gauges_on_result(const struct db_reply *r, void *arg)
 {
     struct figures *f = arg;
-    struct buf b;
+    int k;
 
     f->q = NULL;
     if (r->code != CL_OK) {
         log_warn("event=figures_read_failed error=\"%s\"", r->message);
         return;
     }
-    buf_init(&b);
-    gauge(&b, "closeloop_actions_open", "Open actions per team (the owner's team).", r->res, 1);
-    gauge(&b, "closeloop_actions_overdue", "Open actions past their due date per team.", r->res, 2);
-    gauge(&b, "closeloop_actions_unowned", "Open actions with no active owner per team.", r->res,
-          3);
-    free(f->gauges);
-    f->gauges = buf_steal(&b, NULL);
-    if (PQntuples(r->res) > 0)
+    for (k = 0; k < FIGURES_GAUGES; k++) {
+        free(f->samples[k]);
+        f->samples[k] = gauge_samples(r->res, k + 1);
+    }
+    if (PQntuples(r->res) > 0 && !PQgetisnull(r->res, 0, 4))
         f->computed_at = atof(PQgetvalue(r->res, 0, 4));
 }
 
@@ -101,18 +109,27 @@ struct figures *figures_new(struct ev_loop *loop, struct db_pool *pool, double i
 
 void figures_free(struct figures *f)
 {
+    int k;
+
     if (f == NULL)
         return;
     ev_timer_stop(f->loop, &f->timer);
     db_query_cancel(f->q);
-    free(f->gauges);
+    for (k = 0; k < FIGURES_GAUGES; k++)
+        free(f->samples[k]);
     free(f);
 }
 
 void figures_metrics(const struct figures *f, struct buf *out)
 {
-    if (f != NULL && f->gauges != NULL)
-        buf_puts(out, f->gauges);
+    int k;
+
+    for (k = 0; k < FIGURES_GAUGES; k++) { /* the families always, their samples once read */
+        buf_printf(out, "# HELP %s %s\n# TYPE %s gauge\n", gauge_names[k][0], gauge_names[k][1],
+                   gauge_names[k][0]);
+        if (f != NULL && f->samples[k] != NULL)
+            buf_puts(out, f->samples[k]);
+    }
     buf_printf(out,
                "# HELP closeloop_figures_age_seconds Age of the figures snapshot the per-team "
                "gauges come from (-1: none yet).\n# TYPE closeloop_figures_age_seconds gauge\n"

@@ -25,7 +25,8 @@ struct figures *figures_new(struct ev_loop *loop, struct db_pool *pool, double i
 void figures_free(struct figures *f);
 
 /* Appends the gauges: closeloop_actions_{open,overdue,unowned}{team="..."} ("" for work
- * of no team) and closeloop_figures_age_seconds. f may be NULL (no series but the age). */
+ * of no team) and closeloop_figures_age_seconds; the families always, their samples once
+ * the snapshot was read. f may be NULL (the families and the age, -1). */
 void figures_metrics(const struct figures *f, struct buf *out);
 
 #endif
