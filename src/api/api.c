@@ -30,7 +30,8 @@ struct api {
     struct sync *sync;
     double timeout;
     double stale_after;
-    char *no_routes; /* api_req_sync_routes() without sync, made once */
+    char *no_routes;  /* api_req_sync_routes() without sync, made once */
+    char *due_policy; /* owned: JSON for SQL, or NULL */
     const struct api_route *tables[API_MAX_TABLES]; /* added by the route files */
     size_t ntables[API_MAX_TABLES];
     int nt;
@@ -472,6 +473,11 @@ int api_req_owner_me(const char **owner, struct api_req *q, const char *field)
     return CL_EINVAL;
 }
 
+const char *api_req_due_policy(const struct api_req *q)
+{
+    return q->api->due_policy;
+}
+
 struct db_pool *api_req_pool(const struct api_req *q)
 {
     return q->api->pool;
@@ -845,8 +851,10 @@ struct api *api_new(const struct api_deps *deps)
 
 void api_free(struct api *a)
 {
-    if (a != NULL)
+    if (a != NULL) {
         free(a->no_routes);
+        free(a->due_policy);
+    }
     free(a);
 }
 
@@ -924,6 +932,12 @@ const char *api_req_sync_routes(const struct api_req *q)
 void api_set_timeout(struct api *a, double seconds)
 {
     a->timeout = seconds;
+}
+
+void api_set_due_policy(struct api *a, const char *json)
+{
+    free(a->due_policy);
+    a->due_policy = cl_strdup(json);
 }
 
 void api_set_httpd(struct api *a, struct httpd *h)

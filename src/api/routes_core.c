@@ -202,7 +202,7 @@ static const struct db_stmt sql_action_get = {
     "action_get",
     "SELECT action_json(v), v.version AS etag FROM action_v v WHERE v.id = $1::bigint"};
 static const struct db_stmt sql_action_create = {
-    "action_create", "SELECT cl_action_create($1::jsonb, $2, $3, $4::jsonb)"};
+    "action_create", "SELECT cl_action_add($1::jsonb, $2, $3, $4::jsonb, $5::jsonb)"};
 static const struct db_stmt sql_action_update = {
     "action_update",
     "SELECT cl_action_change_why($1::bigint, $2::int, NULL, $3::jsonb, $4, $5, $6)"};
@@ -727,10 +727,10 @@ static void action_create(struct api_req *q)
         return;
     }
     text = api_dump(body);
-    api_req_prepared(
-        q, &sql_action_create, 4,
-        (const char *const[]){text, api_req_source(q), api_req_actor(q), api_req_sync_routes(q)},
-        API_ONE, 201, 0);
+    api_req_prepared(q, &sql_action_create, 5,
+                     (const char *const[]){text, api_req_source(q), api_req_actor(q),
+                                           api_req_sync_routes(q), api_req_due_policy(q)},
+                     API_ONE, 201, 0);
     free(text);
     json_decref(body);
 }

@@ -213,6 +213,19 @@ static int print_object(struct ctx *c, const json_t *obj, struct cl_err *err)
     return render_answer(c, obj);
 }
 
+/* What the server says is still missing ({"warnings": ["..."]}), on stderr: the change
+ * is made, the exit code stays 0. */
+static void print_warnings(struct ctx *c, const json_t *obj)
+{
+    const json_t *w = json_object_get(obj, "warnings");
+    size_t i;
+
+    for (i = 0; i < json_array_size(w); i++)
+        if (json_is_string(json_array_get(w, i)))
+            fprintf(c->io->err, "closeloop: warning: %s\n",
+                    json_string_value(json_array_get(w, i)));
+}
+
 /* CREATE, SHOW, EDIT and POST: one request, one object back. */
 static int cmd_object(struct ctx *c, const json_t *body, struct cl_err *err)
 {
@@ -228,6 +241,8 @@ static int cmd_object(struct ctx *c, const json_t *body, struct cl_err *err)
 
     if (rc == CL_OK)
         rc = print_object(c, obj, err);
+    if (rc == CL_OK)
+        print_warnings(c, obj);
     json_decref(obj);
     free(path);
     free(if_match);

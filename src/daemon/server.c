@@ -110,6 +110,14 @@ static void server_on_stop(struct ev_loop *loop, ev_signal *w, int revents)
     ev_timer_start(loop, &s->drain);
 }
 
+static void server_set_due_policy(struct server *s)
+{
+    char *json = due_policy_json(&s->conf->due);
+
+    api_set_due_policy(s->api, json);
+    free(json);
+}
+
 static void server_reload(struct server *s)
 {
     size_t n = 0;
@@ -135,6 +143,7 @@ static void server_reload(struct server *s)
     if (log_level_parse(&lvl, s->conf->log_level) == CL_OK)
         log_max_level = lvl;
     api_set_timeout(s->api, s->conf->request_timeout);
+    server_set_due_policy(s);
     auth_set_ttl(s->auth, s->conf->token_cache_ttl);
     httpd_set_max_body(s->httpd, s->conf->max_body);
     httpd_set_read_timeout(s->httpd, s->conf->read_timeout);
@@ -189,6 +198,7 @@ static int server_start(struct server *s, struct cl_err *err)
                              .sync_stale_after = s->conf->sync_stale_after,
                              .figures = s->figures};
     s->api = api_new(&deps);
+    server_set_due_policy(s);
     routes_core_add(s->api);
     routes_sync_add(s->api);
     routes_figures_add(s->api);

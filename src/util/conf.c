@@ -258,6 +258,8 @@ int conf_set(struct conf *c, const char *key, const char *value, const char *whe
     const struct conf_param *p = conf_find(key);
     const struct conf_tracker *t = p == NULL ? conf_tracker_prefix(c, key) : NULL;
 
+    if (strncmp(key, "due.", 4) == 0)
+        return due_policy_set(&c->due, key + 4, value, where, err);
     if (t != NULL)
         return conf_set_conn(conf_conn_section(c, t, t->name, where, err),
                              key + strlen(t->name) + 1, value, where, err);
@@ -295,6 +297,7 @@ struct conf *conf_new_defaults(const struct conf_tracker *const *trackers, size_
         assert(rc == CL_OK); /* the defaults are ours: a bad one is a programmer error */
         (void)rc;
     }
+    due_policy_init(&c->due);
     c->trackers = trackers;
     c->ntrackers = n;
     for (i = 0; i < n && i < CONF_MAX_CONNS; i++)
@@ -392,7 +395,23 @@ static struct conf_conn *conf_parse_section(struct conf *c, char *s, const char 
     return conf_conn_section(c, t, dot + 1, where, err);
 }
 
-static int conf_parse_line(struct conf *c, struct conf_conn **section, char *line,
+/* Where key = value lines go: the top level, a tracker connection or the [due] policy. */
+struct conf_section {
+    struct conf_conn *conn;
+    bool due;
+};
+
+/* A [due] line: "P1 = 14d" is the key "due.P1". */
+static int conf_set_due(struct conf *c, const char *key, const char *value, const char *where,
+                        struct cl_err *err)
+{
+    char full[64];
+
+    snprintf(full, sizeof(full), "due.%s", key);
+    return conf_set(c, full, value, where, err);
+}
+
+static int conf_parse_line(struct conf *c, struct conf_section *section, char *line,
                            const char *where, char *secret, struct cl_err *err)
 {
     char *s = conf_trim(line);
@@ -403,11 +422,12 @@ static int conf_parse_line(struct conf *c, struct conf_conn **section, char *lin
     if (*s == '\0' || *s == '#' || *s == ';')
         return CL_OK;
     if (*s == '[') {
-        *section = NULL;
-        if (strcmp(s, "[closeloopd]") == 0)
+        section->conn = NULL;
+        section->due = strcmp(s, "[due]") == 0;
+        if (strcmp(s, "[closeloopd]") == 0 || section->due)
             return CL_OK;
-        *section = conf_parse_section(c, s, where, err);
-        return *section != NULL ? CL_OK : CL_EINVAL;
+        section->conn = conf_parse_section(c, s, where, err);
+        return section->conn != NULL ? CL_OK : CL_EINVAL;
     }
     eq = strchr(s, '=');
     if (eq == NULL)
@@ -419,10 +439,12 @@ static int conf_parse_line(struct conf *c, struct conf_conn **section, char *lin
         val[vlen - 1] = '\0';
         val++;
     }
+    if (section->due)
+        return conf_set_due(c, conf_trim(s), val, where, err);
     if (val[0] != '\0')
-        conf_note_secret(secret, 64, c, *section, conf_trim(s));
-    if (*section != NULL)
-        return conf_set_conn(*section, conf_trim(s), val, where, err);
+        conf_note_secret(secret, 64, c, section->conn, conf_trim(s));
+    if (section->conn != NULL)
+        return conf_set_conn(section->conn, conf_trim(s), val, where, err);
     return conf_set(c, conf_trim(s), val, where, err);
 }
 
@@ -453,7 +475,7 @@ int conf_load_file(struct conf *c, const char *path, struct cl_err *err)
     char line[4096];
     char where[512];
     char secret[64] = "";
-    struct conf_conn *section = NULL;
+    struct conf_section section = {NULL, false};
     int lineno = 0;
     int rc = CL_OK;
 
@@ -588,6 +610,7 @@ void conf_apply_reloadable(struct conf *to, const struct conf *from)
 {
     size_t i;
 
+    to->due = from->due;
     for (i = 0; i < CL_ARRAY_LEN(conf_params); i++) {
         const struct conf_param *p = &conf_params[i];
         void *dst = (char *)to + p->offset;
@@ -648,6 +671,7 @@ void conf_print(const struct conf *c, FILE *out)
         fprintf(out, "%-19s = ", p->key);
         conf_print_value(out, p, f);
     }
+    due_policy_print(&c->due, out);
     for (i = 0; (int)i < c->nconns; i++)
         conf_print_conn(&c->conns[i], out);
 }

@@ -130,8 +130,10 @@ class ApiCase(ServiceTestCase):
         return self.call('POST', API + '/incidents', body, expect=201)[0]
 
     def mk_action(self, incident, **kw):
-        """An action with an owner (work in progress needs one) unless owner= says otherwise."""
-        body = {'incident': incident, 'kind': 'corrective', 'title': uniq('action ')}
+        """An action with an owner (work in progress needs one) unless owner= says otherwise,
+        undated (an explicit null: not the due policy's date) unless due_on= says otherwise."""
+        body = {'incident': incident, 'kind': 'corrective', 'title': uniq('action '),
+                'due_on': None}
         if 'owner' not in kw:
             if getattr(type(self), '_owner', None) is None:
                 type(self)._owner = self.mk_person()['handle']
@@ -543,7 +545,8 @@ class ActionTest(ApiCase):
                 'description': '# Why\n\n- because\n\ttabbed', 'owner': self.alice,
                 'due_on': due, 'priority': 'P0'}
         js, _ = self.call('POST', API + '/actions', body, expect=201)
-        self.assertEqual(set(js), ACTION_KEYS)
+        self.assertEqual(set(js), ACTION_KEYS | {'warnings'})
+        self.assertEqual(js.pop('warnings'), [])  # an owner and a due date: nothing missing
         self.assertIsInstance(js['id'], int)
         for k, v in body.items():
             self.assertEqual(js[k], v, k)
@@ -570,14 +573,19 @@ class ActionTest(ApiCase):
         self.assertIsNone(js['owner'])
         self.assertIn(js['owner_active'], (None, False))
         self.assertEqual(js['priority'], 'P2')
-        self.assertIsNone(js['due_on'])
+        # the due policy's default for P2: 30 days
+        self.assertEqual(js['due_on'], (self.today() + datetime.timedelta(days=30)).isoformat())
         self.assertIs(js['overdue'], False)
         self.assertEqual(js['status'], 'open')
         self.assertEqual(js['version'], 1)
         self.assertIsNone(js['closed_at'])
         hist = self.history(js['id'])
         self.assertEqual([(e['field'], e['old'], e['new']) for e in hist],
-                         [('created', None, 'Fix it')])
+                         [('created', None, 'Fix it'), ('due_on', None, js['due_on'])])
+        self.assertEqual(hist[1]['actor'], 'due policy (P2 corrective: 30 days)')
+        self.assertEqual(js['warnings'],
+                         ['action %d has no owner: give it one person who answers for it'
+                          % js['id']])
 
     def test_overdue_field(self):
         today = self.today()
@@ -799,7 +807,7 @@ class ActionTest(ApiCase):
     def test_history_source_and_actor(self):
         js, _ = self.call('POST', API + '/actions',
                           {'incident': self.inc, 'kind': 'corrective', 'title': 'via cli',
-                           'owner': self.alice},
+                           'owner': self.alice, 'due_on': None},
                           expect=201, token='write', headers={'X-Closeloop-Source': 'cli'})
         aid = js['id']
         self.call('POST', '%s/actions/%d/start' % (API, aid))
@@ -976,8 +984,7 @@ class ActionListTest(ApiCase):
                 owner = cls.dan  # work in progress has an owner
             if owner:
                 body['owner'] = owner
-            if due:
-                body['due_on'] = due.isoformat()
+            body['due_on'] = due.isoformat() if due else None  # null: not the due policy's
             js = post('/actions', body)
             for v in verb_for[status]:
                 st = svc.request('POST', '%s/actions/%d/%s' % (API, js['id'], v), why(v))[0]
@@ -1299,7 +1306,7 @@ class ReportTest(ApiCase):
             return call('POST', '/actions', body)['id']
         cls.late = act('late', owner=cls.amy, due_on=d(-3))
         cls.nobody = act('nobody', due_on=d(10))
-        cls.undated = act('undated', owner=cls.bo)
+        cls.undated = act('undated', owner=cls.bo, due_on=None)  # null: not the policy's
         cls.soon = act('soon', owner=cls.bo, due_on=d(2))
         cls.soon_started = act('soon but started', owner=cls.amy, due_on=d(2))
         call('POST', '/actions/%d/start' % cls.soon_started)

@@ -141,8 +141,7 @@ class GitHubSyncCase(SyncCase):
         args = ["action", "add", "--incident", "INC-1", "--kind", kind, "--title", title]
         if owner:
             args += ["--owner", owner]
-        if due:
-            args += ["--due", due]
+        args += ["--due", due or "none"]  # none: not the due policy's date
         if description is not None:
             args += ["--description", description]
         args += ["--github", repo] if repo else ["--no-github"]

@@ -690,7 +690,7 @@ class DeadlineTest(unittest.TestCase):
             self.assertEqual(st, 201, raw)
             st, _, js, raw = svc.request('POST', API + '/actions',
                                          body={'incident': 'DL-1', 'kind': 'corrective',
-                                               'title': 'before'})
+                                               'title': 'before', 'due_on': None})
             self.assertEqual(st, 201, raw)
             aid = js['id']
             locker = subprocess.Popen(

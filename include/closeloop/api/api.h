@@ -36,6 +36,8 @@ struct api_deps {
 struct api *api_new(const struct api_deps *deps);
 void api_free(struct api *a);
 void api_set_timeout(struct api *a, double seconds);
+/* Sets the due-date policy (due_policy_json() text, copied; NULL, the start: none). */
+void api_set_due_policy(struct api *a, const char *json);
 /* The server whose in-flight count /metrics reports (borrowed). */
 void api_set_httpd(struct api *a, struct httpd *h);
 /* The httpd handler: pass `a` as its arg. */
@@ -86,6 +88,9 @@ const char *api_req_person(const struct api_req *q);
 /* Replaces *owner when it is "me" by the token's person (field names it in the 422 when
  * the token has none: the request is then answered and CL_EINVAL returned). */
 int api_req_owner_me(const char **owner, struct api_req *q, const char *field);
+/* The due-date policy as JSON for SQL (cl_action_add), or NULL; borrowed until the
+ * request's statement is started (the parameters are copied then). */
+const char *api_req_due_policy(const struct api_req *q);
 /* Expected version from If-Match or the body's "version"; NULL when absent. Borrowed
  * until the request ends. Answers 400 on a malformed If-Match and returns CL_EINVAL. */
 int api_req_version(const char **out, struct api_req *q, const json_t *body);

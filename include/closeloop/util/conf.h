@@ -5,6 +5,7 @@
 #define CLOSELOOP_CONF_H
 
 #include "closeloop/util/cl.h"
+#include "closeloop/util/due.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -59,6 +60,7 @@ struct conf {
     double inbox_retention;  /* seconds a processed webhook delivery is kept */
     double figures_interval; /* seconds between recomputations of the figures snapshot */
     long figures_window;     /* days of closed work the figures cover */
+    struct due_policy due;   /* [due]: default due dates by priority (and kind); reloadable */
     const struct conf_tracker *const *trackers; /* borrowed: the registry's */
     size_t ntrackers;
     struct conf_conn conns[CONF_MAX_CONNS]; /* each tracker's default one first */
@@ -81,8 +83,9 @@ const struct conf_conn *conf_conn_named(const struct conf *c, const char *tracke
 struct conf *conf_new_defaults(const struct conf_tracker *const *trackers, size_t n);
 void conf_free(struct conf *c);
 
-/* Sets key to the text value; CL_EINVAL with a message naming the key when it is
- * unknown or the value does not parse. `reload_only` refuses keys SIGHUP cannot change. */
+/* Sets key to the text value ("due.P1" sets the due-date policy's P1); CL_EINVAL with a
+ * message naming the key when it is unknown or the value does not parse. `reload_only` refuses keys
+ * SIGHUP cannot change. */
 int conf_set(struct conf *c, const char *key, const char *value, const char *where,
              struct cl_err *err);
 
@@ -93,7 +96,8 @@ int conf_set_flag(struct conf *c, const char *key, const char *value, struct cl_
 /* Applies `from`'s command-line flags to `to` (a configuration being reloaded). */
 int conf_reapply_flags(struct conf *to, const struct conf *from, struct cl_err *err);
 
-/* Reads an INI file (`key = value`, `#`/`;` comments, an optional [closeloopd] section). */
+/* Reads an INI file (`key = value`, `#`/`;` comments, an optional [closeloopd] section,
+ * a [due] section for the due-date policy, [<tracker>.NAME] sections). */
 int conf_load_file(struct conf *c, const char *path, struct cl_err *err);
 
 /* Applies CLOSELOOP_<KEY> for every key (e.g. CLOSELOOP_DATABASE_URL). */

@@ -172,6 +172,31 @@ static void test_conf__unknown_section(void **state)
     conf_free(c);
 }
 
+static void test_conf__due_section(void **state)
+{
+    struct cl_err err = CL_ERR_INIT;
+    struct conf *c = conf_new_defaults(trackers, 1);
+    char *path = write_tmp("[closeloopd]\npool_size = 3\n[due]\nP0 = 2d\npreventive.P3 = none\n"
+                           "[closeloopd]\nmax_body = 2048\n");
+    char *bad = write_tmp("[due]\nP1 = 14\n");
+
+    (void)state;
+    assert_int_equal(conf_load_file(c, path, &err), CL_OK);
+    assert_int_equal(due_policy_days(&c->due, "corrective", "P0"), 2);
+    assert_int_equal(due_policy_days(&c->due, "preventive", "P3"), DUE_NONE);
+    assert_int_equal(due_policy_days(&c->due, "corrective", "P3"), 60);
+    assert_int_equal(c->max_body, 2048); /* a later section is the top level again */
+    assert_int_equal(conf_set(c, "due.P1", "1w", "command line", &err), CL_OK);
+    assert_int_equal(due_policy_days(&c->due, "corrective", "P1"), 7);
+    assert_int_equal(conf_load_file(c, bad, &err), CL_EINVAL);
+    assert_non_null(strstr(err.msg, ":2: [due] P1 = \"14\""));
+    unlink(path);
+    unlink(bad);
+    free(path);
+    free(bad);
+    conf_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -182,6 +207,7 @@ int main(void)
         cmocka_unit_test(test_conf__rejects_bad_values),
         cmocka_unit_test(test_conf__split_listen),
         cmocka_unit_test(test_conf__print_hides_secret),
+        cmocka_unit_test(test_conf__due_section),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
