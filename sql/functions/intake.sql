@@ -57,3 +57,53 @@ BEGIN
     RETURN substr(r.action, 1, length(r.action) - 1) || ', "warnings": '
            || to_json(r.warnings)::text || '}';
 END $$;
+
+-- How messages name a batch's row (1-based), with its file's line when the client gave it:
+-- "row 3 (line 7)".
+CREATE OR REPLACE FUNCTION cl_batch_row(n bigint, r jsonb) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT 'row ' || n || CASE WHEN r ? 'line' THEN ' (line ' || (r->>'line') || ')' ELSE '' END
+$$;
+
+-- Many actions of one incident in one transaction, each created as cl_action_add_one()
+-- creates one (events, tracker outbox rows, the due policy). A row that fails fails the
+-- whole batch, its error naming the row: nothing is created. Returns
+-- {"items": [action, ...], "warnings": ["row 2 (line 3): action 12 has no owner...", ...]}.
+CREATE OR REPLACE FUNCTION cl_action_batch(incident text, rows jsonb, src text, actor text,
+                                           routes jsonb, policy jsonb) RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+    r record;
+    one record;
+    items text[] := '{}';
+    warnings text[] := '{}';
+    st text;
+    msg text;
+    col text;
+    con text;
+    tbl text;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM incidents WHERE key = upper(incident)) THEN
+        RAISE EXCEPTION 'unknown incident "%"', incident USING ERRCODE = 'CL422',
+            COLUMN = 'incident';
+    END IF;
+    FOR r IN SELECT e.value, e.n FROM jsonb_array_elements(rows) WITH ORDINALITY AS e (value, n)
+    LOOP
+        BEGIN
+            SELECT * INTO one FROM cl_action_add_one(
+                (r.value - 'line') || jsonb_build_object('incident', incident), src, actor,
+                routes, policy);
+        EXCEPTION WHEN OTHERS THEN
+            GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT,
+                col = COLUMN_NAME, con = CONSTRAINT_NAME, tbl = TABLE_NAME;
+            RAISE EXCEPTION USING ERRCODE = st, MESSAGE = cl_batch_row(r.n, r.value) || ': ' || msg,
+                COLUMN = coalesce(col, ''), CONSTRAINT = coalesce(con, ''),
+                TABLE = coalesce(tbl, '');
+        END;
+        items := items || one.action;
+        warnings := warnings || ARRAY(SELECT cl_batch_row(r.n, r.value) || ': ' || w
+                                      FROM unnest(one.warnings) AS w);
+    END LOOP;
+    RETURN '{"items": [' || array_to_string(items, ', ') || '], "warnings": '
+           || to_json(warnings)::text || '}';
+END $$;

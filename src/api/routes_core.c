@@ -883,3 +883,9 @@ void routes_core_add(struct api *a)
     }
     api_add_routes(a, routes, CL_ARRAY_LEN(routes));
 }
+
+const struct valid_field *routes_core_action_fields(size_t *n)
+{
+    *n = CL_ARRAY_LEN(action_base);
+    return action_base;
+}

@@ -1,7 +1,9 @@
 #include "closeloop/cli/cli_build.h"
 
+#include "closeloop/cli/cli_import.h"
 #include "closeloop/cli/cli_value.h"
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,30 +125,51 @@ char *cli_build_if_match(const struct cli_args *a)
     return NULL;
 }
 
-/* Reads all of in, at most CLI_VALUE_DESC_MAX bytes, into *out (caller frees). what names
- * the value in messages ("--description -"). */
-static int read_all(char **out, size_t *len, FILE *in, const char *what, struct cl_err *err)
+/* Reads all of in, at most max bytes, into *out (caller frees); `what` names it in
+ * messages ("--description -: stdin"). */
+static int read_all(char **out, size_t *len, FILE *in, size_t max, const char *what,
+                    struct cl_err *err)
 {
-    size_t max = CLI_VALUE_DESC_MAX;
     char *buf = cl_malloc(max + 1);
     size_t n = fread(buf, 1, max + 1, in);
 
     if (ferror(in)) {
         free(buf);
-        return cl_fail(err, CL_EINVAL, "%s -: cannot read stdin", what);
+        return cl_fail(err, CL_EINVAL, "%s: cannot be read", what);
     }
     if (n > max) {
         free(buf);
-        return cl_fail(err, CL_EINVAL, "%s -: stdin is longer than %zu bytes", what, max);
+        return cl_fail(err, CL_EINVAL, "%s is longer than %zu bytes", what, max);
     }
     if (memchr(buf, '\0', n) != NULL) {
         free(buf);
-        return cl_fail(err, CL_EINVAL, "%s -: stdin contains a NUL byte", what);
+        return cl_fail(err, CL_EINVAL, "%s contains a NUL byte", what);
     }
     buf[n] = '\0';
     *out = buf;
     *len = n;
     return CL_OK;
+}
+
+/* A file of actions (path, or "-" for in) as the rows of a batch (cli_import). */
+static int actions_file(json_t **out, const char *path, FILE *in, struct cl_err *err)
+{
+    bool is_stdin = strcmp(path, "-") == 0;
+    FILE *f = is_stdin ? in : fopen(path, "rb");
+    const char *name = is_stdin ? "stdin" : path;
+    char *text = NULL;
+    size_t len = 0;
+    int rc;
+
+    if (f == NULL)
+        return cl_fail(err, CL_EINVAL, "%s: %s", path, strerror(errno));
+    rc = read_all(&text, &len, f, CLI_IMPORT_MAX_BYTES, name, err);
+    if (!is_stdin)
+        fclose(f);
+    if (rc == CL_OK)
+        rc = cli_import_parse(out, text, len, name, err);
+    free(text);
+    return rc;
 }
 
 /* The JSON value for one given option or positional; *out is a new reference. */
@@ -165,10 +188,12 @@ static int field_value(json_t **out, const struct cli_opt *o, const char *v, FIL
         *out = json_boolean(strcmp(v, "true") == 0);
         return CL_OK;
     }
+    if (o->type == CLI_VAL_ACTIONS_FILE)
+        return actions_file(out, v, in, err);
     if (o->type == CLI_VAL_DESC && strcmp(v, "-") == 0) {
-        char *what = cl_asprintf("%s%s", o->meta != NULL ? "--" : "", o->name);
+        char *what = cl_asprintf("%s%s -: stdin", o->meta != NULL ? "--" : "", o->name);
 
-        rc = read_all(&text, &len, in, what, err);
+        rc = read_all(&text, &len, in, CLI_VALUE_DESC_MAX, what, err);
         free(what);
     }
     if (rc != CL_OK)

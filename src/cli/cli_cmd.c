@@ -167,6 +167,11 @@ static int render_answer(struct ctx *c, const json_t *obj)
         return cli_sync_render_import(out, obj, cli_args_get(c->args, "incident"));
     case CLI_RES_DOCTOR:
         return cli_sync_render_doctor(out, obj, c->io->color);
+    case CLI_RES_BATCH: /* the actions it created, as action list shows them */
+        if (!json_is_array(json_object_get(obj, "items")))
+            return CL_EHTTP;
+        return cli_render_list(out, CLI_RES_ACTION, json_object_get(obj, "items"), c->io->color,
+                               c->today, c->now, c->io->width);
     case CLI_RES_TEAM:
     case CLI_RES_PERSON:
     case CLI_RES_INCIDENT:

@@ -187,6 +187,7 @@ static const char *why_wrong(enum cli_val type, const char *v)
     case CLI_VAL_TEXT:
     case CLI_VAL_TEXT_OR_NONE:
     case CLI_VAL_DESC:
+    case CLI_VAL_ACTIONS_FILE:
         return NULL;
     case CLI_VAL_LIMIT:
         return cl_parse_long(&n, v, 1, CLI_VERBS_LIMIT_MAX) == CL_OK ? NULL : "must be 1..10000";

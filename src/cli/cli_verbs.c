@@ -38,6 +38,10 @@ static const struct cli_opt pos_link[] = {
     {"ISSUE", NULL, "an existing issue: GitHub owner/repo#123 or Jira PROJ-123", CLI_VAL_ISSUE,
      CLI_TO_BODY, "issue", true},
     END};
+static const struct cli_opt pos_actions_file[] = {
+    {"FILE", NULL, "CSV with a header, or a Markdown checklist; - reads stdin",
+     CLI_VAL_ACTIONS_FILE, CLI_TO_BODY, "actions", true},
+    END};
 static const struct cli_opt pos_repo[] = {
     {"REPO", NULL, "GitHub repository, owner/repo", CLI_VAL_REPO, CLI_TO_BODY, "repo", true}, END};
 static const struct cli_opt pos_project[] = {
@@ -152,6 +156,9 @@ static const struct cli_opt opts_action_add[] = {
      "also open a Jira issue for it in this project; none: no issue "
      "anywhere",
      CLI_VAL_PROJECT_OR_NONE, CLI_TO_BODY, "jira", false},
+    END};
+static const struct cli_opt opts_action_import[] = {
+    {"incident", "KEY", "the incident they follow up", CLI_VAL_TEXT, CLI_TO_BODY, "incident", true},
     END};
 static const struct cli_opt opts_action_edit[] = {
     {"title", "TITLE", "what is to be done", CLI_VAL_TEXT, CLI_TO_BODY, "title", false},
@@ -270,6 +277,8 @@ const struct cli_verb cli_verbs[] = {
      false, false, pos_incident, opts_incident_edit, 0},
     {"action", "add", "record an action; prints its id", CLI_OP_CREATE, CLI_RES_ACTION, "actions",
      NULL, 0, false, true, NULL, opts_action_add, 0},
+    {"action", "import", "record many actions from a file, all or none", CLI_OP_POST, CLI_RES_BATCH,
+     "actions", "batch", 0, false, false, pos_actions_file, opts_action_import, 0},
     {"action", "list", "list actions, most urgent first", CLI_OP_LIST, CLI_RES_ACTION, "actions",
      NULL, DEFAULT_ACTION_ROWS, true, false, NULL, opts_action_list, 0},
     {"action", "show", "show one action, why it is blocked or dropped, its latest notes",

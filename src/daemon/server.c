@@ -6,6 +6,7 @@
 
 #include "closeloop/api/api.h"
 #include "closeloop/api/routes_core.h"
+#include "closeloop/api/routes_records.h"
 #include "closeloop/api/routes_sync.h"
 #include "closeloop/api/routes_figures.h"
 #include "closeloop/report/figures.h"
@@ -200,6 +201,7 @@ static int server_start(struct server *s, struct cl_err *err)
     s->api = api_new(&deps);
     server_set_due_policy(s);
     routes_core_add(s->api);
+    routes_records_add(s->api);
     routes_sync_add(s->api);
     routes_figures_add(s->api);
     ho = (struct httpd_opts){.listen = s->conf->listen,

@@ -157,6 +157,11 @@ static int valid_value(const struct valid_field *f, const json_t *v, struct cl_e
         if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 2147483647)
             return cl_fail(err, CL_EINVAL, "%s must be a positive integer", f->name);
         return CL_OK;
+    case VALID_ARRAY:
+        if (!json_is_array(v) || json_array_size(v) < 1 || json_array_size(v) > f->max_len)
+            return cl_fail(err, CL_EINVAL, "%s must be an array of 1 to %zu items", f->name,
+                           f->max_len);
+        return CL_OK;
     default:
         if (!json_is_string(v))
             return cl_fail(err, CL_EINVAL, "%s must be a string", f->name);

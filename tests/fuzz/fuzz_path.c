@@ -3,6 +3,7 @@
  * decodes to printable UTF-8 without NUL. */
 #include "closeloop/api/api.h"
 #include "closeloop/api/routes_core.h"
+#include "closeloop/api/routes_records.h"
 #include "closeloop/api/routes_sync.h"
 #include "closeloop/http/path.h"
 #include "closeloop/util/utf8.h"
@@ -39,6 +40,7 @@ static struct api *routes(void)
     if (a == NULL) {
         a = api_new(&deps);
         routes_core_add(a);
+        routes_records_add(a);
         routes_sync_add(a);
     }
     return a;

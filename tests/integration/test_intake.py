@@ -1,6 +1,7 @@
 """Recording actions as the product promises them (one owner and a due date): the due-date
 policy and the warnings of what is still missing."""
 import datetime
+import json
 import os
 import shutil
 import tempfile
@@ -162,3 +163,183 @@ class DuePolicyCheckConfigTest(unittest.TestCase):
                 self.assertIn('%s:4: ' % path, r.stderr)
                 self.assertIn(words, r.stderr)
                 self.assertNotIn('configuration is valid', r.stdout)
+
+
+class BatchTest(ApiCase):
+    """POST /api/v1/actions/batch and `closeloop action import`: many actions, one
+    transaction; each created as POST /api/v1/actions creates one. A GitHub connection
+    (to a port nobody listens on) makes the tracker's outbox rows visible."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.svc = Service(name=cls.__name__, env={
+            'CLOSELOOP_GITHUB_TOKEN': 'ghp_test', 'CLOSELOOP_GITHUB_API_URL': 'http://127.0.0.1:9',
+            'CLOSELOOP_GITHUB_POLL_INTERVAL': '3600'}).start()
+        cls.alice = uniq('alice')
+        st = cls.svc.request('POST', API + '/people', body={
+            'handle': cls.alice, 'name': 'Alice', 'email': cls.alice + '@example.com'})[0]
+        assert st == 201, st
+        st = cls.svc.request('POST', API + '/incidents', body={
+            'key': 'BAT-1', 'title': 't', 'github_repo': 'acme/web'})[0]
+        assert st == 201, st
+
+    def counts(self):
+        return [int(self.q1('SELECT count(*) FROM %s' % t)) for t in ('actions', 'events',
+                                                                       'outbox', 'links')]
+
+    def batch(self, rows, incident='BAT-1', expect=201):
+        return self.call('POST', API + '/actions/batch', {'incident': incident, 'actions': rows},
+                         expect=expect)[0]
+
+    def test_rows_are_created_as_singly(self):
+        today = self.today()
+        js = self.batch([
+            {'title': 'Rate limit the form', 'kind': 'preventive', 'owner': self.alice,
+             'due_on': '2030-01-02', 'priority': 'P1', 'description': 'why', 'line': 2},
+            {'title': 'Alert on 5xx', 'kind': 'corrective', 'priority': 'P0', 'line': 3},
+            {'title': 'Someday', 'kind': 'corrective', 'owner': self.alice, 'priority': 'P4'}])
+        self.assertEqual(set(js), {'items', 'warnings'})
+        items = js['items']
+        self.assertEqual([a['title'] for a in items],
+                         ['Rate limit the form', 'Alert on 5xx', 'Someday'])
+        self.assertEqual([a['due_on'] for a in items],
+                         ['2030-01-02', (today + datetime.timedelta(days=7)).isoformat(), None])
+        self.assertEqual([a['incident'] for a in items], ['BAT-1'] * 3)
+        self.assertEqual(items[0]['description'], 'why')
+        ids = [a['id'] for a in items]
+        self.assertEqual(js['warnings'], [
+            'row 2 (line 3): action %d has no owner: give it one person who answers for it'
+            % ids[1],
+            'row 3: action %d has no due date: the due policy gives none to P4 corrective '
+            'actions' % ids[2]])
+        for a in items:
+            self.assertEqual(self.get('%s/actions/%d' % (API, a['id'])), a)
+            self.assertEqual(a['sync']['repo'], 'acme/web')
+        ev = self.svc.sql("SELECT action_id, field, actor FROM events WHERE action_id IN"
+                          " (:'p1', :'p2', :'p3') ORDER BY id", *ids)
+        self.assertEqual([(int(r[0]), r[1]) for r in ev],
+                         [(ids[0], 'created'), (ids[0], 'owner'), (ids[1], 'created'),
+                          (ids[1], 'due_on'), (ids[2], 'created'), (ids[2], 'owner')])
+        outbox = self.svc.sql("SELECT action_id, tracker, op FROM outbox WHERE action_id IN"
+                              " (:'p1', :'p2', :'p3') ORDER BY id", *ids)
+        self.assertEqual([(int(r[0]), r[1], r[2]) for r in outbox],
+                         [(i, 'github', 'create') for i in ids])
+
+    def test_a_bad_last_row_creates_nothing(self):
+        good = {'title': 'fine', 'kind': 'corrective', 'owner': self.alice}
+        cases = [
+            # checked before SQL: the rule and the row
+            ({'title': 'x', 'kind': 'sideways', 'line': 9}, 'actions[2].kind',
+             'row 3 (line 9): kind'),
+            ({'title': 'x', 'kind': 'corrective', 'due_on': '2026-02-30', 'line': 9},
+             'actions[2].due_on', 'row 3 (line 9): due_on "2026-02-30" is not a date'),
+            ({'title': ' ', 'kind': 'corrective'}, 'actions[2].title', 'row 3: title'),
+            ({'kind': 'corrective', 'line': 4}, 'actions[2].title',
+             'row 3 (line 4): title is required'),
+            ({'title': 'x', 'kind': 'corrective', 'incident': 'BAT-1'}, 'actions[2].incident',
+             'row 3: unknown field "incident"'),
+            ('not an object', 'actions[2]', 'row 3: not a JSON object'),
+            # checked by SQL, after two rows were made: rolled back
+            ({'title': 'x', 'kind': 'corrective', 'owner': 'nobody-here', 'line': 12}, 'owner',
+             "row 3 (line 12): unknown person 'nobody-here'"),
+        ]
+        before = self.counts()
+        for row, field, message in cases:
+            with self.subTest(row=row):
+                err = self.error('POST', API + '/actions/batch',
+                                 {'incident': 'BAT-1', 'actions': [good, good, row]},
+                                 status=422, code='validation', field=field)
+                self.assertTrue(err['message'].startswith(message), err['message'])
+                self.assertEqual(self.counts(), before)
+
+    def test_the_batch_is_bounded(self):
+        before = self.counts()
+        row = {'title': 'x', 'kind': 'corrective'}
+        for rows in ([], [row] * 501):
+            with self.subTest(n=len(rows)):
+                err = self.error('POST', API + '/actions/batch',
+                                 {'incident': 'BAT-1', 'actions': rows}, status=422,
+                                 code='validation', field='actions')
+                self.assertIn('1 to 500', err['message'])
+        self.error('POST', API + '/actions/batch', {'incident': 'NOPE-1', 'actions': [row]},
+                   status=422, code='validation', field='incident')
+        self.error('POST', API + '/actions/batch', {'incident': 'BAT-1', 'actions': [row]},
+                   status=403, code='forbidden', token='read')
+        self.assertEqual(self.counts(), before)
+        js = self.batch([dict(row, title='n%d' % i) for i in range(500)])
+        self.assertEqual(len(js['items']), 500)
+
+    def cli_import(self, text, *extra):
+        return self.svc.cli('action', 'import', '-', '--incident', 'BAT-1', *extra, input=text)
+
+    def test_cli_imports_csv(self):
+        text = ('title,kind,owner,due,priority,description\n'
+                'Rate limit the form,preventive,%s,2030-05-06,P1,"Why: ""bots"", mostly\n'
+                'and more"\n'
+                '\n'
+                'Alert on 5xx,corrective,,,P0,\n'
+                'Undated,corrective,%s,none,P2,\n' % (self.alice, self.alice))
+        r = self.cli_import(text, '--json')
+        self.assertEqual(r.returncode, 0, r.stderr)
+        items = json.loads(r.stdout)['items']
+        self.assertEqual([(a['title'], a['kind'], a['owner'], a['priority']) for a in items],
+                         [('Rate limit the form', 'preventive', self.alice, 'P1'),
+                          ('Alert on 5xx', 'corrective', None, 'P0'),
+                          ('Undated', 'corrective', self.alice, 'P2')])
+        self.assertEqual(items[0]['description'], 'Why: "bots", mostly\nand more')
+        self.assertEqual(items[0]['due_on'], '2030-05-06')
+        self.assertEqual(items[1]['due_on'],
+                         (self.today() + datetime.timedelta(days=7)).isoformat())
+        self.assertIsNone(items[2]['due_on'])
+        self.assertEqual(r.stderr.splitlines(), [
+            'closeloop: warning: row 2 (line 5): action %d has no owner: give it one person '
+            'who answers for it' % items[1]['id'],
+            'closeloop: warning: row 3 (line 6): action %d has no due date' % items[2]['id']])
+
+    def test_cli_imports_a_markdown_checklist_from_a_file(self):
+        text = ('# Follow-ups of BAT-1\n\nSome prose that is no action.\n\n'
+                '- [ ] Add rate limit to the form @%s due:2030-12-20 P1 preventive\n'
+                '* [ ] Page on P1 errors corrective\n' % self.alice)
+        path = os.path.join(self.svc.home, 'actions.md')
+        with open(path, 'w') as f:
+            f.write(text)
+        r = self.svc.cli('action', 'import', path, '--incident', 'bat-1')
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn('Add rate limit to the form', r.stdout)  # the created actions' table
+        rows = self.svc.sql("SELECT a.title, a.kind, p.handle, a.due_on::text, a.priority"
+                            " FROM actions a LEFT JOIN people p ON p.id = a.owner_id"
+                            " WHERE a.title IN ('Add rate limit to the form',"
+                            " 'Page on P1 errors') ORDER BY a.id")
+        self.assertEqual([list(r) for r in rows], [
+            ['Add rate limit to the form', 'preventive', self.alice, '2030-12-20', 'P1'],
+            ['Page on P1 errors', 'corrective', None,
+             (self.today() + datetime.timedelta(days=30)).isoformat(), 'P2']])
+        self.assertIn('row 2 (line 6): action', r.stderr)
+
+    def test_cli_names_the_file_line_and_creates_nothing(self):
+        before = self.counts()
+        cases = [
+            ('title,kind,color\nx,corrective,red\n', 2,
+             'closeloop: stdin:1: unknown column "color"'),
+            ('title,kind\nx,corrective\ny\n', 2, 'closeloop: stdin:3: 1 cells, the header has 2'),
+            ('title,kind\nok,corrective\nlate,corrective,\n', 2,
+             'closeloop: stdin:3: 3 cells, the header has 2'),
+            ('- [ ] fine corrective\n- [x] done already corrective\n', 2,
+             'closeloop: stdin:2: a checked item'),
+            ('- [ ] fine corrective\n- [ ] two owners @a @b corrective\n', 2,
+             'closeloop: stdin:2: "@a": this item already has its owner'),
+            ('title,kind\nok,corrective\nbad,upwards\n', 1,
+             'closeloop: row 2 (line 3): kind "upwards" is not one of the allowed values'),
+            ('title,kind,owner\nok,corrective,\nbad,corrective,ghost\n', 1,
+             "closeloop: row 2 (line 3): unknown person 'ghost'"),
+        ]
+        for text, code, message in cases:
+            with self.subTest(text=text):
+                r = self.cli_import(text)
+                self.assertEqual(r.returncode, code, r.stderr)
+                self.assertTrue(r.stderr.startswith(message), r.stderr)
+                self.assertEqual(r.stdout, '')
+                self.assertEqual(self.counts(), before)
+        r = self.svc.cli('action', 'import', '/no/such/file.csv', '--incident', 'BAT-1')
+        self.assertEqual(r.returncode, 2)
+        self.assertIn('/no/such/file.csv: No such file or directory', r.stderr)

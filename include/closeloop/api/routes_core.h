@@ -7,4 +7,7 @@
 /* Adds the routes to a (at start-up, before serving). */
 void routes_core_add(struct api *a);
 
+/* The fields an action's body may hold, but the tracker ones (static; *n gets how many). */
+const struct valid_field *routes_core_action_fields(size_t *n);
+
 #endif

@@ -32,7 +32,8 @@ enum cli_val {
     CLI_VAL_PROJECT,          /* a Jira project key, optionally /issue type: OPS, OPS/Bug */
     CLI_VAL_PROJECT_OR_NONE,  /* a project, or "none" to send null */
     CLI_VAL_TEXT_OR_NONE,     /* text, or "none" to clear an optional field (send null) */
-    CLI_VAL_FORMAT            /* table | json | csv | markdown */
+    CLI_VAL_FORMAT,           /* table | json | csv | markdown */
+    CLI_VAL_ACTIONS_FILE      /* a file of actions (CSV, Markdown checklist), - for stdin */
 };
 
 /* Where a value goes. */
@@ -78,7 +79,8 @@ enum cli_res {
     CLI_RES_FIGURES, /* GET /figures: {"items": [figures per group], "trend": [...]} */
     CLI_RES_SYNC,    /* GET /sync/status: connections and their repositories */
     CLI_RES_IMPORT,  /* POST /github/import: {"imported","skipped","requests"} */
-    CLI_RES_DOCTOR   /* POST /github/doctor: {"ok","checks"}; a failed check is exit 1 */
+    CLI_RES_DOCTOR,  /* POST /github/doctor: {"ok","checks"}; a failed check is exit 1 */
+    CLI_RES_BATCH    /* POST /actions/batch: {"items": [actions], "warnings"} */
 };
 
 #define CLI_VERBS_LIMIT_MAX 10000 /* most rows one list command fetches */

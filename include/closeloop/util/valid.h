@@ -16,7 +16,8 @@ enum valid_kind {
     VALID_DATE, /* YYYY-MM-DD, a real calendar date */
     VALID_TIME, /* RFC 3339 timestamp with offset */
     VALID_BOOL,
-    VALID_INT /* a positive integer (versions) */
+    VALID_INT,  /* a positive integer (versions) */
+    VALID_ARRAY /* a non-empty array of at most max_len elements, which the caller checks */
 };
 
 #define VALID_REQUIRED    0x1u  /* must be present when creating */

@@ -5,6 +5,7 @@
  * was and a second run does not collide with the first. */
 #include "closeloop/api/api.h"
 #include "closeloop/api/routes_core.h"
+#include "closeloop/api/routes_records.h"
 #include "closeloop/api/routes_sync.h"
 #include "closeloop/db/migrate.h"
 #include "closeloop/sync/registry.h"
@@ -500,6 +501,7 @@ static int stack_start(struct stack *s, const char *db, int size, double stmt_ti
                              .sync_stale_after = 900.0};
     s->api = api_new(&deps);
     routes_core_add(s->api);
+    routes_records_add(s->api);
     routes_sync_add(s->api);
     api_add_routes(s->api, probes, CL_ARRAY_LEN(probes));
     o = (struct httpd_opts){.listen = "127.0.0.1:0",

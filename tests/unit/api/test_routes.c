@@ -2,6 +2,7 @@
  * unambiguous, reachable, scoped, and tracker-neutral. No database, no socket. */
 #include "closeloop/api/api.h"
 #include "closeloop/api/routes_core.h"
+#include "closeloop/api/routes_records.h"
 #include "closeloop/api/routes_sync.h"
 #include "closeloop/http/path.h"
 #include "closeloop/sync/registry.h"
@@ -21,7 +22,8 @@
 struct table {
     const struct api_route *r[MAX_ROUTES];
     size_t n;
-    size_t ncore; /* routes_core_add() goes first: [0, ncore) are its routes */
+    size_t ncore;    /* routes_core_add() goes first: [0, ncore) are its routes */
+    size_t nrecords; /* then routes_records_add(): [ncore, ncore + nrecords) */
 };
 
 static struct table all;
@@ -45,6 +47,10 @@ static int setup(void **state)
     routes_core_add(a);
     n = api_routes_each(a, collect, &all);
     all.ncore = all.n;
+    routes_records_add(a);
+    all.n = 0;
+    n = api_routes_each(a, collect, &all);
+    all.nrecords = all.n - all.ncore;
     routes_sync_add(a);
     all.n = 0;
     n = api_routes_each(a, collect, &all);
@@ -81,7 +87,7 @@ static int captures(const char *pattern)
 
 static bool is_sync_route(size_t i)
 {
-    return i >= all.ncore;
+    return i >= all.ncore + all.nrecords;
 }
 
 /* {} directly under /api/v1/ or /webhooks/ names a tracker, not a resource. */
@@ -377,6 +383,14 @@ static void test_routes__core_resources_are_registered(void **state)
     assert_int_equal(all.ncore, 4 * 4 + 1 + CL_ARRAY_LEN(verbs) + 1 + 1 + 1);
 }
 
+/* Recording many actions at once and correcting records. */
+static void test_routes__records_routes_are_registered(void **state)
+{
+    (void)state;
+    expect("POST", "/api/v1/actions/batch", AUTH_WRITE);
+    assert_int_equal(all.nrecords, 1);
+}
+
 /* The sync routes are registered once for every tracker: their patterns capture the
  * tracker ({}) and never spell a tracker's name. */
 static void test_routes__sync_routes_are_generic(void **state)
@@ -396,7 +410,7 @@ static void test_routes__sync_routes_are_generic(void **state)
     expect("POST", "/api/v1/{}/doctor", AUTH_WRITE);
     expect("POST", "/webhooks/{}", AUTH_NONE);
     expect("POST", "/webhooks/{}/{}", AUTH_NONE);
-    assert_int_equal(all.n - all.ncore, 6);
+    assert_int_equal(all.n - all.ncore - all.nrecords, 6);
     assert_true(ntrackers >= 1);
     for (i = 0; i < all.n; i++) {
         n = segments(segs, all.r[i]->pattern);
@@ -439,9 +453,10 @@ static void test_routes__tables_are_visited_in_the_order_added(void **state)
     (void)state;
     routes_sync_add(a);
     routes_core_add(a);
+    routes_records_add(a);
     assert_int_equal(api_routes_each(a, collect, &t), all.n);
-    assert_ptr_equal(t.r[0], all.r[all.ncore]);
-    assert_ptr_equal(t.r[all.n - all.ncore], all.r[0]);
+    assert_ptr_equal(t.r[0], all.r[all.ncore + all.nrecords]);
+    assert_ptr_equal(t.r[all.n - all.ncore - all.nrecords], all.r[0]);
     api_free(a);
 }
 
@@ -460,6 +475,7 @@ int main(void)
         cmocka_unit_test(test_routes__noun_matches_the_collection),
         cmocka_unit_test(test_routes__scopes_follow_the_method),
         cmocka_unit_test(test_routes__core_resources_are_registered),
+        cmocka_unit_test(test_routes__records_routes_are_registered),
         cmocka_unit_test(test_routes__sync_routes_are_generic),
         cmocka_unit_test(test_routes__tracker_names_do_not_collide_with_collections),
         cmocka_unit_test(test_routes__tables_are_visited_in_the_order_added),
