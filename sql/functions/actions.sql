@@ -46,7 +46,7 @@ CREATE OR REPLACE FUNCTION action_json(v action_v) RETURNS text LANGUAGE sql STA
         'status', v.status, 'priority', v.priority, 'due_on', v.due_on,
         'overdue', cl_action_overdue(v.status, v.due_on),
         'version', v.version, 'created_at', v.created_at, 'updated_at', v.updated_at,
-        'closed_at', v.closed_at,
+        'closed_at', v.closed_at, 'archived_at', v.archived_at,
         'sync', CASE WHEN v.link_id IS NOT NULL THEN json_build_object(
             'tracker', v.link_tracker, 'connection', v.link_connection, 'scope', v.link_scope,
             'key', v.link_key, 'display', cl_sync_display(v.link_scope, v.link_key),

@@ -198,7 +198,8 @@ CREATE OR REPLACE FUNCTION incident_json(i incidents) RETURNS text LANGUAGE sql 
                         'overdue', count(*) FILTER (WHERE cl_action_overdue(a.status, a.due_on)),
                         'unowned', count(*) FILTER (WHERE cl_action_unowned(a.status, p.active)))
                     FROM actions a LEFT JOIN people p ON p.id = a.owner_id
-                    WHERE a.incident_id = i.id),
+                    WHERE a.incident_id = i.id AND a.archived_at IS NULL),
+        'archived_at', i.archived_at,
         'sync', cl_sync_default(i.sync_tracker, i.sync_scope),
         'github_repo', CASE WHEN i.sync_tracker = 'github' THEN i.sync_scope END,
         'jira_project', CASE WHEN i.sync_tracker = 'jira' THEN i.sync_scope END)::text
@@ -236,16 +237,25 @@ BEGIN
     RETURN incident_json(r);
 END $$;
 
-CREATE OR REPLACE FUNCTION cl_incident_update(key_in text, expected integer, p jsonb)
-RETURNS text LANGUAGE plpgsql AS $$
+-- The incident of a key (any case), locked for a change; CL404 when there is none.
+CREATE OR REPLACE FUNCTION cl_incident_lock(key_in text) RETURNS incidents
+LANGUAGE plpgsql AS $$
 DECLARE
     r incidents;
-    old incidents;
 BEGIN
     SELECT * INTO r FROM incidents WHERE key = upper(key_in) FOR UPDATE;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'incident "%" not found', key_in USING ERRCODE = 'CL404';
     END IF;
+    RETURN r;
+END $$;
+
+CREATE OR REPLACE FUNCTION cl_incident_update(key_in text, expected integer, p jsonb)
+RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    r incidents := cl_incident_lock(key_in);
+    old incidents;
+BEGIN
     PERFORM cl_check_version('incident', key_in, r.version, expected);
     old := r;
     IF p ? 'title' THEN r.title := p->>'title'; END IF;

@@ -23,6 +23,11 @@ DECLARE
     aid bigint;
 BEGIN
     warnings := '{}';
+    IF EXISTS (SELECT 1 FROM incidents WHERE key = upper(p->>'incident')
+               AND archived_at IS NOT NULL) THEN
+        RAISE EXCEPTION 'incident "%" is archived: unarchive it first', p->>'incident'
+            USING ERRCODE = 'CL422', COLUMN = 'incident';
+    END IF;
     IF NOT p ? 'due_on' THEN
         days := cl_due_policy_days(policy, p->>'kind', prio);
         IF days IS NOT NULL THEN

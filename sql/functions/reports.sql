@@ -110,7 +110,7 @@ BEGIN
         RAISE EXCEPTION 'no report "%"', name USING ERRCODE = 'CL404';
     END IF;
     RETURN QUERY EXECUTE format(
-        'SELECT v.id, %s FROM action_v v%s WHERE %s'
+        'SELECT v.id, %s FROM action_v v%s WHERE %s AND v.archived_at IS NULL'
         ' AND ($1::bigint IS NULL OR v.owner_id = $1)'
         ' AND ($2::bigint[] IS NULL OR v.owner_id = ANY ($2))'
         ' AND ($3::bigint IS NULL OR v.incident_id = $3)'

@@ -190,6 +190,7 @@ static const char sql_incident_list[] =
     "SELECT incident_json(i), i.id::text FROM incidents i"
     " WHERE ($1::bigint IS NULL OR i.id > $1)"
     " AND ($3::text IS NULL OR ($3 = 'open') = (i.resolved_at IS NULL))"
+    " AND i.archived_at IS NULL"
     " ORDER BY i.id LIMIT $2";
 static const struct db_stmt sql_incident_create = {
     "incident_create", "SELECT cl_incident_create_by($1::jsonb, $2, $3)"};
@@ -229,6 +230,7 @@ static const char sql_action_list[] =
     " AND ($9::date IS NULL OR v.due_on > $9::date)"
     " AND ($10::date IS NULL OR (coalesce(v.due_on, 'infinity'::date), v.id)"
     "      > ($10::date, $11::bigint))"
+    " AND v.archived_at IS NULL"
     " ORDER BY coalesce(v.due_on, 'infinity'::date), v.id LIMIT $12";
 
 /* ---- shared helpers ---- */

@@ -1,6 +1,8 @@
-/* routes_records: recording many actions at once. A batch is checked row by row before
- * any SQL runs; then one statement creates every row in one transaction, each exactly as
- * POST /api/v1/actions would (events, tracker outbox rows, the due policy, warnings). */
+/* routes_records: recording many actions at once, and correcting records. A batch is
+ * checked row by row before any SQL runs; then one statement creates every row in one
+ * transaction, each exactly as POST /api/v1/actions would (events, tracker outbox rows,
+ * the due policy, warnings). Archiving and re-keying are one function each in
+ * sql/functions/corrections.sql. */
 #include "closeloop/api/routes_records.h"
 
 #include "closeloop/api/routes_core.h"
@@ -100,8 +102,71 @@ static void action_batch(struct api_req *q)
     json_decref(body);
 }
 
+/* ---- corrections: archive, unarchive, rekey ---- */
+
+static const struct valid_field no_fields[] = {{"", VALID_STR, 0, 0, NULL}}; /* used with n 0 */
+
+static const struct valid_field rekey_spec[] = {
+    {"key", VALID_STR, VALID_REQUIRED | VALID_NONBLANK, 200, NULL},
+};
+
+static const char sql_action_archive[] =
+    "SELECT cl_action_archive($1::bigint, $2::boolean, $3, $4)";
+static const char sql_incident_archive[] = "SELECT cl_incident_archive($1, $2::boolean, $3, $4)";
+static const char sql_incident_rekey[] = "SELECT cl_incident_rekey($1, $2, $3, $4)";
+
+/* archive or unarchive: the path's last segment; the body is empty or {}. */
+static void records_archive(struct api_req *q, const char *sql)
+{
+    const char *verb = strrchr(api_req_path(q), '/') + 1;
+    json_t *body = NULL;
+
+    if (api_req_body(&body, q, no_fields, 0, VALID_MODE_CREATE, true) != CL_OK)
+        return;
+    api_req_sql(q, sql, 4,
+                (const char *const[]){api_req_param(q, 0),
+                                      strcmp(verb, "archive") == 0 ? "true" : "false",
+                                      api_req_source(q), api_req_actor(q)},
+                API_ONE, 200, 0);
+    json_decref(body);
+}
+
+/* POST /api/v1/actions/{id}/archive|unarchive: the action, as GET shows it. */
+static void action_archive(struct api_req *q)
+{
+    if (api_req_path_id(q) == CL_OK)
+        records_archive(q, sql_action_archive);
+}
+
+/* POST /api/v1/incidents/{key}/archive|unarchive: the incident (its actions go with it). */
+static void incident_archive(struct api_req *q)
+{
+    records_archive(q, sql_incident_archive);
+}
+
+/* POST /api/v1/incidents/{key}/rekey {"key": NEW}: the incident under its new key. */
+static void incident_rekey(struct api_req *q)
+{
+    json_t *body = NULL;
+
+    if (api_req_body(&body, q, rekey_spec, CL_ARRAY_LEN(rekey_spec), VALID_MODE_CREATE, false) !=
+        CL_OK)
+        return;
+    api_req_sql(q, sql_incident_rekey, 4,
+                (const char *const[]){api_req_param(q, 0),
+                                      json_string_value(json_object_get(body, "key")),
+                                      api_req_source(q), api_req_actor(q)},
+                API_ONE, 200, 0);
+    json_decref(body);
+}
+
 static const struct api_route routes[] = {
     {"POST", "/api/v1/actions/batch", AUTH_WRITE, action_batch, "action"},
+    {"POST", "/api/v1/actions/{}/archive", AUTH_WRITE, action_archive, "action"},
+    {"POST", "/api/v1/actions/{}/unarchive", AUTH_WRITE, action_archive, "action"},
+    {"POST", "/api/v1/incidents/{}/archive", AUTH_WRITE, incident_archive, "incident"},
+    {"POST", "/api/v1/incidents/{}/unarchive", AUTH_WRITE, incident_archive, "incident"},
+    {"POST", "/api/v1/incidents/{}/rekey", AUTH_WRITE, incident_rekey, "incident"},
 };
 
 void routes_records_add(struct api *a)

@@ -19,7 +19,8 @@ enum fmt {
     F_BOOL,      /* yes / no */
     F_OPEN,      /* open + in_progress + blocked of an action-count object */
     F_COUNTS,    /* "2 open, 1 done" of an action-count object */
-    F_DETAIL     /* a report's detail object: "days late 3, owner left" */
+    F_DETAIL,    /* a report's detail object: "days late 3, owner left" */
+    F_WHEN_SET   /* as F_WHEN_FULL; a show leaves the row out when it is null or absent */
 };
 
 /* What times are shown against. */
@@ -93,6 +94,7 @@ static const struct col incident_show[] = {{"key", "key", F_PLAIN},
                                            {"actions", "actions", F_COUNTS},
                                            {"version", "version", F_PLAIN},
                                            TIMES,
+                                           {"archived", "archived_at", F_WHEN_SET},
                                            END};
 static const struct col action_list[] = {{"ID", "id", F_PLAIN},
                                          {"STATUS", "status", F_STATUS},
@@ -119,6 +121,7 @@ static const struct col action_show[] = {{"id", "id", F_PLAIN},
                                          {"version", "version", F_PLAIN},
                                          TIMES,
                                          {"closed", "closed_at", F_WHEN_FULL},
+                                         {"archived", "archived_at", F_WHEN_SET},
                                          END};
 static const struct col event_list[] = {{"AT", "at", F_WHEN},
                                         {"SOURCE", "source", F_PLAIN},
@@ -318,6 +321,7 @@ static char *cell(const json_t *obj, const struct col *c, const struct clock *k,
     case F_WHEN:
         return when(v, k->now, CLI_DATE_WHEN_CELL);
     case F_WHEN_FULL:
+    case F_WHEN_SET:
         return when(v, k->now, CLI_DATE_WHEN_FULL);
     case F_STATUS:
         *color = cli_render_status_color(json_string_value(v));
@@ -496,6 +500,9 @@ int cli_render_object(FILE *out, enum cli_res res, const json_t *obj, bool color
     cols = views[res].show;
     t = cli_table_new(2);
     for (c = 0; cols[c].label != NULL; c++) {
+        if (cols[c].fmt == F_WHEN_SET && (json_object_get(obj, cols[c].field) == NULL ||
+                                          json_is_null(json_object_get(obj, cols[c].field))))
+            continue;
         label = cl_asprintf("%s:", cols[c].label);
         cli_table_add(t, label, CLI_COLOR_NONE);
         free(label);

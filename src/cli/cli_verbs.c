@@ -23,6 +23,10 @@ static const struct cli_opt pos_incident[] = {
     {"KEY", NULL, "incident key, e.g. INC-42", CLI_VAL_TEXT, CLI_TO_PATH, NULL, true}, END};
 static const struct cli_opt pos_action[] = {
     {"ID", NULL, "action id", CLI_VAL_ID, CLI_TO_PATH, NULL, true}, END};
+static const struct cli_opt pos_rekey[] = {
+    {"KEY", NULL, "the incident's key now", CLI_VAL_TEXT, CLI_TO_PATH, NULL, true},
+    {"NEW", NULL, "its new key, e.g. INC-2026-42", CLI_VAL_TEXT, CLI_TO_BODY, "key", true},
+    END};
 static const struct cli_opt pos_assign[] = {
     {"ID", NULL, "action id", CLI_VAL_ID, CLI_TO_PATH, NULL, true},
     {"HANDLE", NULL, "the new owner's handle; me: your token's person", CLI_VAL_TEXT, CLI_TO_BODY,
@@ -275,6 +279,13 @@ const struct cli_verb cli_verbs[] = {
      "incidents", "history", CLI_VERBS_LIMIT_MAX, true, false, pos_incident, opts_none, 0},
     {"incident", "edit", "change an incident", CLI_OP_EDIT, CLI_RES_INCIDENT, "incidents", NULL, 0,
      false, false, pos_incident, opts_incident_edit, 0},
+    {"incident", "archive", "hide a mistaken incident and its actions (kept, and in history)",
+     CLI_OP_POST, CLI_RES_INCIDENT, "incidents", "archive", 0, false, false, pos_incident,
+     opts_none, 0},
+    {"incident", "unarchive", "bring back an archived incident and its actions", CLI_OP_POST,
+     CLI_RES_INCIDENT, "incidents", "unarchive", 0, false, false, pos_incident, opts_none, 0},
+    {"incident", "rekey", "give an incident a new key; its actions and links follow", CLI_OP_POST,
+     CLI_RES_INCIDENT, "incidents", "rekey", 0, false, false, pos_rekey, opts_none, 0},
     {"action", "add", "record an action; prints its id", CLI_OP_CREATE, CLI_RES_ACTION, "actions",
      NULL, 0, false, true, NULL, opts_action_add, 0},
     {"action", "import", "record many actions from a file, all or none", CLI_OP_POST, CLI_RES_BATCH,
@@ -300,6 +311,10 @@ const struct cli_verb cli_verbs[] = {
     STATUS_VERB("reopen", "done/wont_do -> open"),
     {"action", "note", "add a progress note to an action's history", CLI_OP_POST, CLI_RES_EVENT,
      "actions", "notes", 0, false, false, pos_note, opts_none, 0},
+    {"action", "archive", "hide a mistaken action (kept, and in history; its issue is left)",
+     CLI_OP_POST, CLI_RES_ACTION, "actions", "archive", 0, false, false, pos_action, opts_none, 0},
+    {"action", "unarchive", "bring back an archived action", CLI_OP_POST, CLI_RES_ACTION, "actions",
+     "unarchive", 0, false, false, pos_action, opts_none, 0},
     {"action", "history", "an action's changes, oldest first", CLI_OP_LIST, CLI_RES_EVENT,
      "actions", "history", CLI_VERBS_LIMIT_MAX, false, false, pos_action, opts_none, 0},
     REPORT_VERB("overdue", "open work past its due date, most late first"),

@@ -26,10 +26,10 @@ PERSON_KEYS = {'id', 'handle', 'name', 'email', 'timezone', 'team', 'active', 'g
                'jira_account_id', 'jira_name', 'created_at', 'updated_at'}
 INCIDENT_KEYS = {'id', 'key', 'title', 'severity', 'started_at', 'resolved_at',
                  'postmortem_url', 'facilitator', 'version', 'created_at', 'updated_at',
-                 'actions', 'sync', 'github_repo', 'jira_project'}
+                 'actions', 'sync', 'github_repo', 'jira_project', 'archived_at'}
 ACTION_KEYS = {'id', 'incident', 'kind', 'title', 'description', 'owner', 'owner_active',
                'status', 'priority', 'due_on', 'overdue', 'version', 'created_at',
-               'updated_at', 'closed_at', 'sync'}
+               'updated_at', 'closed_at', 'sync', 'archived_at'}
 EVENT_KEYS = {'id', 'action', 'at', 'source', 'actor', 'field', 'old', 'new'}
 COUNT_KEYS = {'total', 'open', 'in_progress', 'blocked', 'done', 'wont_do', 'overdue', 'unowned'}
 

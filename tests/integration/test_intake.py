@@ -1,5 +1,6 @@
 """Recording actions as the product promises them (one owner and a due date): the due-date
-policy and the warnings of what is still missing."""
+policy and the warnings of what is still missing; many actions at once (batch, import);
+correcting mistakes (archive, unarchive, rekey)."""
 import datetime
 import json
 import os
@@ -8,7 +9,7 @@ import tempfile
 import unittest
 
 from harness import Service
-from test_api import API, ApiCase, uniq
+from test_api import API, ApiCase, ts, uniq
 from test_ops import run_closeloopd
 
 
@@ -343,3 +344,107 @@ class BatchTest(ApiCase):
         r = self.svc.cli('action', 'import', '/no/such/file.csv', '--incident', 'BAT-1')
         self.assertEqual(r.returncode, 2)
         self.assertIn('/no/such/file.csv: No such file or directory', r.stderr)
+
+
+class ArchiveTest(ApiCase):
+    """Archived actions and incidents are kept (history says who archived them) and hidden
+    from lists, reports and counts; show still shows them, and says so."""
+
+    def setUp(self):
+        self.inc = self.mk_incident()['key']
+        self.keep = self.mk_action(self.inc, due_on='2000-01-01')   # overdue: in reports
+        self.gone = self.mk_action(self.inc, due_on='2000-01-02', owner=None)
+
+    def listed(self, path):
+        return [a['id'] for a in self.get(API + path)['items']]
+
+    def counts(self, key):
+        return self.get('%s/incidents/%s' % (API, key))['actions']
+
+    def test_archive_an_action(self):
+        aid = self.gone['id']
+        js = self.call('POST', '%s/actions/%d/archive' % (API, aid), token='write')[0]
+        self.assertIsNotNone(ts(js['archived_at']))
+        self.assertEqual(js['version'], self.gone['version'] + 1)
+        self.assertEqual(self.get('%s/actions/%d' % (API, aid)), js)  # show still works
+        self.assertEqual(self.listed('/actions?incident=%s' % self.inc), [self.keep['id']])
+        self.assertNotIn(aid, self.listed('/actions?status=open'))
+        for report in ('overdue', 'unowned'):
+            self.assertNotIn(aid, self.listed('/reports/%s?incident=%s' % (report, self.inc)))
+        self.assertIn(self.keep['id'], self.listed('/reports/overdue?incident=%s' % self.inc))
+        c = self.counts(self.inc)
+        self.assertEqual((c['total'], c['open'], c['overdue'], c['unowned']), (1, 1, 1, 0))
+        self.assertEqual(int(self.q1("SELECT count(*) FROM actions WHERE id = :'p1'", aid)), 1)
+        hist = self.history(aid)
+        self.assertEqual([(e['field'], e['old'], e['new'], e['actor']) for e in hist[-1:]],
+                         [('archived', 'false', 'true', self.token_name('write'))])
+        self.error('POST', '%s/actions/%d/archive' % (API, aid), status=409,
+                   code='invalid_transition', field='status')
+        back = self.call('POST', '%s/actions/%d/unarchive' % (API, aid), {})[0]
+        self.assertIsNone(back['archived_at'])
+        self.assertEqual(self.listed('/actions?incident=%s' % self.inc),
+                         [self.keep['id'], aid])
+        self.assertEqual(self.history(aid)[-1]['new'], 'false')
+        self.error('POST', '%s/actions/%d/unarchive' % (API, aid), status=409,
+                   code='invalid_transition', field='status')
+        self.error('POST', '%s/actions/%d/archive' % (API, aid), status=403, code='forbidden',
+                   token='read')
+        self.error('POST', '%s/actions/999999/archive' % API, status=404, code='not_found')
+
+    def test_archive_an_incident_hides_its_actions(self):
+        self.call('POST', '%s/actions/%d/archive' % (API, self.gone['id']))
+        before = self.get('%s/actions/%d' % (API, self.gone['id']))['archived_at']
+        js = self.call('POST', '%s/incidents/%s/archive' % (API, self.inc.lower()))[0]
+        self.assertIsNotNone(ts(js['archived_at']))
+        self.assertEqual(js['actions']['total'], 0)
+        self.assertNotIn(self.inc, [i['key'] for i in self.get(API + '/incidents?limit=500')
+                                    ['items']])
+        self.assertEqual(self.get('%s/incidents/%s' % (API, self.inc))['key'], self.inc)
+        self.assertEqual(self.listed('/actions?incident=%s&status=open' % self.inc), [])
+        self.assertNotIn(self.keep['id'], self.listed('/reports/overdue'))
+        kept = self.get('%s/actions/%d' % (API, self.keep['id']))
+        self.assertEqual(kept['archived_at'], js['archived_at'])
+        self.assertEqual(self.history(self.keep['id'])[-1]['new'],
+                         'true (with incident %s)' % self.inc)
+        rows = self.svc.sql("SELECT e.field, e.old, e.new FROM incident_events e JOIN incidents i"
+                            " ON i.id = e.incident_id WHERE i.key = :'p1' ORDER BY e.id", self.inc)
+        self.assertEqual([list(r) for r in rows], [['archived', 'false', 'true']])
+        # no new actions on an archived incident; one of its actions does not come back alone
+        self.error('POST', API + '/actions', {'incident': self.inc, 'kind': 'corrective',
+                                              'title': 'x'}, status=422, code='validation',
+                   field='incident')
+        err = self.error('POST', '%s/actions/%d/unarchive' % (API, self.keep['id']),
+                         status=409, code='invalid_transition', field='status')
+        self.assertIn('unarchive it', err['message'])
+        self.call('POST', '%s/incidents/%s/unarchive' % (API, self.inc))
+        self.assertEqual(self.listed('/actions?incident=%s' % self.inc), [self.keep['id']])
+        # the action archived on its own before stays archived
+        self.assertEqual(self.get('%s/actions/%d' % (API, self.gone['id']))['archived_at'],
+                         before)
+        self.assertEqual(self.counts(self.inc)['total'], 1)
+
+    def test_cli_archive_and_show(self):
+        aid = self.gone['id']
+        r = self.svc.cli('action', 'archive', aid)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stdout, r'(?m)^archived:\s+\d{4}-\d{2}-\d{2}T')
+        out = self.svc.cli('action', 'show', aid).stdout
+        self.assertRegex(out, r'(?m)^archived:\s+\d{4}-')
+        self.assertNotRegex(self.svc.cli('action', 'show', self.keep['id']).stdout,
+                            r'(?m)^archived:')
+        listing = self.svc.cli('action', 'list', '--incident', self.inc).stdout
+        self.assertNotRegex(listing, r'(?m)^%d\s' % aid)
+        self.assertRegex(listing, r'(?m)^%d\s' % self.keep['id'])
+        r = self.svc.cli('action', 'archive', aid)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn('action %d is already archived' % aid, r.stderr)
+        r = self.svc.cli('incident', 'archive', self.inc)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stdout, r'(?m)^archived:\s+\d{4}-')
+        self.assertNotIn(self.inc, self.svc.cli('incident', 'list').stdout)
+        shown = self.svc.cli('incident', 'show', self.inc)
+        self.assertEqual(shown.returncode, 0, shown.stderr)
+        self.assertRegex(shown.stdout, r'(?m)^archived:\s+\d{4}-')
+        r = self.svc.cli('incident', 'unarchive', self.inc)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(self.inc, self.svc.cli('incident', 'list').stdout)

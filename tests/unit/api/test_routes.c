@@ -388,7 +388,12 @@ static void test_routes__records_routes_are_registered(void **state)
 {
     (void)state;
     expect("POST", "/api/v1/actions/batch", AUTH_WRITE);
-    assert_int_equal(all.nrecords, 1);
+    expect("POST", "/api/v1/actions/{}/archive", AUTH_WRITE);
+    expect("POST", "/api/v1/actions/{}/unarchive", AUTH_WRITE);
+    expect("POST", "/api/v1/incidents/{}/archive", AUTH_WRITE);
+    expect("POST", "/api/v1/incidents/{}/unarchive", AUTH_WRITE);
+    expect("POST", "/api/v1/incidents/{}/rekey", AUTH_WRITE);
+    assert_int_equal(all.nrecords, 6);
 }
 
 /* The sync routes are registered once for every tracker: their patterns capture the

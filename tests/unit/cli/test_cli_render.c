@@ -173,6 +173,25 @@ static void test_cli_render__colour_resets_before_the_newline(void **state)
     free(got);
 }
 
+/* "archived:" shows only on an archived action or incident. */
+static void test_cli_render__archived_row_only_when_archived(void **state)
+{
+    char *got = render(OBJECT, CLI_RES_ACTION,
+                       "{\"id\":5,\"archived_at\":\"2024-02-29T12:00:00Z\"}", false);
+    char *inc = render(OBJECT, CLI_RES_INCIDENT,
+                       "{\"key\":\"INC-1\",\"archived_at\":\"2024-02-29T12:00:00Z\"}", false);
+    char *live =
+        render(OBJECT, CLI_RES_INCIDENT, "{\"key\":\"INC-1\",\"archived_at\":null}", false);
+
+    (void)state;
+    assert_non_null(strstr(got, "\narchived:  2024-02-29 12:00")); /* as closed: local time */
+    assert_non_null(strstr(inc, "\narchived:     2024-02-29 12:00"));
+    assert_null(strstr(live, "archived"));
+    free(got);
+    free(inc);
+    free(live);
+}
+
 static void test_cli_render__action_object_with_sync(void **state)
 {
     char *got = render(OBJECT, CLI_RES_ACTION, synced_action, false);
@@ -480,6 +499,7 @@ int main(void)
         cmocka_unit_test(test_cli_render__action_object_with_description),
         cmocka_unit_test(test_cli_render__colour_resets_before_the_newline),
         cmocka_unit_test(test_cli_render__action_object_with_sync),
+        cmocka_unit_test(test_cli_render__archived_row_only_when_archived),
         cmocka_unit_test(test_cli_render__action_table_ignores_sync),
         cmocka_unit_test(test_cli_render__github_repo_of_teams_and_incidents),
         cmocka_unit_test(test_cli_render__answers_without_a_view_print_as_json),
