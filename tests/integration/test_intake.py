@@ -270,6 +270,24 @@ class BatchTest(ApiCase):
         js = self.batch([dict(row, title='n%d' % i) for i in range(500)])
         self.assertEqual(len(js['items']), 500)
 
+    def test_rekey_keeps_links_and_pushes_the_new_key(self):
+        st = self.svc.request('POST', API + '/incidents', body={
+            'key': 'BAT-9', 'title': 't', 'github_repo': 'acme/web'})[0]
+        self.assertEqual(st, 201)
+        ids = [a['id'] for a in self.batch([{'title': 'one', 'kind': 'corrective'},
+                                            {'title': 'two', 'kind': 'corrective'}],
+                                           incident='BAT-9')['items']]
+        self.call('POST', '%s/actions/%d/archive' % (API, ids[1]))
+        links = self.svc.sql("SELECT action_id, id, scope FROM links WHERE action_id IN"
+                             " (:'p1', :'p2') ORDER BY action_id", *ids)
+        self.call('POST', API + '/incidents/BAT-9/rekey', {'key': 'BAT-10'})
+        self.assertEqual(self.svc.sql("SELECT action_id, id, scope FROM links WHERE action_id"
+                                      " IN (:'p1', :'p2') ORDER BY action_id", *ids), links)
+        pushes = self.svc.sql("SELECT action_id FROM outbox WHERE op = 'push' AND action_id IN"
+                              " (:'p1', :'p2')", *ids)
+        self.assertEqual([int(r[0]) for r in pushes], [ids[0]])  # the archived one's is left
+        self.assertEqual(self.get('%s/actions/%d' % (API, ids[0]))['incident'], 'BAT-10')
+
     def cli_import(self, text, *extra):
         return self.svc.cli('action', 'import', '-', '--incident', 'BAT-1', *extra, input=text)
 
@@ -448,3 +466,61 @@ class ArchiveTest(ApiCase):
         r = self.svc.cli('incident', 'unarchive', self.inc)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn(self.inc, self.svc.cli('incident', 'list').stdout)
+
+
+class RekeyTest(ApiCase):
+    """POST /api/v1/incidents/{key}/rekey and `closeloop incident rekey OLD NEW`."""
+
+    def test_rekey_keeps_actions_and_records_the_change(self):
+        inc = self.mk_incident()
+        a = self.mk_action(inc['key'])
+        js = self.call('POST', '%s/incidents/%s/rekey' % (API, inc['key'].lower()),
+                       {'key': ' inc-2026-%d ' % inc['id']}, token='write')[0]
+        new = 'INC-2026-%d' % inc['id']
+        self.assertEqual((js['id'], js['key'], js['version']), (inc['id'], new, inc['version'] + 1))
+        self.assertEqual(js['actions']['total'], 1)
+        self.assertEqual(self.get('%s/incidents/%s' % (API, new))['id'], inc['id'])
+        self.error('GET', '%s/incidents/%s' % (API, inc['key']), status=404, code='not_found')
+        self.assertEqual(self.get('%s/actions/%d' % (API, a['id']))['incident'], new)
+        self.assertEqual([x['id'] for x in self.get('%s/actions?incident=%s' % (API, new))
+                          ['items']], [a['id']])
+        rows = self.svc.sql("SELECT field, old, new, actor FROM incident_events"
+                            " WHERE incident_id = :'p1' ORDER BY id", inc['id'])
+        self.assertEqual([list(r) for r in rows], [['key', inc['key'], new,
+                                                    self.token_name('write')]])
+
+    def test_bad_or_taken_keys_change_nothing(self):
+        inc, other = self.mk_incident(), self.mk_incident()
+        path = '%s/incidents/%s/rekey' % (API, inc['key'])
+        err = self.error('POST', path, {'key': 'not a key'}, status=422, code='validation',
+                         field='key')
+        self.assertIn('2 to 4 parts of letters and digits', err['message'])
+        err = self.error('POST', path, {'key': other['key'].lower()}, status=409,
+                         code='duplicate', field='key')
+        self.assertEqual(err['message'],
+                         'incident key %s is taken by another incident' % other['key'])
+        self.error('POST', path, {'key': inc['key']}, status=422, code='validation', field='key')
+        self.error('POST', path, {}, status=422, code='validation', field='key')
+        self.error('POST', path, {'key': 'NEW-1', 'title': 'x'}, status=422, code='validation',
+                   field='title')
+        self.error('POST', '%s/incidents/NOPE-404/rekey' % API, {'key': 'NEW-2'}, status=404,
+                   code='not_found')
+        self.error('POST', path, {'key': 'NEW-3'}, status=403, code='forbidden', token='read')
+        self.assertEqual(self.get('%s/incidents/%s' % (API, inc['key']))['version'],
+                         inc['version'])
+        self.assertEqual(self.q1("SELECT count(*) FROM incident_events WHERE incident_id"
+                                 " IN (:'p1', :'p2')", inc['id'], other['id']), '0')
+
+    def test_cli_rekey(self):
+        inc, other = self.mk_incident(), self.mk_incident()
+        new = 'SEC-2026-%d' % inc['id']
+        r = self.svc.cli('incident', 'rekey', inc['key'], new.lower())
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stdout, r'(?m)^key:\s+%s$' % new)
+        r = self.svc.cli('incident', 'rekey', new, other['key'])
+        self.assertEqual(r.returncode, 1)
+        self.assertIn('incident key %s is taken by another incident' % other['key'], r.stderr)
+        r = self.svc.cli('incident', 'rekey', new, 'bad key')
+        self.assertEqual(r.returncode, 1)
+        self.assertIn('is not valid', r.stderr)
+        self.assertIn('(NEW)', r.stderr)  # the CLI names its own argument, not the field
