@@ -5,10 +5,11 @@ import datetime
 import json
 import os
 import shutil
+import signal
 import tempfile
 import unittest
 
-from harness import Service
+from harness import Service, until
 from test_api import API, ApiCase, ts, uniq
 from test_ops import run_closeloopd
 
@@ -126,6 +127,17 @@ class DuePolicyConfigTest(ApiCase):
                 want = None if days is None else (today + datetime.timedelta(days=days)).isoformat()
                 self.assertEqual(js['due_on'], want)
                 self.assertEqual(len(js['warnings']), 1 if days else 2, js['warnings'])
+
+
+    def test_then_a_reload_changes_it(self):
+        """[due] is reloadable: SIGHUP applies a new policy to the next action."""
+        with open(os.path.join(self.dir, 'closeloopd.ini'), 'w') as f:
+            f.write('[due]\nP1 = 5d\n')
+        self.svc.proc.send_signal(signal.SIGHUP)
+        until(lambda: 'event=reloaded' in self.svc.log_text(), what='the reload')
+        js = self.call('POST', API + '/actions', {'incident': 'CFG-1', 'kind': 'preventive',
+                                                  'title': 'x', 'priority': 'P1'}, expect=201)[0]
+        self.assertEqual(js['due_on'], (self.today() + datetime.timedelta(days=5)).isoformat())
 
 
 class DuePolicyCheckConfigTest(unittest.TestCase):
@@ -488,6 +500,12 @@ class RekeyTest(ApiCase):
                             " WHERE incident_id = :'p1' ORDER BY id", inc['id'])
         self.assertEqual([list(r) for r in rows], [['key', inc['key'], new,
                                                     self.token_name('write')]])
+        hist = self.get('%s/incidents/%s/history' % (API, new.lower()), token='read')['items']
+        self.assertEqual([(e['incident'], e['source'], e['field'], e['old'], e['new'])
+                          for e in hist], [(new, 'api', 'key', inc['key'], new)])
+        self.assertEqual(set(hist[0]), {'id', 'incident', 'at', 'source', 'actor', 'field',
+                                        'old', 'new'})
+        self.error('GET', '%s/incidents/NOPE-1/history' % API, status=404, code='not_found')
 
     def test_bad_or_taken_keys_change_nothing(self):
         inc, other = self.mk_incident(), self.mk_incident()
@@ -517,6 +535,9 @@ class RekeyTest(ApiCase):
         r = self.svc.cli('incident', 'rekey', inc['key'], new.lower())
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertRegex(r.stdout, r'(?m)^key:\s+%s$' % new)
+        r = self.svc.cli('incident', 'history', new)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stdout, r'(?m)\scli\s+adm\s+key\s+%s\s+%s$' % (inc['key'], new))
         r = self.svc.cli('incident', 'rekey', new, other['key'])
         self.assertEqual(r.returncode, 1)
         self.assertIn('incident key %s is taken by another incident' % other['key'], r.stderr)
