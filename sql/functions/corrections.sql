@@ -4,6 +4,13 @@
 -- action is left as it is. Re-keying renames an incident; its actions and links follow
 -- (they hold its id), and its history records the old key.
 
+-- The actions that count: not archived (an archived incident's actions are archived with
+-- it). What the figures read (sql/functions/figures.sql); the planner inlines it. Made
+-- again each time, as action_v is: its columns follow the table's.
+DROP VIEW IF EXISTS actions_live;
+CREATE VIEW actions_live AS
+SELECT * FROM actions WHERE archived_at IS NULL;
+
 CREATE OR REPLACE FUNCTION cl_incident_event(iid bigint, src text, actor text, field text,
                                              old text, new text)
 RETURNS void LANGUAGE sql AS $$

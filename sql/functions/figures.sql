@@ -104,7 +104,7 @@ DECLARE
 BEGIN
     EXECUTE format(
         'WITH s AS (SELECT CASE WHEN $8 THEN coalesce(t.name, '''') ELSE '''' END AS k,'
-        '           a.created_at, a.closed_at, a.status, a.due_on FROM actions a'
+        '           a.created_at, a.closed_at, a.status, a.due_on FROM actions_live a'
         '           LEFT JOIN people p ON p.id = a.owner_id LEFT JOIN teams t ON t.id = p.team_id'
         '           WHERE %s AND (a.created_at >= $5 OR a.closed_at >= $5)),'
         ' o AS (SELECT k, date_trunc($6, created_at) AS at, count(*) AS n FROM s'
@@ -145,7 +145,7 @@ BEGIN
         'SELECT (array_agg(x.f) FILTER (WHERE x.g = 1))[1],'
         '  coalesce(jsonb_agg(jsonb_build_object(''team'', x.name) || x.f ORDER BY x.name)'
         '    FILTER (WHERE x.g = 0), ''[]'')'
-        ' FROM (SELECT t.name, %s AS f, grouping(t.name) AS g FROM actions a'
+        ' FROM (SELECT t.name, %s AS f, grouping(t.name) AS g FROM actions_live a'
         '       LEFT JOIN people p ON p.id = a.owner_id LEFT JOIN teams t ON t.id = p.team_id'
         '       GROUP BY GROUPING SETS ((t.name), ())) x', cl_figure_cols())
     INTO tot, per_team USING days;
@@ -216,7 +216,7 @@ BEGIN
     IF items IS NOT NULL THEN
         NULL;
     ELSIF by = 'total' THEN
-        EXECUTE format('SELECT jsonb_build_array(%s) FROM actions a'
+        EXECUTE format('SELECT jsonb_build_array(%s) FROM actions_live a'
                        ' LEFT JOIN people p ON p.id = a.owner_id WHERE %s',
                        cl_figure_cols(), cl_figure_scope())
         INTO items USING days, owner, team, incident;
@@ -226,12 +226,12 @@ BEGIN
         EXECUTE format(
             'SELECT coalesce(jsonb_agg(jsonb_build_object(''incident'', i.key,'
             '  ''_cursor'', i.id::text) || f.f ORDER BY i.id DESC), ''[]'')'
-            ' FROM (WITH s AS MATERIALIZED (SELECT a.incident_id FROM actions a'
+            ' FROM (WITH s AS MATERIALIZED (SELECT a.incident_id FROM actions_live a'
             '       LEFT JOIN people p ON p.id = a.owner_id WHERE %s'
             '       AND ($5::text IS NULL OR a.incident_id < $5::bigint))'
             '       SELECT DISTINCT incident_id FROM s ORDER BY 1 DESC LIMIT $6) pick'
             ' JOIN incidents i ON i.id = pick.incident_id'
-            ' CROSS JOIN LATERAL (SELECT %s AS f FROM actions a'
+            ' CROSS JOIN LATERAL (SELECT %s AS f FROM actions_live a'
             '  LEFT JOIN people p ON p.id = a.owner_id WHERE a.incident_id = i.id AND %s) f',
             cl_figure_scope(), cl_figure_cols(), cl_figure_scope())
         INTO items USING days, owner, team, incident, after, lim;
@@ -239,7 +239,7 @@ BEGIN
         EXECUTE format(
             'SELECT coalesce(jsonb_agg(jsonb_build_object(%L, x.k, ''_cursor'', x.c) || x.f'
             '  ORDER BY x.o), ''[]'')'
-            ' FROM (SELECT %s AS k, %s AS f, %s AS o, min(%s)::text AS c FROM actions a'
+            ' FROM (SELECT %s AS k, %s AS f, %s AS o, min(%s)::text AS c FROM actions_live a'
             '       LEFT JOIN people p ON p.id = a.owner_id LEFT JOIN teams t ON t.id = p.team_id'
             '       %s WHERE %s'
             '       AND ($5::text IS NULL OR %s) GROUP BY 1, 3 ORDER BY 3 LIMIT $6) x',
@@ -254,8 +254,8 @@ BEGIN
             'SELECT coalesce(jsonb_agg(jsonb_build_object(''owner'', x.handle,'
             '  ''_cursor'', x.handle) || x.f ORDER BY x.handle), ''[]'')'
             ' FROM (SELECT p.handle, f.f FROM people p'
-            '  CROSS JOIN LATERAL (SELECT %s AS f FROM actions a WHERE a.owner_id = p.id) f'
-            '  WHERE ($5::text IS NULL OR p.handle > $5) AND EXISTS (SELECT 1 FROM actions a'
+            '  CROSS JOIN LATERAL (SELECT %s AS f FROM actions_live a WHERE a.owner_id = p.id) f'
+            '  WHERE ($5::text IS NULL OR p.handle > $5) AND EXISTS (SELECT 1 FROM actions_live a'
             '  WHERE a.owner_id = p.id) ORDER BY p.handle LIMIT $6) x', cl_figure_cols())
         INTO items USING days, owner, team, incident, after, lim;
     ELSE
@@ -263,9 +263,10 @@ BEGIN
             'SELECT coalesce(jsonb_agg(jsonb_build_object(''incident'', x.key,'
             '  ''_cursor'', x.id::text) || x.f ORDER BY x.id DESC), ''[]'')'
             ' FROM (SELECT i.id, i.key, f.f FROM incidents i'
-            '  CROSS JOIN LATERAL (SELECT %s AS f FROM actions a'
+            '  CROSS JOIN LATERAL (SELECT %s AS f FROM actions_live a'
             '  LEFT JOIN people p ON p.id = a.owner_id WHERE a.incident_id = i.id) f'
-            '  WHERE ($5::text IS NULL OR i.id < $5::bigint) ORDER BY i.id DESC LIMIT $6) x',
+            '  WHERE i.archived_at IS NULL AND ($5::text IS NULL OR i.id < $5::bigint)'
+            '  ORDER BY i.id DESC LIMIT $6) x',
             cl_figure_cols())
         INTO items USING days, owner, team, incident, after, lim;
     END IF;

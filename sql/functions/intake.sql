@@ -89,8 +89,7 @@ DECLARE
     tbl text;
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM incidents WHERE key = upper(incident)) THEN
-        RAISE EXCEPTION 'unknown incident "%"', incident USING ERRCODE = 'CL422',
-            COLUMN = 'incident';
+        RAISE EXCEPTION 'incident "%" not found', incident USING ERRCODE = 'CL404';
     END IF;
     FOR r IN SELECT e.value, e.n FROM jsonb_array_elements(rows) WITH ORDINALITY AS e (value, n)
     LOOP

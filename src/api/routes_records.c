@@ -12,7 +12,6 @@
 #include <string.h>
 
 static const struct valid_field batch_spec[] = {
-    {"incident", VALID_STR, VALID_REQUIRED | VALID_NONBLANK, 200, NULL},
     {"actions", VALID_ARRAY, VALID_REQUIRED, RECORDS_MAX_ROWS, NULL},
 };
 
@@ -79,7 +78,7 @@ static int records_rows_check(struct api_req *q, const json_t *rows)
     return CL_OK;
 }
 
-/* POST /api/v1/actions/batch {"incident", "actions": [...]}: 201 {"items", "warnings"}. */
+/* POST /api/v1/incidents/{key}/actions {"actions": [...]}: 201 {"items", "warnings"}. */
 static void action_batch(struct api_req *q)
 {
     json_t *body = NULL;
@@ -93,9 +92,9 @@ static void action_batch(struct api_req *q)
     if (records_rows_check(q, rows) == CL_OK) {
         text = api_dump(rows);
         api_req_sql(q, sql_batch, 6,
-                    (const char *const[]){json_string_value(json_object_get(body, "incident")),
-                                          text, api_req_source(q), api_req_actor(q),
-                                          api_req_sync_routes(q), api_req_due_policy(q)},
+                    (const char *const[]){api_req_param(q, 0), text, api_req_source(q),
+                                          api_req_actor(q), api_req_sync_routes(q),
+                                          api_req_due_policy(q)},
                     API_ONE, 201, 0);
         free(text);
     }
@@ -170,7 +169,7 @@ static void incident_history(struct api_req *q)
 }
 
 static const struct api_route routes[] = {
-    {"POST", "/api/v1/actions/batch", AUTH_WRITE, action_batch, "action"},
+    {"POST", "/api/v1/incidents/{}/actions", AUTH_WRITE, action_batch, "incident"},
     {"POST", "/api/v1/actions/{}/archive", AUTH_WRITE, action_archive, "action"},
     {"POST", "/api/v1/actions/{}/unarchive", AUTH_WRITE, action_archive, "action"},
     {"POST", "/api/v1/incidents/{}/archive", AUTH_WRITE, incident_archive, "incident"},

@@ -41,7 +41,7 @@ char *cli_build_escape(const char *s)
     return out;
 }
 
-/* The first positional that names the object in the path, or NULL. */
+/* The first positional (else option) that names the object in the path, or NULL. */
 static const char *path_id(const struct cli_args *a)
 {
     size_t i;
@@ -49,6 +49,10 @@ static const char *path_id(const struct cli_args *a)
     for (i = 0; i < a->npos; i++) {
         if (a->verb->pos[i].dest == CLI_TO_PATH)
             return a->pos[i];
+    }
+    for (i = 0; i < cli_verbs_count(a->verb->opts); i++) {
+        if (a->verb->opts[i].dest == CLI_TO_PATH && a->vals[i] != NULL)
+            return a->vals[i];
     }
     return NULL;
 }

@@ -162,8 +162,7 @@ static const struct cli_opt opts_action_add[] = {
      CLI_VAL_PROJECT_OR_NONE, CLI_TO_BODY, "jira", false},
     END};
 static const struct cli_opt opts_action_import[] = {
-    {"incident", "KEY", "the incident they follow up", CLI_VAL_TEXT, CLI_TO_BODY, "incident", true},
-    END};
+    {"incident", "KEY", "the incident they follow up", CLI_VAL_TEXT, CLI_TO_PATH, NULL, true}, END};
 static const struct cli_opt opts_action_edit[] = {
     {"title", "TITLE", "what is to be done", CLI_VAL_TEXT, CLI_TO_BODY, "title", false},
     {"description", "TEXT|-", "Markdown details; - reads stdin", CLI_VAL_DESC, CLI_TO_BODY,
@@ -292,7 +291,7 @@ const struct cli_verb cli_verbs[] = {
     {"action", "add", "record an action; prints its id", CLI_OP_CREATE, CLI_RES_ACTION, "actions",
      NULL, 0, false, true, NULL, opts_action_add, 0},
     {"action", "import", "record many actions from a file, all or none", CLI_OP_POST, CLI_RES_BATCH,
-     "actions", "batch", 0, false, false, pos_actions_file, opts_action_import, 0},
+     "incidents", "actions", 0, false, false, pos_actions_file, opts_action_import, 0},
     {"action", "list", "list actions, most urgent first", CLI_OP_LIST, CLI_RES_ACTION, "actions",
      NULL, DEFAULT_ACTION_ROWS, true, false, NULL, opts_action_list, 0},
     {"action", "show", "show one action, why it is blocked or dropped, its latest notes",

@@ -124,12 +124,16 @@ char *due_policy_json(const struct due_policy *p)
     return buf_steal(&b, &len);
 }
 
+/* One line as the flat key the file also takes ("due.P1 = 14d"). */
 static void due_print_value(FILE *out, const char *key, int days)
 {
+    char full[48];
+
+    snprintf(full, sizeof(full), "due.%s", key);
     if (days == DUE_NONE)
-        fprintf(out, "%-19s = none\n", key);
+        fprintf(out, "%-19s = none\n", full);
     else
-        fprintf(out, "%-19s = %dd\n", key, days);
+        fprintf(out, "%-19s = %dd\n", full, days);
 }
 
 void due_policy_print(const struct due_policy *p, FILE *out)
@@ -138,7 +142,6 @@ void due_policy_print(const struct due_policy *p, FILE *out)
     int k;
     int i;
 
-    fputs("[due]\n", out);
     for (i = 0; i < DUE_PRIORITIES; i++) {
         snprintf(key, sizeof(key), "P%d", i);
         due_print_value(out, key, p->days[i]);

@@ -55,7 +55,7 @@ class FiguresTest(unittest.TestCase):
         # incident 1
         cls.a1 = act(cls.i1, 'late', owner=cls.amy, due_on=d(-3))          # overdue 3 days
         act(cls.i1, 'nobody', due_on=d(10))                                 # unowned, no team
-        act(cls.i1, 'undated', owner=cls.bo)                                # undated
+        act(cls.i1, 'undated', owner=cls.bo, due_on=None)                   # undated (null: not the due policy's)
         act(cls.i1, 'soon', owner=cls.bo, due_on=d(2))                      # due this week
         a5 = act(cls.i1, 'blocked', owner=cls.amy, due_on=d(20))
         call('POST', '/actions/%d/block' % a5, {'reason': 'waits'})

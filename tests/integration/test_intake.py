@@ -161,9 +161,8 @@ class DuePolicyCheckConfigTest(unittest.TestCase):
     def test_shows_the_policy(self):
         _, r = self.check('[due]\nP0 = 1w\ncorrective.P4 = 90d\n')
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertIn('[due]\n', r.stdout)
-        for line in (r'P0\s+= 7d', r'P1\s+= 14d', r'P2\s+= 30d', r'P3\s+= 60d', r'P4\s+= none',
-                     r'corrective\.P4\s+= 90d'):
+        for line in (r'due\.P0\s+= 7d', r'due\.P1\s+= 14d', r'due\.P2\s+= 30d', r'due\.P3\s+= 60d',
+                     r'due\.P4\s+= none', r'due\.corrective\.P4\s+= 90d'):
             self.assertRegex(r.stdout, '(?m)^%s$' % line)
 
     def test_refuses_bad_values(self):
@@ -179,7 +178,7 @@ class DuePolicyCheckConfigTest(unittest.TestCase):
 
 
 class BatchTest(ApiCase):
-    """POST /api/v1/actions/batch and `closeloop action import`: many actions, one
+    """POST /api/v1/incidents/{key}/actions and `closeloop action import`: many actions, one
     transaction; each created as POST /api/v1/actions creates one. A GitHub connection
     (to a port nobody listens on) makes the tracker's outbox rows visible."""
 
@@ -201,7 +200,7 @@ class BatchTest(ApiCase):
                                                                        'outbox', 'links')]
 
     def batch(self, rows, incident='BAT-1', expect=201):
-        return self.call('POST', API + '/actions/batch', {'incident': incident, 'actions': rows},
+        return self.call('POST', '%s/incidents/%s/actions' % (API, incident), {'actions': rows},
                          expect=expect)[0]
 
     def test_rows_are_created_as_singly(self):
@@ -259,8 +258,8 @@ class BatchTest(ApiCase):
         before = self.counts()
         for row, field, message in cases:
             with self.subTest(row=row):
-                err = self.error('POST', API + '/actions/batch',
-                                 {'incident': 'BAT-1', 'actions': [good, good, row]},
+                err = self.error('POST', API + '/incidents/BAT-1/actions',
+                                 {'actions': [good, good, row]},
                                  status=422, code='validation', field=field)
                 self.assertTrue(err['message'].startswith(message), err['message'])
                 self.assertEqual(self.counts(), before)
@@ -270,13 +269,15 @@ class BatchTest(ApiCase):
         row = {'title': 'x', 'kind': 'corrective'}
         for rows in ([], [row] * 501):
             with self.subTest(n=len(rows)):
-                err = self.error('POST', API + '/actions/batch',
-                                 {'incident': 'BAT-1', 'actions': rows}, status=422,
+                err = self.error('POST', API + '/incidents/bat-1/actions',
+                                 {'actions': rows}, status=422,
                                  code='validation', field='actions')
                 self.assertIn('1 to 500', err['message'])
-        self.error('POST', API + '/actions/batch', {'incident': 'NOPE-1', 'actions': [row]},
+        self.error('POST', API + '/incidents/NOPE-1/actions', {'actions': [row]},
+                   status=404, code='not_found')
+        self.error('POST', API + '/incidents/BAT-1/actions', {'actions': [row], 'incident': 'x'},
                    status=422, code='validation', field='incident')
-        self.error('POST', API + '/actions/batch', {'incident': 'BAT-1', 'actions': [row]},
+        self.error('POST', API + '/incidents/BAT-1/actions', {'actions': [row]},
                    status=403, code='forbidden', token='read')
         self.assertEqual(self.counts(), before)
         js = self.batch([dict(row, title='n%d' % i) for i in range(500)])
@@ -404,6 +405,8 @@ class ArchiveTest(ApiCase):
         self.assertIn(self.keep['id'], self.listed('/reports/overdue?incident=%s' % self.inc))
         c = self.counts(self.inc)
         self.assertEqual((c['total'], c['open'], c['overdue'], c['unowned']), (1, 1, 1, 0))
+        f = self.get('%s/figures?incident=%s' % (API, self.inc))['items'][0]
+        self.assertEqual((f['open'], f['overdue'], f['unowned']), (1, 1, 0))
         self.assertEqual(int(self.q1("SELECT count(*) FROM actions WHERE id = :'p1'", aid)), 1)
         hist = self.history(aid)
         self.assertEqual([(e['field'], e['old'], e['new'], e['actor']) for e in hist[-1:]],
@@ -431,6 +434,10 @@ class ArchiveTest(ApiCase):
                                     ['items']])
         self.assertEqual(self.get('%s/incidents/%s' % (API, self.inc))['key'], self.inc)
         self.assertEqual(self.listed('/actions?incident=%s&status=open' % self.inc), [])
+        self.assertEqual(self.get('%s/figures?incident=%s' % (API, self.inc))['items'][0]['open'],
+                         0)
+        self.assertNotIn(self.inc, [f['incident'] for f in
+                                    self.get(API + '/figures?by=incident&limit=1000')['items']])
         self.assertNotIn(self.keep['id'], self.listed('/reports/overdue'))
         kept = self.get('%s/actions/%d' % (API, self.keep['id']))
         self.assertEqual(kept['archived_at'], js['archived_at'])

@@ -1,5 +1,5 @@
 /* routes_records: the /api/v1 routes that record many actions at once and correct
- * records: POST /api/v1/actions/batch (one transaction for every row), POST
+ * records: POST /api/v1/incidents/{key}/actions (one transaction for every row), POST
  * .../actions/{id}/archive|unarchive, .../incidents/{key}/archive|unarchive|rekey, GET
  * .../incidents/{key}/history. Each
  * handler validates its input, then runs one SQL statement (sql/functions/intake.sql,

@@ -1,5 +1,5 @@
-/* cli_import: turns a file of actions into the rows of POST /api/v1/actions/batch. Two
- * shapes, told apart by content: a Markdown checklist when some line is an item
+/* cli_import: turns a file of actions into the rows of POST /api/v1/incidents/KEY/actions.
+ * Two shapes, told apart by content: a Markdown checklist when some line is an item
  * ("- [ ] Add rate limit to the form @alice due:2026-12-20 P1 preventive"; other lines
  * are ignored), else CSV with a header naming columns among title, kind, owner, due,
  * priority, description (RFC 4180 quoting). Each row carries its "line" for the

@@ -80,7 +80,7 @@ enum cli_res {
     CLI_RES_SYNC,    /* GET /sync/status: connections and their repositories */
     CLI_RES_IMPORT,  /* POST /github/import: {"imported","skipped","requests"} */
     CLI_RES_DOCTOR,  /* POST /github/doctor: {"ok","checks"}; a failed check is exit 1 */
-    CLI_RES_BATCH    /* POST /actions/batch: {"items": [actions], "warnings"} */
+    CLI_RES_BATCH    /* POST /incidents/KEY/actions: {"items": [actions], "warnings"} */
 };
 
 #define CLI_VERBS_LIMIT_MAX 10000 /* most rows one list command fetches */

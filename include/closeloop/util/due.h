@@ -36,7 +36,8 @@ int due_policy_days(const struct due_policy *p, const char *kind, const char *pr
  * Caller frees. */
 char *due_policy_json(const struct due_policy *p);
 
-/* The policy as a [due] section, one line per key that has a value. */
+/* The policy, one line per key that has a value, as the flat keys conf_set() takes
+ * ("due.P1 = 14d", "due.preventive.P3 = none"). */
 void due_policy_print(const struct due_policy *p, FILE *out);
 
 #endif

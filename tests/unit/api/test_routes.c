@@ -387,7 +387,7 @@ static void test_routes__core_resources_are_registered(void **state)
 static void test_routes__records_routes_are_registered(void **state)
 {
     (void)state;
-    expect("POST", "/api/v1/actions/batch", AUTH_WRITE);
+    expect("POST", "/api/v1/incidents/{}/actions", AUTH_WRITE);
     expect("POST", "/api/v1/actions/{}/archive", AUTH_WRITE);
     expect("POST", "/api/v1/actions/{}/unarchive", AUTH_WRITE);
     expect("POST", "/api/v1/incidents/{}/archive", AUTH_WRITE);
