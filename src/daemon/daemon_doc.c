@@ -1,6 +1,7 @@
 #include "closeloop/daemon/daemon_doc.h"
 
 #include "closeloop/util/cl.h"
+#include "closeloop/util/due.h"
 #include "closeloop/util/roff.h"
 
 #include <ctype.h>
@@ -246,6 +247,35 @@ static const char man5_format[] =
     "be readable by every user. Check a file with \\fBcloseloopd \\-\\-config\\fR \\fIFILE\\fR "
     "\\fBcheck\\-config\\fR.\n";
 
+/* The due-date policy's keys (closeloop/util/due.h), with the built-in defaults. */
+static void due_items(FILE *out)
+{
+    struct due_policy p;
+    char name[24];
+    char help[96];
+    int days;
+    int i;
+
+    roff_section(out, "DUE DATES");
+    roff_text(out, "A [due] section (P1 = 14d), or the keys due.P0 ... due.P4 at the top level, "
+                   "sets the due-date policy: the due date an action created without one gets, in "
+                   "days (14d) or weeks (2w) after its creation, 0 to 3650 days, or none. A kind's "
+                   "key (corrective.P1 in [due], due.preventive.P1 at the top level) beats its "
+                   "priority's. The action's history records the date as the due policy's.");
+    fputc('\n', out);
+    due_policy_init(&p);
+    for (i = 0; i < DUE_PRIORITIES; i++) {
+        snprintf(name, sizeof(name), "due.P%d", i);
+        snprintf(help, sizeof(help), "the due date of a P%d action created without one", i);
+        roff_item(out, name, NULL, help);
+        days = due_policy_days(&p, "corrective", name + 4);
+        if (days == DUE_NONE)
+            fputs(".br\nduration; default \\fBnone\\fR; SIGHUP applies it\n", out);
+        else
+            fprintf(out, ".br\nduration; default \\fB%dd\\fR; SIGHUP applies it\n", days);
+    }
+}
+
 void daemon_doc_man5(FILE *out, const char *default_config,
                      const struct conf_tracker *const *trackers, size_t n)
 {
@@ -265,5 +295,6 @@ void daemon_doc_man5(FILE *out, const char *default_config,
     key_items(out, true, "");
     for (i = 0; i < n; i++)
         tracker_items(out, trackers[i]);
+    due_items(out);
     fputs(".SH SEE ALSO\n.BR closeloopd (8),\n.BR closeloop (1)\n", out);
 }

@@ -464,9 +464,9 @@ class ArchiveTest(ApiCase):
         aid = self.gone['id']
         r = self.svc.cli('action', 'archive', aid)
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertRegex(r.stdout, r'(?m)^archived:\s+\d{4}-\d{2}-\d{2}T')
+        self.assertRegex(r.stdout, r'(?m)^archived:\s+\d{4}-\d{2}-\d{2} ')
         out = self.svc.cli('action', 'show', aid).stdout
-        self.assertRegex(out, r'(?m)^archived:\s+\d{4}-')
+        self.assertRegex(out, r'(?m)^archived:\s+\d{4}-\d{2}-\d{2} ')
         self.assertNotRegex(self.svc.cli('action', 'show', self.keep['id']).stdout,
                             r'(?m)^archived:')
         listing = self.svc.cli('action', 'list', '--incident', self.inc).stdout
@@ -477,11 +477,11 @@ class ArchiveTest(ApiCase):
         self.assertIn('action %d is already archived' % aid, r.stderr)
         r = self.svc.cli('incident', 'archive', self.inc)
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertRegex(r.stdout, r'(?m)^archived:\s+\d{4}-')
+        self.assertRegex(r.stdout, r'(?m)^archived:\s+\d{4}-\d{2}-\d{2} ')
         self.assertNotIn(self.inc, self.svc.cli('incident', 'list').stdout)
         shown = self.svc.cli('incident', 'show', self.inc)
         self.assertEqual(shown.returncode, 0, shown.stderr)
-        self.assertRegex(shown.stdout, r'(?m)^archived:\s+\d{4}-')
+        self.assertRegex(shown.stdout, r'(?m)^archived:\s+\d{4}-\d{2}-\d{2} ')
         r = self.svc.cli('incident', 'unarchive', self.inc)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn(self.inc, self.svc.cli('incident', 'list').stdout)
