@@ -96,20 +96,3 @@ BEGIN
     WHERE a.incident_id = r.id AND a.archived_at IS NULL;
     RETURN incident_json(r);
 END $$;
-
--- An incident's own changes (archiving, re-keying), oldest first, as action history is.
-CREATE OR REPLACE FUNCTION cl_incident_history(key_in text) RETURNS text
-LANGUAGE plpgsql STABLE AS $$
-DECLARE
-    r incidents;
-BEGIN
-    SELECT * INTO r FROM incidents WHERE key = upper(key_in);
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'incident "%" not found', key_in USING ERRCODE = 'CL404';
-    END IF;
-    RETURN (SELECT json_build_object('items', coalesce(json_agg(json_build_object(
-                'id', e.id, 'incident', r.key, 'at', e.at, 'source', e.source,
-                'actor', e.actor, 'field', e.field, 'old', e.old, 'new', e.new) ORDER BY e.id),
-                '[]'::json))::text
-            FROM incident_events e WHERE e.incident_id = r.id);
-END $$;

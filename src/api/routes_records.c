@@ -113,7 +113,6 @@ static const char sql_action_archive[] =
     "SELECT cl_action_archive($1::bigint, $2::boolean, $3, $4)";
 static const char sql_incident_archive[] = "SELECT cl_incident_archive($1, $2::boolean, $3, $4)";
 static const char sql_incident_rekey[] = "SELECT cl_incident_rekey($1, $2, $3, $4)";
-static const char sql_incident_history[] = "SELECT cl_incident_history($1)";
 
 /* archive or unarchive: the path's last segment; the body is empty or {}. */
 static void records_archive(struct api_req *q, const char *sql)
@@ -160,14 +159,6 @@ static void incident_rekey(struct api_req *q)
     json_decref(body);
 }
 
-/* GET /api/v1/incidents/{key}/history: {"items": [...]}, oldest first. */
-static void incident_history(struct api_req *q)
-{
-    if (api_req_check_query(q, (const char *const[]){NULL}) == CL_OK)
-        api_req_sql(q, sql_incident_history, 1, (const char *const[]){api_req_param(q, 0)}, API_ONE,
-                    200, 0);
-}
-
 static const struct api_route routes[] = {
     {"POST", "/api/v1/incidents/{}/actions", AUTH_WRITE, action_batch, "incident"},
     {"POST", "/api/v1/actions/{}/archive", AUTH_WRITE, action_archive, "action"},
@@ -175,7 +166,6 @@ static const struct api_route routes[] = {
     {"POST", "/api/v1/incidents/{}/archive", AUTH_WRITE, incident_archive, "incident"},
     {"POST", "/api/v1/incidents/{}/unarchive", AUTH_WRITE, incident_archive, "incident"},
     {"POST", "/api/v1/incidents/{}/rekey", AUTH_WRITE, incident_rekey, "incident"},
-    {"GET", "/api/v1/incidents/{}/history", AUTH_READ, incident_history, "incident"},
 };
 
 void routes_records_add(struct api *a)

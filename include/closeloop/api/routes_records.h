@@ -1,7 +1,6 @@
 /* routes_records: the /api/v1 routes that record many actions at once and correct
  * records: POST /api/v1/incidents/{key}/actions (one transaction for every row), POST
- * .../actions/{id}/archive|unarchive, .../incidents/{key}/archive|unarchive|rekey, GET
- * .../incidents/{key}/history. Each
+ * .../actions/{id}/archive|unarchive, .../incidents/{key}/archive|unarchive|rekey. Each
  * handler validates its input, then runs one SQL statement (sql/functions/intake.sql,
  * corrections.sql). */
 #ifndef CLOSELOOP_ROUTES_RECORDS_H
