@@ -11,7 +11,8 @@ RETURNS integer LANGUAGE sql IMMUTABLE AS $$
 $$;
 
 -- Creates one action (cl_action_create): a body without "due_on" gets the policy's date,
--- recorded in its history as the policy's doing; an explicit null keeps it undated.
+-- recorded in its history (a due_on event, then a reason event naming the due policy);
+-- an explicit null keeps it undated.
 -- Returns the action's JSON and what it still lacks (owner, due date), in words.
 CREATE OR REPLACE FUNCTION cl_action_add_one(p jsonb, src text, actor text, routes jsonb,
                                              policy jsonb, OUT action text,
@@ -36,9 +37,11 @@ BEGIN
     END IF;
     action := cl_action_create(p, src, actor, routes);
     aid := (action::jsonb->>'id')::bigint;
-    IF days IS NOT NULL THEN
-        PERFORM cl_event(aid, src, format('due policy (%s %s: %s days)', prio, p->>'kind', days),
-                         'due_on', NULL, p->>'due_on');
+    IF days IS NOT NULL THEN  -- the date, and why (a reason event, as a person's has)
+        PERFORM cl_event(aid, src, actor, 'due_on', NULL, p->>'due_on');
+        PERFORM cl_event(aid, src, actor, 'reason', NULL,
+                         format('the due policy: %s days for a %s %s action', days, prio,
+                                p->>'kind'));
     END IF;
     IF p->>'owner' IS NULL THEN
         warnings := warnings || format('action %s has no owner: give it one person who answers '

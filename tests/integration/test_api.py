@@ -131,7 +131,8 @@ class ApiCase(ServiceTestCase):
 
     def mk_action(self, incident, **kw):
         """An action with an owner (work in progress needs one) unless owner= says otherwise,
-        undated (an explicit null: not the due policy's date) unless due_on= says otherwise."""
+        undated (an explicit null: not the due policy's date) unless due_on= says otherwise;
+        the action as GET shows it (the create's "warnings" are tested where they matter)."""
         body = {'incident': incident, 'kind': 'corrective', 'title': uniq('action '),
                 'due_on': None}
         if 'owner' not in kw:
@@ -139,7 +140,9 @@ class ApiCase(ServiceTestCase):
                 type(self)._owner = self.mk_person()['handle']
             body['owner'] = type(self)._owner
         body.update(kw)
-        return self.call('POST', API + '/actions', body, expect=201)[0]
+        js = self.call('POST', API + '/actions', body, expect=201)[0]
+        js.pop('warnings', None)
+        return js
 
     def history(self, aid):
         js = self.get('%s/actions/%d/history' % (API, aid))
@@ -581,8 +584,8 @@ class ActionTest(ApiCase):
         self.assertIsNone(js['closed_at'])
         hist = self.history(js['id'])
         self.assertEqual([(e['field'], e['old'], e['new']) for e in hist],
-                         [('created', None, 'Fix it'), ('due_on', None, js['due_on'])])
-        self.assertEqual(hist[1]['actor'], 'due policy (P2 corrective: 30 days)')
+                         [('created', None, 'Fix it'), ('due_on', None, js['due_on']),
+                          ('reason', None, 'the due policy: 30 days for a P2 corrective action')])
         self.assertEqual(js['warnings'],
                          ['action %d has no owner: give it one person who answers for it'
                           % js['id']])
