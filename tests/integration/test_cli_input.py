@@ -34,8 +34,9 @@ class CliInputTest(ServiceTestCase):
         return self.svc.cli(*args, env={"TZ": zone})
 
     def add_action(self, *extra, zone=ZONE):
+        """An owned action (so that no "has no owner" warning mixes in): (id, stderr)."""
         p = self.cli("action", "add", "--incident", "INC-1", "--kind", "corrective",
-                     "--title", "t", *extra, zone=zone)
+                     "--title", "t", "--owner", "alice", *extra, zone=zone)
         self.assertEqual(p.returncode, 0, p.stderr)
         return int(p.stdout), p.stderr
 
