@@ -451,9 +451,9 @@ def patch_blocked_on_row_lock(test, svc, key, held):
          " SELECT pg_sleep(2.5); COMMIT;" % aid],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=no_pg_env())
     held.append(locker)
-    wait_for(svc, "SELECT count(*) FROM pg_stat_activity"
-                  " WHERE query LIKE '%%pg_sleep(2.5)%%' AND state = 'active'"
-                  " AND pid <> pg_backend_pid()")
+    wait_for(svc, "SELECT count(*) FROM pg_stat_activity"  # asleep: the row is locked
+                  " WHERE query LIKE '%%pg_sleep(2.5)%%' AND wait_event = 'PgSleep'"
+                  " AND state = 'active' AND pid <> pg_backend_pid()")
     result = {}
 
     def slow():
@@ -698,8 +698,10 @@ class DeadlineTest(unittest.TestCase):
                  "BEGIN; SELECT id FROM actions WHERE id = %d FOR UPDATE;"
                  " SELECT pg_sleep(1.5); COMMIT;" % aid],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=no_pg_env())
+            # asleep, so the row is locked (the query text shows from the string's start,
+            # before its FOR UPDATE ran)
             wait_for(svc, "SELECT count(*) FROM pg_stat_activity"
-                          " WHERE query LIKE '%%pg_sleep(1.5)%%'"
+                          " WHERE query LIKE '%%pg_sleep(1.5)%%' AND wait_event = 'PgSleep'"
                           " AND state = 'active' AND pid <> pg_backend_pid()")
             st, _, js, raw = svc.request('PATCH', '%s/actions/%d' % (API, aid),
                                          body={'title': 'after'})
