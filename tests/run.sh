@@ -171,6 +171,10 @@ if [ -d tests/integration ]; then
     # modules dealt largest first to the lightest shard. Each shard has its own exchange
     # recordings, joined for the conformance checks; the logs are printed shard by shard.
     jobs=${INTEGRATION_JOBS:-2}
+    # what discovery finds, to check that the shards ran every test (a module named like
+    # one on another's sys.path would quietly be another module)
+    expected=$(cd tests/integration && python3 -c 'import unittest
+print(unittest.TestLoader().discover(".", pattern="test_*.py").countTestCases())' 2>/dev/null)
     k=0
     while [ "$k" -lt "$jobs" ]; do
         : >"$tmp/shard.$k.mods"
@@ -248,6 +252,9 @@ if [ -d tests/integration ]; then
     elif [ "$rc" != 0 ] && [ "$i_fail" = 0 ]; then
         i_fail=1
         i_note=" (exit $rc)"
+    elif [ "$ran" != "${expected:-?}" ]; then
+        i_fail=$((i_fail + 1))
+        i_note=" ($ran tests ran, discovery finds ${expected:-none})"
     fi
 else
     i_note=" (no tests/integration)"

@@ -1,7 +1,7 @@
 """Tests of the tracker-neutral fake machinery (tests/fakes/fake_base.py) on its own.
 
 Run alone:  python3 -m unittest tests/fakes/test_fake_base.py -v
-tests/integration/test_fake_github.py runs these too, so `make test` covers them.
+tests/integration/test_fakes.py runs these too, so `make test` covers them.
 The fake under test is a throwaway one defined here (EchoServer: one route, GET /things/NAME,
 answering the notes its `after` actions have left), so nothing GitHub-specific is involved.
 """

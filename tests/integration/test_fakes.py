@@ -3,8 +3,9 @@ GitHub fake), tests/fakes/test_fake_jira.py (the Jira fake, both flavours) and
 tests/fakes/test_fake_base.py (the machinery they are built on).
 
 They need neither PostgreSQL nor closeloopd: the fake is what the sync tests stand on, so it
-is checked first-hand here. The modules are loaded under other names because this file has
-the same one as the first. Helper classes (names ending in TestCase) hold no tests of their own.
+is checked first-hand here. The modules are loaded under other names (fakes_*), and this
+file's own name is none of theirs: the sync tests put tests/fakes first on sys.path, where
+a module named like one of them would be found instead of this one. Helper classes (names ending in TestCase) hold no tests of their own.
 """
 
 import importlib.util
