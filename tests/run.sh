@@ -167,34 +167,31 @@ i_note=
 ilog="$logdir/integration.log"
 if [ -d tests/integration ]; then
     echo "---- integration tests ----"
-    # INTEGRATION_JOBS shards (2: the tests mostly wait on daemons, one core stays idle),
-    # modules dealt largest first to the lightest shard. Each shard has its own exchange
-    # recordings, joined for the conformance checks; the logs are printed shard by shard.
+    # INTEGRATION_JOBS workers (2: the tests mostly wait on daemons, one core stays idle)
+    # take the modules one at a time, largest first, each in its own python3: whichever is
+    # free takes the next (a claim is an atomic mkdir). Each worker has its own log and
+    # exchange recordings, joined afterwards for the summary and the conformance checks.
     jobs=${INTEGRATION_JOBS:-2}
-    # what discovery finds, to check that the shards ran every test (a module named like
-    # one on another's sys.path would quietly be another module)
+    # what discovery finds, to check that the workers ran every test
     expected=$(cd tests/integration && python3 -c 'import unittest
 print(unittest.TestLoader().discover(".", pattern="test_*.py").countTestCases())' 2>/dev/null)
-    k=0
-    while [ "$k" -lt "$jobs" ]; do
-        : >"$tmp/shard.$k.mods"
-        echo 0 >"$tmp/shard.$k.size"
-        k=$((k + 1))
-    done
-    for f in $(wc -c tests/integration/test_*.py | sed '$d' | sort -rn | awk '{print $2}'); do
-        k=$(for j in $(seq 0 $((jobs - 1))); do echo "$(cat "$tmp/shard.$j.size") $j"; done |
-            sort -n | head -n 1 | cut -d' ' -f2)
-        basename "$f" .py >>"$tmp/shard.$k.mods"
-        echo $(($(cat "$tmp/shard.$k.size") + $(wc -c <"$f"))) >"$tmp/shard.$k.size"
-    done
+    wc -c tests/integration/test_*.py | sed '$d' | sort -rn |
+        awk '{n = split($2, p, "/"); sub(/\.py$/, "", p[n]); print p[n]}' >"$tmp/modules"
     k=0
     while [ "$k" -lt "$jobs" ]; do
         (
-            cd tests/integration &&
+            cd tests/integration || exit 1
+            : >"$tmp/shard.$k.log"
+            rc=0
+            i=0
+            for m in $(cat "$tmp/modules"); do
+                i=$((i + 1))
+                mkdir "$tmp/claim.$i" 2>/dev/null || continue
                 FAKE_GITHUB_RECORD=$tmp/github.$k.jsonl FAKE_JIRA_RECORD=$tmp/jira.$k.jsonl \
-                    timeout "${INTEGRATION_TIMEOUT:-2400}" python3 -m unittest -v \
-                    $(cat "$tmp/shard.$k.mods") >"$tmp/shard.$k.log" 2>&1
-            echo $? >"$tmp/shard.$k.rc"
+                    timeout "${INTEGRATION_TIMEOUT:-2400}" python3 -m unittest -v "$m" \
+                    >>"$tmp/shard.$k.log" 2>&1 || rc=1
+            done
+            echo "$rc" >"$tmp/shard.$k.rc"
         ) &
         k=$((k + 1))
     done
@@ -210,7 +207,7 @@ print(unittest.TestLoader().discover(".", pattern="test_*.py").countTestCases())
         k=$((k + 1))
     done
     cat "$ilog"
-    # Per shard "Ran N tests in Xs", then "OK", "OK (skipped=S)" or "FAILED (failures=F,
+    # Per module "Ran N tests in Xs", then "OK", "OK (skipped=S)" or "FAILED (failures=F,
     # errors=E, skipped=S)", summed. F and E count subtests and class fixtures, so failed tests are counted
     # from the distinct "FAIL: test (module.Class.test)" / "ERROR: ..." headers instead;
     # a failed setUpClass/tearDownClass counts as one more failure.
