@@ -84,14 +84,18 @@ have=$(psql_ -At -c "SELECT count(*) FROM actions")
 psql_ -v n=$((1000000 - have)) -f "$root/tests/bench/seed.sql" >/dev/null
 echo "actions_for_overdue_list: $(psql_ -At -c 'SELECT count(*) FROM actions')"
 run_wrk "overdue_list_first_page" -s "$root/tests/bench/list.lua"
+# sample N PATH: N requests to PATH one at a time, their times (s) into $dir/lat.
+sample() {
+    : >"$dir/lat"
+    n=0
+    while [ $n -lt "$1" ]; do
+        curl -s -o /dev/null -w '%{time_total}\n' -H "Authorization: Bearer $token" \
+            "http://127.0.0.1:$port$2" >>"$dir/lat"
+        n=$((n + 1))
+    done
+}
 # One request at a time: the list's own latency, without queueing behind others.
-i=0
-: >"$dir/lat"
-while [ $i -lt 200 ]; do
-    curl -s -o /dev/null -w '%{time_total}\n' -H "Authorization: Bearer $token" \
-        "http://127.0.0.1:$port/api/v1/actions?overdue=true&limit=50" >>"$dir/lat"
-    i=$((i + 1))
-done
+sample 200 "/api/v1/actions?overdue=true&limit=50"
 sort -n "$dir/lat" | awk '{a[NR] = $1 * 1000} END {printf "overdue_list_sequential (200 requests, curl): p50 %.2fms  p99 %.2fms\n", a[int(NR * 0.5)], a[int(NR * 0.99)]}'
 
 plan=$(python3 "$root/tests/bench/overdue_explain.py" "$root/src/api/routes_core.c" | psql_ -At)
@@ -99,13 +103,7 @@ echo "overdue_list_server_ms (EXPLAIN ANALYZE execution): $(echo "$plan" | awk '
 echo "overdue_list_plan_uses: $(echo "$plan" | grep -o 'Index Scan using [a-z_]*' | sort -u | tr '\n' ';')"
 # Each report's first page of 50 on the same 1,000,000 actions, one request at a time.
 for report in overdue unowned undated due-soon stale blocked drift slipped; do
-    i=0
-    : >"$dir/lat"
-    while [ $i -lt 20 ]; do
-        curl -s -o /dev/null -w '%{time_total}\n' -H "Authorization: Bearer $token" \
-            "http://127.0.0.1:$port/api/v1/reports/$report?limit=50" >>"$dir/lat"
-        i=$((i + 1))
-    done
+    sample 20 "/api/v1/reports/$report?limit=50"
     sort -n "$dir/lat" | awk -v r="$report" '{a[NR] = $1 * 1000} END {printf "report_%s_first_page (20 requests, 1M actions): p50 %.1fms  max %.1fms\n", r, a[int(NR * 0.5)], a[NR]}'
 done
 # The figures snapshot at 1,000,000 actions, 10,000 people, 100,000 incidents: how long
@@ -115,13 +113,7 @@ ms() { sort -n "$dir/lat" | awk -v r="$1" '{a[NR] = $1 * 1000} END {printf "%s (
 for q in "by=total" "by=team" "by=total&team=team7" "by=owner&team=team7" \
     "by=incident&team=team7" "by=owner" "by=incident" "by=total&owner=owner77" \
     "by=total&incident=BENCH-5"; do
-    i=0
-    : >"$dir/lat"
-    while [ $i -lt 20 ]; do
-        curl -s -o /dev/null -w '%{time_total}\n' -H "Authorization: Bearer $token" \
-            "http://127.0.0.1:$port/api/v1/figures?$q" >>"$dir/lat"
-        i=$((i + 1))
-    done
+    sample 20 "/api/v1/figures?$q"
     # the same figures computed by PostgreSQL alone (no HTTP, no closeloopd)
     set -- $(echo "$q" | tr '&=' '  ')
     by=$2; own=NULL; team=NULL; inc=NULL
@@ -152,12 +144,7 @@ while [ $i -lt 20 ]; do
     i=$((i + 1))
 done
 echo "$(ms "dashboard_cli_end_to_end") (6 requests each, the CLI included)"
-i=0
-: >"$dir/lat"
-while [ $i -lt 20 ]; do
-    curl -s -o /dev/null -w '%{time_total}\n' "http://127.0.0.1:$port/metrics" >>"$dir/lat"
-    i=$((i + 1))
-done
+sample 20 /metrics
 echo "$(ms "metrics_scrape") with per-team gauges of 100 teams"
 echo "rss_after_kb: $(rss_kb $daemon_pid)"
 
