@@ -91,3 +91,15 @@ CREATE TABLE review_items (
     CHECK (outcome <> 'dropped' OR reason IS NOT NULL)
 );
 CREATE INDEX review_items_action_idx ON review_items (action_id);
+
+-- Incidents whose review the scheduler must look at again: an action was added, moved,
+-- closed or archived (sql/functions/reviews.sql's trigger), or the incident is new to it.
+-- The scheduler pass takes rows with SKIP LOCKED and deletes them in its transaction.
+CREATE TABLE review_replan (
+    incident_id bigint PRIMARY KEY REFERENCES incidents (id),
+    since       timestamptz NOT NULL DEFAULT now()
+);
+-- Incidents that already have actions when this migration runs: the scheduler decides
+-- which of them still want a review (open work, or within the policy's bounds).
+INSERT INTO review_replan (incident_id)
+SELECT DISTINCT a.incident_id FROM actions a WHERE a.archived_at IS NULL;
