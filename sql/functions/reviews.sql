@@ -206,7 +206,8 @@ DECLARE
     seen integer := 0;
 BEGIN
     IF NOT pg_try_advisory_xact_lock(hashtext('closeloop_review_pass')) THEN
-        RETURN json_build_object('skipped', true, 'checked', 0, 'created', 0, 'moved', 0);
+        RETURN json_build_object('skipped', true, 'checked', 0, 'created', 0, 'moved', 0,
+                                 'backlog', 0);
     END IF;
     FOR iid IN DELETE FROM review_replan
                WHERE incident_id IN (SELECT x.incident_id FROM review_replan x
@@ -231,7 +232,7 @@ BEGIN
         END IF;
     END LOOP;
     RETURN json_build_object('skipped', false, 'checked', seen, 'created', created,
-                             'moved', moved);
+                             'moved', moved, 'backlog', cl_review_backlog_pass(policy));
 END $$;
 
 -- "2027-01-12 15:00" (wall time in tz) or RFC 3339 with an offset; CL422 on `at`
@@ -312,7 +313,7 @@ DECLARE
     revived boolean;
 BEGIN
     IF i.archived_at IS NOT NULL THEN
-        RAISE EXCEPTION 'incident % is archived', i.key USING ERRCODE = 'CL409';
+        RAISE EXCEPTION 'incident % is archived', i.key USING ERRCODE = 'CLTRN';
     END IF;
     SELECT * INTO r FROM reviews WHERE incident_id = i.id AND kind = 'incident' FOR UPDATE;
     IF NOT FOUND THEN
@@ -325,7 +326,7 @@ BEGIN
     ELSIF r.status = 'held' THEN
         RAISE EXCEPTION 'the review of % was held on %: it cannot be scheduled again', i.key,
                         to_char(r.held_at AT TIME ZONE r.timezone, 'YYYY-MM-DD')
-            USING ERRCODE = 'CL409';
+            USING ERRCODE = 'CLTRN';
     ELSE
         revived := r.status = 'cancelled';
         r := cl_review_set_time(r, at, tz, minutes, p ? 'at', src, actor,
@@ -356,7 +357,7 @@ DECLARE
 BEGIN
     IF r.status <> 'scheduled' THEN
         RAISE EXCEPTION 'the review of % is %: only a scheduled review moves', upper(key_in),
-                        r.status USING ERRCODE = 'CL409';
+                        r.status USING ERRCODE = 'CLTRN';
     END IF;
     r := cl_review_set_time(r, cl_review_at(p->>'at', tz), tz,
                             (p->>'duration_minutes')::integer, true, src, actor, 'moved',
@@ -373,7 +374,7 @@ DECLARE
 BEGIN
     IF r.status <> 'scheduled' THEN
         RAISE EXCEPTION 'the review of % is already %', upper(key_in), r.status
-            USING ERRCODE = 'CL409';
+            USING ERRCODE = 'CLTRN';
     END IF;
     UPDATE reviews SET status = 'cancelled', sequence = sequence + 1, version = version + 1,
                        updated_at = now()
@@ -389,8 +390,16 @@ CREATE OR REPLACE FUNCTION cl_review_get(key_in text) RETURNS text LANGUAGE sql 
     WHERE i.key = upper(key_in) AND r.kind = 'incident'
 $$;
 
-CREATE OR REPLACE FUNCTION cl_review_history(key_in text) RETURNS text
-LANGUAGE plpgsql AS $$
+-- "2027-01-12 15:00 Europe/Berlin (45 min)" of a cl_review_when() object; NULL for NULL.
+CREATE OR REPLACE FUNCTION cl_review_local(w jsonb) RETURNS text LANGUAGE sql STABLE AS $$
+    SELECT to_char((w->>'starts_at')::timestamptz AT TIME ZONE (w->>'timezone'),
+                   'YYYY-MM-DD HH24:MI') || ' ' || (w->>'timezone')
+           || ' (' || (w->>'duration_minutes') || ' min)'
+$$;
+
+DROP FUNCTION IF EXISTS cl_review_history(text);
+CREATE OR REPLACE FUNCTION cl_review_history(key_in text, after bigint, lim integer)
+RETURNS TABLE (j text, c text) LANGUAGE plpgsql AS $$
 DECLARE
     r reviews;
 BEGIN
@@ -399,10 +408,124 @@ BEGIN
     IF NOT FOUND THEN
         PERFORM cl_review_of(key_in, false);  -- the right 404
     END IF;
-    RETURN (SELECT coalesce(json_agg(json_build_object(
-                'id', e.id, 'at', e.at, 'source', e.source, 'actor', e.actor, 'what', e.what,
-                'old', e.old, 'new', e.new, 'reason', e.reason) ORDER BY e.id), '[]')::text
-            FROM review_events e WHERE e.review_id = r.id);
+    RETURN QUERY
+    SELECT json_build_object('id', e.id, 'at', e.at, 'source', e.source, 'actor', e.actor,
+                             'what', e.what, 'old', e.old, 'new', e.new,
+                             'from', cl_review_local(e.old), 'to', cl_review_local(e.new),
+                             'reason', e.reason)::text,
+           e.id::text
+    FROM review_events e
+    WHERE e.review_id = r.id AND (after IS NULL OR e.id > after)
+    ORDER BY e.id LIMIT lim;
+END $$;
+
+-- The backlog review of each team, kept as the policy says (backlog = weekly | biweekly
+-- | off): created at the next backlog_day, backlog_hour in the manager's zone, with an
+-- RRULE; re-timed (next SEQUENCE) when the policy's cadence, day or hour changed;
+-- cancelled when the policy turned it off. Runs in the scheduler's pass.
+CREATE OR REPLACE FUNCTION cl_review_backlog_rule(p jsonb) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+    SELECT format('FREQ=WEEKLY;INTERVAL=%s;BYDAY=%s',
+                  CASE p->>'backlog' WHEN 'biweekly' THEN 2 ELSE 1 END,
+                  (ARRAY['MO','TU','WE','TH','FR','SA','SU'])[(p->>'backlog_day')::integer])
+$$;
+
+CREATE OR REPLACE FUNCTION cl_review_backlog_pass(policy jsonb) RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+    t record;
+    p jsonb;
+    r reviews;
+    tz text;
+    d date;
+    at timestamptz;
+    rule text;
+    have boolean;
+    changed integer := 0;
+BEGIN
+    FOR t IN SELECT tm.id, tm.manager_id, m.timezone FROM teams tm
+             LEFT JOIN people m ON m.id = tm.manager_id ORDER BY tm.id LOOP
+        p := cl_review_policy(policy, t.id);
+        SELECT * INTO r FROM reviews WHERE team_id = t.id AND kind = 'backlog' FOR UPDATE;
+        have := FOUND;
+        IF p->>'backlog' = 'off' THEN
+            IF have AND r.status = 'scheduled' THEN
+                UPDATE reviews SET status = 'cancelled', sequence = sequence + 1,
+                                   version = version + 1, updated_at = now()
+                WHERE id = r.id;
+                PERFORM cl_review_event(r.id, 'scheduler', 'scheduler', 'cancelled', NULL, NULL,
+                                        'the review policy turned the backlog review off');
+                PERFORM cl_review_invite(r.id);
+                changed := changed + 1;
+            END IF;
+            CONTINUE;
+        END IF;
+        tz := coalesce(t.timezone, p->>'timezone', 'UTC');
+        rule := cl_review_backlog_rule(p);
+        IF have AND r.status = 'scheduled' AND r.rrule = rule
+           AND extract(hour FROM r.starts_at AT TIME ZONE r.timezone) = (p->>'backlog_hour')::integer
+           AND r.timezone = tz THEN
+            CONTINUE;
+        END IF;
+        d := (now() AT TIME ZONE tz)::date + 1;
+        d := d + ((p->>'backlog_day')::integer - extract(isodow FROM d)::integer + 7) % 7;
+        at := (d + make_time((p->>'backlog_hour')::integer, 0, 0)) AT TIME ZONE tz;
+        IF NOT have THEN
+            INSERT INTO reviews (kind, team_id, uid, starts_at, timezone, duration_minutes,
+                                 rrule, source, facilitator_id)
+            VALUES ('backlog', t.id, gen_random_uuid()::text || '@closeloop', at, tz,
+                    (p->>'duration_minutes')::integer, rule, 'scheduler', t.manager_id)
+            RETURNING * INTO r;
+            PERFORM cl_review_event(r.id, 'scheduler', 'scheduler', 'scheduled', NULL,
+                                    cl_review_when(r) || jsonb_build_object('rrule', rule), NULL);
+            PERFORM cl_review_invite(r.id);
+        ELSE
+            UPDATE reviews SET rrule = rule WHERE id = r.id;
+            PERFORM cl_review_set_time(r, at, tz, (p->>'duration_minutes')::integer, false,
+                                       'scheduler', 'scheduler',
+                                       CASE WHEN r.status = 'cancelled' THEN 'revived'
+                                            ELSE 'moved' END,
+                                       'the review policy of the backlog review changed');
+        END IF;
+        changed := changed + 1;
+    END LOOP;
+    RETURN changed;
+END $$;
+
+-- The backlog review's agenda for a team: open work of the team's people (or, unowned, of
+-- incidents its people facilitate) that is overdue, at risk (due within at_risk days and
+-- not started), done and awaiting verification, or unowned. At most 800 rows in all.
+CREATE OR REPLACE FUNCTION cl_review_backlog(team_in text, policy jsonb) RETURNS text
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    tid bigint := cl_team_id(team_in, 'team');
+    p jsonb := cl_review_policy(policy, tid);
+    risk integer := (p->>'at_risk_days')::integer;
+BEGIN
+    RETURN (WITH w AS (
+        SELECT a.*, o.handle AS owner, o.active AS owner_active, i.key AS incident
+        FROM actions a JOIN incidents i ON i.id = a.incident_id
+        LEFT JOIN people o ON o.id = a.owner_id
+        LEFT JOIN people f ON f.id = i.facilitator_id
+        WHERE a.archived_at IS NULL
+          AND (o.team_id = tid OR (a.owner_id IS NULL AND f.team_id = tid))),
+      item AS (
+        SELECT CASE WHEN cl_action_unowned(w.status, w.owner_active) THEN 'unowned'
+                    WHEN cl_action_overdue(w.status, w.due_on) THEN 'overdue'
+                    WHEN w.status = 'done' AND w.verified_at IS NULL THEN 'awaiting_verification'
+                    WHEN w.status = 'open' AND w.due_on <= current_date + risk THEN 'at_risk'
+               END AS list, w.*
+        FROM w)
+      SELECT json_build_object(
+        'team', team_in,
+        'review', (SELECT review_json(r)::json FROM reviews r WHERE r.team_id = tid AND r.kind = 'backlog'),
+        'at_risk_days', risk,
+        'lists', coalesce((SELECT json_object_agg(l.list, l.items) FROM (
+            SELECT list, json_agg(json_build_object(
+                'id', id, 'incident', incident, 'title', title, 'owner', owner,
+                'status', status, 'due_on', due_on) ORDER BY due_on NULLS LAST, id) AS items
+            FROM (SELECT * FROM item WHERE list IS NOT NULL
+                  ORDER BY due_on NULLS LAST, id LIMIT 800) x
+            GROUP BY list) l), '{}'))::text);
 END $$;
 
 -- Invitations for the review as it is now (METHOD:REQUEST, or CANCEL once cancelled), one

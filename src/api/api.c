@@ -5,6 +5,7 @@
 #include "closeloop/db/migrate.h"
 #include "closeloop/http/path.h"
 #include "closeloop/report/figures.h"
+#include "closeloop/review/scheduler.h"
 #include "closeloop/sync/registry.h"
 
 #include <assert.h>
@@ -26,12 +27,14 @@ struct api {
     struct auth *auth;
     struct metrics *metrics;
     struct figures *figures;
+    struct review_scheduler *reviews;
     struct httpd *httpd;
     struct sync *sync;
     double timeout;
     double stale_after;
-    char *no_routes;  /* api_req_sync_routes() without sync, made once */
-    char *due_policy; /* owned: JSON for SQL, or NULL */
+    char *no_routes;     /* api_req_sync_routes() without sync, made once */
+    char *due_policy;    /* owned: JSON for SQL, or NULL */
+    char *review_policy; /* owned: JSON for SQL, or NULL */
     const struct api_route *tables[API_MAX_TABLES]; /* added by the route files */
     size_t ntables[API_MAX_TABLES];
     int nt;
@@ -174,6 +177,7 @@ static const char *api_check_rule(const char *constraint)
                                       "'-', at most 39, not starting with '-'"},
         {"people_jira_account_id_check", "jira_account_id must hold 1 to 128 characters"},
         {"people_jira_name_check", "jira_name must hold 1 to 255 characters"},
+        {"people_review_hour_check", "review_hour must be an hour from 1 to 23 (local time)"},
         {"incidents_title_check", "title must hold 1 to 300 characters"},
         {"incidents_postmortem_url_check", "postmortem_url must be an http:// or https:// URL "
                                            "without spaces (at most 2000 characters)"},
@@ -478,6 +482,11 @@ const char *api_req_due_policy(const struct api_req *q)
     return q->api->due_policy;
 }
 
+const char *api_req_review_policy(const struct api_req *q)
+{
+    return q->api->review_policy;
+}
+
 struct db_pool *api_req_pool(const struct api_req *q)
 {
     return q->api->pool;
@@ -759,6 +768,7 @@ static void api_metrics(struct api_req *q)
                    q->api->httpd != NULL ? httpd_inflight(q->api->httpd) : 0);
     sync_metrics(q->api->sync, &b); /* zeros without a tracker: alerts find their series */
     figures_metrics(q->api->figures, &b);
+    review_scheduler_metrics(q->api->reviews, &b);
     body = buf_steal(&b, &len);
     api_req_finish(q);
     httpd_reply(q->http, 200, "text/plain; version=0.0.4", body, len);
@@ -843,6 +853,7 @@ struct api *api_new(const struct api_deps *deps)
     a->auth = deps->auth;
     a->metrics = deps->metrics;
     a->figures = deps->figures;
+    a->reviews = deps->reviews;
     a->sync = deps->sync;
     a->stale_after = deps->sync_stale_after;
     a->timeout = deps->request_timeout;
@@ -854,6 +865,7 @@ void api_free(struct api *a)
     if (a != NULL) {
         free(a->no_routes);
         free(a->due_policy);
+        free(a->review_policy);
     }
     free(a);
 }
@@ -938,6 +950,12 @@ void api_set_due_policy(struct api *a, const char *json)
 {
     free(a->due_policy);
     a->due_policy = cl_strdup(json);
+}
+
+void api_set_review_policy(struct api *a, const char *json)
+{
+    free(a->review_policy);
+    a->review_policy = cl_strdup(json);
 }
 
 void api_set_httpd(struct api *a, struct httpd *h)

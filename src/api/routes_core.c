@@ -43,6 +43,7 @@ static const struct valid_field person_spec[] = {
     {"github_login", VALID_STR, VALID_NULLABLE, 39, NULL},
     {"jira_account_id", VALID_STR, VALID_NULLABLE, 128, NULL},
     {"jira_name", VALID_STR, VALID_NULLABLE, 255, NULL},
+    {"review_hour", VALID_INT, VALID_NULLABLE, 0, NULL}, /* 1..23, the CHECK says the rest */
 };
 
 static const struct valid_field incident_base[] = {
@@ -331,7 +332,7 @@ static void res_get(struct api_req *q, const struct db_stmt *sql)
 
 /* A list keyset-paged by id that takes only limit and cursor: runs `sql` with ([path
  * capture 0,] cursor, limit+1). */
-static void res_id_page(struct api_req *q, const char *sql, bool by_path)
+void routes_core_id_page(struct api_req *q, const char *sql, bool by_path)
 {
     static const char *const allowed[] = {"limit", "cursor", NULL};
     const char *params[3];
@@ -354,7 +355,7 @@ static void res_id_page(struct api_req *q, const char *sql, bool by_path)
 
 static void team_list(struct api_req *q)
 {
-    res_id_page(q, sql_team_list, false);
+    routes_core_id_page(q, sql_team_list, false);
 }
 
 static void team_get(struct api_req *q)
@@ -478,7 +479,7 @@ static void incident_update(struct api_req *q)
 /* GET /incidents/{key}/history: its changes, oldest first, keyset paged by event id. */
 static void incident_history(struct api_req *q)
 {
-    res_id_page(q, sql_incident_history, true);
+    routes_core_id_page(q, sql_incident_history, true);
 }
 
 /* ---- actions ---- */

@@ -176,6 +176,30 @@ static int actions_file(json_t **out, const char *path, FILE *in, struct cl_err 
     return rc;
 }
 
+/* "a@x.org, b@y.org" -> ["a@x.org", "b@y.org"] (the server checks each address). */
+static int address_list(json_t **out, const char *v)
+{
+    const char *p = v;
+
+    *out = json_array();
+    while (*p != '\0') {
+        size_t len = strcspn(p, ",");
+        const char *s = p;
+        size_t l = len;
+
+        while (l > 0 && (*s == ' ' || *s == '\t')) {
+            s++;
+            l--;
+        }
+        while (l > 0 && (s[l - 1] == ' ' || s[l - 1] == '\t'))
+            l--;
+        if (l > 0)
+            json_array_append_new(*out, json_stringn(s, l));
+        p += len + (p[len] == ',');
+    }
+    return CL_OK;
+}
+
 /* The JSON value for one given option or positional; *out is a new reference. */
 static int field_value(json_t **out, const struct cli_opt *o, const char *v, FILE *in,
                        struct cl_err *err)
@@ -194,6 +218,12 @@ static int field_value(json_t **out, const struct cli_opt *o, const char *v, FIL
     }
     if (o->type == CLI_VAL_ACTIONS_FILE)
         return actions_file(out, v, in, err);
+    if (o->type == CLI_VAL_MINUTES || o->type == CLI_VAL_ID) {
+        *out = json_integer(atol(v)); /* checked whole numbers (minutes: rewritten as such) */
+        return CL_OK;
+    }
+    if (o->type == CLI_VAL_ADDRESSES)
+        return address_list(out, v);
     if (o->type == CLI_VAL_DESC && strcmp(v, "-") == 0) {
         char *what = cl_asprintf("%s%s -: stdin", o->meta != NULL ? "--" : "", o->name);
 

@@ -15,6 +15,7 @@
 #include "closeloop/cli/cli_man.h"
 #include "closeloop/cli/cli_page.h"
 #include "closeloop/cli/cli_render.h"
+#include "closeloop/cli/cli_review.h"
 #include "closeloop/cli/cli_sync.h"
 #include "closeloop/util/version.h"
 
@@ -167,6 +168,8 @@ static int render_answer(struct ctx *c, const json_t *obj)
         return cli_sync_render_import(out, obj, cli_args_get(c->args, "incident"));
     case CLI_RES_DOCTOR:
         return cli_sync_render_doctor(out, obj, c->io->color);
+    case CLI_RES_BACKLOG:
+        return cli_review_render_backlog(out, obj, c->io->color, c->today);
     case CLI_RES_BATCH: /* the actions it created, as action list shows them */
         if (!json_is_array(json_object_get(obj, "items")))
             return CL_EHTTP;
@@ -179,6 +182,8 @@ static int render_answer(struct ctx *c, const json_t *obj)
     case CLI_RES_EVENT:
     case CLI_RES_REPORT:
     case CLI_RES_FIGURES:
+    case CLI_RES_REVIEW:
+    case CLI_RES_REVIEW_EVENT:
         break;
     }
     return cli_render_object(out, c->args->verb->res, obj, c->io->color, c->today, c->now,
@@ -237,7 +242,8 @@ static int cmd_object(struct ctx *c, const json_t *body, struct cl_err *err)
     static const char *const methods[] = {[CLI_OP_CREATE] = "POST",
                                           [CLI_OP_SHOW] = "GET",
                                           [CLI_OP_EDIT] = "PATCH",
-                                          [CLI_OP_POST] = "POST"};
+                                          [CLI_OP_POST] = "POST",
+                                          [CLI_OP_PUT] = "PUT"};
     char *path = cli_build_path(c->args);
     char *if_match = cli_build_if_match(c->args);
     json_t *obj = NULL;
@@ -410,6 +416,7 @@ static int dispatch(struct ctx *c, const json_t *body, struct cl_err *err)
     case CLI_OP_SHOW:
     case CLI_OP_EDIT:
     case CLI_OP_POST:
+    case CLI_OP_PUT:
         break;
     }
     return cmd_object(c, body, err);
@@ -423,7 +430,7 @@ static int prepare_body(json_t **out, const struct cli_args *a, FILE *in, struct
     int rc;
 
     *out = NULL;
-    if (op != CLI_OP_CREATE && op != CLI_OP_EDIT && op != CLI_OP_POST)
+    if (op != CLI_OP_CREATE && op != CLI_OP_EDIT && op != CLI_OP_POST && op != CLI_OP_PUT)
         return CL_OK;
     rc = cli_build_body(&body, a, in, err);
     if (rc == CL_OK && op == CLI_OP_EDIT && json_object_size(body) == 0)

@@ -131,6 +131,39 @@ static const struct col event_list[] = {{"AT", "at", F_WHEN},
                                         {"NEW", "new", F_PLAIN},
                                         END};
 
+static const struct col review_list[] = {{"INCIDENT", "incident", F_PLAIN},
+                                         {"TEAM", "team", F_PLAIN},
+                                         {"WHEN", "local", F_PLAIN},
+                                         {"ZONE", "timezone", F_PLAIN},
+                                         {"STATUS", "status", F_PLAIN},
+                                         {"SEQ", "sequence", F_PLAIN},
+                                         {"PINNED", "pinned", F_BOOL},
+                                         {"FACILITATOR", "facilitator", F_PLAIN},
+                                         END};
+static const struct col review_show[] = {{"incident", "incident", F_PLAIN},
+                                         {"team", "team", F_PLAIN},
+                                         {"kind", "kind", F_PLAIN},
+                                         {"status", "status", F_PLAIN},
+                                         {"when", "local", F_PLAIN},
+                                         {"zone", "timezone", F_PLAIN},
+                                         {"minutes", "duration_minutes", F_PLAIN},
+                                         {"repeats", "rrule", F_PLAIN},
+                                         {"pinned", "pinned", F_BOOL},
+                                         {"facilitator", "facilitator", F_PLAIN},
+                                         {"also invited", "attendees", F_PLAIN},
+                                         {"summary to", "summary_to", F_PLAIN},
+                                         {"uid", "uid", F_PLAIN},
+                                         {"sequence", "sequence", F_PLAIN},
+                                         {"scheduled by", "source", F_PLAIN},
+                                         {"held", "held_at", F_WHEN_SET},
+                                         TIMES,
+                                         END};
+static const struct col review_event_list[] = {
+    {"AT", "at", F_WHEN},          {"SOURCE", "source", F_PLAIN},
+    {"ACTOR", "actor", F_PLAIN},   {"WHAT", "what", F_PLAIN},
+    {"FROM", "from", F_PLAIN},     {"TO", "to", F_PLAIN},
+    {"REASON", "reason", F_PLAIN}, END};
+
 /* Answers of other kinds (sync status, import, doctor) have no view: cli_sync renders them. */
 static const struct view views[] = {
     [CLI_RES_TEAM] = {"teams", team_list, team_show},
@@ -139,6 +172,8 @@ static const struct view views[] = {
     [CLI_RES_ACTION] = {"actions", action_list, action_show},
     [CLI_RES_EVENT] = {"events", event_list, event_list},
     [CLI_RES_REPORT] = {"actions", report_list, action_show},
+    [CLI_RES_REVIEW] = {"reviews", review_list, review_show},
+    [CLI_RES_REVIEW_EVENT] = {"events", review_event_list, review_event_list},
 };
 
 static bool has_view(enum cli_res res)

@@ -1,6 +1,7 @@
 #include "closeloop/cli/cli_value.h"
 
 #include "closeloop/cli/cli_date.h"
+#include "closeloop/util/valid.h"
 
 #include <ctype.h>
 #include <limits.h>
@@ -175,6 +176,54 @@ static bool jira_key_ok(const char *s)
            dash[1] <= '9' && cl_parse_long(&n, dash + 1, 1, 9999999999L) == CL_OK;
 }
 
+/* n digits at s. */
+static bool digits(const char *s, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+    return true;
+}
+
+/* "YYYY-MM-DD HH:MM[:SS]" or RFC 3339 with an offset: the shape; the server checks the
+ * calendar and that it is in the future. */
+static bool when_ok(const char *v)
+{
+    size_t n = strlen(v);
+
+    if (n >= 16 && digits(v, 4) && v[4] == '-' && digits(v + 5, 2) && v[7] == '-' &&
+        digits(v + 8, 2) && (v[10] == ' ' || v[10] == 'T') && digits(v + 11, 2) && v[13] == ':' &&
+        digits(v + 14, 2)) {
+        if (n == 16 || (n == 19 && v[16] == ':' && digits(v + 17, 2)))
+            return true;
+        return v[10] == 'T' && valid_timestamp(v);
+    }
+    return false;
+}
+
+/* 45m, 1h, 90 -> minutes written to buf (5..480); false otherwise. */
+static bool minutes_read(char *buf, size_t len, const char *v)
+{
+    size_t n = strlen(v);
+    char num[8];
+    long x;
+    long mult = 1;
+
+    if (n == 0 || n >= sizeof(num))
+        return false;
+    snprintf(num, sizeof(num), "%s", v);
+    if (num[n - 1] == 'm' || num[n - 1] == 'h') {
+        mult = num[n - 1] == 'h' ? 60 : 1;
+        num[n - 1] = '\0';
+    }
+    if (cl_parse_long(&x, num, 1, 480) != CL_OK || x * mult < 5 || x * mult > 480)
+        return false;
+    snprintf(buf, len, "%ld", x * mult);
+    return true;
+}
+
 /* The one-line reason value is wrong for type, or NULL when it is right. */
 static const char *why_wrong(enum cli_val type, const char *v)
 {
@@ -203,6 +252,12 @@ static const char *why_wrong(enum cli_val type, const char *v)
     case CLI_VAL_PROJECT:
     case CLI_VAL_PROJECT_OR_NONE:
         return project_ok(v) ? NULL : "must be a Jira project key, optionally /type (OPS/Bug)";
+    case CLI_VAL_ADDRESSES:
+        return strchr(v, '@') != NULL ? NULL : "must be e-mail addresses separated by commas";
+    case CLI_VAL_WHEN:
+        return when_ok(v) ? NULL
+                          : "must be \"YYYY-MM-DD HH:MM\" (in --tz, else the facilitator's zone) "
+                            "or RFC 3339 with an offset";
     default:
         break;
     }
@@ -259,6 +314,9 @@ static bool rewrite(bool *rewrites, char *buf, size_t len, const char **why, enu
     case CLI_VAL_STATUSES:
         *why = "must list open, in_progress, blocked, done or wont_do";
         return statuses_read(buf, len, v);
+    case CLI_VAL_MINUTES:
+        *why = "must be minutes like 45m, 1h or 90 (5 to 480)";
+        return minutes_read(buf, len, v);
     default:
         *rewrites = false;
         return true;

@@ -101,7 +101,9 @@ static const struct cli_opt opts_team_edit[] = {
     {"tz", "ZONE", "time zone, e.g. Europe/Paris", CLI_VAL_TEXT, CLI_TO_BODY, "timezone", false},  \
     {"github", "LOGIN" none, "GitHub login", opt, CLI_TO_BODY, "github_login", false},             \
     {"jira-account", "ID" none, "Jira account id", opt, CLI_TO_BODY, "jira_account_id", false},    \
-    {"jira-name", "NAME" none, "Jira user name", opt, CLI_TO_BODY, "jira_name", false}
+    {"jira-name", "NAME" none, "Jira user name", opt, CLI_TO_BODY, "jira_name", false},            \
+    {"review-hour", "HOUR", "preferred hour of the reviews they facilitate (1..23, their zone)",   \
+     CLI_VAL_ID, CLI_TO_BODY, "review_hour", false}
 /* clang-format on */
 
 static const struct cli_opt opts_person_add[] = {PERSON_OPTS(true, CLI_VAL_TEXT, ""), END};
@@ -244,6 +246,36 @@ static const struct cli_opt opts_github_import[] = {
      "incident", true},
     END};
 
+static const struct cli_opt opts_review_schedule[] = {
+    {"at", "WHEN",
+     "\"YYYY-MM-DD HH:MM\" in --tz (else the facilitator's zone), or RFC 3339; "
+     "pins the time (default: the policy's, not pinned)",
+     CLI_VAL_WHEN, CLI_TO_BODY, "at", false},
+    {"tz", "ZONE", "the meeting's time zone, e.g. Europe/Berlin", CLI_VAL_TEXT, CLI_TO_BODY,
+     "timezone", false},
+    {"duration", "MINUTES", "length: 45m, 1h or 90 (default: the policy's)", CLI_VAL_MINUTES,
+     CLI_TO_BODY, "duration_minutes", false},
+    {"attendees", "EMAILS", "also invite these addresses (comma list)", CLI_VAL_ADDRESSES,
+     CLI_TO_BODY, "attendees", false},
+    {"summary-to", "EMAILS", "the incident's summary list (comma list)", CLI_VAL_ADDRESSES,
+     CLI_TO_BODY, "summary_to", false},
+    END};
+static const struct cli_opt opts_review_move[] = {
+    {"at", "WHEN",
+     "the new time: \"YYYY-MM-DD HH:MM\" in --tz (else the review's zone), or "
+     "RFC 3339",
+     CLI_VAL_WHEN, CLI_TO_BODY, "at", true},
+    {"tz", "ZONE", "the meeting's time zone", CLI_VAL_TEXT, CLI_TO_BODY, "timezone", false},
+    {"duration", "MINUTES", "a new length: 45m, 1h or 90", CLI_VAL_MINUTES, CLI_TO_BODY,
+     "duration_minutes", false},
+    {"reason", "TEXT", "why (kept in the review's history)", CLI_VAL_TEXT, CLI_TO_BODY, "reason",
+     false},
+    END};
+static const struct cli_opt opts_review_cancel[] = {
+    {"reason", "TEXT", "why (kept in the review's history, and in the cancellation)", CLI_VAL_TEXT,
+     CLI_TO_BODY, "reason", false},
+    END};
+
 /* clang-format off */
 #define STATUS_VERB(verb, what)                                                                    \
     {"action", verb, what, CLI_OP_POST, CLI_RES_ACTION, "actions", verb, 0, false, false,         \
@@ -328,6 +360,22 @@ const struct cli_verb cli_verbs[] = {
      CLI_OP_FIGURES, CLI_RES_FIGURES, "figures", NULL, 0, false, false, NULL, opts_figures, 0},
     {"dashboard", "", "one screen: what to chase, per team and incident, the trend",
      CLI_OP_DASHBOARD, CLI_RES_FIGURES, "figures", NULL, 0, false, false, NULL, opts_dashboard, 0},
+    {"review", "schedule", "schedule an incident's review (by the policy, or --at: pinned)",
+     CLI_OP_PUT, CLI_RES_REVIEW, "incidents", "review", 0, false, false, pos_incident,
+     opts_review_schedule, 0},
+    {"review", "move", "move an incident's review (pins it); invitations go out again", CLI_OP_POST,
+     CLI_RES_REVIEW, "incidents", "review/move", 0, false, false, pos_incident, opts_review_move,
+     0},
+    {"review", "cancel", "cancel an incident's review; everyone invited is told", CLI_OP_POST,
+     CLI_RES_REVIEW, "incidents", "review/cancel", 0, false, false, pos_incident,
+     opts_review_cancel, 0},
+    {"review", "status", "when an incident's review is, who pinned it, its SEQUENCE", CLI_OP_SHOW,
+     CLI_RES_REVIEW, "incidents", "review", 0, false, false, pos_incident, opts_none, 0},
+    {"review", "history", "a review's changes: scheduled, moved, cancelled, held", CLI_OP_LIST,
+     CLI_RES_REVIEW_EVENT, "incidents", "review/history", CLI_VERBS_LIMIT_MAX, true, false,
+     pos_incident, opts_none, 0},
+    {"review", "backlog", "a team's recurring backlog review and its agenda", CLI_OP_SHOW,
+     CLI_RES_BACKLOG, "teams", "backlog-review", 0, false, false, pos_team, opts_none, 0},
     {"sync", "status", "tracker sync: connections, rate limits, repositories", CLI_OP_SHOW,
      CLI_RES_SYNC, "sync", "status", 0, false, false, NULL, opts_none, 0},
     {"github", "import", "turn labelled issues into actions (may take minutes)", CLI_OP_POST,

@@ -2,6 +2,7 @@
 
 #include "closeloop/util/cl.h"
 #include "closeloop/util/due.h"
+#include "closeloop/util/review_policy.h"
 #include "closeloop/util/roff.h"
 
 #include <ctype.h>
@@ -57,6 +58,9 @@ static const struct {
     {"figures_interval", "seconds between recomputations of the figures snapshot (the "
                          "unfiltered and per-team figures, the dashboard's counts, the per-team "
                          "gauges of /metrics); of several instances one computes"},
+    {"review_interval", "seconds between passes of the review scheduler, which gives each "
+                        "incident its review and moves it when the work moves (it also passes "
+                        "within a second of a change to an incident's actions)"},
     {"figures_window", "days of closed work the snapshot's time to close and on-time rates "
                        "cover (the API's default days)"},
     {"conn.webhook_secret", "the secret the tracker signs its webhook deliveries with"},
@@ -276,6 +280,27 @@ static void due_items(FILE *out)
     }
 }
 
+/* The review policy's keys (closeloop/util/review_policy.h), with the built-in defaults. */
+static void review_items(FILE *out)
+{
+    const struct review_policy_doc *d;
+    char name[48];
+
+    roff_section(out, "REVIEWS");
+    roff_text(out, "A [review] section sets when each incident's review is scheduled: the latest "
+                   "open due date plus grace, bounded to min..max days after the incident started, "
+                   "on a working day that is not a holiday, at the facilitator's hour in the "
+                   "facilitator's time zone. A [review.TEAM] section overrides single keys for the "
+                   "team of the facilitator. The keys can also be set as review.KEY and "
+                   "review.TEAM.KEY. SIGHUP applies them.");
+    fputc('\n', out);
+    for (d = review_policy_docs(); d->key != NULL; d++) {
+        snprintf(name, sizeof(name), "review.%s", d->key);
+        roff_item(out, name, NULL, d->what);
+        fprintf(out, ".br\ndefault \\fB%s\\fR\n", d->def[0] != '\0' ? d->def : "(none)");
+    }
+}
+
 void daemon_doc_man5(FILE *out, const char *default_config,
                      const struct conf_tracker *const *trackers, size_t n)
 {
@@ -296,5 +321,6 @@ void daemon_doc_man5(FILE *out, const char *default_config,
     for (i = 0; i < n; i++)
         tracker_items(out, trackers[i]);
     due_items(out);
+    review_items(out);
     fputs(".SH SEE ALSO\n.BR closeloopd (8),\n.BR closeloop (1)\n", out);
 }

@@ -10,6 +10,8 @@
 #include "closeloop/api/routes_sync.h"
 #include "closeloop/api/routes_figures.h"
 #include "closeloop/report/figures.h"
+#include "closeloop/review/scheduler.h"
+#include "closeloop/api/routes_reviews.h"
 #include "closeloop/api/auth.h"
 #include "closeloop/db/db.h"
 #include "closeloop/http/httpd.h"
@@ -33,6 +35,7 @@ struct server {
     struct api *api;
     struct sync *sync; /* NULL when no tracker connection is configured */
     struct figures *figures;
+    struct review_scheduler *reviews;
     struct httpd *httpd;
     ev_signal sigterm;
     ev_signal sigint;
@@ -111,11 +114,17 @@ static void server_on_stop(struct ev_loop *loop, ev_signal *w, int revents)
     ev_timer_start(loop, &s->drain);
 }
 
-static void server_set_due_policy(struct server *s)
+/* The due-date and review policies, as the API's SQL and the scheduler read them. */
+static void server_set_policies(struct server *s)
 {
     char *json = due_policy_json(&s->conf->due);
 
     api_set_due_policy(s->api, json);
+    free(json);
+    json = review_policy_json(&s->conf->review);
+    api_set_review_policy(s->api, json);
+    if (s->reviews != NULL)
+        review_scheduler_set_policy(s->reviews, json);
     free(json);
 }
 
@@ -144,7 +153,7 @@ static void server_reload(struct server *s)
     if (log_level_parse(&lvl, s->conf->log_level) == CL_OK)
         log_max_level = lvl;
     api_set_timeout(s->api, s->conf->request_timeout);
-    server_set_due_policy(s);
+    server_set_policies(s);
     auth_set_ttl(s->auth, s->conf->token_cache_ttl);
     httpd_set_max_body(s->httpd, s->conf->max_body);
     httpd_set_read_timeout(s->httpd, s->conf->read_timeout);
@@ -179,6 +188,7 @@ static int server_start(struct server *s, struct cl_err *err)
     struct api_deps deps;
     struct httpd_opts ho;
     char name[32];
+    char *policy;
 
     if (server_name(name, err) != CL_OK)
         return err->code;
@@ -190,6 +200,10 @@ static int server_start(struct server *s, struct cl_err *err)
     if (sync_wanted(s->conf) && sync_new(&s->sync, s->loop, s->pool, s->conf, err) != CL_OK)
         return err->code;
     s->figures = figures_new(s->loop, s->pool, s->conf->figures_interval, s->conf->figures_window);
+    policy = review_policy_json(&s->conf->review);
+    s->reviews = review_scheduler_new(s->loop, s->pool, s->conf->database_url,
+                                      s->conf->review_interval, policy);
+    free(policy);
     deps = (struct api_deps){.loop = s->loop,
                              .pool = s->pool,
                              .auth = s->auth,
@@ -197,13 +211,15 @@ static int server_start(struct server *s, struct cl_err *err)
                              .request_timeout = s->conf->request_timeout,
                              .sync = s->sync,
                              .sync_stale_after = s->conf->sync_stale_after,
-                             .figures = s->figures};
+                             .figures = s->figures,
+                             .reviews = s->reviews};
     s->api = api_new(&deps);
-    server_set_due_policy(s);
+    server_set_policies(s);
     routes_core_add(s->api);
     routes_records_add(s->api);
     routes_sync_add(s->api);
     routes_figures_add(s->api);
+    routes_reviews_add(s->api);
     ho = (struct httpd_opts){.listen = s->conf->listen,
                              .max_body = s->conf->max_body,
                              .max_connections = s->conf->max_connections,
@@ -234,6 +250,7 @@ static void server_dispose(struct server *s)
     api_free(s->api);
     sync_free(s->sync);
     figures_free(s->figures);
+    review_scheduler_free(s->reviews);
     auth_free(s->auth);
     db_pool_free(s->pool);
     metrics_free(s->metrics);

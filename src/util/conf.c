@@ -46,6 +46,8 @@ static const struct conf_param conf_params[] = {
      false, false},
     {"figures_window", CONF_LONG, offsetof(struct conf, figures_window), "90", 1, 3650, false,
      false},
+    {"review_interval", CONF_DOUBLE, offsetof(struct conf, review_interval), "60", 0.2, 86400,
+     false, false},
     {"sync_stale_after", CONF_DOUBLE, offsetof(struct conf, sync_stale_after), "900", 10, 86400 * 7,
      true, false},
 };
@@ -260,6 +262,8 @@ int conf_set(struct conf *c, const char *key, const char *value, const char *whe
 
     if (strncmp(key, "due.", 4) == 0)
         return due_policy_set(&c->due, key + 4, value, where, err);
+    if (strncmp(key, "review.", 7) == 0)
+        return review_policy_set(&c->review, key + 7, value, where, err);
     if (t != NULL)
         return conf_set_conn(conf_conn_section(c, t, t->name, where, err),
                              key + strlen(t->name) + 1, value, where, err);
@@ -298,6 +302,7 @@ struct conf *conf_new_defaults(const struct conf_tracker *const *trackers, size_
         (void)rc;
     }
     due_policy_init(&c->due);
+    review_policy_init(&c->review);
     c->trackers = trackers;
     c->ntrackers = n;
     for (i = 0; i < n && i < CONF_MAX_CONNS; i++)
@@ -395,20 +400,38 @@ static struct conf_conn *conf_parse_section(struct conf *c, char *s, const char 
     return conf_conn_section(c, t, dot + 1, where, err);
 }
 
-/* Where key = value lines go: the top level, a tracker connection or the [due] policy. */
+/* Where key = value lines go: the top level, a tracker connection, the [due] policy or
+ * the review policy ([review]: prefix "review."; [review.TEAM]: "review.TEAM."). */
 struct conf_section {
     struct conf_conn *conn;
     bool due;
+    char prefix[80]; /* "" outside the review sections */
 };
 
-/* A [due] line: "P1 = 14d" is the key "due.P1". */
-static int conf_set_due(struct conf *c, const char *key, const char *value, const char *where,
-                        struct cl_err *err)
+/* A [due] line: "P1 = 14d" is the key "due.P1"; a [review.sre] line "hour = 10" is
+ * "review.sre.hour". */
+static int conf_set_in(struct conf *c, const char *prefix, const char *key, const char *value,
+                       const char *where, struct cl_err *err)
 {
-    char full[64];
+    char full[160];
 
-    snprintf(full, sizeof(full), "due.%s", key);
+    snprintf(full, sizeof(full), "%s%s", prefix, key);
     return conf_set(c, full, value, where, err);
+}
+
+/* "[review]" or "[review.TEAM]": the prefix of its keys; false for other sections. */
+static bool conf_review_section(struct conf_section *section, const char *s)
+{
+    size_t len = strlen(s);
+
+    if (strcmp(s, "[review]") == 0) {
+        snprintf(section->prefix, sizeof(section->prefix), "review.");
+        return true;
+    }
+    if (strncmp(s, "[review.", 8) != 0 || s[len - 1] != ']' || len - 9 == 0 || len - 9 >= 64)
+        return false;
+    snprintf(section->prefix, sizeof(section->prefix), "review.%.*s.", (int)(len - 9), s + 8);
+    return true;
 }
 
 static int conf_parse_line(struct conf *c, struct conf_section *section, char *line,
@@ -424,7 +447,8 @@ static int conf_parse_line(struct conf *c, struct conf_section *section, char *l
     if (*s == '[') {
         section->conn = NULL;
         section->due = strcmp(s, "[due]") == 0;
-        if (strcmp(s, "[closeloopd]") == 0 || section->due)
+        section->prefix[0] = '\0';
+        if (strcmp(s, "[closeloopd]") == 0 || section->due || conf_review_section(section, s))
             return CL_OK;
         section->conn = conf_parse_section(c, s, where, err);
         return section->conn != NULL ? CL_OK : CL_EINVAL;
@@ -440,7 +464,9 @@ static int conf_parse_line(struct conf *c, struct conf_section *section, char *l
         val++;
     }
     if (section->due)
-        return conf_set_due(c, conf_trim(s), val, where, err);
+        return conf_set_in(c, "due.", conf_trim(s), val, where, err);
+    if (section->prefix[0] != '\0')
+        return conf_set_in(c, section->prefix, conf_trim(s), val, where, err);
     if (val[0] != '\0')
         conf_note_secret(secret, 64, c, section->conn, conf_trim(s));
     if (section->conn != NULL)
@@ -475,7 +501,7 @@ int conf_load_file(struct conf *c, const char *path, struct cl_err *err)
     char line[4096];
     char where[512];
     char secret[64] = "";
-    struct conf_section section = {NULL, false};
+    struct conf_section section = {NULL, false, ""};
     int lineno = 0;
     int rc = CL_OK;
 
@@ -611,6 +637,7 @@ void conf_apply_reloadable(struct conf *to, const struct conf *from)
     size_t i;
 
     to->due = from->due;
+    to->review = from->review;
     for (i = 0; i < CL_ARRAY_LEN(conf_params); i++) {
         const struct conf_param *p = &conf_params[i];
         void *dst = (char *)to + p->offset;
@@ -672,6 +699,7 @@ void conf_print(const struct conf *c, FILE *out)
         conf_print_value(out, p, f);
     }
     due_policy_print(&c->due, out);
+    review_policy_print(&c->review, out);
     for (i = 0; (int)i < c->nconns; i++)
         conf_print_conn(&c->conns[i], out);
 }

@@ -21,21 +21,25 @@
 struct api;
 struct api_req;
 struct figures;
+struct review_scheduler;
 
 struct api_deps {
     struct ev_loop *loop;
-    struct db_pool *pool;    /* borrowed */
-    struct auth *auth;       /* borrowed */
-    struct metrics *metrics; /* borrowed */
-    double request_timeout;  /* seconds */
-    struct sync *sync;       /* borrowed; NULL when no tracker is configured */
-    double sync_stale_after; /* /readyz: a reconciliation older than this is stale */
-    struct figures *figures; /* borrowed; its per-team gauges go into /metrics */
+    struct db_pool *pool;             /* borrowed */
+    struct auth *auth;                /* borrowed */
+    struct metrics *metrics;          /* borrowed */
+    double request_timeout;           /* seconds */
+    struct sync *sync;                /* borrowed; NULL when no tracker is configured */
+    double sync_stale_after;          /* /readyz: a reconciliation older than this is stale */
+    struct figures *figures;          /* borrowed; its per-team gauges go into /metrics */
+    struct review_scheduler *reviews; /* borrowed; its counters go into /metrics */
 };
 
 struct api *api_new(const struct api_deps *deps);
 void api_free(struct api *a);
 void api_set_timeout(struct api *a, double seconds);
+/* Sets the review policy (review_policy_json() text, copied). */
+void api_set_review_policy(struct api *a, const char *json);
 /* Sets the due-date policy (due_policy_json() text, copied; NULL, the start: none). */
 void api_set_due_policy(struct api *a, const char *json);
 /* The server whose in-flight count /metrics reports (borrowed). */
@@ -88,6 +92,9 @@ const char *api_req_person(const struct api_req *q);
 /* Replaces *owner when it is "me" by the token's person (field names it in the 422 when
  * the token has none: the request is then answered and CL_EINVAL returned). */
 int api_req_owner_me(const char **owner, struct api_req *q, const char *field);
+/* The review policy as JSON for SQL (review_policy_json(); sql/functions/reviews.sql), or
+ * NULL; borrowed like the due policy. */
+const char *api_req_review_policy(const struct api_req *q);
 /* The due-date policy as JSON for SQL (cl_action_add), or NULL; borrowed until the
  * request's statement is started (the parameters are copied then). */
 const char *api_req_due_policy(const struct api_req *q);

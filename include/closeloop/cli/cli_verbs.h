@@ -33,7 +33,10 @@ enum cli_val {
     CLI_VAL_PROJECT_OR_NONE,  /* a project, or "none" to send null */
     CLI_VAL_TEXT_OR_NONE,     /* text, or "none" to clear an optional field (send null) */
     CLI_VAL_FORMAT,           /* table | json | csv | markdown */
-    CLI_VAL_ACTIONS_FILE      /* a file of actions (CSV, Markdown checklist), - for stdin */
+    CLI_VAL_ACTIONS_FILE,     /* a file of actions (CSV, Markdown checklist), - for stdin */
+    CLI_VAL_MINUTES,          /* 45m, 1h or 90: sent as whole minutes (5..480) */
+    CLI_VAL_ADDRESSES,        /* e-mail addresses separated by commas: sent as an array */
+    CLI_VAL_WHEN              /* a wall time "YYYY-MM-DD HH:MM" (in a zone) or RFC 3339 */
 };
 
 /* Where a value goes. */
@@ -65,7 +68,8 @@ enum cli_op {
     CLI_OP_INCIDENT_SHOW, /* GET the incident, then every page of its actions */
     CLI_OP_FIGURES,       /* GET /figures with the options as query: one object */
     CLI_OP_DASHBOARD,     /* several GETs (figures, reports, sync) drawn as one screen */
-    CLI_OP_ACTION_SHOW    /* GET the action, then its history (reasons, latest notes) */
+    CLI_OP_ACTION_SHOW,   /* GET the action, then its history (reasons, latest notes) */
+    CLI_OP_PUT            /* PUT /coll/ID/suffix with a body (schedule a review) */
 };
 
 /* What the answer holds, which decides how it is rendered. */
@@ -75,12 +79,15 @@ enum cli_res {
     CLI_RES_INCIDENT,
     CLI_RES_ACTION,
     CLI_RES_EVENT,
-    CLI_RES_REPORT,  /* GET /reports/NAME: actions, each with its "report" detail */
-    CLI_RES_FIGURES, /* GET /figures: {"items": [figures per group], "trend": [...]} */
-    CLI_RES_SYNC,    /* GET /sync/status: connections and their repositories */
-    CLI_RES_IMPORT,  /* POST /github/import: {"imported","skipped","requests"} */
-    CLI_RES_DOCTOR,  /* POST /github/doctor: {"ok","checks"}; a failed check is exit 1 */
-    CLI_RES_BATCH    /* POST /incidents/KEY/actions: {"items": [actions], "warnings"} */
+    CLI_RES_REPORT,       /* GET /reports/NAME: actions, each with its "report" detail */
+    CLI_RES_FIGURES,      /* GET /figures: {"items": [figures per group], "trend": [...]} */
+    CLI_RES_SYNC,         /* GET /sync/status: connections and their repositories */
+    CLI_RES_IMPORT,       /* POST /github/import: {"imported","skipped","requests"} */
+    CLI_RES_DOCTOR,       /* POST /github/doctor: {"ok","checks"}; a failed check is exit 1 */
+    CLI_RES_BATCH,        /* POST /incidents/KEY/actions: {"items": [actions], "warnings"} */
+    CLI_RES_REVIEW,       /* a review: when (local, zone), status, SEQUENCE, pinned */
+    CLI_RES_REVIEW_EVENT, /* a review's history: what, old and new time, reason */
+    CLI_RES_BACKLOG       /* GET /teams/NAME/backlog-review: the review and its agenda lists */
 };
 
 #define CLI_VERBS_LIMIT_MAX 10000 /* most rows one list command fetches */

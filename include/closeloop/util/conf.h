@@ -6,6 +6,7 @@
 
 #include "closeloop/util/cl.h"
 #include "closeloop/util/due.h"
+#include "closeloop/util/review_policy.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -56,11 +57,13 @@ struct conf {
     double shutdown_timeout; /* seconds to finish in-flight requests on SIGTERM */
     double token_cache_ttl;  /* seconds a verified token is trusted without a query */
     char *log_level;
-    double sync_stale_after; /* /readyz fails when a reconciliation is older than this */
-    double inbox_retention;  /* seconds a processed webhook delivery is kept */
-    double figures_interval; /* seconds between recomputations of the figures snapshot */
-    long figures_window;     /* days of closed work the figures cover */
-    struct due_policy due;   /* [due]: default due dates by priority (and kind); reloadable */
+    double sync_stale_after;     /* /readyz fails when a reconciliation is older than this */
+    double inbox_retention;      /* seconds a processed webhook delivery is kept */
+    double figures_interval;     /* seconds between recomputations of the figures snapshot */
+    long figures_window;         /* days of closed work the figures cover */
+    struct due_policy due;       /* [due]: default due dates by priority (and kind); reloadable */
+    double review_interval;      /* seconds between passes of the review scheduler */
+    struct review_policy review; /* [review], [review.TEAM]: scheduling reviews; reloadable */
     const struct conf_tracker *const *trackers; /* borrowed: the registry's */
     size_t ntrackers;
     struct conf_conn conns[CONF_MAX_CONNS]; /* each tracker's default one first */
@@ -97,7 +100,8 @@ int conf_set_flag(struct conf *c, const char *key, const char *value, struct cl_
 int conf_reapply_flags(struct conf *to, const struct conf *from, struct cl_err *err);
 
 /* Reads an INI file (`key = value`, `#`/`;` comments, an optional [closeloopd] section,
- * a [due] section for the due-date policy, [<tracker>.NAME] sections). */
+ * a [due] section for the due-date policy, [review] and [review.TEAM] sections for the
+ * review policy, [<tracker>.NAME] sections). */
 int conf_load_file(struct conf *c, const char *path, struct cl_err *err);
 
 /* Applies CLOSELOOP_<KEY> for every key (e.g. CLOSELOOP_DATABASE_URL). */
