@@ -99,7 +99,12 @@ CREATE TABLE review_replan (
     incident_id bigint PRIMARY KEY REFERENCES incidents (id),
     since       timestamptz NOT NULL DEFAULT now()
 );
--- Incidents that already have actions when this migration runs: the scheduler decides
--- which of them still want a review (open work, or within the policy's bounds).
+-- Incidents of the last 60 days (the default policy's bound) that already have actions
+-- when this migration runs: the scheduler decides which of them want a review. Older ones
+-- are left alone, so that an upgrade does not send invitations for work long past; their
+-- facilitators can `closeloop review schedule` them, and any change to their actions
+-- brings them to the scheduler.
 INSERT INTO review_replan (incident_id)
-SELECT DISTINCT a.incident_id FROM actions a WHERE a.archived_at IS NULL;
+SELECT DISTINCT a.incident_id FROM actions a JOIN incidents i ON i.id = a.incident_id
+WHERE a.archived_at IS NULL AND i.archived_at IS NULL
+  AND coalesce(i.started_at, i.created_at) > now() - interval '60 days';

@@ -142,16 +142,16 @@ CREATE OR REPLACE FUNCTION cl_review_when(r reviews) RETURNS jsonb LANGUAGE sql 
 $$;
 
 -- Whether the scheduler should give this incident a review it does not have: it is not
--- archived, has actions, and either open work or is still within the policy's window.
+-- archived, has actions, and the policy's window (max days after it started) is still
+-- open. Past the window the bounds cannot be held: a facilitator who still wants one
+-- schedules it by hand.
 CREATE OR REPLACE FUNCTION cl_review_wanted(iid bigint, policy jsonb) RETURNS boolean
 LANGUAGE sql STABLE AS $$
     SELECT i.archived_at IS NULL
        AND EXISTS (SELECT 1 FROM actions a WHERE a.incident_id = i.id AND a.archived_at IS NULL)
-       AND (EXISTS (SELECT 1 FROM actions a WHERE a.incident_id = i.id
-                    AND a.archived_at IS NULL AND action_is_open(a.status))
-            OR coalesce(i.started_at, i.created_at)
-               + make_interval(days => (cl_review_policy(policy, f.team_id)->>'max_days')::integer)
-               > now())
+       AND coalesce(i.started_at, i.created_at)
+           + make_interval(days => (cl_review_policy(policy, f.team_id)->>'max_days')::integer)
+           > now()
     FROM incidents i LEFT JOIN people f ON f.id = i.facilitator_id
     WHERE i.id = iid
 $$;

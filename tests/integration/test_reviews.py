@@ -146,12 +146,21 @@ class PolicyTest(ReviewCase):
         self.mk_action(inc['key'], due_on=(self.sat - GRACE * DAY).isoformat())
         self.expect(self.review(inc['key']), self.sat + 2 * DAY, 15, 'UTC')
 
-    def test_old_finished_incident_gets_no_review(self):
-        key = self.incident(started=self.today() - 200 * DAY)
-        a = self.mk_action(key)
-        self.call('POST', '%s/actions/%d/done' % (API, a['id']), {})
-        self.settled(key)
-        self.error('GET', '%s/incidents/%s/review' % (API, key), status=404, code='not_found')
+    def test_past_the_window_no_review_is_made_up(self):
+        for status in ('open', 'done'):
+            with self.subTest(status=status):
+                key = self.incident(started=self.today() - (MAX + 1) * DAY)
+                a = self.mk_action(key, due_on=(self.today() + 5 * DAY).isoformat())
+                if status == 'done':
+                    self.call('POST', '%s/actions/%d/done' % (API, a['id']), {})
+                self.settled(key)
+                self.error('GET', '%s/incidents/%s/review' % (API, key), status=404,
+                           code='not_found')
+        # by hand it can still be had, at the policy's time: the earliest working day after
+        # the facilitator's today
+        berlin = datetime.datetime.now(ZoneInfo('Europe/Berlin')).date()
+        r = self.call('PUT', '%s/incidents/%s/review' % (API, key), {})[0]
+        self.expect(r, workday(berlin + DAY, {self.holiday}), 15, 'Europe/Berlin')
 
 
 class MoveTest(ReviewCase):
