@@ -64,19 +64,26 @@ LANGUAGE sql STABLE AS $$
                     policy->'default')
 $$;
 
-CREATE OR REPLACE FUNCTION cl_review_workday(d date, p jsonb) RETURNS boolean
-LANGUAGE sql IMMUTABLE AS $$
-    SELECT (p->'working_days') @> to_jsonb(extract(isodow FROM d)::integer)
-       AND NOT (coalesce(p->'holidays', '[]') @> to_jsonb(d::text))
-$$;
+DROP FUNCTION IF EXISTS cl_review_workday(date, jsonb);
 
 -- The first working day on or after d (step 1) or on or before it (step -1), within 366
--- days; NULL when the policy leaves none.
+-- days; NULL when the policy leaves none. A loop that stops at the first: the scheduler
+-- calls it for every incident it plans.
 CREATE OR REPLACE FUNCTION cl_review_next_workday(d date, step integer, p jsonb) RETURNS date
-LANGUAGE sql IMMUTABLE AS $$
-    SELECT d + s * step FROM generate_series(0, 366) s
-    WHERE cl_review_workday(d + s * step, p) ORDER BY s LIMIT 1
-$$;
+LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+    days jsonb := p->'working_days';
+    hol jsonb := coalesce(p->'holidays', '[]');
+    x date;
+BEGIN
+    FOR i IN 0..366 LOOP
+        x := d + i * step;
+        IF days @> to_jsonb(extract(isodow FROM x)::integer) AND NOT hol @> to_jsonb(x::text) THEN
+            RETURN x;
+        END IF;
+    END LOOP;
+    RETURN NULL;
+END $$;
 
 -- When the incident's review should be, by the policy: the latest open due date plus the
 -- grace period, bounded to [min, max] days after the incident started, never before
