@@ -47,6 +47,10 @@ CREATE OR REPLACE FUNCTION action_json(v action_v) RETURNS text LANGUAGE sql STA
         'overdue', cl_action_overdue(v.status, v.due_on),
         'version', v.version, 'created_at', v.created_at, 'updated_at', v.updated_at,
         'closed_at', v.closed_at, 'archived_at', v.archived_at,
+        -- done is not closed: a review's outcome or `action verify` confirms it worked
+        'verified', v.verified_at IS NOT NULL, 'verified_at', v.verified_at,
+        'verified_by', v.verified_by, 'evidence', v.verify_evidence,
+        'follow_up_of', v.follow_up_of,
         'sync', CASE WHEN v.link_id IS NOT NULL THEN json_build_object(
             'tracker', v.link_tracker, 'connection', v.link_connection, 'scope', v.link_scope,
             'key', v.link_key, 'display', cl_sync_display(v.link_scope, v.link_key),
@@ -139,12 +143,20 @@ BEGIN
         PERFORM cl_event(o.id, src, actor, 'due_on', o.due_on::text, n.due_on::text);
         changed := true;
     END IF;
+    -- Every status change passes here (the API, the verbs, a tracker's sync): an action
+    -- that leaves done loses its verification, and its history says so.
+    IF o.verified_at IS NOT NULL AND n.status <> 'done' THEN
+        PERFORM cl_event(o.id, src, actor, 'verified', o.verify_evidence, NULL);
+    END IF;
     IF changed THEN
         UPDATE actions
         SET title = n.title, description = n.description, kind = n.kind, owner_id = n.owner_id,
             status = n.status, priority = n.priority, due_on = n.due_on,
             closed_at = CASE WHEN action_is_open(n.status) THEN NULL
                              ELSE coalesce(o.closed_at, now()) END,
+            verified_at = CASE WHEN n.status = 'done' THEN o.verified_at END,
+            verified_by = CASE WHEN n.status = 'done' THEN o.verified_by END,
+            verify_evidence = CASE WHEN n.status = 'done' THEN o.verify_evidence END,
             version = o.version + 1, updated_at = now()
         WHERE id = o.id;
         PERFORM cl_sync_after_change(o.id, src);

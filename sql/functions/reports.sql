@@ -80,7 +80,11 @@ LANGUAGE sql IMMUTABLE AS $$
     -- the due date moved later: how often, and by how many days in all (kept on the row)
     ('slipped', 'v.slips > 0',
      'jsonb_build_object(''moves'', v.slips, ''days_slipped'', v.slip_days, ''first_due'','
-     ' v.first_due_on)', '')
+     ' v.first_due_on)', ''),
+    -- done, and nobody confirmed it worked yet (a review's outcome or `action verify`)
+    ('unverified', 'v.status = ''done'' AND v.verified_at IS NULL',
+     'jsonb_build_object(''done_at'', v.closed_at, ''days_done'','
+     ' current_date - v.closed_at::date)', '')
     ) AS d (name, pred, detail, src) WHERE d.name = cl_report_def.name
 $$;
 

@@ -230,6 +230,8 @@ static void api_db_error(struct api_req *q, const struct db_reply *r)
         api_req_error(q, 409, "invalid_transition", "status", "%s", r->message);
     else if (strcmp(st, "CL422") == 0)
         api_req_error(q, 422, "validation", r->column, "%s", r->message);
+    else if (strcmp(st, "CLCON") == 0) /* the object's state forbids it (a held review) */
+        api_req_error(q, 409, "conflict", r->column, "%s", r->message);
     else if (strcmp(st, "23505") == 0 && strncmp(r->message, "duplicate key", 13) != 0)
         api_req_error(q, 409, "duplicate", field, "%s", r->message); /* raised by our SQL */
     else if (strcmp(st, "23505") == 0)

@@ -594,8 +594,8 @@ static void action_list_run(struct api_req *q)
 
 /* ---- reports: sql/functions/reports.sql's cl_report(), paged like the action list ---- */
 
-static const char *const report_names[] = {"overdue",  "stale",   "unowned", "undated",
-                                           "due-soon", "blocked", "drift",   "slipped"};
+static const char *const report_names[] = {"overdue", "stale", "unowned", "undated",   "due-soon",
+                                           "blocked", "drift", "slipped", "unverified"};
 
 /* cl_report_page() chooses the page (planned for its report: see reports.sql); only its
  * rows are rendered. */
@@ -686,7 +686,7 @@ static void report_get(struct api_req *q)
     if (i == CL_ARRAY_LEN(report_names)) {
         api_req_error(q, 404, "not_found", NULL,
                       "no report \"%.40s\": overdue, stale, unowned, undated, due-soon, blocked, "
-                      "drift or slipped",
+                      "drift, slipped or unverified",
                       name != NULL ? name : "");
         return;
     }

@@ -9,6 +9,7 @@
 #include "closeloop/api/routes_records.h"
 #include "closeloop/api/routes_sync.h"
 #include "closeloop/api/routes_figures.h"
+#include "closeloop/api/routes_outcomes.h"
 #include "closeloop/report/figures.h"
 #include "closeloop/review/scheduler.h"
 #include "closeloop/api/routes_reviews.h"
@@ -220,6 +221,7 @@ static int server_start(struct server *s, struct cl_err *err)
     routes_sync_add(s->api);
     routes_figures_add(s->api);
     routes_reviews_add(s->api);
+    routes_outcomes_add(s->api);
     ho = (struct httpd_opts){.listen = s->conf->listen,
                              .max_body = s->conf->max_body,
                              .max_connections = s->conf->max_connections,
