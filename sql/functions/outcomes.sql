@@ -186,7 +186,7 @@ CREATE OR REPLACE FUNCTION cl_review_item_check(i incidents, it jsonb, n bigint,
 RETURNS void LANGUAGE plpgsql STABLE AS $$
 DECLARE
     o text := it->>'outcome';
-    f jsonb := it->'follow_up';
+    f jsonb := nullif(it->'follow_up', 'null'::jsonb);
     at text := format('items[%s]', n - 1);
     msg text;
     col text := 'outcome';
@@ -335,7 +335,7 @@ BEGIN
         SELECT * INTO a FROM actions WHERE id = (x.value->>'action')::bigint FOR UPDATE;
         BEGIN
             PERFORM cl_review_item_apply(a, i.key, x.value, src, actor);
-            fid := CASE WHEN x.value ? 'follow_up' THEN
+            fid := CASE WHEN jsonb_typeof(x.value->'follow_up') = 'object' THEN
                 cl_review_follow_up(a, i.key, x.value->'follow_up', src, actor, routes) END;
         EXCEPTION WHEN OTHERS THEN  -- the item named; nothing is kept
             GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, col = COLUMN_NAME;

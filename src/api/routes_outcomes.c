@@ -102,8 +102,8 @@ static void outcomes_reply_doc(struct api_req *q, enum outcomes_format fmt, cons
         api_req_error(q, 500, "internal", NULL, "cannot render the document: %s",
                       doc == NULL ? "not JSON" : err.msg);
     else
-        api_req_reply(q, 200, fmt == OUT_MD ? "text/markdown; charset=utf-8"
-                                            : "text/html; charset=utf-8",
+        api_req_reply(q, 200,
+                      fmt == OUT_MD ? "text/markdown; charset=utf-8" : "text/html; charset=utf-8",
                       out.data != NULL ? out.data : "");
     buf_dispose(&out);
     json_decref(doc);
@@ -209,6 +209,8 @@ static int hold_item_check(struct api_req *q, const json_t *item, size_t i)
     json_t *copy;
     int rc;
 
+    if (json_is_null(f)) /* null: no follow-up, as absent */
+        f = NULL;
     if (!json_is_object(item)) {
         snprintf(where, sizeof(where), "items[%zu]", i);
         api_req_error(q, 422, "validation", where, "items[%zu]: not a JSON object", i);
@@ -308,8 +310,8 @@ static void summary_done(struct api_req *q, const struct db_reply *r)
     else if (fmt == OUT_JSON)
         api_req_reply(q, 200, "application/json", outcomes_cell(r, 1));
     else
-        api_req_reply(q, 200, fmt == OUT_MD ? "text/markdown; charset=utf-8"
-                                            : "text/html; charset=utf-8",
+        api_req_reply(q, 200,
+                      fmt == OUT_MD ? "text/markdown; charset=utf-8" : "text/html; charset=utf-8",
                       stored != NULL ? stored : "");
 }
 
@@ -320,8 +322,7 @@ static void summary_get(struct api_req *q)
 
     if (outcomes_format(&fmt, q) != CL_OK)
         return;
-    api_req_sql_then(q, sql_summary, 1, (const char *const[]){api_req_param(q, 0)},
-                     summary_done);
+    api_req_sql_then(q, sql_summary, 1, (const char *const[]){api_req_param(q, 0)}, summary_done);
 }
 
 /* ---- verify ---- */
@@ -332,8 +333,8 @@ static void verify_post(struct api_req *q)
     json_t *body = NULL;
 
     if (api_req_path_id(q) != CL_OK ||
-        api_req_body(&body, q, verify_spec, CL_ARRAY_LEN(verify_spec), VALID_MODE_CREATE,
-                     false) != CL_OK)
+        api_req_body(&body, q, verify_spec, CL_ARRAY_LEN(verify_spec), VALID_MODE_CREATE, false) !=
+            CL_OK)
         return;
     api_req_sql(q, sql_verify, 4,
                 (const char *const[]){api_req_param(q, 0),
@@ -392,8 +393,8 @@ static int list_enum(struct api_req *q, const char *name, const char *a, const c
 /* GET /api/v1/reviews: by starting time, keyset paged. */
 static void list_get(struct api_req *q)
 {
-    static const char *const allowed[] = {"team",  "from",   "to", "status", "kind",
-                                          "limit", "cursor", NULL};
+    static const char *const allowed[] = {"team", "from",  "to",     "status",
+                                          "kind", "limit", "cursor", NULL};
     const char *lim = api_req_query(q, "limit");
     const char *from;
     const char *to;

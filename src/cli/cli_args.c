@@ -122,7 +122,7 @@ static void verb_option(struct parser *p, const char *name, size_t len, const ch
     }
     o = &a->verb->opts[k];
     snprintf(label, sizeof(label), "--%s", o->name);
-    if (a->vals[k] != NULL)
+    if (a->vals[k] != NULL && o->type != CLI_VAL_PAIR)
         cl_fail(p->err, CL_EINVAL, "%s is given twice", label);
     if (cli_value_is_flag(o->type)) {
         v = eq != NULL ? eq + 1 : NULL;
@@ -133,6 +133,18 @@ static void verb_option(struct parser *p, const char *name, size_t len, const ch
     v = take_value(p, o->name, eq);
     if (v == NULL)
         return;
+    if (o->type == CLI_VAL_PAIR && a->nrep >= CLI_ARGS_REP_MAX) {
+        cl_fail(p->err, CL_EINVAL, "more than %d values of repeated options", CLI_ARGS_REP_MAX);
+        return;
+    }
+    if (o->type == CLI_VAL_PAIR) {
+        a->rep_opt[a->nrep] = (unsigned char)k;
+        a->rep[a->nrep++] = v;
+        if (a->vals[k] != NULL) {
+            cli_value_check(o->type, label, v, p->err);
+            return;
+        }
+    }
     a->vals[k] = v;
     cli_value_read(&a->vals[k], a->vals_buf[k], o->type, label, v, p->today, p->err);
 }

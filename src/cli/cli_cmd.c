@@ -13,6 +13,7 @@
 #include "closeloop/cli/cli_help.h"
 #include "closeloop/cli/cli_http.h"
 #include "closeloop/cli/cli_man.h"
+#include "closeloop/cli/cli_outcomes.h"
 #include "closeloop/cli/cli_page.h"
 #include "closeloop/cli/cli_render.h"
 #include "closeloop/cli/cli_review.h"
@@ -184,6 +185,7 @@ static int render_answer(struct ctx *c, const json_t *obj)
     case CLI_RES_FIGURES:
     case CLI_RES_REVIEW:
     case CLI_RES_REVIEW_EVENT:
+    case CLI_RES_REVIEW_LIST:
         break;
     }
     return cli_render_object(out, c->args->verb->res, obj, c->io->color, c->today, c->now,
@@ -412,6 +414,10 @@ static int dispatch(struct ctx *c, const json_t *body, struct cl_err *err)
         return cmd_incident_show(c, err);
     case CLI_OP_ACTION_SHOW:
         return cmd_action_show(c, err);
+    case CLI_OP_DOC:
+        return cli_outcomes_doc(c->io->out, c->http, &c->status, c->args, err);
+    case CLI_OP_REVIEW_HOLD:
+        return cli_outcomes_hold(c->io, c->http, &c->status, c->args, err);
     case CLI_OP_CREATE:
     case CLI_OP_SHOW:
     case CLI_OP_EDIT:

@@ -20,7 +20,8 @@ enum fmt {
     F_OPEN,      /* open + in_progress + blocked of an action-count object */
     F_COUNTS,    /* "2 open, 1 done" of an action-count object */
     F_DETAIL,    /* a report's detail object: "days late 3, owner left" */
-    F_WHEN_SET   /* as F_WHEN_FULL; a show leaves the row out when it is null or absent */
+    F_WHEN_SET,  /* as F_WHEN_FULL; a show leaves the row out when it is null or absent */
+    F_SET        /* as F_PLAIN; a show leaves the row out when it is null or absent */
 };
 
 /* What times are shown against. */
@@ -121,8 +122,17 @@ static const struct col action_show[] = {{"id", "id", F_PLAIN},
                                          {"version", "version", F_PLAIN},
                                          TIMES,
                                          {"closed", "closed_at", F_WHEN_FULL},
+                                         {"verified", "verified_at", F_WHEN_SET},
+                                         {"verified by", "verified_by", F_SET},
+                                         {"evidence", "evidence", F_SET},
+                                         {"follow-up of", "follow_up_of", F_SET},
                                          {"archived", "archived_at", F_WHEN_SET},
                                          END};
+static const struct col review_outcomes_list[] = {
+    {"INCIDENT", "incident", F_PLAIN},  {"TEAM", "team", F_PLAIN},
+    {"WHEN", "local", F_PLAIN},         {"ZONE", "timezone", F_PLAIN},
+    {"STATUS", "status", F_PLAIN},      {"FACILITATOR", "facilitator", F_PLAIN},
+    {"OUTCOMES", "outcomes", F_DETAIL}, END};
 static const struct col event_list[] = {{"AT", "at", F_WHEN},
                                         {"SOURCE", "source", F_PLAIN},
                                         {"ACTOR", "actor", F_PLAIN},
@@ -174,6 +184,7 @@ static const struct view views[] = {
     [CLI_RES_REPORT] = {"actions", report_list, action_show},
     [CLI_RES_REVIEW] = {"reviews", review_list, review_show},
     [CLI_RES_REVIEW_EVENT] = {"events", review_event_list, review_event_list},
+    [CLI_RES_REVIEW_LIST] = {"reviews", review_outcomes_list, review_outcomes_list},
 };
 
 static bool has_view(enum cli_res res)
@@ -375,6 +386,7 @@ static char *cell(const json_t *obj, const struct col *c, const struct clock *k,
     case F_DETAIL:
         return json_is_object(v) ? detail(v) : plain(v);
     case F_PLAIN:
+    case F_SET:
         break;
     }
     return plain(v);
@@ -535,8 +547,9 @@ int cli_render_object(FILE *out, enum cli_res res, const json_t *obj, bool color
     cols = views[res].show;
     t = cli_table_new(2);
     for (c = 0; cols[c].label != NULL; c++) {
-        if (cols[c].fmt == F_WHEN_SET && (json_object_get(obj, cols[c].field) == NULL ||
-                                          json_is_null(json_object_get(obj, cols[c].field))))
+        if ((cols[c].fmt == F_WHEN_SET || cols[c].fmt == F_SET) &&
+            (json_object_get(obj, cols[c].field) == NULL ||
+             json_is_null(json_object_get(obj, cols[c].field))))
             continue;
         label = cl_asprintf("%s:", cols[c].label);
         cli_table_add(t, label, CLI_COLOR_NONE);

@@ -12,6 +12,7 @@
 
 static const char *const kinds[] = {"corrective", "preventive", NULL};
 static const char *const formats[] = {"table", "json", "csv", "markdown", NULL};
+static const char *const doc_formats[] = {"md", "html", "json", NULL};
 static const char *const priorities[] = {"P0", "P1", "P2", "P3", "P4", NULL};
 static const char *const severities[] = {"SEV1", "SEV2", "SEV3", "SEV4", "SEV5", NULL};
 static const char *const statuses[] = {"open", "in_progress", "blocked", "done", "wont_do", NULL};
@@ -224,6 +225,19 @@ static bool minutes_read(char *buf, size_t len, const char *v)
     return true;
 }
 
+/* "12=effective": an action id, '=', then a non-empty value. */
+static bool pair_ok(const char *v)
+{
+    const char *eq = strchr(v, '=');
+    char id[24];
+    long n;
+
+    if (eq == NULL || eq == v || (size_t)(eq - v) >= sizeof(id) || eq[1] == '\0')
+        return false;
+    snprintf(id, sizeof(id), "%.*s", (int)(eq - v), v);
+    return cl_parse_long(&n, id, 1, LONG_MAX) == CL_OK;
+}
+
 /* The one-line reason value is wrong for type, or NULL when it is right. */
 static const char *why_wrong(enum cli_val type, const char *v)
 {
@@ -238,6 +252,8 @@ static const char *why_wrong(enum cli_val type, const char *v)
     case CLI_VAL_DESC:
     case CLI_VAL_ACTIONS_FILE:
         return NULL;
+    case CLI_VAL_PAIR:
+        return pair_ok(v) ? NULL : "must be ID=VALUE (an action id, then its value)";
     case CLI_VAL_LIMIT:
         return cl_parse_long(&n, v, 1, CLI_VERBS_LIMIT_MAX) == CL_OK ? NULL : "must be 1..10000";
     case CLI_VAL_VERSION:
@@ -311,6 +327,8 @@ static bool rewrite(bool *rewrites, char *buf, size_t len, const char **why, enu
         return enum_read(buf, len, why, bools, v, "must be true or false");
     case CLI_VAL_FORMAT:
         return enum_read(buf, len, why, formats, v, "must be table, json, csv or markdown");
+    case CLI_VAL_DOC_FORMAT:
+        return enum_read(buf, len, why, doc_formats, v, "must be md, html or json");
     case CLI_VAL_STATUSES:
         *why = "must list open, in_progress, blocked, done or wont_do";
         return statuses_read(buf, len, v);

@@ -101,7 +101,8 @@ static void agenda_action(struct buf *out, const json_t *a)
 {
     const char *owner = md_str(a, "owner");
 
-    buf_printf(out, "## \\#%" JSON_INTEGER_FORMAT " ", json_integer_value(json_object_get(a, "id")));
+    buf_printf(out, "## \\#%" JSON_INTEGER_FORMAT " ",
+               json_integer_value(json_object_get(a, "id")));
     md_text(out, md_str(a, "title"));
     buf_puts(out, "\n\n- Owner: ");
     if (owner == NULL)

@@ -20,6 +20,7 @@
 #define CLI_ARGS_OPTS_MAX  24   /* most options of any verb */
 #define CLI_ARGS_URL_MAX   2048 /* bytes of --url */
 #define CLI_ARGS_TOKEN_MAX 4096 /* bytes of --token */
+#define CLI_ARGS_REP_MAX   256  /* values of repeatable options (CLI_VAL_PAIR) in all */
 
 struct cli_args {
     const char *url;   /* --url, or NULL */
@@ -35,6 +36,11 @@ struct cli_args {
                                                            "true" for a flag that is present */
     char pos_buf[CLI_ARGS_POS_MAX][CLI_VALUE_NORM_MAX]; /* rewritten positionals */
     char vals_buf[CLI_ARGS_OPTS_MAX][CLI_VALUE_NORM_MAX]; /* rewritten option values */
+    const char *rep[CLI_ARGS_REP_MAX];                    /* every value of a repeatable
+                                                             option, in order (vals[] has the
+                                                             first) */
+    unsigned char rep_opt[CLI_ARGS_REP_MAX];              /* its index in verb->opts */
+    size_t nrep;
 };
 
 /* Parses argv[1..argc) against verbs[0..n). Unlike most functions, *out is filled as far as

@@ -36,7 +36,9 @@ enum cli_val {
     CLI_VAL_ACTIONS_FILE,     /* a file of actions (CSV, Markdown checklist), - for stdin */
     CLI_VAL_MINUTES,          /* 45m, 1h or 90: sent as whole minutes (5..480) */
     CLI_VAL_ADDRESSES,        /* e-mail addresses separated by commas: sent as an array */
-    CLI_VAL_WHEN              /* a wall time "YYYY-MM-DD HH:MM" (in a zone) or RFC 3339 */
+    CLI_VAL_WHEN,             /* a wall time "YYYY-MM-DD HH:MM" (in a zone) or RFC 3339 */
+    CLI_VAL_PAIR,             /* ID=VALUE, repeatable: one per action (review hold) */
+    CLI_VAL_DOC_FORMAT        /* md | html | json */
 };
 
 /* Where a value goes. */
@@ -69,7 +71,9 @@ enum cli_op {
     CLI_OP_FIGURES,       /* GET /figures with the options as query: one object */
     CLI_OP_DASHBOARD,     /* several GETs (figures, reports, sync) drawn as one screen */
     CLI_OP_ACTION_SHOW,   /* GET the action, then its history (reasons, latest notes) */
-    CLI_OP_PUT            /* PUT /coll/ID/suffix with a body (schedule a review) */
+    CLI_OP_PUT,           /* PUT /coll/ID/suffix with a body (schedule a review) */
+    CLI_OP_DOC,           /* GET /coll/ID/suffix?format=: a document printed as it came */
+    CLI_OP_REVIEW_HOLD    /* POST the outcomes of a review: from flags, a file or prompts */
 };
 
 /* What the answer holds, which decides how it is rendered. */
@@ -87,7 +91,8 @@ enum cli_res {
     CLI_RES_BATCH,        /* POST /incidents/KEY/actions: {"items": [actions], "warnings"} */
     CLI_RES_REVIEW,       /* a review: when (local, zone), status, SEQUENCE, pinned */
     CLI_RES_REVIEW_EVENT, /* a review's history: what, old and new time, reason */
-    CLI_RES_BACKLOG       /* GET /teams/NAME/backlog-review: the review and its agenda lists */
+    CLI_RES_BACKLOG,      /* GET /teams/NAME/backlog-review: the review and its agenda lists */
+    CLI_RES_REVIEW_LIST   /* GET /reviews: reviews with their outcome counts */
 };
 
 #define CLI_VERBS_LIMIT_MAX 10000 /* most rows one list command fetches */
