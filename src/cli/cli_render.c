@@ -653,6 +653,26 @@ static void print_due_story(FILE *out, bool *first, const json_t *events, long n
     free(what);
 }
 
+/* "follow-ups: #40, #41": the actions a review created to follow this one up (its
+ * history's follow_up events). */
+static void print_follow_ups(FILE *out, const json_t *events)
+{
+    const json_t *e;
+    size_t i;
+    bool any = false;
+
+    json_array_foreach (events, i, e) {
+        const char *f = ev_str(e, "field");
+
+        if (f == NULL || strcmp(f, "follow_up") != 0 || ev_str(e, "new") == NULL)
+            continue;
+        fprintf(out, "%s#%s", any ? ", " : "follow-ups:   ", ev_str(e, "new"));
+        any = true;
+    }
+    if (any)
+        fputc('\n', out);
+}
+
 static bool is_note(const json_t *e)
 {
     const char *f = ev_str(e, "field");
@@ -713,6 +733,7 @@ int cli_render_action_story(FILE *out, const json_t *action, const json_t *event
         return CL_OK;
     print_status_story(out, &first, action, events, now);
     print_due_story(out, &first, events, now);
+    print_follow_ups(out, events);
     print_notes(out, events, max_notes, now);
     return ferror(out) ? CL_EIO : CL_OK;
 }

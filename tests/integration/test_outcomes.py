@@ -207,6 +207,11 @@ class HoldTest(OutcomesCase):
         self.assertEqual(f['follow_up_of'], self.bad['id'])
         self.assertEqual((f['owner'], f['due_on'], f['incident']), (self.fac, self.days(14),
                                                                      self.key))
+        p = self.svc.cli('action', 'show', str(self.bad['id']))
+        self.assertIn('follow-ups:', p.stdout)
+        self.assertIn('#%d' % fid, p.stdout)
+        p = self.svc.cli('action', 'show', str(fid))
+        self.assertRegex(p.stdout, r'follow-up of:\s+%d' % self.bad['id'])
         n = int(self.q1("SELECT count(*) FROM review_items WHERE review_id = :'p1'", self.rid))
         self.assertEqual(n, 4)
         whats = [r[0] for r in self.svc.sql(

@@ -22,6 +22,7 @@ static void test_cli_verbs__find_and_groups(void **state)
     assert_null(cli_verbs_find(cli_verbs, cli_verbs_len, "action", "frob"));
     assert_null(cli_verbs_find(cli_verbs, cli_verbs_len, "team", "show"));
     assert_true(cli_verbs_has_group(cli_verbs, cli_verbs_len, "incident"));
+    assert_true(cli_verbs_has_group(cli_verbs, cli_verbs_len, "review"));
     assert_false(cli_verbs_has_group(cli_verbs, cli_verbs_len, "meeting"));
 }
 
