@@ -29,7 +29,8 @@ INCIDENT_KEYS = {'id', 'key', 'title', 'severity', 'started_at', 'resolved_at',
                  'actions', 'sync', 'github_repo', 'jira_project', 'archived_at'}
 ACTION_KEYS = {'id', 'incident', 'kind', 'title', 'description', 'owner', 'owner_active',
                'status', 'priority', 'due_on', 'overdue', 'version', 'created_at',
-               'updated_at', 'closed_at', 'sync', 'archived_at'}
+               'updated_at', 'closed_at', 'sync', 'archived_at', 'verified', 'verified_at',
+               'verified_by', 'evidence', 'follow_up_of'}
 EVENT_KEYS = {'id', 'action', 'at', 'source', 'actor', 'field', 'old', 'new'}
 COUNT_KEYS = {'total', 'open', 'in_progress', 'blocked', 'done', 'wont_do', 'overdue', 'unowned'}
 
