@@ -206,16 +206,20 @@ static int ask_into(json_t *obj, const char *key, struct prompt *p, const char *
     return CL_OK;
 }
 
-/* The date questions take what people type (friday, 2026-12-24); asked again until valid. */
-static int ask_date(json_t *obj, const char *key, struct prompt *p, const char *q,
+/* The date questions take what people type (friday, 2026-12-24); asked again until valid.
+ * The default is `due` when it is still ahead, else two weeks from today. */
+static int ask_date(json_t *obj, const char *key, struct prompt *p, const char *q, const char *due,
                     struct cl_err *err)
 {
     char def[16];
     json_t *val = NULL;
     struct cl_err e2 = CL_ERR_INIT;
+    long day;
     char *v;
 
-    cli_date_format(def, sizeof(def), p->today + OUTCOMES_DEFAULT_DAYS);
+    if (due == NULL || cli_date_parse(&day, due) != CL_OK || day <= p->today)
+        day = p->today + OUTCOMES_DEFAULT_DAYS;
+    cli_date_format(def, sizeof(def), day);
     for (;;) {
         v = ask(p, q, def);
         if (v == NULL)
@@ -266,7 +270,7 @@ static int ask_follow_up(json_t *it, struct prompt *p, const json_t *a, bool req
         if (rc == CL_OK)
             rc = ask_into(f, "owner", p, "  follow-up owner", owner, err);
         if (rc == CL_OK)
-            rc = ask_date(f, "due_on", p, "  follow-up due date", err);
+            rc = ask_date(f, "due_on", p, "  follow-up due date", NULL, err);
         if (rc == CL_OK)
             json_object_set(it, "follow_up", f);
     }
@@ -298,7 +302,8 @@ static int ask_action(json_t *items, struct prompt *p, const json_t *a, struct c
     if (rc == CL_OK)
         json_object_set_new(it, "outcome", json_string(o));
     if (rc == CL_OK && strcmp(o, "not_done") == 0)
-        rc = ask_date(it, "due_on", p, "  new due date", err);
+        rc = ask_date(it, "due_on", p, "  new due date",
+                      json_string_value(json_object_get(a, "due_on")), err);
     if (rc == CL_OK && strcmp(o, "dropped") == 0)
         rc = ask_into(it, "reason", p, "  why it will not be done", NULL, err);
     if (rc == CL_OK && strncmp(o, "effective", 9) == 0)

@@ -341,7 +341,7 @@ class HoldTest(OutcomesCase):
             (b'follow-up action? (y/n)', b'\n'),
             (b'note', b'\n'),
             (b'outcome', b'\n'),                          # open -> default not_done
-            (b'new due date', b'\n'),                     # default: today + 14
+            (b'new due date', b'\n'),                     # default: its due date, ahead
             (b'follow-up action? (y/n)', b'\n'),
             (b'note', b'later\n'),
             (b'outcome', b'dropped\n'),
@@ -386,10 +386,13 @@ class HoldTest(OutcomesCase):
         text = out.decode(errors='replace')
         self.assertIn('[effective]', text, 'the default is shown')
         self.assertIn('[not_done]', text)
-        self.assertIn('[%s]' % self.days(14), text)
+        self.assertIn('new due date [%s]' % self.days(1), text)
+        self.assertIn('follow-up due date [%s]' % self.days(14), text)
         self.assertIn('held: Review of %s' % self.key, text)
         o = self.get('%s/actions/%d' % (API, self.open['id']))
-        self.assertEqual(o['due_on'], self.days(14))
+        self.assertEqual(o['due_on'], self.days(1))
+        self.assertIn('not_done', [e['new'].split()[0] for e in self.history(self.open['id'])
+                                   if e['field'] == 'outcome'])
         d = self.get('%s/actions/%d' % (API, self.done['id']))
         self.assertEqual(d['evidence'], 'graph is flat')
         self.assertEqual(self.get('%s/actions/%d' % (API, self.drop['id']))['status'], 'wont_do')
