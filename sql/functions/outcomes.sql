@@ -163,14 +163,19 @@ END $$;
 
 -- Holding a review ---------------------------------------------------------------
 
--- The incident's review, locked, if it can be held: CLCON (409) when there is none, or it
--- was cancelled or held already.
-CREATE OR REPLACE FUNCTION cl_review_lock_open(i incidents) RETURNS reviews
+-- The incident's review if it can be held (locked when `lock`): CLCON (409) when there is
+-- none, or it was cancelled or held already.
+DROP FUNCTION IF EXISTS cl_review_lock_open(incidents);
+CREATE OR REPLACE FUNCTION cl_review_lock_open(i incidents, lock boolean) RETURNS reviews
 LANGUAGE plpgsql AS $$
 DECLARE
     r reviews;
 BEGIN
-    SELECT * INTO r FROM reviews WHERE incident_id = i.id AND kind = 'incident' FOR UPDATE;
+    IF lock THEN
+        SELECT * INTO r FROM reviews WHERE incident_id = i.id AND kind = 'incident' FOR UPDATE;
+    ELSE
+        SELECT * INTO r FROM reviews WHERE incident_id = i.id AND kind = 'incident';
+    END IF;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'incident % has no review: schedule one first', i.key
             USING ERRCODE = 'CLCON', COLUMN = 'review';
@@ -318,14 +323,17 @@ BEGIN
     END IF;
 END $$;
 
--- The review's outcomes recorded, each action changed, and the review marked held.
-CREATE OR REPLACE FUNCTION cl_review_items_apply(r reviews, i incidents, items jsonb, src text,
-                                                 actor text, routes jsonb) RETURNS void
+-- Each action changed as its outcome says; returns the follow-ups' ids, by item (NULL when
+-- none). Nothing here touches the review (see cl_review_hold).
+DROP FUNCTION IF EXISTS cl_review_items_apply(reviews, incidents, jsonb, text, text, jsonb);
+CREATE OR REPLACE FUNCTION cl_review_items_apply(i incidents, items jsonb, src text, actor text,
+                                                 routes jsonb) RETURNS bigint[]
 LANGUAGE plpgsql AS $$
 DECLARE
     x record;
     a actions;
     fid bigint;
+    fids bigint[] := '{}';
     st text;
     msg text;
     col text;
@@ -343,36 +351,55 @@ BEGIN
                 || CASE WHEN coalesce(col, '') <> '' THEN '.' || col ELSE '' END,
                 MESSAGE = format('items[%s] (action %s): %s', x.n - 1, a.id, msg);
         END;
-        INSERT INTO review_items (review_id, action_id, outcome, note, new_due_on, reason,
-                                  evidence, follow_up_id, recorded_by)
-        VALUES (r.id, a.id, x.value->>'outcome', coalesce(btrim(x.value->>'note'), ''),
-                (x.value->>'due_on')::date, nullif(btrim(x.value->>'reason'), ''),
-                (SELECT verify_evidence FROM actions WHERE id = a.id
-                 AND x.value->>'outcome' IN ('effective', 'not_effective')),
-                fid, actor);
-        INSERT INTO review_events (review_id, source, actor, what, new)
-        VALUES (r.id, src, actor, 'outcome', jsonb_build_object(
-            'action', a.id, 'outcome', x.value->>'outcome', 'follow_up', fid));
+        fids := fids || fid;
     END LOOP;
+    RETURN fids;
 END $$;
+
+-- The outcomes as the review keeps them (review_items) and its history (one `outcome`
+-- event each).
+CREATE OR REPLACE FUNCTION cl_review_items_record(r reviews, items jsonb, fids bigint[], src text,
+                                                  actor text) RETURNS void
+LANGUAGE sql AS $$
+    INSERT INTO review_items (review_id, action_id, outcome, note, new_due_on, reason, evidence,
+                              follow_up_id, recorded_by)
+    SELECT r.id, (e.value->>'action')::bigint, e.value->>'outcome',
+           coalesce(btrim(e.value->>'note'), ''), (e.value->>'due_on')::date,
+           nullif(btrim(e.value->>'reason'), ''),
+           CASE WHEN e.value->>'outcome' IN ('effective', 'not_effective') THEN
+               (SELECT verify_evidence FROM actions WHERE id = (e.value->>'action')::bigint) END,
+           fids[e.n], actor
+    FROM jsonb_array_elements(items) WITH ORDINALITY AS e (value, n) ORDER BY e.n;
+    INSERT INTO review_events (review_id, source, actor, what, new)
+    SELECT r.id, src, actor, 'outcome', jsonb_build_object(
+        'action', (e.value->>'action')::bigint, 'outcome', e.value->>'outcome',
+        'follow_up', fids[e.n])
+    FROM jsonb_array_elements(items) WITH ORDINALITY AS e (value, n) ORDER BY e.n;
+$$;
 
 -- POST .../review/hold: p = {"items": [{"action", "outcome", "note", "due_on", "reason",
 -- "evidence", "follow_up": {"title", "owner", "due_on", "kind", "description"}}],
 -- "attended": [handles or addresses], "notes"}. All or nothing. Returns the summary JSON
 -- (cl_review_summary_json), which the caller renders and stores with
--- cl_review_summary_store().
+-- cl_review_summary_store(). The review is locked last: a change to an action queues its
+-- incident for the scheduler (review_replan), whose pass holds those rows while it locks
+-- reviews; locking the review first would deadlock with it. Two holds at once: the second
+-- finds the review held when it locks it, and rolls back.
 CREATE OR REPLACE FUNCTION cl_review_hold(key_in text, p jsonb, src text, actor text, routes jsonb)
 RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
     i incidents := cl_review_incident(key_in);
-    r reviews := cl_review_lock_open(i);
+    r reviews := cl_review_lock_open(i, false);
     items jsonb := coalesce(p->'items', '[]');
+    fids bigint[];
 BEGIN
     IF jsonb_typeof(items) <> 'array' THEN
         RAISE EXCEPTION 'items must be an array' USING ERRCODE = 'CL422', COLUMN = 'items';
     END IF;
     PERFORM cl_review_items_check(i, items);
-    PERFORM cl_review_items_apply(r, i, items, src, actor, routes);
+    fids := cl_review_items_apply(i, items, src, actor, routes);
+    r := cl_review_lock_open(i, true);
+    PERFORM cl_review_items_record(r, items, fids, src, actor);
     UPDATE reviews SET status = 'held', held_at = now(), held_by = actor,
         attended = ARRAY(SELECT jsonb_array_elements_text(coalesce(p->'attended', '[]'))),
         notes = coalesce(p->>'notes', ''), version = version + 1, updated_at = now()

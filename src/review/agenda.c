@@ -92,7 +92,7 @@ static void agenda_sync(struct buf *out, const json_t *a)
                    pending == 1 ? "" : "s");
     else {
         md_text(out, md_str(s, "state"));
-        buf_puts(out, ", in step");
+        buf_puts(out, ", no push waiting");
     }
     buf_puts(out, "\\)\n");
 }

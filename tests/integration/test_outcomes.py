@@ -1,8 +1,6 @@
 """Holding a review: the agenda, the outcomes recorded in one transaction, verification,
-follow-ups, the summary and the list of reviews.
-
-Review rows are made through SQL by make_review() until scheduling (PUT
-/api/v1/incidents/{key}/review) is on main: the one helper to swap for the API call."""
+follow-ups, the summary and the list of reviews. Reviews are scheduled by hand (PUT
+/api/v1/incidents/{key}/review) in make_review()."""
 import datetime
 import json
 import os
@@ -25,18 +23,16 @@ class OutcomesCase(ApiCase):
         assert st == 201, js
         cls.fac = js['handle']
 
-    def make_review(self, key, status='scheduled', summary_to=()):
-        """TODO(lead): PUT /api/v1/incidents/{key}/review once scheduling is on main."""
-        self.svc.sql(
-            "INSERT INTO reviews (kind, incident_id, uid, starts_at, timezone, duration_minutes,"
-            " source, facilitator_id, summary_to, status, held_at)"
-            " SELECT 'incident', i.id, 'review-' || i.id || '@test', now() + interval '1 day',"
-            " 'Europe/Paris', 60, 'api', (SELECT id FROM people WHERE handle = :'p2'),"
-            " string_to_array(:'p3', ','), :'p4', CASE WHEN :'p4' = 'held' THEN now() END"
-            " FROM incidents i WHERE i.key = :'p1'",
-            key, self.fac, ','.join(summary_to), status)
-        return int(self.q1("SELECT r.id FROM reviews r JOIN incidents i ON i.id = r.incident_id"
-                           " WHERE i.key = :'p1'", key))
+    def make_review(self, key, status='scheduled', summary_to=(), days=1):
+        """The incident's review, scheduled by hand `days` from now at 15:00 in Paris (the
+        scheduler may have made one already: this re-times it); cancelled when asked."""
+        body = {'at': '%s 15:00' % self.days(days), 'timezone': 'Europe/Paris'}
+        if summary_to:
+            body['summary_to'] = list(summary_to)
+        js = self.call('PUT', '%s/incidents/%s/review' % (API, key), body)[0]
+        if status == 'cancelled':
+            self.call('POST', '%s/incidents/%s/review/cancel' % (API, key), {'reason': 'test'})
+        return js['id']
 
     def incident(self):
         return self.mk_incident('OUT-%s' % uniq(''), title='Checkout <b>down</b> *twice*')['key']
@@ -112,13 +108,16 @@ class AgendaTest(OutcomesCase):
         key = self.incident()
         a = self.mk_action(key, title='fix <script>alert(1)</script> [x](javascript:y)')
         self.link(a['id'])
+        self.make_review(key)
         st, hd, _, raw = self.svc.request('GET', '%s/incidents/%s/review/agenda?format=md'
                                           % (API, key))
         self.assertEqual(st, 200)
         self.assertTrue(hd['content-type'].startswith('text/markdown'))
         md = raw.decode()
         self.assertIn('# Review of %s' % key.replace('-', '\\-'), md)
-        self.assertIn('No review is scheduled yet', md)
+        self.assertIn('Meeting: %s 15\\:00 Europe\\/Paris \\(' % self.days(1).replace('-', '\\-'),
+                      md)
+        self.assertIn('no push waiting', md)
         self.assertIn('\\<script\\>', md)
         self.assertIn('To decide:', md)
         st, hd, _, raw = self.svc.request('GET', '%s/incidents/%s/review/agenda?format=html'
@@ -131,6 +130,16 @@ class AgendaTest(OutcomesCase):
         self.assertNotIn('href="javascript', html)
         self.assertIn('<a href="https://github.example/acme/app/issues/%d">' % a['id'], html)
         self.assertIn('<strong>To decide:</strong>', html)
+
+    def test_agenda_without_review_or_actions(self):
+        key = self.incident()
+        st, _, _, raw = self.svc.request('GET', '%s/incidents/%s/review/agenda?format=md'
+                                         % (API, key))
+        self.assertEqual(st, 200)
+        self.assertIn('No review is scheduled yet', raw.decode())
+        self.assertIn('The incident has no actions', raw.decode())
+        js = self.get('%s/incidents/%s/review/agenda' % (API, key))
+        self.assertEqual((js['review'], js['actions'], js['counts']), (None, [], {}))
 
     def test_agenda_refusals(self):
         self.error('GET', '%s/incidents/NOPE-1/review/agenda' % API, status=404, code='not_found')
@@ -216,7 +225,8 @@ class HoldTest(OutcomesCase):
         self.assertEqual(n, 4)
         whats = [r[0] for r in self.svc.sql(
             "SELECT what FROM review_events WHERE review_id = :'p1' ORDER BY id", self.rid)]
-        self.assertEqual(whats, ['outcome'] * 4 + ['held'])
+        self.assertEqual(whats[-5:], ['outcome'] * 4 + ['held'])
+        self.assertNotIn('outcome', whats[:-5])
         # stored summary
         md = self.q1("SELECT summary_md FROM reviews WHERE id = :'p1'", self.rid)
         self.assertIn('try again', md)
@@ -290,8 +300,7 @@ class HoldTest(OutcomesCase):
     def test_refusals_404_409(self):
         self.error('POST', '%s/incidents/NOPE-9/review/hold' % API, {'items': self.good_items()},
                    status=404, code='not_found')
-        key = self.incident()
-        self.mk_action(key)
+        key = self.incident()  # no actions: the scheduler makes no review for it
         err = self.error('POST', '%s/incidents/%s/review/hold' % (API, key),
                          {'attended': ['a']}, status=409, code='conflict', field='review')
         self.assertIn('no review', err['message'])
@@ -501,17 +510,12 @@ class SummaryAndListTest(OutcomesCase):
 
     def test_review_list_filters_and_paging(self):
         team = self.mk_team()['name']
+        fac = self.mk_person(team=team)['handle']
         keys = []
         for i in range(3):
-            key = self.incident()
-            self.make_review(key)
-            self.svc.sql("UPDATE reviews SET team_id = (SELECT id FROM teams WHERE name = :'p2'),"
-                         " starts_at = now() + make_interval(days => :'p3'::int) WHERE"
-                         " incident_id = (SELECT id FROM incidents WHERE key = :'p1')",
-                         key, team, i + 1)
+            key = self.mk_incident('LST-%s' % uniq(''), facilitator=fac)['key']
+            self.make_review(key, days=i + 1, status='cancelled' if i == 2 else 'scheduled')
             keys.append(key)
-        self.svc.sql("UPDATE reviews SET status = 'cancelled' WHERE incident_id ="
-                     " (SELECT id FROM incidents WHERE key = :'p1')", keys[2])
         items, pages = self.walk('%s/reviews?team=%s' % (API, team), 2)
         self.assertEqual([r['incident'] for r in items], keys)
         self.assertEqual(pages, 2)
@@ -519,6 +523,7 @@ class SummaryAndListTest(OutcomesCase):
         self.assertEqual([r['incident'] for r in js['items']], keys[2:])
         js = self.get('%s/reviews?team=%s&from=%s&to=%s' % (API, team, self.days(2),
                                                             self.days(3)))
+        self.assertEqual(js['items'][0]['local'], '%s 15:00' % self.days(2))
         self.assertEqual([r['incident'] for r in js['items']], keys[1:2])
         self.error('GET', '%s/reviews?status=done' % API, status=400, code='bad_request',
                    field='status')
