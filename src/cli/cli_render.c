@@ -21,7 +21,8 @@ enum fmt {
     F_COUNTS,    /* "2 open, 1 done" of an action-count object */
     F_DETAIL,    /* a report's detail object: "days late 3, owner left" */
     F_WHEN_SET,  /* as F_WHEN_FULL; a show leaves the row out when it is null or absent */
-    F_SET        /* as F_PLAIN; a show leaves the row out when it is null or absent */
+    F_SET,       /* as F_PLAIN; a show leaves the row out when it is null or absent */
+    F_REF        /* an action id as "#12"; a show leaves the row out when it is null */
 };
 
 /* What times are shown against. */
@@ -125,7 +126,7 @@ static const struct col action_show[] = {{"id", "id", F_PLAIN},
                                          {"verified", "verified_at", F_WHEN_SET},
                                          {"verified by", "verified_by", F_SET},
                                          {"evidence", "evidence", F_SET},
-                                         {"follow-up of", "follow_up_of", F_SET},
+                                         {"follow-up of", "follow_up_of", F_REF},
                                          {"archived", "archived_at", F_WHEN_SET},
                                          END};
 static const struct col review_outcomes_list[] = {
@@ -385,6 +386,10 @@ static char *cell(const json_t *obj, const struct col *c, const struct clock *k,
         return counts(v);
     case F_DETAIL:
         return json_is_object(v) ? detail(v) : plain(v);
+    case F_REF:
+        if (json_is_integer(v))
+            return cl_asprintf("#%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        break;
     case F_PLAIN:
     case F_SET:
         break;
@@ -547,7 +552,7 @@ int cli_render_object(FILE *out, enum cli_res res, const json_t *obj, bool color
     cols = views[res].show;
     t = cli_table_new(2);
     for (c = 0; cols[c].label != NULL; c++) {
-        if ((cols[c].fmt == F_WHEN_SET || cols[c].fmt == F_SET) &&
+        if ((cols[c].fmt == F_WHEN_SET || cols[c].fmt == F_SET || cols[c].fmt == F_REF) &&
             (json_object_get(obj, cols[c].field) == NULL ||
              json_is_null(json_object_get(obj, cols[c].field))))
             continue;

@@ -220,7 +220,7 @@ class HoldTest(OutcomesCase):
         self.assertIn('follow-ups:', p.stdout)
         self.assertIn('#%d' % fid, p.stdout)
         p = self.svc.cli('action', 'show', str(fid))
-        self.assertRegex(p.stdout, r'follow-up of:\s+%d' % self.bad['id'])
+        self.assertRegex(p.stdout, r'follow-up of:\s+#%d\n' % self.bad['id'])
         n = int(self.q1("SELECT count(*) FROM review_items WHERE review_id = :'p1'", self.rid))
         self.assertEqual(n, 4)
         whats = [r[0] for r in self.svc.sql(
