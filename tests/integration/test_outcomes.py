@@ -7,10 +7,15 @@ import os
 import pty
 import select
 import subprocess
+import sys
 import time
 import unittest
 
+from harness import Service, ServiceTestCase, until
 from test_api import API, ApiCase, uniq
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'fakes'))
+from fake_github import FakeGitHub  # noqa: E402
 
 
 class OutcomesCase(ApiCase):
@@ -236,7 +241,7 @@ class HoldTest(OutcomesCase):
                          field='review')
         self.assertIn('held', err['message'])
 
-    def test_follow_up_gets_an_outbox_create_row_in_a_synced_incident(self):
+    def test_follow_up_in_a_synced_incident_without_a_connection_records_nothing(self):
         self.svc.sql("UPDATE incidents SET sync_tracker = 'github', sync_scope = 'acme/app'"
                      " WHERE key = :'p1'", self.key)
         # the sync routes of a closeloopd without a GitHub connection name none: creating an
@@ -534,6 +539,87 @@ class SummaryAndListTest(OutcomesCase):
         self.assertIn(keys[0], p.stdout)
         self.assertNotIn(keys[2], p.stdout)
         self.assertIn('Europe/Paris', p.stdout)
+
+
+class HoldGitHubTest(OutcomesCase):
+    """Against the GitHub fake: the tracker hears of every outcome (issues closed, due dates
+    pushed), and a follow-up gets its own issue."""
+
+    REPO = 'acme/outcomes'
+
+    @classmethod
+    def setUpClass(cls):
+        super(ServiceTestCase, cls).setUpClass()  # not ServiceTestCase's: it starts no fake
+        cls.svc = None
+        cls.gh = FakeGitHub().start()
+        try:
+            env = {'CLOSELOOP_GITHUB_TOKEN': 'ghp_test', 'CLOSELOOP_GITHUB_API_URL': cls.gh.url,
+                   'CLOSELOOP_GITHUB_WRITE_INTERVAL': '0', 'CLOSELOOP_GITHUB_TIMEOUT': '10',
+                   'CLOSELOOP_GITHUB_POLL_INTERVAL': '1'}
+            cls.svc = Service(name=cls.__name__, env=env).start()
+            cls.gh.create_repo(cls.REPO, collaborators=['fac-gh'])
+            st, _, js, _ = cls.svc.request('POST', API + '/people', body={
+                'handle': 'facgh', 'name': 'F', 'email': 'facgh@example.com',
+                'github_login': 'fac-gh'})
+            assert st == 201, js
+            cls.fac = 'facgh'
+        except BaseException:
+            if cls.svc is not None:
+                cls.svc.stop()
+            cls.gh.stop()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            super().tearDownClass()
+        finally:
+            cls.gh.stop()
+
+    def linked(self, aid):
+        return until(lambda: (lambda a: a if a['sync'] and a['sync']['number'] else None)(
+            self.get('%s/actions/%d' % (API, aid))), 15, what='action %d linked' % aid)
+
+    def test_outcomes_reach_the_tracker(self):
+        key = self.mk_incident('GHO-%s' % uniq(''), title='synced', github_repo=self.REPO)['key']
+        done = self.mk_action(key, owner=self.fac, title='works')
+        late = self.mk_action(key, owner=self.fac, title='late', due_on=self.days(2))
+        bad = self.mk_action(key, owner=self.fac, title='did not help')
+        for a in (done, late, bad):
+            self.linked(a['id'])
+        self.make_review(key)
+        pushes = len(self.outbox(late['id']))
+        js = self.hold(key, {'items': [
+            {'action': done['id'], 'outcome': 'effective'},
+            {'action': late['id'], 'outcome': 'not_done', 'due_on': self.days(20)},
+            {'action': bad['id'], 'outcome': 'not_effective',
+             'follow_up': {'title': 'try harder', 'owner': self.fac, 'due_on': self.days(9)}}]})
+        fid = [i for i in js['items'] if i['action'] == bad['id']][0]['follow_up']['id']
+        self.assertEqual(self.outbox(fid), [('create',)])
+        self.assertEqual(len(self.outbox(late['id'])), pushes + 1)
+        f = self.linked(fid)
+        self.assertEqual(f['follow_up_of'], bad['id'])
+        issue = self.gh.raw_issue(self.REPO, f['sync']['number'])
+        self.assertEqual(issue['title'], 'try harder')
+        for a in (done, bad):
+            n = self.get('%s/actions/%d' % (API, a['id']))['sync']['number']
+            until(lambda: self.gh.raw_issue(self.REPO, n)['state'] == 'closed', 15,
+                  what='issue %d closed' % n)
+        # reopened in GitHub: the action leaves done and loses its verification
+        n = self.get('%s/actions/%d' % (API, done['id']))['sync']['number']
+        self.assertTrue(self.get('%s/actions/%d' % (API, done['id']))['verified'])
+        until(lambda: self.pending_pushes(done['id']) == 0, 15, what='pushes done')
+        self.gh.act('fac-gh', self.REPO, n, 'reopen')
+        a = until(lambda: (lambda x: x if x['status'] == 'open' else None)(
+            self.get('%s/actions/%d' % (API, done['id']))), 15, what='reopened from GitHub')
+        self.assertFalse(a['verified'])
+        self.assertIsNone(a['evidence'])
+        self.assertIn(('github', 'verified'), [(e['source'], e['field'])
+                                               for e in self.history(done['id'])])
+
+    def pending_pushes(self, aid):
+        return int(self.q1("SELECT count(*) FROM outbox WHERE action_id = :'p1'"
+                           " AND done_at IS NULL AND failed_at IS NULL", aid))
 
 
 if __name__ == '__main__':
