@@ -131,3 +131,9 @@ BEGIN
         'counts', (SELECT jsonb_object_agg(s, (SELECT count(*) FROM mail_queue WHERE status = s))
                    FROM unnest(ARRAY['queued', 'sending', 'sent', 'failed']) s));
 END $$;
+
+-- Messages still to send (queued or sending), every instance's: the /metrics gauge.
+CREATE OR REPLACE FUNCTION cl_mail_pending() RETURNS bigint
+LANGUAGE sql STABLE AS $$
+    SELECT count(*) FROM mail_queue WHERE status IN ('queued', 'sending')
+$$;

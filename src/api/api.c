@@ -4,6 +4,7 @@
 #include "closeloop/util/log.h"
 #include "closeloop/db/migrate.h"
 #include "closeloop/http/path.h"
+#include "closeloop/mail/queue.h"
 #include "closeloop/report/figures.h"
 #include "closeloop/review/scheduler.h"
 #include "closeloop/sync/registry.h"
@@ -28,6 +29,7 @@ struct api {
     struct metrics *metrics;
     struct figures *figures;
     struct review_scheduler *reviews;
+    struct mail_queue *mail;
     struct httpd *httpd;
     struct sync *sync;
     double timeout;
@@ -369,6 +371,11 @@ void api_req_reply_json(struct api_req *q, int status, const json_t *body)
     buf_puts(&b, "\n");
     free(text);
     api_reply_buf(q, status, &b);
+}
+
+struct mail_queue *api_req_mail(const struct api_req *q)
+{
+    return q->api->mail;
 }
 
 struct sync *api_req_sync(const struct api_req *q)
@@ -771,6 +778,7 @@ static void api_metrics(struct api_req *q)
     sync_metrics(q->api->sync, &b); /* zeros without a tracker: alerts find their series */
     figures_metrics(q->api->figures, &b);
     review_scheduler_metrics(q->api->reviews, &b);
+    mail_queue_metrics(q->api->mail, &b); /* zeros without mail */
     body = buf_steal(&b, &len);
     api_req_finish(q);
     httpd_reply(q->http, 200, "text/plain; version=0.0.4", body, len);
@@ -854,6 +862,7 @@ struct api *api_new(const struct api_deps *deps)
     a->pool = deps->pool;
     a->auth = deps->auth;
     a->metrics = deps->metrics;
+    a->mail = deps->mail;
     a->figures = deps->figures;
     a->reviews = deps->reviews;
     a->sync = deps->sync;

@@ -5,6 +5,7 @@
 #include "closeloop/util/conf.h"
 #include "closeloop/db/db.h"
 #include "closeloop/util/log.h"
+#include "closeloop/util/mailaddr.h"
 #include "closeloop/db/migrate.h"
 #include "closeloop/daemon/daemon_doc.h"
 #include "closeloop/daemon/server.h"
@@ -184,6 +185,41 @@ static int verb_token(const struct conf *c, int argc, char **argv, struct cl_err
     return rc;
 }
 
+/* "closeloopd mail-test --to ADDRESS": queues a "test" message, which the service (any
+ * instance with smtp_url) sends; `closeloop mail list` shows how it went. */
+static int verb_mail_test(const struct conf *c, int argc, char **argv, struct cl_err *err)
+{
+    char *name = NULL;
+    char *addr = NULL;
+    PGconn *pg = NULL;
+    PGresult *res = NULL;
+    int rc;
+
+    if (argc != 2 || strcmp(argv[0], "--to") != 0)
+        return cl_fail(err, CL_EINVAL, "mail-test needs --to ADDRESS");
+    if (c->smtp_from[0] != '\0' && mailaddr_parse(&name, &addr, c->smtp_from, err) != CL_OK)
+        return err->code;
+    rc = db_connect_blocking(&pg, c->database_url, err);
+    if (rc == CL_OK && addr != NULL) /* the Message-ID's domain, as the service sets it */
+        rc = db_exec_blocking(NULL, pg, "SELECT cl_mail_set_domain($1)", 1,
+                              (const char *const[]){strchr(addr, '@') + 1}, err);
+    if (rc == CL_OK)
+        rc = db_exec_blocking(&res, pg,
+                              "SELECT cl_mail_enqueue('test', $1, NULL, 'closeloop test message',"
+                              " jsonb_build_object('note', 'Sent by closeloopd mail-test.'), NULL)",
+                              1, (const char *const[]){argv[1]}, err);
+    if (rc == CL_OK) {
+        printf("queued test message %s to %s%s\n", PQgetvalue(res, 0, 0), argv[1],
+               c->smtp_url[0] == '\0' ? " (smtp_url is not set: it waits until it is)" : "");
+    }
+    PQclear(res);
+    if (pg != NULL)
+        PQfinish(pg);
+    free(name);
+    free(addr);
+    return rc;
+}
+
 static int run_verb(struct conf *c, const struct args *a, struct cl_err *err)
 {
     const char *verb = a->nrest > 0 ? a->rest[0] : "serve";
@@ -194,6 +230,8 @@ static int run_verb(struct conf *c, const struct args *a, struct cl_err *err)
         return verb_migrate(c, err);
     if (strcmp(verb, "token") == 0)
         return verb_token(c, a->nrest - 1, a->rest + 1, err);
+    if (strcmp(verb, "mail-test") == 0)
+        return verb_mail_test(c, a->nrest - 1, a->rest + 1, err);
     if (strcmp(verb, "check-config") == 0 && a->nrest == 1) {
         conf_print(c, stdout);
         printf("configuration is valid\n");

@@ -19,6 +19,9 @@ const struct daemon_doc_item daemon_doc_verbs[] = {
     {"token list", NULL, "list tokens and their people (never their values)"},
     {"token revoke", "ID|NAME", "revoke a token"},
     {"check-config", NULL, "validate and print the configuration"},
+    {"mail-test", "--to ADDRESS",
+     "queue a test message to check the SMTP set-up (the service "
+     "sends it; see closeloop mail list)"},
     {"man", "8|5", "print the man page closeloopd(8) or closeloopd.ini(5)"},
     {NULL, NULL, NULL},
 };
@@ -63,6 +66,19 @@ static const struct {
                         "within a second of a change to an incident's actions)"},
     {"figures_window", "days of closed work the snapshot's time to close and on-time rates "
                        "cover (the API's default days)"},
+    {"smtp_url", "the SMTP server, smtp://HOST[:PORT] (STARTTLS per smtp_tls) or "
+                 "smtps://HOST[:PORT]; empty: mail is disabled and messages wait queued "
+                 "(also url in an [smtp] section, as every smtp_ key)"},
+    {"smtp_from", "the sender: ADDRESS or Name <ADDRESS>; its domain ends the Message-IDs"},
+    {"smtp_username", "the SMTP AUTH user; empty: no AUTH"},
+    {"smtp_password", "the SMTP AUTH password; never logged nor printed"},
+    {"smtp_tls", "none, try (STARTTLS when offered) or required"},
+    {"smtp_timeout", "seconds one send may take (connect, dialogue, data)"},
+    {"smtp_retry_base", "seconds before a transient failure (4xx, no connection, timeout) is "
+                        "retried; doubled each attempt, jittered"},
+    {"smtp_retry_max", "the longest wait between two attempts"},
+    {"smtp_max_attempts", "attempts before a transiently failing message is marked failed"},
+    {"smtp_concurrency", "messages one instance sends at once"},
     {"conn.webhook_secret", "the secret the tracker signs its webhook deliveries with"},
     {"conn.scopes", "comma list of what this connection serves (GitHub owners, Jira project "
                     "keys); empty: everything no other connection claims"},

@@ -10,6 +10,7 @@
 #include "closeloop/api/routes_sync.h"
 #include "closeloop/api/routes_figures.h"
 #include "closeloop/api/routes_outcomes.h"
+#include "closeloop/api/routes_mail.h"
 #include "closeloop/report/figures.h"
 #include "closeloop/review/scheduler.h"
 #include "closeloop/api/routes_reviews.h"
@@ -19,6 +20,7 @@
 #include "closeloop/util/log.h"
 #include "closeloop/http/metrics.h"
 #include "closeloop/db/migrate.h"
+#include "closeloop/mail/queue.h"
 
 #include <ev.h>
 #include <signal.h>
@@ -37,6 +39,7 @@ struct server {
     struct sync *sync; /* NULL when no tracker connection is configured */
     struct figures *figures;
     struct review_scheduler *reviews;
+    struct mail_queue *mail;
     struct httpd *httpd;
     ev_signal sigterm;
     ev_signal sigint;
@@ -205,6 +208,8 @@ static int server_start(struct server *s, struct cl_err *err)
     s->reviews = review_scheduler_new(s->loop, s->pool, s->conf->database_url,
                                       s->conf->review_interval, policy);
     free(policy);
+    if (mail_queue_new(&s->mail, s->loop, s->pool, s->conf, err) != CL_OK)
+        return err->code;
     deps = (struct api_deps){.loop = s->loop,
                              .pool = s->pool,
                              .auth = s->auth,
@@ -213,7 +218,8 @@ static int server_start(struct server *s, struct cl_err *err)
                              .sync = s->sync,
                              .sync_stale_after = s->conf->sync_stale_after,
                              .figures = s->figures,
-                             .reviews = s->reviews};
+                             .reviews = s->reviews,
+                             .mail = s->mail};
     s->api = api_new(&deps);
     server_set_policies(s);
     routes_core_add(s->api);
@@ -222,6 +228,7 @@ static int server_start(struct server *s, struct cl_err *err)
     routes_figures_add(s->api);
     routes_reviews_add(s->api);
     routes_outcomes_add(s->api);
+    routes_mail_add(s->api);
     ho = (struct httpd_opts){.listen = s->conf->listen,
                              .max_body = s->conf->max_body,
                              .max_connections = s->conf->max_connections,
@@ -251,6 +258,7 @@ static void server_dispose(struct server *s)
     httpd_free(s->httpd);
     api_free(s->api);
     sync_free(s->sync);
+    mail_queue_free(s->mail); /* sends in flight are abandoned: their leases lapse */
     figures_free(s->figures);
     review_scheduler_free(s->reviews);
     auth_free(s->auth);

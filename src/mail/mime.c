@@ -2,6 +2,7 @@
 
 #include "closeloop/util/buf.h"
 #include "closeloop/util/crypto.h"
+#include "closeloop/util/mailaddr.h"
 #include "closeloop/util/utf8.h"
 
 #include <stdbool.h>
@@ -126,16 +127,6 @@ static char *mime_phrase(const char *name)
     return buf_steal(&b, NULL);
 }
 
-static bool mime_addr_ok(const char *a)
-{
-    const char *at = a != NULL ? strchr(a, '@') : NULL;
-    size_t n = a != NULL ? strlen(a) : 0;
-
-    if (at == NULL || at == a || at[1] == '\0' || strchr(at + 1, '@') != NULL || n > 254)
-        return false;
-    return strpbrk(a, " \t\r\n<>()[]\\,;:\"") == NULL;
-}
-
 static int mime_check_value(const char *what, const char *v, struct cl_err *err)
 {
     if (v == NULL)
@@ -165,9 +156,9 @@ static int mime_check(const struct mime_headers *h, const struct mail_parts *p, 
     size_t i;
     int rc = CL_OK;
 
-    if (!mime_addr_ok(h->from_addr))
+    if (!mailaddr_ok(h->from_addr))
         return cl_fail(err, CL_EINVAL, "mail From is not a plain address");
-    if (!mime_addr_ok(h->to_addr))
+    if (!mailaddr_ok(h->to_addr))
         return cl_fail(err, CL_EINVAL, "mail To is not a plain address");
     if (h->message_id == NULL || h->message_id[0] != '<' ||
         strpbrk(h->message_id, "\r\n \t") != NULL || strlen(h->message_id) > 250)

@@ -1,6 +1,7 @@
 #include "closeloop/util/conf.h"
 
 #include "closeloop/util/log.h"
+#include "closeloop/util/mailaddr.h"
 
 #include <assert.h>
 #include <ctype.h>
@@ -50,6 +51,21 @@ static const struct conf_param conf_params[] = {
      false, false},
     {"sync_stale_after", CONF_DOUBLE, offsetof(struct conf, sync_stale_after), "900", 10, 86400 * 7,
      true, false},
+    {"smtp_url", CONF_STR, offsetof(struct conf, smtp_url), "", 0, 0, false, false},
+    {"smtp_from", CONF_STR, offsetof(struct conf, smtp_from), "", 0, 0, false, false},
+    {"smtp_username", CONF_STR, offsetof(struct conf, smtp_username), "", 0, 0, false, false},
+    {"smtp_password", CONF_STR, offsetof(struct conf, smtp_password), "", 0, 0, false, true},
+    {"smtp_tls", CONF_STR, offsetof(struct conf, smtp_tls), "try", 0, 0, false, false},
+    {"smtp_timeout", CONF_DOUBLE, offsetof(struct conf, smtp_timeout), "30", 0.1, 600, false,
+     false},
+    {"smtp_retry_base", CONF_DOUBLE, offsetof(struct conf, smtp_retry_base), "30", 0.01, 3600,
+     false, false},
+    {"smtp_retry_max", CONF_DOUBLE, offsetof(struct conf, smtp_retry_max), "3600", 0.01, 86400,
+     false, false},
+    {"smtp_max_attempts", CONF_LONG, offsetof(struct conf, smtp_max_attempts), "10", 1, 100, false,
+     false},
+    {"smtp_concurrency", CONF_LONG, offsetof(struct conf, smtp_concurrency), "4", 1, 64, false,
+     false},
 };
 
 /* The keys every tracker connection has: "<tracker>_<key>" for the default connection
@@ -118,10 +134,35 @@ static int conf_store_at(void *base, const struct conf_param *p, const char *val
     return cl_fail(err, CL_EINVAL, "%s: %s has no type", where, p->key);
 }
 
+/* The values of closeloopd's text keys that have a form: refused where they are set. */
+static int conf_check_text(const struct conf_param *p, const char *value, const char *where,
+                           struct cl_err *err)
+{
+    struct cl_err aerr = CL_ERR_INIT;
+    char *name = NULL;
+    char *addr = NULL;
+
+    if (strcmp(p->key, "smtp_url") == 0 && value[0] != '\0' &&
+        strncasecmp(value, "smtp://", 7) != 0 && strncasecmp(value, "smtps://", 8) != 0)
+        return cl_fail(err, CL_EINVAL, "%s: smtp_url must be smtp://HOST[:PORT] or smtps://...",
+                       where);
+    if (strcmp(p->key, "smtp_tls") == 0 && strcmp(value, "none") != 0 &&
+        strcmp(value, "try") != 0 && strcmp(value, "required") != 0)
+        return cl_fail(err, CL_EINVAL, "%s: smtp_tls must be none, try or required", where);
+    if (strcmp(p->key, "smtp_from") == 0 && value[0] != '\0' &&
+        mailaddr_parse(&name, &addr, value, &aerr) != CL_OK)
+        return cl_fail(err, CL_EINVAL, "%s: smtp_from: %s", where, aerr.msg);
+    free(name);
+    free(addr);
+    return CL_OK;
+}
+
 static int conf_store(struct conf *c, const struct conf_param *p, const char *value,
                       const char *where, struct cl_err *err)
 {
-    return conf_store_at(c, p, value, where, err);
+    int rc = p->type == CONF_STR ? conf_check_text(p, value, where, err) : CL_OK;
+
+    return rc == CL_OK ? conf_store_at(c, p, value, where, err) : rc;
 }
 
 static void conf_conn_init(struct conf_conn *c, const struct conf_tracker *t, const char *name)
@@ -401,11 +442,12 @@ static struct conf_conn *conf_parse_section(struct conf *c, char *s, const char 
 }
 
 /* Where key = value lines go: the top level, a tracker connection, the [due] policy or
- * the review policy ([review]: prefix "review."; [review.TEAM]: "review.TEAM."). */
+ * the review policy ([review]: prefix "review."; [review.TEAM]: "review.TEAM.") or [smtp]
+ * (prefix "smtp_": its "url" is smtp_url). */
 struct conf_section {
     struct conf_conn *conn;
     bool due;
-    char prefix[80]; /* "" outside the review sections */
+    char prefix[80]; /* "" outside the review and smtp sections */
 };
 
 /* A [due] line: "P1 = 14d" is the key "due.P1"; a [review.sre] line "hour = 10" is
@@ -434,6 +476,25 @@ static bool conf_review_section(struct conf_section *section, const char *s)
     return true;
 }
 
+/* "[smtp]": its keys are smtp_<key> ("url" is smtp_url); false for other sections. */
+static bool conf_smtp_section(struct conf_section *section, const char *s)
+{
+    if (strcmp(s, "[smtp]") != 0)
+        return false;
+    snprintf(section->prefix, sizeof(section->prefix), "smtp_");
+    return true;
+}
+
+/* A prefixed section's line: notes a secret key (smtp_password) as a top-level one. */
+static void conf_note_prefixed(char *secret, const struct conf *c, const char *prefix,
+                               const char *key)
+{
+    char full[160];
+
+    snprintf(full, sizeof(full), "%s%s", prefix, key);
+    conf_note_secret(secret, 64, c, NULL, full);
+}
+
 static int conf_parse_line(struct conf *c, struct conf_section *section, char *line,
                            const char *where, char *secret, struct cl_err *err)
 {
@@ -448,7 +509,8 @@ static int conf_parse_line(struct conf *c, struct conf_section *section, char *l
         section->conn = NULL;
         section->due = strcmp(s, "[due]") == 0;
         section->prefix[0] = '\0';
-        if (strcmp(s, "[closeloopd]") == 0 || section->due || conf_review_section(section, s))
+        if (strcmp(s, "[closeloopd]") == 0 || section->due || conf_review_section(section, s) ||
+            conf_smtp_section(section, s))
             return CL_OK;
         section->conn = conf_parse_section(c, s, where, err);
         return section->conn != NULL ? CL_OK : CL_EINVAL;
@@ -465,6 +527,8 @@ static int conf_parse_line(struct conf *c, struct conf_section *section, char *l
     }
     if (section->due)
         return conf_set_in(c, "due.", conf_trim(s), val, where, err);
+    if (section->prefix[0] != '\0' && val[0] != '\0')
+        conf_note_prefixed(secret, c, section->prefix, conf_trim(s));
     if (section->prefix[0] != '\0')
         return conf_set_in(c, section->prefix, conf_trim(s), val, where, err);
     if (val[0] != '\0')
@@ -627,6 +691,8 @@ int conf_validate(const struct conf *c, struct cl_err *err)
         return cl_fail(err, CL_EINVAL,
                        "database_url is not set (config file, CLOSELOOP_DATABASE_URL or "
                        "--database-url)");
+    if (c->smtp_url[0] != '\0' && c->smtp_from[0] == '\0')
+        return cl_fail(err, CL_EINVAL, "smtp_url is set but smtp_from is not: mail needs a sender");
     rc = conf_split_listen(&host, &port, c->listen, err);
     free(host);
     return rc;

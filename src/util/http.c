@@ -31,6 +31,7 @@ struct http_request {
     struct http_request *prev;
     struct http_request *next;
     CURL *easy;
+    bool borrowed; /* easy is the caller's (http_run): not cleaned up here */
     bool in_multi;
     struct curl_slist *headers; /* request headers; curl does not copy the list */
     char *body;                 /* request body; curl does not copy POSTFIELDS */
@@ -202,7 +203,12 @@ static void http_request_free(struct http_request *r)
     if (r == NULL)
         return;
     assert(r->client == NULL);
-    curl_easy_cleanup(r->easy); /* NULL is a no-op */
+    if (r->borrowed) { /* the caller's handle must not point into freed memory */
+        curl_easy_setopt(r->easy, CURLOPT_ERRORBUFFER, NULL);
+        curl_easy_setopt(r->easy, CURLOPT_PRIVATE, NULL);
+    } else {
+        curl_easy_cleanup(r->easy); /* NULL is a no-op */
+    }
     r->easy = NULL;
     curl_slist_free_all(r->headers);
     r->headers = NULL;
@@ -638,6 +644,37 @@ struct http_request *http_send(struct http_client *c, const struct http_opts *o,
     return r;
 deferred:
     ev_timer_start(c->loop, &r->fail); /* `done` must not run inside http_send() */
+    return r;
+}
+
+struct http_request *http_run(struct http_client *c, CURL *easy, http_done_fn done, void *arg)
+{
+    static const struct http_opts run = {.method = "RUN", .url = ""};
+    struct http_request *r;
+    CURLcode rc;
+    CURLMcode mc;
+
+    assert(c != NULL && !c->dying && done != NULL && easy != NULL);
+    r = http_request_new(c, &run, done, arg);
+    r->easy = easy;
+    r->borrowed = true;
+    rc = curl_easy_setopt(easy, CURLOPT_PRIVATE, r);
+    if (rc == CURLE_OK)
+        rc = curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, r->errbuf);
+    if (rc == CURLE_OK)
+        rc = curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+    if (rc != CURLE_OK) {
+        cl_fail(&r->err, CL_EHTTP, "curl setup: %s", curl_easy_strerror(rc));
+        ev_timer_start(c->loop, &r->fail);
+        return r;
+    }
+    mc = curl_multi_add_handle(c->multi, easy);
+    if (mc != CURLM_OK) {
+        cl_fail(&r->err, CL_EHTTP, "curl_multi_add_handle: %s", curl_multi_strerror(mc));
+        ev_timer_start(c->loop, &r->fail);
+        return r;
+    }
+    r->in_multi = true;
     return r;
 }
 

@@ -22,6 +22,7 @@ struct api;
 struct api_req;
 struct figures;
 struct review_scheduler;
+struct mail_queue;
 
 struct api_deps {
     struct ev_loop *loop;
@@ -33,6 +34,7 @@ struct api_deps {
     double sync_stale_after;          /* /readyz: a reconciliation older than this is stale */
     struct figures *figures;          /* borrowed; its per-team gauges go into /metrics */
     struct review_scheduler *reviews; /* borrowed; its counters go into /metrics */
+    struct mail_queue *mail;          /* borrowed; its counters go into /metrics */
 };
 
 struct api *api_new(const struct api_deps *deps);
@@ -143,6 +145,8 @@ void api_req_reply(struct api_req *q, int status, const char *content_type, cons
 
 /* The loop and pool, for handlers with special needs (health checks). */
 struct db_pool *api_req_pool(const struct api_req *q);
+/* The mail worker (NULL in unit tests). */
+struct mail_queue *api_req_mail(const struct api_req *q);
 /* The sync core, or NULL when no tracker connection is configured. */
 struct sync *api_req_sync(const struct api_req *q);
 /* Runs fn(arg) once the request's statement succeeded and its answer is queued. */

@@ -64,6 +64,17 @@ struct conf {
     struct due_policy due;       /* [due]: default due dates by priority (and kind); reloadable */
     double review_interval;      /* seconds between passes of the review scheduler */
     struct review_policy review; /* [review], [review.TEAM]: scheduling reviews; reloadable */
+    /* [smtp]: mail (keys smtp_<key>, CLOSELOOP_SMTP_<KEY>); empty url: mail disabled */
+    char *smtp_url;         /* smtp://host[:port] or smtps://host[:port] */
+    char *smtp_from;        /* "addr" or "Name <addr>" */
+    char *smtp_username;    /* "" for no AUTH */
+    char *smtp_password;    /* secret */
+    char *smtp_tls;         /* none, try or required */
+    double smtp_timeout;    /* seconds per send */
+    double smtp_retry_base; /* seconds before the first retry; doubles each time */
+    double smtp_retry_max;  /* cap of the back-off */
+    long smtp_max_attempts; /* attempts before a transient failure becomes final */
+    long smtp_concurrency;  /* messages in flight at once per instance */
     const struct conf_tracker *const *trackers; /* borrowed: the registry's */
     size_t ntrackers;
     struct conf_conn conns[CONF_MAX_CONNS]; /* each tracker's default one first */
@@ -101,7 +112,8 @@ int conf_reapply_flags(struct conf *to, const struct conf *from, struct cl_err *
 
 /* Reads an INI file (`key = value`, `#`/`;` comments, an optional [closeloopd] section,
  * a [due] section for the due-date policy, [review] and [review.TEAM] sections for the
- * review policy, [<tracker>.NAME] sections). */
+ * review policy, an [smtp] section whose "url" is the key smtp_url, [<tracker>.NAME]
+ * sections). */
 int conf_load_file(struct conf *c, const char *path, struct cl_err *err);
 
 /* Applies CLOSELOOP_<KEY> for every key (e.g. CLOSELOOP_DATABASE_URL). */

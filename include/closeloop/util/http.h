@@ -7,6 +7,7 @@
 
 #include "closeloop/util/cl.h"
 
+#include <curl/curl.h>
 #include <ev.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -73,6 +74,13 @@ void http_client_free(struct http_client *c);
  * Failures found here are delivered through `done` from the loop like any other. */
 struct http_request *http_send(struct http_client *c, const struct http_opts *o, http_done_fn done,
                                void *arg);
+/* Runs an easy handle the caller configured for another protocol libcurl speaks (SMTP
+ * for mail) on the same multi handle and loop. The client sets CURLOPT_PRIVATE,
+ * CURLOPT_ERRORBUFFER and CURLOPT_NOSIGNAL on it and nothing else; the caller keeps
+ * owning `easy` (its callbacks, lists, buffers) and cleans it up after `done` ran or
+ * after http_cancel(). `done` gets status = CURLINFO_RESPONSE_CODE (the last reply
+ * code, e.g. SMTP's), no headers and an empty body; code and error as http_send(). */
+struct http_request *http_run(struct http_client *c, CURL *easy, http_done_fn done, void *arg);
 /* Aborts the request; `done` will not run. NULL is a no-op. Not for the request whose
  * `done` is running (its handle is already gone). */
 void http_cancel(struct http_request *r);
