@@ -104,7 +104,8 @@ LANGUAGE sql AS $$
 $$;
 
 -- The operator's view: messages newest first, optionally of one status, `lim` at a time
--- after the id `before` (keyset). {"mail": [...], "next": id or null, "counts": {status: n}}.
+-- after the id `before` (keyset). {"items": [...], "next_cursor": the last id as text when
+-- the page is full, else null, "counts": {status: n}}.
 CREATE OR REPLACE FUNCTION cl_mail_list(status_in text, before bigint, lim integer)
 RETURNS jsonb
 LANGUAGE plpgsql STABLE AS $$
@@ -126,8 +127,8 @@ BEGIN
             AND (before IS NULL OR m.id < before)
           ORDER BY m.id DESC LIMIT lim) r;
     RETURN jsonb_build_object(
-        'mail', rows,
-        'next', CASE WHEN n = lim THEN rows -> (n - 1) -> 'id' END,
+        'items', rows,
+        'next_cursor', CASE WHEN n = lim THEN (rows -> (n - 1) ->> 'id') END,
         'counts', (SELECT jsonb_object_agg(s, (SELECT count(*) FROM mail_queue WHERE status = s))
                    FROM unnest(ARRAY['queued', 'sending', 'sent', 'failed']) s));
 END $$;

@@ -32,7 +32,7 @@ static void mail_on_list(struct api_req *q, const struct db_reply *r)
 }
 
 /* GET /api/v1/mail?status=queued|sending|sent|failed&limit=&cursor= (cursor: the
- * previous page's "next", an id). */
+ * previous page's "next_cursor", an id). */
 static void mail_list(struct api_req *q)
 {
     static const char *const allowed[] = {"status", "limit", "cursor", NULL};

@@ -186,6 +186,7 @@ static int render_answer(struct ctx *c, const json_t *obj)
     case CLI_RES_REVIEW:
     case CLI_RES_REVIEW_EVENT:
     case CLI_RES_REVIEW_LIST:
+    case CLI_RES_MAIL:
         break;
     }
     return cli_render_object(out, c->args->verb->res, obj, c->io->color, c->today, c->now,

@@ -174,6 +174,29 @@ static const struct col review_event_list[] = {
     {"ACTOR", "actor", F_PLAIN},   {"WHAT", "what", F_PLAIN},
     {"FROM", "from", F_PLAIN},     {"TO", "to", F_PLAIN},
     {"REASON", "reason", F_PLAIN}, END};
+static const struct col mail_list[] = {{"ID", "id", F_PLAIN},
+                                       {"STATUS", "status", F_PLAIN},
+                                       {"AT", "created_at", F_WHEN},
+                                       {"TO", "to_addr", F_PLAIN},
+                                       {"KIND", "kind", F_PLAIN},
+                                       {"TRIES", "attempts", F_PLAIN},
+                                       {"CODE", "last_code", F_PLAIN},
+                                       {"SUBJECT", "subject", F_PLAIN},
+                                       {"ERROR", "last_error", F_PLAIN},
+                                       END};
+static const struct col mail_show[] = {{"id", "id", F_PLAIN},
+                                       {"status", "status", F_PLAIN},
+                                       {"to", "to_addr", F_PLAIN},
+                                       {"kind", "kind", F_PLAIN},
+                                       {"subject", "subject", F_PLAIN},
+                                       {"message id", "message_id", F_PLAIN},
+                                       {"attempts", "attempts", F_PLAIN},
+                                       {"next attempt", "next_attempt_at", F_WHEN_FULL},
+                                       {"sent", "sent_at", F_WHEN_FULL},
+                                       {"reply code", "last_code", F_PLAIN},
+                                       {"error", "last_error", F_PLAIN},
+                                       {"queued", "created_at", F_WHEN_FULL},
+                                       END};
 
 /* Answers of other kinds (sync status, import, doctor) have no view: cli_sync renders them. */
 static const struct view views[] = {
@@ -186,6 +209,7 @@ static const struct view views[] = {
     [CLI_RES_REVIEW] = {"reviews", review_list, review_show},
     [CLI_RES_REVIEW_EVENT] = {"events", review_event_list, review_event_list},
     [CLI_RES_REVIEW_LIST] = {"reviews", review_outcomes_list, review_outcomes_list},
+    [CLI_RES_MAIL] = {"messages", mail_list, mail_show},
 };
 
 static bool has_view(enum cli_res res)

@@ -233,6 +233,13 @@ static const struct cli_opt opts_dashboard[] = {
     {"every", "N", "seconds between two drawings with --watch (default 10)", CLI_VAL_LIMIT,
      CLI_TO_LOCAL, NULL, false},
     END};
+static const struct cli_opt opts_mail_list[] = {
+    {"status", "queued|sending|sent|failed", "only messages in this state", CLI_VAL_TEXT,
+     CLI_TO_QUERY, "status", false},
+    {"format", "table|json|csv|markdown", "how to print it (default table)", CLI_VAL_FORMAT,
+     CLI_TO_LOCAL, NULL, false},
+    {"limit", "N", "most rows to fetch (default 100)", CLI_VAL_LIMIT, CLI_TO_LOCAL, NULL, false},
+    END};
 static const struct cli_opt opts_jira_import[] = {
     {"jql", "JQL", "import the project's issues this JQL selects (no ORDER BY)", CLI_VAL_TEXT,
      CLI_TO_BODY, "jql", true},
@@ -437,6 +444,8 @@ const struct cli_verb cli_verbs[] = {
      CLI_VERBS_SLOW_S},
     {"jira", "doctor", "check access to a project and its workflow; exit 1 if a check fails",
      CLI_OP_POST, CLI_RES_DOCTOR, "jira", "doctor", 0, false, false, pos_project, opts_none, 0},
+    {"mail", "list", "the mail queue, newest first: sent, waiting, failed and why (admin)",
+     CLI_OP_LIST, CLI_RES_MAIL, "mail", NULL, 100, true, false, NULL, opts_mail_list, 0},
 };
 
 const size_t cli_verbs_len = sizeof(cli_verbs) / sizeof(cli_verbs[0]);

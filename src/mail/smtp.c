@@ -18,7 +18,7 @@ struct smtp_send {
     size_t len;
     size_t off;
     char *from;
-    char reply[SMTP_REPLY_MAX]; /* the server's last reply line */
+    char reply[SMTP_REPLY_MAX]; /* the server's last refusal */
     smtp_done_fn done;
     void *arg;
 };
@@ -68,14 +68,15 @@ static size_t smtp_on_read(char *dst, size_t size, size_t n, void *arg)
 }
 
 /* CURLOPT_HEADERFUNCTION: for SMTP, libcurl hands over the server's reply lines. The
- * last one is kept to show why a send failed. */
+ * last refusal (4xx, 5xx) is kept to show why a send failed: the QUIT that follows it
+ * answers 221. */
 static size_t smtp_on_reply(char *data, size_t size, size_t n, void *arg)
 {
     struct smtp_send *s = arg;
     size_t len = size * n;
     size_t k;
 
-    if (len >= 3 && data[0] >= '2' && data[0] <= '5') {
+    if (len >= 3 && (data[0] == '4' || data[0] == '5')) {
         k = len < sizeof(s->reply) - 1 ? len : sizeof(s->reply) - 1;
         memcpy(s->reply, data, k);
         s->reply[k] = '\0';

@@ -92,7 +92,8 @@ enum cli_res {
     CLI_RES_REVIEW,       /* a review: when (local, zone), status, SEQUENCE, pinned */
     CLI_RES_REVIEW_EVENT, /* a review's history: what, old and new time, reason */
     CLI_RES_BACKLOG,      /* GET /teams/NAME/backlog-review: the review and its agenda lists */
-    CLI_RES_REVIEW_LIST   /* GET /reviews: reviews with their outcome counts */
+    CLI_RES_REVIEW_LIST,  /* GET /reviews: reviews with their outcome counts */
+    CLI_RES_MAIL          /* GET /mail: the mail queue's messages */
 };
 
 #define CLI_VERBS_LIMIT_MAX 10000 /* most rows one list command fetches */
