@@ -16,9 +16,10 @@ Control API (JSON in and out, no auth):
                "message": "..."}   the next K transactions get that reply at that stage
   POST /fault {"hang": SECONDS, "count": K, "then": "accept" | "drop"}
                               the next K messages are held SECONDS after their data
-                              arrived before the reply (at most MAX_HANG); "accept" then
-                              keeps the message and replies 250 (whether the client still
-                              waits or not), "drop" replies 451 and keeps nothing
+                              arrived before the reply (at most MAX_HANG); "accept" keeps
+                              the message as soon as it arrived (as an MTA that queued it
+                              before its 250 reached a client that died) and replies 250
+                              after the hold; "drop" replies 451 and keeps nothing
   POST /reset                 forget messages and faults
 
 The server exits by itself after --max-life seconds (default 1800), so a forgotten one never
@@ -105,9 +106,11 @@ class Handler:
         if hang is not None:
             with self.state.lock:
                 self.state.hung += 1
+            accept = hang.get("then", "drop") == "accept"
+            if accept:  # the server has it, whatever becomes of the client meanwhile
+                self.state.keep(envelope)
             await asyncio.sleep(min(float(hang["hang"]), MAX_HANG))
-            if hang.get("then", "drop") != "accept":
-                return "451 4.3.0 held too long, dropped"
+            return "250 2.0.0 OK queued" if accept else "451 4.3.0 held too long, dropped"
         f = self.state.take_fault("data")
         if f is not None:
             with self.state.lock:
