@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -197,6 +198,69 @@ static void test_conf__due_section(void **state)
     conf_free(c);
 }
 
+/* [smtp]: "url" is smtp_url; bad values are refused with file:line; the password is a
+ * secret (never printed; a world-readable file holding it is refused). */
+static void test_conf__smtp_section(void **state)
+{
+    struct cl_err err = CL_ERR_INIT;
+    struct conf *c = conf_new_defaults(trackers, 1);
+    char *path =
+        write_tmp("[smtp]\nurl = smtps://mail.example:465\nfrom = Ops Bot <ops@example.org>\n"
+                  "tls = required\nretry_base = 0.5\n[closeloopd]\npool_size = 2\n");
+    char *bad_url = write_tmp("[smtp]\n\nurl = http://mail.example\n");
+    char *bad_tls = write_tmp("smtp_tls = maybe\n");
+    char *bad_from = write_tmp("[smtp]\nfrom = Ops <not-an-address>\n");
+    char *secret = write_tmp("[smtp]\npassword = hunter2\n");
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f;
+
+    (void)state;
+    assert_int_equal(conf_load_file(c, path, &err), CL_OK);
+    assert_string_equal(c->smtp_url, "smtps://mail.example:465");
+    assert_string_equal(c->smtp_from, "Ops Bot <ops@example.org>");
+    assert_string_equal(c->smtp_tls, "required");
+    assert_true(c->smtp_retry_base == 0.5);
+    assert_int_equal(c->pool_size, 2);
+    assert_int_equal(conf_load_file(c, bad_url, &err), CL_EINVAL);
+    assert_non_null(strstr(err.msg, ":3: smtp_url must be"));
+    cl_err_clear(&err);
+    assert_int_equal(conf_load_file(c, bad_tls, &err), CL_EINVAL);
+    assert_non_null(strstr(err.msg, ":1: smtp_tls must be none, try or required"));
+    cl_err_clear(&err);
+    assert_int_equal(conf_load_file(c, bad_from, &err), CL_EINVAL);
+    assert_non_null(strstr(err.msg, ":2: smtp_from"));
+    cl_err_clear(&err);
+    chmod(secret, 0644);
+    assert_int_equal(conf_load_file(c, secret, &err), CL_EINVAL);
+    assert_non_null(strstr(err.msg, "smtp_password"));
+    cl_err_clear(&err);
+    assert_int_equal(conf_set(c, "smtp_password", "hunter2", "t", &err), CL_OK);
+    f = open_memstream(&text, &len);
+    conf_print(c, f);
+    fclose(f);
+    assert_null(strstr(text, "hunter2"));
+    assert_non_null(strstr(text, "smtp_password       = (set)"));
+    free(text);
+    assert_int_equal(conf_set(c, "smtp_url", "", "t", &err), CL_OK); /* empty: mail off */
+    assert_int_equal(conf_set(c, "database_url", "postgresql:///x", "t", &err), CL_OK);
+    assert_int_equal(conf_validate(c, &err), CL_OK);
+    assert_int_equal(conf_set(c, "smtp_url", "smtp://m.example", "t", &err), CL_OK);
+    assert_int_equal(conf_set(c, "smtp_from", "", "t", &err), CL_OK);
+    assert_int_equal(conf_validate(c, &err), CL_EINVAL); /* a server but no sender */
+    unlink(path);
+    unlink(bad_url);
+    unlink(bad_tls);
+    unlink(bad_from);
+    unlink(secret);
+    free(path);
+    free(bad_url);
+    free(bad_tls);
+    free(bad_from);
+    free(secret);
+    conf_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -208,6 +272,7 @@ int main(void)
         cmocka_unit_test(test_conf__split_listen),
         cmocka_unit_test(test_conf__print_hides_secret),
         cmocka_unit_test(test_conf__due_section),
+        cmocka_unit_test(test_conf__smtp_section),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
