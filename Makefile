@@ -37,6 +37,8 @@ BINDIR   := $(if $(filter debug,$(BUILD)),$(OUT),.)
 #   http/   the HTTP server (libmicrohttpd), paths, request metrics
 #   api/    the JSON API and its route files      report/ the figures kept in the background
 #   sync/   the sync core and one provider per tracker
+#   mail/   outbound mail: MIME composition, SMTP through libcurl, the queue's worker
+#           and the kinds of mail it renders
 #   daemon/ closeloopd      cli/   closeloop
 # Every module but the two main()s goes into one archive; each program and each unit
 # test links its own object against it, so the linker takes only what is used.

@@ -185,3 +185,7 @@ CLOSELOOP_TEST_DSN="$dsn" CLOSELOOP_BIN_DIR="$root" CLOSELOOP_SRC_DIR="$root" \
 # Jira sync figures: the fake Jira Cloud and a fresh database on the same cluster.
 CLOSELOOP_TEST_DSN="$dsn" CLOSELOOP_BIN_DIR="$root" CLOSELOOP_SRC_DIR="$root" \
     BENCH_SECONDS="$secs" python3 "$root/tests/bench/jira_bench.py"
+
+# Mail: sending queued mail to a local SMTP server, beside queueing it in PostgreSQL alone.
+CLOSELOOP_TEST_DSN="$dsn" CLOSELOOP_BIN_DIR="$root" CLOSELOOP_SRC_DIR="$root" \
+    python3 "$root/tests/bench/mail_bench.py"
