@@ -141,6 +141,15 @@ class DeliveryTest(MailCase):
         self.assertEqual(row['attempts'], 1)
         self.assertEqual(self.mine(to), [])
 
+    def test_payload_that_does_not_render_fails_at_once_and_is_shown(self):
+        to = addr('render')
+        mid = self.enqueue(to, payload={'note': 5})
+        until(lambda: self.row(mid)['status'] == 'failed', what='the row to fail')
+        row = self.row(mid)
+        self.assertIn('note is not a string', row['last_error'])
+        self.assertIsNone(row['last_code'])
+        self.assertEqual(self.mine(to), [])
+
     def test_list_filters_pages_and_needs_admin(self):
         ids = [self.enqueue(addr('list')) for _ in range(3)]
         until(lambda: all(self.row(i)['status'] == 'sent' for i in ids))
