@@ -4,6 +4,7 @@
 #include "closeloop/mail/queue.h"
 #include "closeloop/util/cl.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -31,25 +32,33 @@ static void mail_on_list(struct api_req *q, const struct db_reply *r)
     json_decref(body);
 }
 
+static bool mail_status_ok(const char *s)
+{
+    static const char *const statuses[] = {"queued", "sending", "sent", "failed"};
+    size_t i;
+
+    for (i = 0; i < CL_ARRAY_LEN(statuses); i++) {
+        if (strcmp(s, statuses[i]) == 0)
+            return true;
+    }
+    return false;
+}
+
 /* GET /api/v1/mail?status=queued|sending|sent|failed&limit=&cursor= (cursor: the
  * previous page's "next_cursor", an id). */
 static void mail_list(struct api_req *q)
 {
     static const char *const allowed[] = {"status", "limit", "cursor", NULL};
-    static const char *const statuses[] = {"queued", "sending", "sent", "failed", NULL};
     const char *status = api_req_query(q, "status");
     const char *s = api_req_query(q, "limit");
     const char *cursor = api_req_query(q, "cursor");
     char limit[16];
     long n = MAIL_DEFAULT_LIMIT;
     long before = 0;
-    size_t i;
 
     if (api_req_check_query(q, allowed) != CL_OK)
         return;
-    for (i = 0; status != NULL && statuses[i] != NULL && strcmp(status, statuses[i]) != 0; i++)
-        ;
-    if (status != NULL && statuses[i] == NULL) {
+    if (status != NULL && !mail_status_ok(status)) {
         api_req_error(q, 400, "bad_request", "status",
                       "status must be queued, sending, sent or failed");
         return;

@@ -1,7 +1,5 @@
 #include "closeloop/mail/smtp.h"
 
-#include "closeloop/util/log.h"
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +17,7 @@ struct smtp_send {
     size_t off;
     char *from;
     char reply[SMTP_REPLY_MAX]; /* the server's last refusal */
+    char setup_error[128];      /* why smtp_setup() failed, "" when it did not */
     smtp_done_fn done;
     void *arg;
 };
@@ -96,7 +95,9 @@ static void smtp_on_done(const struct http_response *resp, void *arg)
     r.outcome = smtp_classify(resp->code, resp->status);
     r.seconds = resp->seconds;
     error[0] = '\0';
-    if (resp->code != CL_OK && s->reply[0] != '\0' && resp->status >= 400)
+    if (s->setup_error[0] != '\0')
+        snprintf(error, sizeof(error), "%s", s->setup_error);
+    else if (resp->code != CL_OK && s->reply[0] != '\0' && resp->status >= 400)
         snprintf(error, sizeof(error), "%s; server said: %s", resp->error, s->reply);
     else if (resp->code != CL_OK)
         snprintf(error, sizeof(error), "%s", resp->error);
@@ -173,16 +174,17 @@ struct smtp_send *smtp_send(struct http_client *hc, const struct smtp_opts *o, c
     s->rcpt = curl_slist_append(NULL, angle);
     free(angle);
     s->easy = curl_easy_init();
-    /* A failure here still goes through http_run (an empty handle fails from the
-     * loop), so `done` never runs inside smtp_send(). */
-    rc = s->easy != NULL && s->rcpt != NULL ? smtp_setup(s, o) : CURLE_OUT_OF_MEMORY;
-    if (rc != CURLE_OK) {
-        log_error("event=smtp_setup_failed error=\"%s\"", curl_easy_strerror(rc));
-        if (s->easy != NULL)
-            curl_easy_setopt(s->easy, CURLOPT_URL, "unsupported://setup-failed");
+    if (s->easy == NULL || s->rcpt == NULL) { /* only out of memory: as cl_malloc does */
+        fputs("closeloopd: libcurl is out of memory\n", stderr);
+        abort();
     }
-    if (s->easy == NULL)
-        s->easy = curl_easy_init();
+    /* A setup failure is reported through `done` from the loop like any other: the
+     * transfer then fails on the option left unset, and the reason replaces curl's. */
+    rc = smtp_setup(s, o);
+    if (rc != CURLE_OK) {
+        snprintf(s->setup_error, sizeof(s->setup_error), "curl setup: %s", curl_easy_strerror(rc));
+        curl_easy_setopt(s->easy, CURLOPT_URL, "");
+    }
     s->req = http_run(hc, s->easy, smtp_on_done, s);
     return s;
 }
