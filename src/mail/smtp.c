@@ -1,5 +1,6 @@
 #include "closeloop/mail/smtp.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,10 +36,19 @@ int smtp_tls_parse(enum smtp_tls *out, const char *s)
     return CL_OK;
 }
 
+/* RFC 4954's refusals of AUTH (required, too weak, bad credentials, needs TLS): the
+ * set-up is at fault, not the message, which waits for the set-up to be fixed. */
+static bool smtp_auth_refusal(long reply)
+{
+    return reply == 530 || reply == 534 || reply == 535 || reply == 538;
+}
+
 enum smtp_outcome smtp_classify(int code, long reply)
 {
     if (code == CL_OK)
         return SMTP_SENT;
+    if (smtp_auth_refusal(reply))
+        return SMTP_TRANSIENT;
     return reply >= 500 && reply <= 599 ? SMTP_PERMANENT : SMTP_TRANSIENT;
 }
 

@@ -22,6 +22,9 @@ Control API (JSON in and out, no auth):
                               after the hold; "drop" replies 451 and keeps nothing
   POST /reset                 forget messages and faults
 
+With --auth USER:PASSWORD the server requires SMTP AUTH (PLAIN or LOGIN, without TLS)
+before MAIL and answers 535 to other credentials.
+
 The server exits by itself after --max-life seconds (default 1800), so a forgotten one never
 lingers.
 """
@@ -36,6 +39,7 @@ import threading
 import time
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
 
 MAX_HANG = 120.0
 MAX_BODY = 1 << 16
@@ -120,6 +124,14 @@ class Handler:
         return "250 2.0.0 OK queued"
 
 
+def authenticator(user, password):
+    def check(server, session, envelope, mechanism, auth_data):
+        ok = (getattr(auth_data, "login", None) == user.encode()
+              and getattr(auth_data, "password", None) == password.encode())
+        return AuthResult(success=ok, handled=False)
+    return check
+
+
 def control_handler(state):
     class Control(http.server.BaseHTTPRequestHandler):
         def log_message(self, fmt, *args):
@@ -174,13 +186,19 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--record", help="append accepted messages to this JSON-lines file")
     ap.add_argument("--max-life", type=float, default=1800.0)
+    ap.add_argument("--auth", help="USER:PASSWORD that SMTP AUTH requires")
     args = ap.parse_args()
     state = State(args.record)
+    auth = {}
+    if args.auth:
+        user, _, password = args.auth.partition(":")
+        auth = {"authenticator": authenticator(user, password), "auth_required": True,
+                "auth_require_tls": False}
     controller = None
     for _ in range(5):  # another process may take the port between the probe and bind
         try:
             controller = Controller(Handler(state), hostname="127.0.0.1", port=free_port(),
-                                    data_size_limit=32 << 20)
+                                    data_size_limit=32 << 20, **auth)
             controller.start()
             break
         except (OSError, RuntimeError):

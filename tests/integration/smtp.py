@@ -25,13 +25,15 @@ PYTHON = "/usr/bin/python3"  # Debian's, with python3-aiosmtpd
 
 
 class SmtpServer:
-    def __init__(self):
+    def __init__(self, auth=None):
+        self.auth = auth  # "USER:PASSWORD": the server requires SMTP AUTH
         self.proc = None
         self.smtp_port = None
         self.control_port = None
 
     def start(self):
-        self.proc = subprocess.Popen([PYTHON, SERVER, "--max-life", "900"],
+        args = ["--auth", self.auth] if self.auth else []
+        self.proc = subprocess.Popen([PYTHON, SERVER, "--max-life", "900", *args],
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         line = self.proc.stdout.readline()  # printed once both ports listen
         if not line:

@@ -23,11 +23,12 @@ class MailCase(unittest.TestCase):
     """One SMTP server and one closeloopd sending through it, per class."""
 
     env = {}
+    auth = None
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.smtp = SmtpServer().start()
+        cls.smtp = SmtpServer(auth=cls.auth).start()
         try:
             cls.svc = Service(name=cls.__name__, env=cls.smtp.env(**cls.env)).start()
         except BaseException:
@@ -265,6 +266,40 @@ class GiveUpTest(MailCase):
         self.assertEqual(row['attempts'], 3)
         self.assertEqual(row['last_code'], 421)
         self.assertIn('busy', row['last_error'])
+
+
+class AuthTest(MailCase):
+    """A server that requires AUTH: the right credentials send; wrong ones are the set-up's
+    fault, not the message's, so the message waits (retried) instead of failing."""
+
+    auth = 'closeloop:s3cret-pw'
+    env = {'CLOSELOOP_SMTP_USERNAME': 'closeloop', 'CLOSELOOP_SMTP_PASSWORD': 's3cret-pw'}
+
+    def test_auth_sends_and_the_password_is_never_logged(self):
+        to = addr('auth')
+        self.enqueue(to)
+        self.wait_mine(to)
+        self.assertNotIn('s3cret-pw', self.svc.log_text())
+
+    def test_wrong_password_is_retried_not_failed(self):
+        env = self.smtp.env(CLOSELOOP_SMTP_USERNAME='closeloop',
+                            CLOSELOOP_SMTP_PASSWORD='wrong-pw', CLOSELOOP_SMTP_RETRY_MAX='0.3')
+        self.svc.stop()
+        with Peer(self.svc, name='MailWrongAuth', env=env) as bad:
+            to = addr('badauth')
+            mid = int(bad.sql("SELECT cl_mail_enqueue('test', :'p1', NULL, 's', '{}', NULL)",
+                              to)[0][0])
+            until(lambda: int(bad.sql("SELECT attempts FROM mail_queue WHERE id = :'p1'",
+                                      mid)[0][0]) >= 3, timeout=20, what='3 attempts')
+            status, code = bad.sql("SELECT status, last_code FROM mail_queue WHERE id = :'p1'",
+                                   mid)[0]
+            self.assertIn(status, ('queued', 'sending'))
+            self.assertEqual(code, '535')
+            self.assertEqual(self.mine(to), [])
+            self.assertNotIn('wrong-pw', bad.log_text())
+        # the right credentials again: the waiting message goes out
+        with Peer(self.svc, name='MailRightAuth', env=self.smtp.env(**self.env)):
+            self.wait_mine(to, timeout=20)
 
 
 class DisabledTest(unittest.TestCase):

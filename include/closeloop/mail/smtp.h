@@ -16,8 +16,10 @@ enum smtp_tls { SMTP_TLS_NONE, SMTP_TLS_TRY, SMTP_TLS_REQUIRED };
 
 enum smtp_outcome {
     SMTP_SENT,      /* the server took the message (250 after DATA) */
-    SMTP_TRANSIENT, /* try again later: 4xx, no connection, timeout, TLS not offered */
-    SMTP_PERMANENT  /* a 5xx reply: sending the same again will not help */
+    SMTP_TRANSIENT, /* try again later: 4xx, no connection, timeout, TLS not offered, and
+                       AUTH refused (530, 534, 535, 538: the set-up's fault, not the
+                       message's) */
+    SMTP_PERMANENT  /* another 5xx reply: sending the same again will not help */
 };
 
 struct smtp_opts {

@@ -19,6 +19,8 @@ static void test_smtp__classify(void **state)
     assert_int_equal(smtp_classify(CL_EHTTP, 421), SMTP_TRANSIENT);
     assert_int_equal(smtp_classify(CL_EHTTP, 0), SMTP_TRANSIENT);      /* no connection */
     assert_int_equal(smtp_classify(CL_ETIMEOUT, 354), SMTP_TRANSIENT); /* hung in DATA */
+    assert_int_equal(smtp_classify(CL_EHTTP, 535), SMTP_TRANSIENT);    /* bad credentials */
+    assert_int_equal(smtp_classify(CL_EHTTP, 530), SMTP_TRANSIENT);    /* AUTH required */
 }
 
 static void test_smtp__tls_parse(void **state)
