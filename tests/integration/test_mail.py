@@ -268,6 +268,22 @@ class GiveUpTest(MailCase):
         self.assertIn('busy', row['last_error'])
 
 
+class TlsRequiredTest(MailCase):
+    """smtp_tls = required against a server that offers no STARTTLS: nothing goes out in
+    clear; the message waits, retried, with curl's reason."""
+    env = {'CLOSELOOP_SMTP_TLS': 'required', 'CLOSELOOP_SMTP_RETRY_MAX': '0.3'}
+
+    def test_no_starttls_means_no_send(self):
+        to = addr('tls')
+        mid = self.enqueue(to)
+        until(lambda: self.row(mid)['attempts'] >= 2, timeout=20, what='2 attempts')
+        row = self.row(mid)
+        self.assertIn(row['status'], ('queued', 'sending'))
+        self.assertRegex(row['last_error'] or '', r'(?i)starttls|ssl|tls')
+        self.assertEqual(self.mine(to), [])
+        self.assertEqual(self.smtp.stats()['accepted'], 0)
+
+
 class AuthTest(MailCase):
     """A server that requires AUTH: the right credentials send; wrong ones are the set-up's
     fault, not the message's, so the message waits (retried) instead of failing."""
