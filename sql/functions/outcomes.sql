@@ -457,13 +457,16 @@ BEGIN
 END $$;
 
 -- Stores the rendered summary and queues one mail per recipient (the review's summary_to
--- and the team's list, `team_to`), once: the dedup key "summary:{review id}:{email}" makes
--- a second call (a retry, or the repair of a crash between the hold and this) send
--- nothing twice. A summary already stored is kept. Returns the number of recipients.
-CREATE OR REPLACE FUNCTION cl_review_summary_store(rid bigint, md text, html text, team_to text[],
+-- and the summary_to of the review policy for the review's team, or the default's), once:
+-- the dedup key "summary:{review id}:{email}" makes a second call (a retry, or the repair
+-- of a crash between the hold and this) send nothing twice. A summary already stored is
+-- kept. Returns the number of recipients.
+DROP FUNCTION IF EXISTS cl_review_summary_store(bigint, text, text, text[], text, text);
+CREATE OR REPLACE FUNCTION cl_review_summary_store(rid bigint, md text, html text, policy jsonb,
                                                    src text, actor text) RETURNS integer
 LANGUAGE plpgsql AS $$
 DECLARE
+    team_to text[];
     r reviews;
     j jsonb;
     rcpt record;
@@ -476,6 +479,8 @@ BEGIN
     IF r.summary_md IS NULL THEN
         UPDATE reviews SET summary_md = md, summary_html = html WHERE id = rid;
     END IF;
+    team_to := ARRAY(SELECT jsonb_array_elements_text(
+                         coalesce(cl_review_policy(policy, r.team_id)->'summary_to', '[]')));
     j := cl_review_summary_json(rid)::jsonb;
     FOR rcpt IN SELECT DISTINCT ON (lower(e)) e AS email,
                        (SELECT p.name FROM people p WHERE lower(p.email) = lower(e) LIMIT 1) AS name
@@ -483,12 +488,8 @@ BEGIN
                 WHERE nullif(btrim(e), '') IS NOT NULL ORDER BY lower(e)
     LOOP
         n := n + 1;
-        -- cl_mail_enqueue comes with the mail branch (0014); until it is merged, nothing
-        -- is queued. TODO(lead): drop this guard at the merge.
-        IF to_regprocedure('cl_mail_enqueue(text,text,text,text,jsonb,text)') IS NOT NULL THEN
-            PERFORM cl_mail_enqueue('summary', rcpt.email, rcpt.name, j->>'subject', j,
-                                    format('summary:%s:%s', rid, lower(rcpt.email)));
-        END IF;
+        PERFORM cl_mail_enqueue('summary', rcpt.email, rcpt.name, j->>'subject', j,
+                                format('summary:%s:%s', rid, lower(rcpt.email)));
     END LOOP;
     IF n > 0 AND NOT EXISTS (SELECT 1 FROM review_events WHERE review_id = rid
                              AND what = 'summary_sent') THEN

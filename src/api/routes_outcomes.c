@@ -52,7 +52,7 @@ static const char sql_agenda[] = "SELECT cl_review_agenda($1)";
 static const char sql_hold[] = "SELECT cl_review_hold($1, $2::jsonb, $3, $4, $5::jsonb)";
 static const char sql_store[] =
     "SELECT (cl_review_summary_json($1::bigint)::jsonb || jsonb_build_object('recipients',"
-    " cl_review_summary_store($1::bigint, $2, $3, $4::text[], $5, $6)))::text";
+    " cl_review_summary_store($1::bigint, $2, $3, $4::jsonb, $5, $6)))::text";
 static const char sql_summary[] = "SELECT review_id, j, md, html FROM cl_review_summary($1)";
 static const char sql_verify[] = "SELECT cl_action_verify($1::bigint, $2, $3, $4)";
 static const char sql_list[] =
@@ -157,11 +157,12 @@ static void summary_store(struct api_req *q, const char *rid, const char *text, 
         summary_html(doc, &html, &err) != CL_OK)
         api_req_error(q, 500, "internal", NULL, "cannot render the summary: %s",
                       doc == NULL ? "not JSON" : err.msg);
-    else /* the team's summary list comes with the [review] config (lead): none yet */
+    else /* the team's summary list is in the review policy ([review] summary_to) */
         api_req_sql_then(q, sql_store, 6,
                          (const char *const[]){rid, md.data != NULL ? md.data : "",
-                                               html.data != NULL ? html.data : "", "{}",
-                                               api_req_source(q), api_req_actor(q)},
+                                               html.data != NULL ? html.data : "",
+                                               api_req_review_policy(q), api_req_source(q),
+                                               api_req_actor(q)},
                          then);
     buf_dispose(&md);
     buf_dispose(&html);

@@ -1,5 +1,7 @@
 #include "closeloop/mail/kinds.h"
 
+#include "closeloop/review/summary.h"
+
 #include "closeloop/util/buf.h"
 
 #include <stdlib.h>
@@ -8,6 +10,7 @@
 /* Every kind closeloop can send: one line per kind. */
 static const struct mail_kind *const mail_kinds[] = {
     &mail_kind_test,
+    &summary_mail_kind,
 };
 
 const struct mail_kind *mail_kind_find(const char *name)

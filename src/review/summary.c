@@ -1,5 +1,7 @@
 #include "closeloop/review/summary.h"
 
+#include "closeloop/mail/kinds.h"
+
 #include "closeloop/review/md.h"
 
 #include <stdbool.h>
@@ -149,12 +151,30 @@ int summary_html(const json_t *summary, struct buf *out, struct cl_err *err)
     return rc;
 }
 
-int summary_mail_render(const json_t *payload, struct buf *text, struct buf *html,
-                        struct cl_err *err)
+/* The mail kind "summary": the payload is the summary JSON; the text part is its
+ * Markdown, the HTML part a whole document around its HTML. */
+static int summary_mail_render(const json_t *payload, struct mail_parts *out, struct cl_err *err)
 {
-    int rc = summary_markdown(payload, text, err);
+    struct buf text;
+    struct buf html;
+    int rc;
 
-    if (rc == CL_OK)
-        rc = summary_html(payload, html, err);
+    buf_init(&text);
+    buf_init(&html);
+    rc = summary_markdown(payload, &text, err);
+    if (rc == CL_OK) {
+        buf_puts(&html, "<!DOCTYPE html>\n<html><body style=\"font-family: sans-serif; "
+                        "max-width: 40em\">\n");
+        rc = summary_html(payload, &html, err);
+        buf_puts(&html, "</body></html>\n");
+    }
+    if (rc == CL_OK) {
+        out->text = buf_steal(&text, NULL);
+        out->html = buf_steal(&html, NULL);
+    }
+    buf_dispose(&text);
+    buf_dispose(&html);
     return rc;
 }
+
+const struct mail_kind summary_mail_kind = {"summary", summary_mail_render};

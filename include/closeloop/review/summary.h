@@ -19,9 +19,9 @@ int summary_markdown(const json_t *summary, struct buf *out, struct cl_err *err)
 /* Appends the summary's HTML (a fragment) to out. */
 int summary_html(const json_t *summary, struct buf *out, struct cl_err *err);
 
-/* The mail kind "summary": its payload is the summary JSON; text gets the Markdown, html
- * the HTML. For the mail module's kind table (struct mail_kind), which the lead wires. */
-int summary_mail_render(const json_t *payload, struct buf *text, struct buf *html,
-                        struct cl_err *err);
+/* The mail kind "summary" (src/mail/kinds.c lists it): its payload is the summary JSON;
+ * the text part is the Markdown, the HTML part the HTML in a whole document. */
+struct mail_kind;
+extern const struct mail_kind summary_mail_kind;
 
 #endif

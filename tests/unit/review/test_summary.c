@@ -1,4 +1,5 @@
 #include "closeloop/review/summary.h"
+#include "closeloop/mail/kinds.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -56,19 +57,24 @@ static void test_summary__mail_render_gives_text_and_html(void **state)
 {
     struct cl_err err = CL_ERR_INIT;
     json_t *s = json_loads(summary_text, 0, NULL);
-    struct buf text;
-    struct buf html;
+    const struct mail_kind *k = mail_kind_find("summary");
+    struct mail_parts parts;
 
     (void)state;
-    buf_init(&text);
-    buf_init(&html);
-    assert_int_equal(summary_mail_render(s, &text, &html, &err), CL_OK);
-    assert_non_null(strstr(text.data, "## Outcomes"));
-    assert_non_null(strstr(html.data, "<h2>Outcomes</h2>"));
-    assert_non_null(strstr(html.data, "vendor &lt;late&gt;"));
-    assert_null(strstr(html.data, "<h1>not a heading"));
-    buf_dispose(&text);
-    buf_dispose(&html);
+    memset(&parts, 0, sizeof(parts));
+    assert_ptr_equal(k, &summary_mail_kind);
+    assert_int_equal(k->render(s, &parts, &err), CL_OK);
+    assert_non_null(strstr(parts.text, "## Outcomes"));
+    assert_non_null(strstr(parts.html, "<h2>Outcomes</h2>"));
+    assert_non_null(strstr(parts.html, "vendor &lt;late&gt;"));
+    assert_non_null(strstr(parts.html, "<!DOCTYPE html>"));
+    assert_null(strstr(parts.html, "<h1>not a heading"));
+    assert_null(parts.calendar);
+    mime_parts_dispose(&parts);
+    json_decref(s);
+    s = json_object();
+    assert_int_equal(k->render(s, &parts, &err), CL_EINVAL);
+    mime_parts_dispose(&parts);
     json_decref(s);
 }
 
