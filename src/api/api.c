@@ -902,6 +902,19 @@ size_t api_routes_each(const struct api *a, void (*fn)(const struct api_route *r
     return n;
 }
 
+int api_req_limit(long *limit, char fetch[24], struct api_req *q, long dflt, long max)
+{
+    const char *s = api_req_query(q, "limit");
+
+    *limit = dflt;
+    if (s != NULL && cl_parse_long(limit, s, 1, max) != CL_OK) {
+        api_req_error(q, 400, "bad_request", "limit", "limit must be an integer 1..%ld", max);
+        return CL_EINVAL;
+    }
+    snprintf(fetch, 24, "%ld", *limit + 1);
+    return CL_OK;
+}
+
 int api_req_path_id(struct api_req *q)
 {
     const char *s = api_req_param(q, 0);

@@ -239,16 +239,7 @@ static const char sql_action_list[] =
 /* Reads limit (1..500) into *limit and the "limit+1" text for SQL into fetch. */
 static int res_limit(long *limit, char fetch[24], struct api_req *q)
 {
-    const char *s = api_req_query(q, "limit");
-
-    *limit = RES_DEFAULT_LIMIT;
-    if (s != NULL && cl_parse_long(limit, s, 1, RES_MAX_LIMIT) != CL_OK) {
-        api_req_error(q, 400, "bad_request", "limit", "limit must be an integer 1..%d",
-                      RES_MAX_LIMIT);
-        return CL_EINVAL;
-    }
-    snprintf(fetch, 24, "%ld", *limit + 1);
-    return CL_OK;
+    return api_req_limit(limit, fetch, q, RES_DEFAULT_LIMIT, RES_MAX_LIMIT);
 }
 
 /* An id cursor: the last id seen, as decimal text. */

@@ -17,6 +17,7 @@
 #include "closeloop/cli/cli_page.h"
 #include "closeloop/cli/cli_render.h"
 #include "closeloop/cli/cli_review.h"
+#include "closeloop/cli/cli_search.h"
 #include "closeloop/cli/cli_sync.h"
 #include "closeloop/util/version.h"
 
@@ -187,6 +188,7 @@ static int render_answer(struct ctx *c, const json_t *obj)
     case CLI_RES_REVIEW_EVENT:
     case CLI_RES_REVIEW_LIST:
     case CLI_RES_MAIL:
+    case CLI_RES_SEARCH:
         break;
     }
     return cli_render_object(out, c->args->verb->res, obj, c->io->color, c->today, c->now,
@@ -372,6 +374,21 @@ static int cmd_dashboard(struct ctx *c, struct cl_err *err)
     }
 }
 
+/* search TEXT: the best --limit hits, pages of CLI_SEARCH_PAGE. */
+static int cmd_search(struct ctx *c, struct cl_err *err)
+{
+    char *query = cli_build_query(c->args);
+    struct cli_search s = {c->args->pos[0], query,
+                           row_limit(c),    cli_args_get(c->args, "format"),
+                           c->args->json,   c->io->color,
+                           c->io->width,    c->now,
+                           dashboard_get,   c};
+    int rc = cli_search_run(c->io->out, c->io->err, &s, err);
+
+    free(query);
+    return rc;
+}
+
 /* The action, then what its history says: --json prints the action alone, as it came. */
 static int cmd_action_show(struct ctx *c, struct cl_err *err)
 {
@@ -419,6 +436,8 @@ static int dispatch(struct ctx *c, const json_t *body, struct cl_err *err)
         return cli_outcomes_doc(c->io->out, c->http, &c->status, c->args, err);
     case CLI_OP_REVIEW_HOLD:
         return cli_outcomes_hold(c->io, c->http, &c->status, c->args, err);
+    case CLI_OP_SEARCH:
+        return cmd_search(c, err);
     case CLI_OP_CREATE:
     case CLI_OP_SHOW:
     case CLI_OP_EDIT:

@@ -383,6 +383,27 @@ int cli_date_read_time(char *buf, size_t len, const char **why, const char *s)
     return CL_OK;
 }
 
+int cli_date_read_since(char *buf, size_t len, const char **why, const char *s, long today)
+{
+    char date[16];
+    long days = 0;
+
+    if (s == NULL)
+        return CL_EINVAL;
+    if (cli_date_read_time(buf, len, why, s) == CL_OK)
+        return CL_OK;
+    if (strcasecmp(s, "yesterday") == 0)
+        days = 1;
+    else if ((s[0] == '-' && !relative(&days, why, s)) ||
+             (s[0] != '-' && strcasecmp(s, "today") != 0)) {
+        *why = "must be RFC 3339, YYYY-MM-DD [HH:MM], today, yesterday, -Nd or -Nw (N days or "
+               "weeks ago, at most ten years)";
+        return CL_EINVAL;
+    }
+    cli_date_format(date, sizeof(date), today - days);
+    return cli_date_read_time(buf, len, why, date);
+}
+
 /* "2h ago" for seconds before now ("0s ago" for a time ahead of the clock). */
 static void ago(char *buf, size_t len, long seconds)
 {

@@ -99,6 +99,10 @@ void cli_help_verb(FILE *out, const struct cli_verb *v)
         fputs("TIME: RFC 3339 (2026-11-18T09:30:00Z), or YYYY-MM-DD [HH:MM] in your time zone\n"
               "  (TZ), sent with its offset\n",
               out);
+    if (has_type(v, CLI_VAL_SINCE, CLI_VAL_SINCE))
+        fputs("SINCE: RFC 3339, YYYY-MM-DD [HH:MM] in your time zone (TZ), or a day back from\n"
+              "  today: today, yesterday, -30d, -2w (its midnight)\n",
+              out);
     fputs("global options: --url URL, --token TOKEN, --json, --help\n", out);
 }
 

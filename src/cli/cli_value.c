@@ -316,6 +316,8 @@ static bool rewrite(bool *rewrites, char *buf, size_t len, const char **why, enu
     case CLI_VAL_TIME:
     case CLI_VAL_TIME_OR_NONE:
         return cli_date_read_time(buf, len, why, v) == CL_OK;
+    case CLI_VAL_SINCE:
+        return cli_date_read_since(buf, len, why, v, today) == CL_OK;
     case CLI_VAL_KIND:
         return enum_read(buf, len, why, kinds, v, "must be corrective or preventive");
     case CLI_VAL_PRIORITY:

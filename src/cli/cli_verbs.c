@@ -46,6 +46,12 @@ static const struct cli_opt pos_actions_file[] = {
     {"FILE", NULL, "CSV with a header, or a Markdown checklist; - reads stdin",
      CLI_VAL_ACTIONS_FILE, CLI_TO_BODY, "actions", true},
     END};
+static const struct cli_opt pos_search[] = {
+    {"TEXT", NULL,
+     "words (all of them), \"a phrase\", -word (not this one), a or b; quote it as one "
+     "argument",
+     CLI_VAL_TEXT, CLI_TO_QUERY, "q", true},
+    END};
 static const struct cli_opt pos_repo[] = {
     {"REPO", NULL, "GitHub repository, owner/repo", CLI_VAL_REPO, CLI_TO_BODY, "repo", true}, END};
 static const struct cli_opt pos_project[] = {
@@ -240,6 +246,16 @@ static const struct cli_opt opts_mail_list[] = {
      CLI_TO_LOCAL, NULL, false},
     {"limit", "N", "most rows to fetch (default 100)", CLI_VAL_LIMIT, CLI_TO_LOCAL, NULL, false},
     END};
+static const struct cli_opt opts_search[] = {
+    {"team", "TEAM", "the team's: incidents it facilitated, actions its people own, its reviews",
+     CLI_VAL_TEXT, CLI_TO_QUERY, "team", false},
+    {"since", "SINCE", "from then on (yesterday, -30d, 2026-11-01)", CLI_VAL_SINCE, CLI_TO_QUERY,
+     "since", false},
+    {"format", "table|json|csv|markdown", "how to print it (default table)", CLI_VAL_FORMAT,
+     CLI_TO_LOCAL, NULL, false},
+    {"limit", "N", "most hits to show, best first (default 20)", CLI_VAL_LIMIT, CLI_TO_LOCAL, NULL,
+     false},
+    END};
 static const struct cli_opt opts_jira_import[] = {
     {"jql", "JQL", "import the project's issues this JQL selects (no ORDER BY)", CLI_VAL_TEXT,
      CLI_TO_BODY, "jql", true},
@@ -432,6 +448,8 @@ const struct cli_verb cli_verbs[] = {
      "review/summary", 0, false, false, pos_incident, opts_doc, 0},
     {"review", "list", "reviews by time: incident, team, status, outcomes", CLI_OP_LIST,
      CLI_RES_REVIEW_LIST, "reviews", NULL, 200, true, false, NULL, opts_review_list, 0},
+    {"search", "", "search the archive: incidents, actions, notes, reviews, ranked", CLI_OP_SEARCH,
+     CLI_RES_SEARCH, "search", NULL, 20, false, false, pos_search, opts_search, 0},
     {"sync", "status", "tracker sync: connections, rate limits, repositories", CLI_OP_SHOW,
      CLI_RES_SYNC, "sync", "status", 0, false, false, NULL, opts_none, 0},
     {"github", "import", "turn labelled issues into actions (may take minutes)", CLI_OP_POST,

@@ -111,6 +111,11 @@ int api_req_version(const char **out, struct api_req *q, const json_t *body);
 int api_req_body(json_t **out, struct api_req *q, const struct valid_field *spec, size_t n,
                  enum valid_mode mode, bool allow_empty);
 
+/* The page size of a list: query parameter limit (1..max; absent: dflt) into *limit, and
+ * limit+1 as text into fetch (the rows to ask SQL for: one more says there is a next page,
+ * API_LIST). Answers 400 naming limit and returns CL_EINVAL when it is not such a number. */
+int api_req_limit(long *limit, char fetch[24], struct api_req *q, long dflt, long max);
+
 /* Checks that path capture 0 is a positive decimal id; otherwise answers 404 ("no
  * <noun> ...") and returns CL_EINVAL. */
 int api_req_path_id(struct api_req *q);

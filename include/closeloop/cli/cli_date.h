@@ -40,6 +40,14 @@ int cli_date_read(long *out, const char **why, const char *s, long today);
  * (a DST gap) is CL_EINVAL, as is anything else, with *why (static) saying why. */
 int cli_date_read_time(char *buf, size_t len, const char **why, const char *s);
 
+/* Reads the start of a span back from now as people type it, as cli_date_read_time() does
+ * (RFC 3339; YYYY-MM-DD and YYYY-MM-DD HH:MM in the local zone), or as a day counted back
+ * from today (days since 1970-01-01): today, yesterday, -Nd or -Nw (N days or weeks ago, N
+ * <= CLI_DATE_REL_MAX days), each meaning that day's local midnight. Written as RFC 3339
+ * with the zone's offset into buf (CLI_DATE_TIME_MAX). CL_EINVAL otherwise, *why (static)
+ * saying why. */
+int cli_date_read_since(char *buf, size_t len, const char **why, const char *s, long today);
+
 /* Whether s is an RFC 3339 timestamp with offset: YYYY-MM-DDTHH:MM[:SS[.frac]](Z|+HH:MM|-HH:MM);
  * 't' or a space may stand for 'T', 'z' for 'Z'. */
 bool cli_date_is_rfc3339(const char *s);

@@ -38,7 +38,8 @@ enum cli_val {
     CLI_VAL_ADDRESSES,        /* e-mail addresses separated by commas: sent as an array */
     CLI_VAL_WHEN,             /* a wall time "YYYY-MM-DD HH:MM" (in a zone) or RFC 3339 */
     CLI_VAL_PAIR,             /* ID=VALUE, repeatable: one per action (review hold) */
-    CLI_VAL_DOC_FORMAT        /* md | html | json */
+    CLI_VAL_DOC_FORMAT,       /* md | html | json */
+    CLI_VAL_SINCE             /* a time, or a day back from today (yesterday, -30d, -2w) */
 };
 
 /* Where a value goes. */
@@ -73,7 +74,8 @@ enum cli_op {
     CLI_OP_ACTION_SHOW,   /* GET the action, then its history (reasons, latest notes) */
     CLI_OP_PUT,           /* PUT /coll/ID/suffix with a body (schedule a review) */
     CLI_OP_DOC,           /* GET /coll/ID/suffix?format=: a document printed as it came */
-    CLI_OP_REVIEW_HOLD    /* POST the outcomes of a review: from flags, a file or prompts */
+    CLI_OP_REVIEW_HOLD,   /* POST the outcomes of a review: from flags, a file or prompts */
+    CLI_OP_SEARCH         /* GET /search?q=TEXT, the best --limit hits (cli_search) */
 };
 
 /* What the answer holds, which decides how it is rendered. */
@@ -93,7 +95,8 @@ enum cli_res {
     CLI_RES_REVIEW_EVENT, /* a review's history: what, old and new time, reason */
     CLI_RES_BACKLOG,      /* GET /teams/NAME/backlog-review: the review and its agenda lists */
     CLI_RES_REVIEW_LIST,  /* GET /reviews: reviews with their outcome counts */
-    CLI_RES_MAIL          /* GET /mail: the mail queue's messages */
+    CLI_RES_MAIL,         /* GET /mail: the mail queue's messages */
+    CLI_RES_SEARCH        /* GET /search: hits, each with a marked snippet (cli_search) */
 };
 
 #define CLI_VERBS_LIMIT_MAX 10000 /* most rows one list command fetches */

@@ -335,6 +335,49 @@ static void test_cli_date__read_time_rejects_junk(void **state)
         assert_string_equal(read_time("Europe/Paris", bad[i]), "");
 }
 
+/* How the start s is sent in zone tz, today being 2026-11-18; "" when it is refused. */
+static const char *read_since(const char *tz, const char *s)
+{
+    static char buf[CLI_DATE_TIME_MAX];
+    const char *why = NULL;
+    long today = 0;
+
+    assert_int_equal(cli_date_parse(&today, "2026-11-18"), CL_OK);
+    use_zone(tz);
+    if (cli_date_read_since(buf, sizeof(buf), &why, s, today) != CL_OK) {
+        assert_non_null(why);
+        buf[0] = '\0';
+    }
+    use_zone("UTC");
+    return buf;
+}
+
+static void test_cli_date__read_since_counts_back_to_midnight(void **state)
+{
+    (void)state;
+    assert_string_equal(read_since("Europe/Paris", "today"), "2026-11-18T00:00:00+01:00");
+    assert_string_equal(read_since("Europe/Paris", "Yesterday"), "2026-11-17T00:00:00+01:00");
+    assert_string_equal(read_since("Europe/Paris", "-30d"), "2026-10-19T00:00:00+02:00");
+    assert_string_equal(read_since("UTC", "-2w"), "2026-11-04T00:00:00+00:00");
+    assert_string_equal(read_since("UTC", "-0d"), "2026-11-18T00:00:00+00:00");
+    assert_string_equal(read_since("UTC", "-3660d"), "2016-11-10T00:00:00+00:00");
+    /* the shapes of a time are taken as cli_date_read_time() takes them */
+    assert_string_equal(read_since("Europe/Paris", "2026-11-01"), "2026-11-01T00:00:00+01:00");
+    assert_string_equal(read_since("UTC", "2026-11-01 09:30"), "2026-11-01T09:30:00+00:00");
+    assert_string_equal(read_since("UTC", "2026-11-01T09:30:00Z"), "2026-11-01T09:30:00Z");
+}
+
+static void test_cli_date__read_since_rejects_the_future_and_junk(void **state)
+{
+    static const char *const bad[] = {"tomorrow", "+3d", "fri",       "-3661d", "-1m", "-d",
+                                      "--3d",     "30d", "last week", "",       "-30x"};
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_string_equal(read_since("UTC", bad[i]), "");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -355,6 +398,8 @@ int main(void)
         cmocka_unit_test(test_cli_date__read_time_in_the_viewers_zone),
         cmocka_unit_test(test_cli_date__read_time_across_daylight_saving),
         cmocka_unit_test(test_cli_date__read_time_rejects_junk),
+        cmocka_unit_test(test_cli_date__read_since_counts_back_to_midnight),
+        cmocka_unit_test(test_cli_date__read_since_rejects_the_future_and_junk),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
