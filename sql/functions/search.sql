@@ -9,11 +9,36 @@
 -- The markers ts_headline puts around each matching word of a snippet: STX and ETX
 -- (U+0002, U+0003). No text can hold them (control characters are blanked from the
 -- snippet's text first), so a client can replace them without ambiguity: the CLI turns
--- them into bold on a terminal and **word** in Markdown. The snippet is the text whole up
--- to 30 words, else the 12 to 30 words around the best match.
-CREATE OR REPLACE FUNCTION cl_search_headline_options() RETURNS text LANGUAGE sql IMMUTABLE AS $$
-    SELECT E'StartSel=\u0002, StopSel=\u0003, MaxWords=30, MinWords=12'
+-- them into bold on a terminal and **word** in Markdown. A text of up to 240 characters is
+-- its own snippet; a longer one gives its (at most three) passages of 5 to 20 words that
+-- hold a matching word, joined by " … ".
+CREATE OR REPLACE FUNCTION cl_search_headline_options(len integer) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT E'StartSel=\u0002, StopSel=\u0003, '
+           || CASE WHEN len <= 240 THEN 'HighlightAll=true'
+                   ELSE 'MaxFragments=3, MaxWords=20, MinWords=5, FragmentDelimiter=" … "' END
 $$;
+DROP FUNCTION IF EXISTS cl_search_headline_options();
+
+-- The snippet of t: control characters blanked, the matching words marked; adjacent
+-- marked words (INC, -42) become one (INC-42).
+CREATE OR REPLACE FUNCTION cl_search_snippet(t text, q tsquery) RETURNS text LANGUAGE sql STABLE AS $$
+    SELECT replace(ts_headline('english'::regconfig, regexp_replace(t, '[[:cntrl:]]+', ' ', 'g'),
+                               q, cl_search_headline_options(length(t))), E'\u0003\u0002', '')
+$$;
+
+-- The snippet of body when a word of it matches, else of alt (an action: its description,
+-- else its title, which the hit shows anyway).
+CREATE OR REPLACE FUNCTION cl_search_pick(body text, alt text, q tsquery) RETURNS text
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    s text := cl_search_snippet(body, q);
+BEGIN
+    IF alt IS NULL OR strpos(s, E'\u0002') > 0 THEN
+        RETURN s;
+    END IF;
+    RETURN cl_search_snippet(alt, q);
+END $$;
 
 -- The query as typed (websearch syntax: words, "a phrase", -excluded, or), checked: at
 -- most 200 characters, at least one word to find. CL422 naming q otherwise.
@@ -72,7 +97,7 @@ BEGIN
     WITH hit AS (
         SELECT 'incident'::text AS kind, i.id AS src, i.id AS incident_id,
                NULL::bigint AS action_id, NULL::bigint AS review_id, NULL::text AS field,
-               i.key || ' ' || i.title AS body,
+               i.key || ' ' || i.title AS body, NULL::text AS alt,
                ts_rank_cd('{0.4, 0.2, 0.2, 1.0}',
                           setweight(to_tsvector('english'::regconfig, i.key || ' ' || i.title), 'A'),
                           $1, 1) AS rank,
@@ -83,7 +108,7 @@ BEGIN
           AND ($4::timestamptz IS NULL OR coalesce(i.started_at, i.created_at) >= $4)
         UNION ALL
         SELECT 'action', a.id, a.incident_id, a.id, NULL, NULL,
-               a.title || ' · ' || a.description,
+               a.description, a.title,
                ts_rank_cd('{0.4, 0.2, 0.2, 1.0}',
                           setweight(to_tsvector('english'::regconfig, a.title), 'A')
                           || to_tsvector('english'::regconfig, a.description), $1, 1),
@@ -94,7 +119,7 @@ BEGIN
           AND ($2::bigint[] IS NULL OR a.owner_id = ANY ($2))
           AND ($4::timestamptz IS NULL OR a.created_at >= $4)
         UNION ALL
-        SELECT 'note', e.id, a.incident_id, a.id, NULL, e.field, e.new,
+        SELECT 'note', e.id, a.incident_id, a.id, NULL, e.field, e.new, NULL,
                ts_rank_cd('{0.4, 0.2, 0.2, 1.0}',
                           to_tsvector('english'::regconfig, coalesce(e.new, '')), $1, 1),
                e.at
@@ -105,7 +130,7 @@ BEGIN
           AND ($2::bigint[] IS NULL OR a.owner_id = ANY ($2))
           AND ($4::timestamptz IS NULL OR e.at >= $4)
         UNION ALL
-        SELECT 'review_note', r.id, r.incident_id, NULL, r.id, 'review', r.notes,
+        SELECT 'review_note', r.id, r.incident_id, NULL, r.id, 'review', r.notes, NULL,
                ts_rank_cd('{0.4, 0.2, 0.2, 1.0}', to_tsvector('english'::regconfig, r.notes), $1, 1),
                coalesce(r.held_at, r.updated_at)
         FROM reviews r
@@ -113,7 +138,7 @@ BEGIN
           AND ($3::bigint IS NULL OR r.team_id = $3)
           AND ($4::timestamptz IS NULL OR coalesce(r.held_at, r.updated_at) >= $4)
         UNION ALL
-        SELECT 'review_note', ri.review_id, a.incident_id, a.id, ri.review_id, 'item', ri.note,
+        SELECT 'review_note', ri.review_id, a.incident_id, a.id, ri.review_id, 'item', ri.note, NULL,
                ts_rank_cd('{0.4, 0.2, 0.2, 1.0}', to_tsvector('english'::regconfig, ri.note), $1, 1),
                ri.recorded_at
         FROM review_items ri
@@ -122,7 +147,7 @@ BEGIN
           AND ($2::bigint[] IS NULL OR a.owner_id = ANY ($2))
           AND ($4::timestamptz IS NULL OR ri.recorded_at >= $4)
         UNION ALL
-        SELECT 'summary', r.id, r.incident_id, NULL, r.id, NULL, r.summary_md,
+        SELECT 'summary', r.id, r.incident_id, NULL, r.id, NULL, r.summary_md, NULL,
                ts_rank_cd('{0.4, 0.2, 0.2, 1.0}',
                           to_tsvector('english'::regconfig, coalesce(r.summary_md, '')), $1, 1),
                coalesce(r.held_at, r.updated_at)
@@ -140,10 +165,7 @@ BEGIN
                'kind', p.kind, 'incident', i.key, 'action', p.action_id, 'review', p.review_id,
                'field', p.field,
                'title', coalesce(a.title, i.title, 'backlog review of ' || t.name),
-               -- adjacent marked words (INC, -42) become one marked word (INC-42)
-               'snippet', replace(ts_headline('english'::regconfig,
-                                              regexp_replace(p.body, '[[:cntrl:]]+', ' ', 'g'),
-                                              $1, $7), E'\u0003\u0002', ''),
+               'snippet', cl_search_pick(p.body, p.alt, $1),
                'rank', round(p.rank::numeric, 6), 'at', p.at,
                'archived', a.archived_at IS NOT NULL OR i.archived_at IS NOT NULL)::text,
            p.n::text
@@ -153,5 +175,5 @@ BEGIN
     LEFT JOIN reviews r ON r.id = p.review_id
     LEFT JOIN teams t ON t.id = r.team_id
     ORDER BY p.n
-    $q$ USING tsq, members, tid, since, skip, lim, cl_search_headline_options();
+    $q$ USING tsq, members, tid, since, skip, lim;
 END $$;

@@ -67,6 +67,9 @@ class SearchCase(ApiCase):
         A['twin1'] = c.action(cls.inc_b, cls.bob, 'Rotate the wombat keys', 'same text')
         A['twin2'] = c.action(cls.inc_b, cls.bob, 'Rotate the wombat keys', 'same text')
         A['old'] = c.action(cls.inc_old, cls.bob, 'Restart the quokka pipeline nightly', '')
+        cls.long_text = ' '.join(['filler words about nothing'] * 30 + ['the ibis nest'] +
+                                 ['more filler'] * 40)
+        A['long'] = c.action(cls.inc_b, cls.bob, 'Tidy the bird park', cls.long_text)
         A['ancient'] = c.action(cls.inc_b, cls.bob, 'Replace the platypus router', '')
         cls.note = c.note(A['pool'], 'saw another timeout today')
         c.block(A['dns'], 'waiting for the vendor firmware')
@@ -188,6 +191,18 @@ class SearchTest(SearchCase):
                          '%s Checkout timeouts during the sale' % self.inc_a)
         key = [h for h in self.hits(self.inc_a) if h['kind'] == 'incident'][0]
         self.assertEqual(marked(key['snippet']), [self.inc_a], 'a key is one marked word')
+
+    def test_long_text_gives_the_passage_that_matches(self):
+        hit, = self.hits('ibis')
+        self.assertEqual(hit['action'], self.a['long'])
+        self.assertEqual(marked(hit['snippet']), ['ibis'])
+        plain = hit['snippet'].replace(START, '').replace(STOP, '')
+        self.assertIn('the ibis nest', plain)
+        self.assertLess(len(plain.split()), 25, 'a passage, not the whole text')
+        self.assertNotIn('Tidy', plain, 'the description matched: its passage, not the title')
+        hit, = self.hits('bird park')
+        self.assertEqual(hit['snippet'], 'Tidy the \x02bird\x03 \x02park\x03',
+                         'the title matched: the title')
 
     def test_every_source(self):
         kinds = {(h['kind'], h['field'], h['action'], h['review']) for h in self.hits('capybara')}
