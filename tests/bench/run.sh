@@ -148,6 +148,8 @@ done
 echo "$(ms "dashboard_cli_end_to_end") (6 requests each, the CLI included)"
 sample 20 /metrics
 echo "$(ms "metrics_scrape") with per-team gauges of 100 teams"
+# Full-text search at the same 1,000,000 actions, once they have words to find.
+. "$root/tests/bench/search.sh"
 echo "rss_after_kb: $(rss_kb $daemon_pid)"
 
 # Review scheduling: the 10,000 newest incidents (about 100,000 actions, all within the
