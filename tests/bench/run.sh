@@ -127,15 +127,19 @@ for q in "by=total" "by=team" "by=total&team=team7" "by=owner&team=team7" \
         awk '/Execution Time/ {print $3}' | sort -n | sed -n 3p)
     echo "$(ms "figures_$q") · PostgreSQL alone p50 ${sqlms}ms"
 done
-# The plans of those statements (auto_explain: they are built inside cl_figures()).
+# plan_uses SQL: the scans of the statements SQL runs, nested ones included (auto_explain:
+# functions build their statements inside), counted: "2x Index Scan using x on t;...".
+plan_uses() {
+    psql_ -c "LOAD 'auto_explain'" -c "SET auto_explain.log_min_duration = 0" \
+        -c "SET auto_explain.log_nested_statements = on" -c "SET client_min_messages = log" \
+        -c "$1" 2>&1 >/dev/null |
+        grep -o '\(Index Only Scan\|Index Scan\|Bitmap Index Scan\|Seq Scan\)[a-zA-Z_ ]* on [a-z_]*' |
+        sort | uniq -c | awk '{$1 = $1 "x"; print}' | tr '\n' ';'
+}
+# The plans of those statements (they are built inside cl_figures()).
 for q in "'owner', NULL, 'team7', NULL" "'incident', NULL, 'team7', NULL" \
     "'total', 'owner77', NULL, NULL"; do
-    uses=$(psql_ -c "LOAD 'auto_explain'" -c "SET auto_explain.log_min_duration = 0" \
-        -c "SET auto_explain.log_nested_statements = on" -c "SET client_min_messages = log" \
-        -c "SELECT length(cl_figures($q, NULL, 'week', NULL, 100))" 2>&1 >/dev/null |
-        grep -o '\(Index Only Scan\|Index Scan\|Bitmap Index Scan\|Seq Scan\)[a-zA-Z_ ]* on [a-z_]*' |
-        sort | uniq -c | awk '{$1 = $1 "x"; print}' | tr '\n' ';')
-    echo "figures_plan ($q): $uses"
+    echo "figures_plan ($q): $(plan_uses "SELECT length(cl_figures($q, NULL, 'week', NULL, 100))")"
 done
 i=0
 : >"$dir/lat"

@@ -1,6 +1,6 @@
 # Sourced by tests/bench/run.sh at 1,000,000 actions: search latency (GET /api/v1/search, one
 # request at a time, end to end) beside the same SQL in PostgreSQL alone, and the indexes its
-# plan reads. Uses run.sh's psql_, sample, $dir and $root.
+# plan reads. Uses run.sh's psql_, sample, plan_uses, $dir and $root.
 psql_ -f "$root/tests/bench/search_seed.sql" >/dev/null
 echo "search_corpus: $(psql_ -At -c "SELECT count(*) FROM actions") actions," \
     "$(psql_ -At -c "SELECT count(*) FROM events WHERE field IN ('note', 'reason')") notes"
@@ -22,9 +22,4 @@ for q in "zanzibar" "timeout" "pool" "%22pool+filled%22" "timeout+-pool" "timeou
     [ "$hits" -ge 1000 ] && hits="1000 or more"
     echo "search_$q (50 requests, first page of 20, $hits hits): $(pct) · PostgreSQL alone p50 ${sqlms}ms"
 done
-uses=$(psql_ -c "LOAD 'auto_explain'" -c "SET auto_explain.log_min_duration = 0" \
-    -c "SET auto_explain.log_nested_statements = on" -c "SET client_min_messages = log" \
-    -c "SELECT count(*) FROM cl_search('timeout', NULL, NULL, 21, NULL)" 2>&1 >/dev/null |
-    grep -o '\(Index Only Scan\|Index Scan\|Bitmap Index Scan\|Seq Scan\)[a-zA-Z_ ]* on [a-z_]*' |
-    sort | uniq -c | awk '{$1 = $1 "x"; print}' | tr '\n' ';')
-echo "search_plan (timeout): $uses"
+echo "search_plan (timeout): $(plan_uses "SELECT count(*) FROM cl_search('timeout', NULL, NULL, 21, NULL)")"
