@@ -18,7 +18,6 @@ LANGUAGE sql IMMUTABLE AS $$
            || CASE WHEN len <= 240 THEN 'HighlightAll=true'
                    ELSE 'MaxFragments=3, MaxWords=20, MinWords=5, FragmentDelimiter=" … "' END
 $$;
-DROP FUNCTION IF EXISTS cl_search_headline_options();
 
 -- The snippet of t: control characters blanked, the matching words marked; adjacent
 -- marked words (INC, -42) become one (INC-42).
