@@ -70,7 +70,7 @@ static int ics_check_rrule(struct icalrecurrencetype *r, const char *rrule, cons
     return CL_OK;
 }
 
-static int ics_check_event(const struct ics_event *e, struct cl_err *err)
+static int ics_check_event(const struct ics_event *e, enum ics_method m, struct cl_err *err)
 {
     const char *uid = e->uid != NULL ? e->uid : "?";
     int rc = ics_check_line(e->uid, "uid", uid, true, err);
@@ -89,8 +89,8 @@ static int ics_check_event(const struct ics_event *e, struct cl_err *err)
         rc = ics_check_line(e->tzid, "timezone", uid, true, err);
     if (rc == CL_OK)
         rc = ics_check_line(e->url, "url", uid, false, err);
-    if (rc == CL_OK)
-        rc = ics_check_person(&e->organizer, "organizer", uid, err);
+    if (rc == CL_OK && (m != ICS_PUBLISH || e->organizer.email != NULL))
+        rc = ics_check_person(&e->organizer, "organizer", uid, err); /* a feed may lack one */
     if (rc == CL_OK && e->nattendees > ICS_MAX_ATTENDEES)
         rc = cl_fail(err, CL_EINVAL, "event %.80s: %zu attendees, at most %d", uid, e->nattendees,
                      ICS_MAX_ATTENDEES);
@@ -182,9 +182,10 @@ static void ics_add_people(icalcomponent *ve, const struct ics_event *e)
 {
     size_t i;
 
-    icalcomponent_add_property(
-        ve, ics_person_prop(ics_address(icalproperty_new_organizer, e->organizer.email),
-                            &e->organizer, false));
+    if (e->organizer.email != NULL)
+        icalcomponent_add_property(
+            ve, ics_person_prop(ics_address(icalproperty_new_organizer, e->organizer.email),
+                                &e->organizer, false));
     for (i = 0; i < e->nattendees; i++)
         icalcomponent_add_property(
             ve, ics_person_prop(ics_address(icalproperty_new_attendee, e->attendees[i].email),
@@ -247,7 +248,7 @@ static int ics_add_event(icalcomponent *cal, struct ics_zones *seen, const struc
 {
     struct icalrecurrencetype r;
     icaltimezone *z = NULL;
-    int rc = ics_check_event(e, err);
+    int rc = ics_check_event(e, m, err);
 
     if (rc == CL_OK && e->rrule != NULL)
         rc = ics_check_rrule(&r, e->rrule, e->uid, err);
@@ -423,7 +424,7 @@ int ics_event_from_json(struct ics_event *ev, const json_t *o, struct cl_err *er
         rc = ics_json_time(&ev->start, o, "starts_at", err);
     if (rc == CL_OK)
         rc = ics_json_time(&ev->stamp, o, "stamp", err);
-    if (rc == CL_OK)
+    if (rc == CL_OK && !json_is_null(json_object_get(o, "organizer")))
         rc = ics_json_person(&ev->organizer, json_object_get(o, "organizer"), "organizer", err);
     if (rc == CL_OK)
         rc = ics_json_attendees(ev, json_object_get(o, "attendees"), err);

@@ -27,17 +27,17 @@ struct ics_person {
 };
 
 struct ics_event {
-    const char *uid;         /* stable per review */
-    int sequence;            /* >= 0, raised on every change */
-    const char *summary;     /* text: libical escapes it */
-    const char *description; /* text; NULL or "" for none */
-    const char *url;         /* NULL for none */
-    time_t start;            /* the instant (UTC) */
-    const char *tzid;        /* IANA zone the meeting is held in, e.g. "Europe/Berlin" */
-    int duration_minutes;    /* 1..1440 */
-    const char *rrule;       /* "FREQ=WEEKLY;INTERVAL=2"; NULL for a single meeting */
-    bool cancelled;          /* STATUS:CANCELLED, else CONFIRMED */
-    struct ics_person organizer;
+    const char *uid;             /* stable per review */
+    int sequence;                /* >= 0, raised on every change */
+    const char *summary;         /* text: libical escapes it */
+    const char *description;     /* text; NULL or "" for none */
+    const char *url;             /* NULL for none */
+    time_t start;                /* the instant (UTC) */
+    const char *tzid;            /* IANA zone the meeting is held in, e.g. "Europe/Berlin" */
+    int duration_minutes;        /* 1..1440 */
+    const char *rrule;           /* "FREQ=WEEKLY;INTERVAL=2"; NULL for a single meeting */
+    bool cancelled;              /* STATUS:CANCELLED, else CONFIRMED */
+    struct ics_person organizer; /* email NULL: none (a PUBLISH only) */
     const struct ics_person *attendees;
     size_t nattendees;
     time_t stamp; /* DTSTAMP: when the event last changed (the same input, the same bytes) */
@@ -51,14 +51,15 @@ struct ics_event {
  * each zone they use (in order of first use). On success *out is a NUL-terminated heap
  * string the caller frees with free(); lines end in CRLF. CL_EINVAL (nothing in *out) for a
  * zone libical does not know, an invalid RRULE, a control character in a one-line value
- * (UID, address, name, URL, zone), a missing required value, or n == 0 for REQUEST/CANCEL. */
+ * (UID, address, name, URL, zone), a missing required value (the organizer is optional in a
+ * PUBLISH only), or n == 0 for REQUEST/CANCEL. */
 int ics_render(char **out, const struct ics_event *ev, size_t n, enum ics_method m,
                struct cl_err *err);
 
 /* Fills ev from the event JSON of cl_review_event_json() (sql/functions/calendar.sql):
  * {"uid", "sequence", "status", "starts_at" (YYYY-MM-DDTHH:MM:SSZ), "timezone",
  * "duration_minutes", "rrule" (string or null), "summary", "description", "url" (string or
- * null), "stamp" (as starts_at), "organizer": {"name", "email"}, "attendees": [{"name",
+ * null), "stamp" (as starts_at), "organizer": {"name", "email"} or null, "attendees": [{"name",
  * "email", "role": "chair"|"req", ...}]}, every value type-checked. The strings stay
  * borrowed from o (keep o alive while ev is used); the attendee array is owned by ev: call
  * ics_event_dispose() whatever the outcome. CL_EINVAL with the field named otherwise. */
