@@ -17,8 +17,10 @@
 #include <strings.h>
 
 #define API_MAX_PARAMS   PATH_MAX_CAPTURES
-#define API_MAX_TABLES   8
+#define API_MAX_TABLES   12 /* route files: core, records, sync, figures, reviews, outcomes, mail, calendar, ... */
 #define API_MAX_SEGMENTS 8
+/* Paths whose segments are secrets (calendar feeds: /calendar/<token>.ics). */
+#define API_SECRET_PATHS "/calendar/"
 
 enum api_state { API_AUTHING, API_RUNNING, API_QUERYING, API_DONE };
 
@@ -61,6 +63,8 @@ struct api_req {
     void *after_arg;
     struct sync_call *call; /* owned while a sync operation runs */
     api_sql_fn then;
+    void *kept; /* api_req_keep(): the handler's, freed with kept_free */
+    void (*kept_free)(void *);
 };
 
 static const char api_json_ct[] = "application/json";
@@ -345,6 +349,19 @@ void api_req_after(struct api_req *q, void (*fn)(void *), void *arg)
 {
     q->after = fn;
     q->after_arg = arg;
+}
+
+void api_req_keep(struct api_req *q, void *data, void (*free_fn)(void *))
+{
+    if (q->kept_free != NULL)
+        q->kept_free(q->kept);
+    q->kept = data;
+    q->kept_free = free_fn;
+}
+
+void *api_req_kept(const struct api_req *q)
+{
+    return q->kept;
 }
 
 void api_req_set_deadline(struct api_req *q, double seconds)
@@ -649,6 +666,8 @@ static void api_req_free(void *ctx)
     auth_lookup_cancel(q->auth_pending);
     db_query_cancel(q->query);
     sync_call_cancel(q->call);
+    if (q->kept_free != NULL)
+        q->kept_free(q->kept);
     for (i = 0; i < API_MAX_PARAMS; i++)
         free(q->params[i]);
     free(q);
@@ -828,6 +847,8 @@ void api_handle(struct httpd_req *r, void *arg)
     q->api = a;
     q->http = r;
     httpd_req_set_ctx(r, q, api_req_free);
+    if (strncmp(httpd_req_path(r), API_SECRET_PATHS, strlen(API_SECRET_PATHS)) == 0)
+        httpd_req_hide_path(r); /* a feed's token is its whole authority: never logged */
     ev_timer_init(&q->deadline, api_on_deadline, a->timeout, 0.0);
     ev_timer_start(a->loop, &q->deadline);
     if (api_builtin(q))

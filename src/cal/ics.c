@@ -262,23 +262,32 @@ static int ics_add_event(icalcomponent *cal, struct ics_zones *seen, const struc
     return rc;
 }
 
-int ics_render(char **out, const struct ics_event *ev, size_t n, enum ics_method m,
-               struct cl_err *err)
+/* A calendar of method m; name (may be NULL) is what a subscribed calendar calls itself. */
+static int ics_render_cal(char **out, const struct ics_event *ev, size_t n, enum ics_method m,
+                          const char *name, struct cl_err *err)
 {
     struct ics_zones seen = {{NULL}, 0};
     icalcomponent *cal;
     char *text;
     size_t i;
-    int rc = CL_OK;
+    int rc = ics_check_line(name, "calendar name", "-", false, err);
 
-    if (n == 0 && m != ICS_PUBLISH)
-        return cl_fail(err, CL_EINVAL, "a %s needs an event", method_names[m]);
+    if (rc == CL_OK && n == 0 && m != ICS_PUBLISH)
+        rc = cl_fail(err, CL_EINVAL, "a %s needs an event", method_names[m]);
+    if (rc != CL_OK)
+        return rc;
     icalerror_set_errors_are_fatal(0);
     cal = icalcomponent_new_vcalendar();
     icalcomponent_add_property(cal, icalproperty_new_prodid(ICS_PRODID));
     icalcomponent_add_property(cal, icalproperty_new_version("2.0"));
     icalcomponent_add_property(cal, icalproperty_new_calscale("GREGORIAN"));
     icalcomponent_add_property(cal, icalproperty_new_method(method_values[m]));
+    if (name != NULL && name[0] != '\0') {
+        icalproperty *p = icalproperty_new_x(name);
+
+        icalproperty_set_x_name(p, "X-WR-CALNAME");
+        icalcomponent_add_property(cal, p);
+    }
     for (i = 0; rc == CL_OK && i < n; i++)
         rc = ics_add_event(cal, &seen, &ev[i], m, err);
     if (rc == CL_OK) {
@@ -287,6 +296,31 @@ int ics_render(char **out, const struct ics_event *ev, size_t n, enum ics_method
         icalmemory_free_buffer(text);
     }
     icalcomponent_free(cal);
+    return rc;
+}
+
+int ics_render(char **out, const struct ics_event *ev, size_t n, enum ics_method m,
+               struct cl_err *err)
+{
+    return ics_render_cal(out, ev, n, m, NULL, err);
+}
+
+int ics_render_feed(char **out, const struct ics_event *ev, size_t n, const char *name,
+                    struct cl_err *err)
+{
+    return ics_render_cal(out, ev, n, ICS_PUBLISH, name, err);
+}
+
+int ics_event_check(const struct ics_event *ev, enum ics_method m, struct cl_err *err)
+{
+    struct icalrecurrencetype r;
+    icaltimezone *z = NULL;
+    int rc = ics_check_event(ev, m, err);
+
+    if (rc == CL_OK && ev->rrule != NULL)
+        rc = ics_check_rrule(&r, ev->rrule, ev->uid, err);
+    if (rc == CL_OK)
+        rc = ics_zone(&z, ev->tzid, ev->uid, err);
     return rc;
 }
 

@@ -12,6 +12,7 @@
 #include "closeloop/api/routes_outcomes.h"
 #include "closeloop/api/routes_mail.h"
 #include "closeloop/api/routes_search.h"
+#include "closeloop/api/routes_calendar.h"
 #include "closeloop/report/figures.h"
 #include "closeloop/review/scheduler.h"
 #include "closeloop/api/routes_reviews.h"
@@ -231,6 +232,7 @@ static int server_start(struct server *s, struct cl_err *err)
     routes_outcomes_add(s->api);
     routes_mail_add(s->api);
     routes_search_add(s->api);
+    routes_calendar_add(s->api);
     ho = (struct httpd_opts){.listen = s->conf->listen,
                              .max_body = s->conf->max_body,
                              .max_connections = s->conf->max_connections,

@@ -85,6 +85,7 @@ struct httpd_req {
     char *principal;
     struct buf body;
     bool too_large;
+    bool hide_path; /* the path holds a secret: the access log shows the route instead */
     bool dispatched;
     bool suspended;
     double started;
@@ -163,6 +164,11 @@ void httpd_req_set_ctx(struct httpd_req *r, void *ctx, httpd_ctx_free_fn fn)
 void httpd_req_set_route(struct httpd_req *r, const char *route)
 {
     r->route = route;
+}
+
+void httpd_req_hide_path(struct httpd_req *r)
+{
+    r->hide_path = true;
 }
 
 void httpd_req_set_principal(struct httpd_req *r, const char *who)
@@ -272,8 +278,8 @@ static void httpd_req_log(const struct httpd_req *r, double secs,
                  "event=request method=\"%s\" path=\"%s\" route=%s status=%d ms=%.2f "
                  "bytes=%zu principal=%s%s",
                  log_quote(method, sizeof(method), r->method),
-                 log_quote(path, sizeof(path), r->path), r->route, r->status, secs * 1000.0,
-                 r->resp_len, log_quote(who, sizeof(who), r->principal),
+                 r->hide_path ? "(hidden)" : log_quote(path, sizeof(path), r->path), r->route,
+                 r->status, secs * 1000.0, r->resp_len, log_quote(who, sizeof(who), r->principal),
                  toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted=1");
 }
 

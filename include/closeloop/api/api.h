@@ -156,6 +156,11 @@ struct mail_queue *api_req_mail(const struct api_req *q);
 struct sync *api_req_sync(const struct api_req *q);
 /* Runs fn(arg) once the request's statement succeeded and its answer is queued. */
 void api_req_after(struct api_req *q, void (*fn)(void *), void *arg);
+/* Keeps data for the handler's later steps (e.g. an api_req_sql_then() callback): freed
+ * with free_fn when the request ends; a second call frees the first data. */
+void api_req_keep(struct api_req *q, void *data, void (*free_fn)(void *));
+/* The data given to api_req_keep(), or NULL; borrowed. */
+void *api_req_kept(const struct api_req *q);
 /* Replaces the request's deadline (long operations such as an import). */
 void api_req_set_deadline(struct api_req *q, double seconds);
 /* Attaches a sync call to cancel if the request ends first (deadline, disconnect). */

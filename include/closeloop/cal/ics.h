@@ -56,6 +56,15 @@ struct ics_event {
 int ics_render(char **out, const struct ics_event *ev, size_t n, enum ics_method m,
                struct cl_err *err);
 
+/* The same calendar as ics_render(..., ICS_PUBLISH, ...) for a subscribed feed, which
+ * calls itself `name` (X-WR-CALNAME; NULL for none). */
+int ics_render_feed(char **out, const struct ics_event *ev, size_t n, const char *name,
+                    struct cl_err *err);
+
+/* Whether ics_render() would take ev for method m (the checks alone, nothing rendered):
+ * CL_OK or CL_EINVAL with the reason, as ics_render() says it. */
+int ics_event_check(const struct ics_event *ev, enum ics_method m, struct cl_err *err);
+
 /* Fills ev from the event JSON of cl_review_event_json() (sql/functions/calendar.sql):
  * {"uid", "sequence", "status", "starts_at" (YYYY-MM-DDTHH:MM:SSZ), "timezone",
  * "duration_minutes", "rrule" (string or null), "summary", "description", "url" (string or

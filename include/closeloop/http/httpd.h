@@ -66,6 +66,9 @@ bool httpd_req_too_large(const struct httpd_req *r);
 void httpd_req_set_ctx(struct httpd_req *r, void *ctx, httpd_ctx_free_fn fn);
 /* Names the route template for metrics and logs (a static string). */
 void httpd_req_set_route(struct httpd_req *r, const char *route);
+/* The path carries a secret (a calendar feed's token): the access log says "(hidden)"
+ * instead of it, and shows the route. */
+void httpd_req_hide_path(struct httpd_req *r);
 /* Names the authenticated principal for the access log (copied). */
 void httpd_req_set_principal(struct httpd_req *r, const char *who);
 /* Adds a response header (both copied) before httpd_reply(). */
