@@ -17,7 +17,7 @@
 #include <strings.h>
 
 #define API_MAX_PARAMS   PATH_MAX_CAPTURES
-#define API_MAX_TABLES   12 /* route files: core, records, sync, figures, reviews, outcomes, mail, calendar, ... */
+#define API_MAX_TABLES   12 /* route files (8 today): room for a few more */
 #define API_MAX_SEGMENTS 8
 /* Paths whose segments are secrets (calendar feeds: /calendar/<token>.ics). */
 #define API_SECRET_PATHS "/calendar/"

@@ -9,6 +9,7 @@
 #include "closeloop/cli/cli_conf.h"
 #include "closeloop/cli/cli_dashboard.h"
 #include "closeloop/cli/cli_date.h"
+#include "closeloop/cli/cli_feed.h"
 #include "closeloop/cli/cli_figures.h"
 #include "closeloop/cli/cli_help.h"
 #include "closeloop/cli/cli_http.h"
@@ -172,6 +173,10 @@ static int render_answer(struct ctx *c, const json_t *obj)
         return cli_sync_render_doctor(out, obj, c->io->color);
     case CLI_RES_BACKLOG:
         return cli_review_render_backlog(out, obj, c->io->color, c->today);
+    case CLI_RES_FEED: /* a new feed: its URL, this once */
+        if (c->args->verb->op == CLI_OP_CREATE)
+            return cli_feed_render_created(out, obj, cli_http_base(c->http));
+        break;
     case CLI_RES_BATCH: /* the actions it created, as action list shows them */
         if (!json_is_array(json_object_get(obj, "items")))
             return CL_EHTTP;
@@ -241,14 +246,12 @@ static void print_warnings(struct ctx *c, const json_t *obj)
                     json_string_value(json_array_get(w, i)));
 }
 
-/* CREATE, SHOW, EDIT and POST: one request, one object back. */
+/* CREATE, SHOW, EDIT, POST and DELETE: one request, one object back. */
 static int cmd_object(struct ctx *c, const json_t *body, struct cl_err *err)
 {
-    static const char *const methods[] = {[CLI_OP_CREATE] = "POST",
-                                          [CLI_OP_SHOW] = "GET",
-                                          [CLI_OP_EDIT] = "PATCH",
-                                          [CLI_OP_POST] = "POST",
-                                          [CLI_OP_PUT] = "PUT"};
+    static const char *const methods[] = {
+        [CLI_OP_CREATE] = "POST", [CLI_OP_SHOW] = "GET", [CLI_OP_EDIT] = "PATCH",
+        [CLI_OP_POST] = "POST",   [CLI_OP_PUT] = "PUT",  [CLI_OP_DELETE] = "DELETE"};
     char *path = cli_build_path(c->args);
     char *if_match = cli_build_if_match(c->args);
     json_t *obj = NULL;
@@ -443,6 +446,7 @@ static int dispatch(struct ctx *c, const json_t *body, struct cl_err *err)
     case CLI_OP_EDIT:
     case CLI_OP_POST:
     case CLI_OP_PUT:
+    case CLI_OP_DELETE:
         break;
     }
     return cmd_object(c, body, err);

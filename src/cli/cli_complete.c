@@ -38,7 +38,7 @@ static const struct {
 
 enum cli_complete_kind cli_complete_opt_kind(const struct cli_opt *o)
 {
-    static const char *const handles[] = {"owner", "facilitator", "manager"};
+    static const char *const handles[] = {"owner", "facilitator", "manager", "person"};
     size_t i;
 
     if (o->field == NULL || cli_value_is_flag(o->type))

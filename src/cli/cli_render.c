@@ -197,6 +197,21 @@ static const struct col mail_show[] = {{"id", "id", F_PLAIN},
                                        {"error", "last_error", F_PLAIN},
                                        {"queued", "created_at", F_WHEN_FULL},
                                        END};
+static const struct col feed_list[] = {{"ID", "id", F_PLAIN},
+                                       {"PERSON", "person", F_PLAIN},
+                                       {"TEAM", "team", F_PLAIN},
+                                       {"LABEL", "label", F_PLAIN},
+                                       {"CREATED", "created_at", F_WHEN},
+                                       {"REVOKED", "revoked_at", F_WHEN},
+                                       END};
+static const struct col feed_show[] = {{"id", "id", F_PLAIN},
+                                       {"person", "person", F_PLAIN},
+                                       {"team", "team", F_PLAIN},
+                                       {"label", "label", F_PLAIN},
+                                       {"created", "created_at", F_WHEN_FULL},
+                                       {"created by", "created_by", F_PLAIN},
+                                       {"revoked", "revoked_at", F_WHEN_SET},
+                                       END};
 
 /* Answers of other kinds (sync status, import, doctor) have no view: cli_sync renders them. */
 static const struct view views[] = {
@@ -210,6 +225,7 @@ static const struct view views[] = {
     [CLI_RES_REVIEW_EVENT] = {"events", review_event_list, review_event_list},
     [CLI_RES_REVIEW_LIST] = {"reviews", review_outcomes_list, review_outcomes_list},
     [CLI_RES_MAIL] = {"messages", mail_list, mail_show},
+    [CLI_RES_FEED] = {"calendar feeds", feed_list, feed_show},
 };
 
 static bool has_view(enum cli_res res)

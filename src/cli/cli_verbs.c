@@ -59,6 +59,9 @@ static const struct cli_opt pos_project[] = {
      CLI_TO_BODY, "project", true},
     END};
 
+static const struct cli_opt pos_feed[] = {
+    {"ID", NULL, "feed id (see closeloop feed list)", CLI_VAL_ID, CLI_TO_PATH, NULL, true}, END};
+
 /* Options. */
 /* clang-format off */
 #define IF_VERSION                                                                                 \
@@ -335,6 +338,13 @@ static const struct cli_opt opts_review_list[] = {
      false},
     {"limit", "N", "most rows to fetch (default 200)", CLI_VAL_LIMIT, CLI_TO_LOCAL, NULL, false},
     END};
+static const struct cli_opt opts_feed_create[] = {
+    {"person", "HANDLE", "a feed of the reviews this person is invited to", CLI_VAL_TEXT,
+     CLI_TO_BODY, "person", false},
+    {"team", "TEAM", "a feed of the team's reviews", CLI_VAL_TEXT, CLI_TO_BODY, "team", false},
+    {"label", "TEXT", "the calendar's name in calendar apps", CLI_VAL_TEXT, CLI_TO_BODY, "label",
+     false},
+    END};
 
 /* clang-format off */
 #define STATUS_VERB(verb, what)                                                                    \
@@ -464,6 +474,13 @@ const struct cli_verb cli_verbs[] = {
      CLI_OP_POST, CLI_RES_DOCTOR, "jira", "doctor", 0, false, false, pos_project, opts_none, 0},
     {"mail", "list", "the mail queue, newest first: sent, waiting, failed and why (admin)",
      CLI_OP_LIST, CLI_RES_MAIL, "mail", NULL, 100, true, false, NULL, opts_mail_list, 0},
+    {"feed", "create", "a calendar feed URL of --person's or --team's reviews (shown once)",
+     CLI_OP_CREATE, CLI_RES_FEED, "calendar-feeds", NULL, 0, false, false, NULL, opts_feed_create,
+     0},
+    {"feed", "list", "list calendar feeds (their URLs are never shown again)", CLI_OP_LIST,
+     CLI_RES_FEED, "calendar-feeds", NULL, CLI_VERBS_LIMIT_MAX, true, false, NULL, opts_none, 0},
+    {"feed", "revoke", "revoke a calendar feed: its URL answers 404 from now on", CLI_OP_DELETE,
+     CLI_RES_FEED, "calendar-feeds", NULL, 0, false, false, pos_feed, opts_none, 0},
 };
 
 const size_t cli_verbs_len = sizeof(cli_verbs) / sizeof(cli_verbs[0]);

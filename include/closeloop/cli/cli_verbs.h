@@ -75,7 +75,8 @@ enum cli_op {
     CLI_OP_PUT,           /* PUT /coll/ID/suffix with a body (schedule a review) */
     CLI_OP_DOC,           /* GET /coll/ID/suffix?format=: a document printed as it came */
     CLI_OP_REVIEW_HOLD,   /* POST the outcomes of a review: from flags, a file or prompts */
-    CLI_OP_SEARCH         /* GET /search?q=TEXT, the best --limit hits (cli_search) */
+    CLI_OP_SEARCH,        /* GET /search?q=TEXT, the best --limit hits (cli_search) */
+    CLI_OP_DELETE         /* DELETE /coll/ID (revoke a feed) */
 };
 
 /* What the answer holds, which decides how it is rendered. */
@@ -96,7 +97,8 @@ enum cli_res {
     CLI_RES_BACKLOG,      /* GET /teams/NAME/backlog-review: the review and its agenda lists */
     CLI_RES_REVIEW_LIST,  /* GET /reviews: reviews with their outcome counts */
     CLI_RES_MAIL,         /* GET /mail: the mail queue's messages */
-    CLI_RES_SEARCH        /* GET /search: hits, each with a marked snippet (cli_search) */
+    CLI_RES_SEARCH,       /* GET /search: hits, each with a marked snippet (cli_search) */
+    CLI_RES_FEED          /* /calendar-feeds: a feed; a new one also has its "url" and "token" */
 };
 
 #define CLI_VERBS_LIMIT_MAX 10000 /* most rows one list command fetches */
