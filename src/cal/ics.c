@@ -242,18 +242,27 @@ static int ics_zone_once(struct ics_zones *seen, icalcomponent *cal, icaltimezon
     return ics_add_vtimezone(cal, z, tzid, uid, err);
 }
 
+/* Checks one event for method m: its values, its RRULE (parsed into *r) and its zone (*z). */
+static int ics_prepare(struct icalrecurrencetype *r, icaltimezone **z, const struct ics_event *e,
+                       enum ics_method m, struct cl_err *err)
+{
+    int rc = ics_check_event(e, m, err);
+
+    if (rc == CL_OK && e->rrule != NULL)
+        rc = ics_check_rrule(r, e->rrule, e->uid, err);
+    if (rc == CL_OK)
+        rc = ics_zone(z, e->tzid, e->uid, err);
+    return rc;
+}
+
 /* Checks one event and adds it (and its zone, the first time) to cal. */
 static int ics_add_event(icalcomponent *cal, struct ics_zones *seen, const struct ics_event *e,
                          enum ics_method m, struct cl_err *err)
 {
     struct icalrecurrencetype r;
     icaltimezone *z = NULL;
-    int rc = ics_check_event(e, m, err);
+    int rc = ics_prepare(&r, &z, e, m, err);
 
-    if (rc == CL_OK && e->rrule != NULL)
-        rc = ics_check_rrule(&r, e->rrule, e->uid, err);
-    if (rc == CL_OK)
-        rc = ics_zone(&z, e->tzid, e->uid, err);
     if (rc == CL_OK)
         rc = ics_zone_once(seen, cal, z, e->tzid, e->uid, err);
     if (rc == CL_OK)
@@ -315,13 +324,8 @@ int ics_event_check(const struct ics_event *ev, enum ics_method m, struct cl_err
 {
     struct icalrecurrencetype r;
     icaltimezone *z = NULL;
-    int rc = ics_check_event(ev, m, err);
 
-    if (rc == CL_OK && ev->rrule != NULL)
-        rc = ics_check_rrule(&r, ev->rrule, ev->uid, err);
-    if (rc == CL_OK)
-        rc = ics_zone(&z, ev->tzid, ev->uid, err);
-    return rc;
+    return ics_prepare(&r, &z, ev, m, err);
 }
 
 /* ---- from the review event JSON ---- */

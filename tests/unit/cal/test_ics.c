@@ -202,7 +202,12 @@ static void check_local_15(const char *tz, int y, int m, int d)
     icalproperty *p = icalcomponent_get_first_property(first_event(cal), ICAL_DTSTART_PROPERTY);
     struct icaltimetype start = icalproperty_get_dtstart(p);
     icaltimezone *zone = icalcomponent_get_timezone(cal, param_tzid(p));
+    char line[96];
 
+    snprintf(line, sizeof(line), "DTSTART;TZID=%s:%04d%02d%02dT150000\r\n", tz, y, m, d);
+    if (strstr(text, line) == NULL)
+        fail_msg("no %s in the text", line);
+    assert_false(icaltime_is_utc(start));
     assert_string_equal(param_tzid(p), tz);
     assert_non_null(zone);
     assert_int_equal(start.hour, 15);
