@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 static const struct ics_person people[] = {
@@ -416,6 +417,79 @@ static void test_ics__from_json_checks_types(void **state)
                         "attendees[0].role must be");
 }
 
+#define ICS_PYTHON "/usr/bin/python3"
+#define ICS_PARSER "tests/integration/ics_parse.py"
+
+/* What the independent parser (python3-icalendar, through ICS_PARSER) reads in text, as
+ * JSON; NULL when it is not installed here (the test is then skipped). */
+static json_t *python_parse(const char *text)
+{
+    char path[] = "/tmp/test_ics.XXXXXX";
+    char cmd[256];
+    char buf[65536];
+    int fd = mkstemp(path);
+    FILE *p;
+    size_t n;
+
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    if (access(ICS_PYTHON, X_OK) != 0 || access(ICS_PARSER, R_OK) != 0 ||
+        system(ICS_PYTHON " -c 'import icalendar' 2>/dev/null") != 0) {
+        unlink(path);
+        return NULL;
+    }
+    snprintf(cmd, sizeof(cmd), "%s %s < %s", ICS_PYTHON, ICS_PARSER, path);
+    p = popen(cmd, "r");
+    assert_non_null(p);
+    n = fread(buf, 1, sizeof(buf) - 1, p);
+    buf[n] = '\0';
+    assert_int_equal(pclose(p), 0);
+    unlink(path);
+    return json_loads(buf, 0, NULL);
+}
+
+/* A REQUEST and a CANCEL (what invitations send) read by python3-icalendar too: the same
+ * method, UID, SEQUENCE, zone, 15:00 local and instant on both sides of a DST change. */
+static void test_ics__python_icalendar_reads_request_and_cancel(void **state)
+{
+    time_t before = local_instant("America/New_York", 2027, 3, 12, 15, 0);
+    time_t after = local_instant("America/New_York", 2027, 3, 16, 15, 0);
+    struct ics_event ev[2] = {event("py-1@x", "America/New_York", before),
+                              event("py-2@x", "America/New_York", after)};
+    static const enum ics_method methods[] = {ICS_REQUEST, ICS_CANCEL};
+    struct cl_err err = CL_ERR_INIT;
+    size_t i;
+
+    (void)state;
+    ev[1].rrule = "FREQ=WEEKLY;INTERVAL=2";
+    for (i = 0; i < 2; i++) {
+        char *text = NULL;
+        json_t *cal;
+        json_t *e;
+
+        assert_int_equal(ics_render(&text, &ev[i], 1, methods[i], &err), CL_OK);
+        cal = python_parse(text);
+        free(text);
+        if (cal == NULL)
+            skip(); /* no python3-icalendar here: deps.sh installs it */
+        e = json_array_get(json_object_get(cal, "events"), 0);
+        assert_string_equal(json_string_value(json_object_get(cal, "method")),
+                            ics_method_name(methods[i]));
+        assert_string_equal(json_string_value(json_object_get(e, "uid")), ev[i].uid);
+        assert_int_equal(json_integer_value(json_object_get(e, "sequence")), 3);
+        assert_string_equal(json_string_value(json_object_get(e, "tzid")), "America/New_York");
+        assert_string_equal(json_string_value(json_object_get(e, "local")),
+                            i == 0 ? "2027-03-12T15:00:00" : "2027-03-16T15:00:00");
+        assert_string_equal(json_string_value(json_object_get(e, "utc")),
+                            i == 0 ? "2027-03-12T20:00:00Z" : "2027-03-16T19:00:00Z");
+        assert_string_equal(json_string_value(json_object_get(e, "status")),
+                            i == 0 ? "CONFIRMED" : "CANCELLED");
+        assert_int_equal(json_array_size(json_object_get(e, "attendees")), 3);
+        json_decref(cal);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -428,6 +502,7 @@ int main(void)
         cmocka_unit_test(test_ics__text_is_escaped),
         cmocka_unit_test(test_ics__from_json),
         cmocka_unit_test(test_ics__from_json_checks_types),
+        cmocka_unit_test(test_ics__python_icalendar_reads_request_and_cancel),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
 
