@@ -19,23 +19,38 @@ FEEDS = API + '/calendar-feeds'
 TOKEN_RE = re.compile(r'^clf_[A-Za-z0-9_-]{43}$')
 
 
-def insert_review_sql(svc, kind, uid, starts_at, timezone, incident=None, team=None,
-                      facilitator=None, duration=45, rrule=None, sequence=0,
-                      status='scheduled', extra=()):
-    """Inserts a review row directly. TEST SETUP ONLY, and the one place that does it: until
-    the lead's PUT /api/v1/incidents/{key}/review (and the backlog route) land on main, the
-    tests have no API to schedule a review with. Swap this body for those calls then.
-    Returns the review's id."""
+def schedule_review(svc, key, at, timezone, attendees=(), moves=0, cancel=False):
+    """Schedules the incident's review through the API (PUT .../review with a local time in
+    timezone, 45 minutes), moves it `moves` times (each raises its SEQUENCE; the last move
+    comes back to `at`) and cancels it when asked. Returns the review's JSON as GET shows
+    it."""
+    path = '%s/incidents/%s/review' % (API, key)
+    body = {'at': at, 'timezone': timezone, 'duration_minutes': 45}
+    if attendees:
+        body['attendees'] = list(attendees)
+    r = svc.request('PUT', path, body=body)
+    assert r.status in (200, 201), r.body
+    for i in range(moves):
+        other = at if i == moves - 1 else at.replace(' 15:00', ' 16:00')
+        r = svc.request('POST', path + '/move', body={'at': other, 'reason': 'test move'})
+        assert r.status == 200, r.body
+    if cancel:
+        r = svc.request('POST', path + '/cancel', body={'reason': 'test cancel'})
+        assert r.status == 200, r.body
+    r = svc.request('GET', path)
+    assert r.status == 200, r.body
+    return r.json
+
+
+def insert_backlog_review_sql(svc, team, uid, starts_at, timezone, rrule, duration=60):
+    """Inserts a team's backlog review row directly. TEST SETUP ONLY, and the one place
+    that does it: closeloopd makes backlog reviews from the [review] policy only (no route
+    takes one by hand), and these tests want a fixed time on a fixed date. Returns its id."""
     rows = svc.sql(
-        "INSERT INTO reviews (kind, incident_id, team_id, uid, sequence, status, starts_at,"
-        " timezone, duration_minutes, rrule, source, facilitator_id, extra_attendees, held_at)"
-        " VALUES (:'p1', (SELECT id FROM incidents WHERE key = NULLIF(:'p2', '')),"
-        " (SELECT id FROM teams WHERE name = NULLIF(:'p3', '')), :'p4', :'p5'::int, :'p6',"
-        " :'p7'::timestamptz, :'p8', :'p9'::int, NULLIF(:'p10', ''), 'api',"
-        " (SELECT id FROM people WHERE handle = NULLIF(:'p11', '')), :'p12'::text[],"
-        " CASE WHEN :'p6' = 'held' THEN now() END) RETURNING id",
-        kind, incident or '', team or '', uid, sequence, status, starts_at, timezone, duration,
-        rrule or '', facilitator or '', '{' + ','.join(extra) + '}')
+        "INSERT INTO reviews (kind, team_id, uid, starts_at, timezone, duration_minutes, rrule,"
+        " source) VALUES ('backlog', (SELECT id FROM teams WHERE name = :'p1'), :'p2',"
+        " :'p3'::timestamptz, :'p4', :'p5'::int, :'p6', 'api') RETURNING id",
+        team, uid, starts_at, timezone, duration, rrule)
     return int(rows[0][0])
 
 
@@ -94,24 +109,17 @@ class CalendarCase(ApiCase):
                            body={'active': False}).status == 200
         # 15:00 local, before and after the DST change (Berlin 2027-03-28, New York 2027-03-14)
         cls.rev = {
-            1: insert_review_sql(svc, 'incident', 'rev1-%s@closeloop' % cls.team,
-                                 '2027-03-26 14:00:00+00', 'Europe/Berlin', incident=cls.inc[1],
-                                 team=cls.team, facilitator=cls.fay, sequence=1),
-            2: insert_review_sql(svc, 'incident', 'rev2-%s@closeloop' % cls.team,
-                                 '2027-03-30 13:00:00+00', 'Europe/Berlin', incident=cls.inc[2],
-                                 team=cls.team, facilitator=cls.fay,
-                                 extra=('guest@partner.example.org',)),
-            3: insert_review_sql(svc, 'incident', 'rev3-%s@closeloop' % cls.team,
-                                 '2027-03-12 20:00:00+00', 'America/New_York',
-                                 incident=cls.inc[3], facilitator=cls.nora, sequence=2,
-                                 status='cancelled'),
-            4: insert_review_sql(svc, 'incident', 'rev4-%s@closeloop' % cls.team,
-                                 '2027-03-16 19:00:00+00', 'America/New_York',
-                                 incident=cls.inc[4], facilitator=cls.nora),
-            5: insert_review_sql(svc, 'backlog', 'backlog-%s@closeloop' % cls.team,
-                                 '2027-01-05 14:00:00+00', 'Europe/Berlin', team=cls.team,
-                                 duration=60, rrule='FREQ=WEEKLY;INTERVAL=2;BYDAY=TU'),
+            1: schedule_review(svc, cls.inc[1], '2027-03-26 15:00', 'Europe/Berlin', moves=1),
+            2: schedule_review(svc, cls.inc[2], '2027-03-30 15:00', 'Europe/Berlin',
+                               attendees=('guest@partner.example.org',)),
+            3: schedule_review(svc, cls.inc[3], '2027-03-12 15:00', 'America/New_York',
+                               moves=1, cancel=True),
+            4: schedule_review(svc, cls.inc[4], '2027-03-16 15:00', 'America/New_York'),
         }
+        cls.backlog_uid = 'backlog-%s@closeloop' % cls.team
+        cls.backlog_id = insert_backlog_review_sql(svc, cls.team, cls.backlog_uid,
+                                                   '2027-01-05 14:00:00+00', 'Europe/Berlin',
+                                                   'FREQ=WEEKLY;INTERVAL=2;BYDAY=TU')
 
     def mk_feed(self, body, token='admin'):
         js, _ = self.call('POST', FEEDS, body, expect=201, token=token)
@@ -215,7 +223,7 @@ class FeedContentTest(CalendarCase):
         return {e['uid']: e for e in cal['events']}
 
     def uid(self, n):
-        return 'rev%d-%s@closeloop' % (n, self.team) if n < 5 else 'backlog-%s@closeloop' % self.team
+        return self.rev[n]['uid'] if n < 5 else self.backlog_uid
 
     def test_person_feed_holds_only_their_reviews(self):
         expect = {self.fay: {1, 2}, self.otto: {1, 5}, self.olga: {1}, self.nora: {3, 4},
@@ -263,7 +271,8 @@ class FeedContentTest(CalendarCase):
         cal, r = self.feed_of({'team': self.team})
         ev = self.events_by_uid(cal)
         e1 = ev[self.uid(1)]
-        self.assertEqual(e1['sequence'], 1)
+        self.assertEqual(e1['sequence'], self.rev[1]['sequence'])
+        self.assertGreater(e1['sequence'], ev[self.uid(2)]['sequence'], 'a move raises it')
         self.assertEqual(e1['status'], 'CONFIRMED')
         self.assertEqual(e1['summary'], 'Review: %s Outage 1, with; odd, chars' % self.inc[1])
         self.assertIn('https://wiki.example.com/pm/1', e1['description'])
@@ -298,31 +307,37 @@ class FeedContentTest(CalendarCase):
     def test_cancelled_review_stays_in_the_feed_as_cancelled(self):
         cal, _ = self.feed_of({'person': self.nora})
         e3 = self.events_by_uid(cal)[self.uid(3)]
-        self.assertEqual((e3['status'], e3['sequence']), ('CANCELLED', 2))
+        self.assertEqual((e3['status'], e3['sequence']), ('CANCELLED', self.rev[3]['sequence']))
+        self.assertEqual(self.rev[3]['status'], 'cancelled')
         self.assertEqual(self.events_by_uid(cal)[self.uid(4)]['status'], 'CONFIRMED')
 
     def test_feed_follows_changes(self):
         f = self.mk_feed({'person': self.nora})
-        self.svc.sql("UPDATE reviews SET starts_at = '2027-04-06 19:00:00+00', sequence = 1,"
-                     " updated_at = now() WHERE id = :'p1'", self.rev[4])
+        path = '%s/incidents/%s/review' % (API, self.inc[4])
+        before = self.events_by_uid(parse_ics(self.fetch(f['url']).body))[self.uid(4)]
+        self.call('POST', path + '/move', {'at': '2027-04-06 15:00', 'reason': 'test'})
         try:
             e4 = self.events_by_uid(parse_ics(self.fetch(f['url']).body))[self.uid(4)]
-            self.assertEqual((e4['local'], e4['sequence']), ('2027-04-06T15:00:00', 1))
+            self.assertEqual((e4['local'], e4['utc']), ('2027-04-06T15:00:00',
+                                                        '2027-04-06T19:00:00Z'))
+            self.assertEqual(e4['sequence'], before['sequence'] + 1)
+            self.assertEqual(e4['uid'], before['uid'])
         finally:
-            self.svc.sql("UPDATE reviews SET starts_at = '2027-03-16 19:00:00+00', sequence = 0"
-                         " WHERE id = :'p1'", self.rev[4])
+            self.call('POST', path + '/move', {'at': '2027-03-16 15:00', 'reason': 'test'})
 
     def test_attendees_and_event_json_from_sql(self):
         rows = self.svc.sql("SELECT email, role, coalesce(person, '-') FROM cl_review_attendees("
-                            ":'p1')", self.rev[1])
+                            ":'p1')", self.rev[1]['id'])
         self.assertEqual(rows[0], [self.fay + '@example.com', 'chair', self.fay], 'chair first')
         self.assertNotIn(self.gone + '@example.com', [r[0] for r in rows])
         self.assertEqual(len(rows), len({r[0].lower() for r in rows}), 'one row per address')
         js = json.loads(self.svc.sql("SELECT cl_review_event_json(:'p1', '{\"name\": \"closeloop\","
-                                     " \"email\": \"noreply@example.com\"}')", self.rev[2])[0][0])
+                                     " \"email\": \"noreply@example.com\"}')", self.rev[2]['id'])[0][0])
         self.assertEqual(js['organizer'], {'name': 'closeloop', 'email': 'noreply@example.com'})
-        self.assertEqual((js['starts_at'], js['timezone'], js['status'], js['sequence']),
-                         ('2027-03-30T13:00:00Z', 'Europe/Berlin', 'scheduled', 0))
+        self.assertEqual((js['starts_at'], js['timezone'], js['status'], js['sequence'],
+                          js['uid']),
+                         ('2027-03-30T13:00:00Z', 'Europe/Berlin', 'scheduled',
+                          self.rev[2]['sequence'], self.rev[2]['uid']))
         self.assertEqual(js['attendees'][-1], {'name': None, 'email': 'guest@partner.example.org',
                                                'role': 'req', 'person': None})
         self.assertIsNone(self.svc.sql("SELECT cl_review_event_json(-1, NULL)")[0][0])
