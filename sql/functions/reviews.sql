@@ -208,6 +208,7 @@ DECLARE
     iid bigint;
     r reviews;
     pl record;
+    later timestamptz;
     created integer := 0;
     moved integer := 0;
     seen integer := 0;
@@ -216,6 +217,9 @@ BEGIN
         RETURN json_build_object('skipped', true, 'checked', 0, 'created', 0, 'moved', 0,
                                  'backlog', 0);
     END IF;
+    INSERT INTO settings (key, value) VALUES ('review_organizer', coalesce(policy->>'organizer', ''))
+    ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value
+    WHERE settings.value IS DISTINCT FROM EXCLUDED.value;
     FOR iid IN DELETE FROM review_replan
                WHERE incident_id IN (SELECT x.incident_id FROM review_replan x
                                      ORDER BY x.since, x.incident_id
@@ -228,13 +232,19 @@ BEGIN
                 PERFORM cl_review_create(iid, policy, 'scheduler', 'scheduler');
                 created := created + 1;
             END IF;
-        ELSIF r.status = 'scheduled' AND NOT r.pinned AND r.starts_at > now() THEN
-            pl := cl_review_plan(iid, policy);
-            IF pl.starts_at > r.starts_at THEN
-                PERFORM cl_review_set_time(r, pl.starts_at, pl.tz, NULL, false, 'scheduler',
+        ELSIF r.status = 'scheduled' AND r.starts_at > now() THEN
+            later := NULL;
+            IF NOT r.pinned THEN
+                pl := cl_review_plan(iid, policy);
+                later := CASE WHEN pl.starts_at > r.starts_at THEN pl.starts_at END;
+            END IF;
+            IF later IS NOT NULL THEN
+                PERFORM cl_review_set_time(r, later, pl.tz, NULL, false, 'scheduler',
                                            'scheduler', 'moved',
                                            'the work moved past the meeting');
                 moved := moved + 1;
+            ELSE
+                PERFORM cl_review_invite(r.id);  -- an owner added since: this SEQUENCE too
             END IF;
         END IF;
     END LOOP;
@@ -349,9 +359,7 @@ BEGIN
                           THEN cl_review_emails(p->'summary_to', 'summary_to')
                           ELSE summary_to END
     WHERE id = r.id RETURNING * INTO r;
-    IF r.sequence = 0 THEN
-        PERFORM cl_review_invite(r.id);  -- new: the first invitation, with its attendees
-    END IF;
+    PERFORM cl_review_invite(r.id);  -- to the attendees now (extra ones added too)
     RETURN review_json(r);
 END $$;
 
@@ -535,9 +543,51 @@ BEGIN
             GROUP BY list) l), '{}'))::text);
 END $$;
 
--- Invitations for the review as it is now (METHOD:REQUEST, or CANCEL once cancelled), one
--- mail per attendee, queued in the caller's transaction. Filled in by the invitation glue.
+-- Invitations for the review as it is now, one mail (kind "review") per attendee
+-- (cl_review_attendees), queued in the caller's transaction: METHOD:REQUEST while it is
+-- scheduled, METHOD:CANCEL once cancelled; nothing once held. The dedup key names the
+-- review, its SEQUENCE and the address, so calling it again sends only to attendees who
+-- have not had this SEQUENCE yet (an owner added since). The payload is a snapshot (the
+-- event, the agenda): a resend renders the same message. ORGANIZER is the configured one
+-- ([review] organizer, kept in settings by the scheduler's pass), else the facilitator.
 CREATE OR REPLACE FUNCTION cl_review_invite(rid bigint) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    r reviews;
+    method text;
+    org text := nullif((SELECT value FROM settings WHERE key = 'review_organizer'), '');
+    ev jsonb;
+    agenda jsonb;
+    subject text;
+    when_text text;
+    a record;
 BEGIN
-    NULL;
+    SELECT * INTO r FROM reviews WHERE id = rid;
+    IF NOT FOUND OR r.status = 'held' THEN
+        RETURN;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM cl_review_attendees(rid) x
+                   WHERE NOT EXISTS (SELECT 1 FROM mail_queue m WHERE m.dedup_key =
+                                     format('review:%s:%s:%s', rid, r.sequence, lower(x.email))))
+    THEN
+        RETURN;  -- everyone has this SEQUENCE already
+    END IF;
+    method := CASE WHEN r.status = 'cancelled' THEN 'CANCEL' ELSE 'REQUEST' END;
+    ev := cl_review_event_json(rid, CASE WHEN org IS NOT NULL
+                                         THEN jsonb_build_object('email', org, 'name', 'closeloop')
+                                    END);
+    IF r.kind = 'incident' THEN
+        agenda := cl_review_agenda((SELECT key FROM incidents WHERE id = r.incident_id))::jsonb;
+    END IF;
+    when_text := to_char(r.starts_at AT TIME ZONE r.timezone, 'Dy DD Mon YYYY HH24:MI')
+                 || ' (' || r.timezone || ')';
+    subject := CASE WHEN method = 'CANCEL' THEN 'Cancelled: '
+                    WHEN r.sequence > 0 THEN 'Moved: '
+                    ELSE 'Invitation: ' END
+               || (ev->>'summary') || ' — ' || when_text;
+    FOR a IN SELECT * FROM cl_review_attendees(rid) LOOP
+        PERFORM cl_mail_enqueue('review', a.email, a.name, subject,
+                                jsonb_build_object('method', method, 'event', ev,
+                                                   'agenda', agenda, 'when', when_text),
+                                format('review:%s:%s:%s', rid, r.sequence, lower(a.email)));
+    END LOOP;
 END $$;
