@@ -170,8 +170,14 @@ unit-bins: $(UNIT_BINS)
 man: $(MAN_PAGES)
 
 bench: deps
-	$(MAKE) all
+	$(MAKE) all $(OUT)/bench/bench_invite
 	@sh tests/bench/run.sh
+
+# Benchmark tools linked against the archive (tests/bench/*.c).
+$(OUT)/bench/bench_invite: tests/bench/bench_invite.c $(OUT)/libcloseloop.a
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS) $(MODE_CFLAGS) $(PKG_CFLAGS) -o $@ $< $(OUT)/libcloseloop.a $(MODE_LDFLAGS) $(PKG_LIBS) $(LDLIBS)
 
 # PREFIX/bin: both programs; PREFIX/share/man: their pages; bash and zsh completion where
 # bash-completion and zsh look under PREFIX; the systemd unit (pointing at PREFIX/bin) in
@@ -197,7 +203,7 @@ install: all
 	install -m 0644 sql/*.sql $(DESTDIR)$(PREFIX)/share/closeloop/sql/
 	install -m 0644 sql/functions/*.sql $(DESTDIR)$(PREFIX)/share/closeloop/sql/functions/
 
-FORMAT_FILES = $(wildcard src/*/*.c include/closeloop/*/*.h tests/unit/*/*.c tests/fuzz/*.c \
+FORMAT_FILES = $(wildcard src/*/*.c include/closeloop/*/*.h tests/unit/*/*.c tests/fuzz/*.c tests/bench/*.c \
                            tests/support/*.h)
 
 format:

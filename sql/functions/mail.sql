@@ -10,11 +10,14 @@ LANGUAGE sql IMMUTABLE AS $$
        AND addr ~ '^[A-Za-z0-9.!#$%&''*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$'
 $$;
 
--- The domain of the Message-IDs enqueued from now on (the From address's, written by
--- closeloopd's mail worker when it starts).
-CREATE OR REPLACE FUNCTION cl_mail_set_domain(domain text) RETURNS void
+-- The sender, written by closeloopd's mail worker when it starts: its address (mail_from:
+-- the ORGANIZER of invitations that have no facilitator) and its domain (mail_domain: the
+-- domain of the Message-IDs enqueued from now on).
+DROP FUNCTION IF EXISTS cl_mail_set_domain(text);
+CREATE OR REPLACE FUNCTION cl_mail_set_sender(addr text) RETURNS void
 LANGUAGE sql AS $$
-    INSERT INTO settings (key, value) VALUES ('mail_domain', domain)
+    INSERT INTO settings (key, value)
+    VALUES ('mail_from', addr), ('mail_domain', split_part(addr, '@', 2))
     ON CONFLICT (key) DO UPDATE SET value = excluded.value
     WHERE settings.value IS DISTINCT FROM excluded.value
 $$;

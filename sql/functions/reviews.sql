@@ -549,7 +549,9 @@ END $$;
 -- review, its SEQUENCE and the address, so calling it again sends only to attendees who
 -- have not had this SEQUENCE yet (an owner added since). The payload is a snapshot (the
 -- event, the agenda): a resend renders the same message. ORGANIZER is the configured one
--- ([review] organizer, kept in settings by the scheduler's pass), else the facilitator.
+-- ([review] organizer, kept in settings by the scheduler's pass), else the facilitator
+-- (for a backlog review the manager), else the mail sender (smtp_from, kept in settings by
+-- the mail worker).
 CREATE OR REPLACE FUNCTION cl_review_invite(rid bigint) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
     r reviews;
@@ -575,6 +577,12 @@ BEGIN
     ev := cl_review_event_json(rid, CASE WHEN org IS NOT NULL
                                          THEN jsonb_build_object('email', org, 'name', 'closeloop')
                                     END);
+    IF jsonb_typeof(ev->'organizer') IS DISTINCT FROM 'object' THEN  -- nobody: the sender
+        ev := jsonb_set(ev, '{organizer}', jsonb_build_object(
+                  'email', coalesce((SELECT value FROM settings WHERE key = 'mail_from'),
+                                    'closeloop@closeloop.invalid'),
+                  'name', 'closeloop'));
+    END IF;
     IF r.kind = 'incident' THEN
         agenda := cl_review_agenda((SELECT key FROM incidents WHERE id = r.incident_id))::jsonb;
     END IF;

@@ -201,8 +201,8 @@ static int verb_mail_test(const struct conf *c, int argc, char **argv, struct cl
         return err->code;
     rc = db_connect_blocking(&pg, c->database_url, err);
     if (rc == CL_OK && addr != NULL) /* the Message-ID's domain, as the service sets it */
-        rc = db_exec_blocking(NULL, pg, "SELECT cl_mail_set_domain($1)", 1,
-                              (const char *const[]){strchr(addr, '@') + 1}, err);
+        rc = db_exec_blocking(NULL, pg, "SELECT cl_mail_set_sender($1)", 1,
+                              (const char *const[]){addr}, err);
     if (rc == CL_OK)
         rc = db_exec_blocking(&res, pg,
                               "SELECT cl_mail_enqueue('test', $1, NULL, 'closeloop test message',"

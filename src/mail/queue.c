@@ -327,8 +327,8 @@ static void mq_start(struct mail_queue *q)
     q->enabled = true;
     q->listener = db_listener_new(q->loop, q->conf->database_url, db_pool_name(q->pool), channels,
                                   mq_on_notify, q);
-    q->domain_q = db_query(q->pool, "SELECT cl_mail_set_domain($1)", 1,
-                           (const char *const[]){strchr(q->from_addr, '@') + 1}, mq_on_domain, q);
+    q->domain_q = db_query(q->pool, "SELECT cl_mail_set_sender($1)", 1,
+                           (const char *const[]){q->from_addr}, mq_on_domain, q);
     ev_timer_init(&q->tick, mq_on_tick, 0.05, tick);
     ev_timer_start(q->loop, &q->tick);
     log_info("event=mail_started concurrency=%ld tls=%s", q->conf->smtp_concurrency,

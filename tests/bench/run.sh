@@ -183,6 +183,10 @@ review_mark
 policy='{"default":{"grace_days":7,"min_days":14,"max_days":60,"hour":15,"duration_minutes":45,"working_days":[1,2,3,4,5],"holidays":[],"timezone":"UTC","backlog":"off","backlog_day":2,"backlog_hour":10,"at_risk_days":7,"summary_to":[]},"teams":{},"organizer":""}'
 out=$(psql_ -At -c '\timing on' -c "SELECT cl_review_pass('$policy', 10000)")
 echo "review_scheduling_sql_alone: $(echo "$out" | head -1) in $(echo "$out" | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p') ms (one statement)"
+echo "review_invitations_queued: $(psql_ -At -c "SELECT count(*) FROM mail_queue WHERE kind = 'review'") (one per attendee and review)"
+# Rendering one of those invitations (agenda, iCalendar, MIME), over and over, no SMTP.
+psql_ -At -c "SELECT payload FROM mail_queue WHERE kind = 'review' ORDER BY id LIMIT 1" |
+    "$root/build/release/bench/bench_invite" 2000
 
 # GitHub sync figures: the fake GitHub and a fresh database on the same cluster.
 CLOSELOOP_TEST_DSN="$dsn" CLOSELOOP_BIN_DIR="$root" CLOSELOOP_SRC_DIR="$root" \
