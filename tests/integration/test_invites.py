@@ -190,6 +190,21 @@ class InviteTest(InviteCase):
         self.assertEqual(sorted(g[0] for g in got),
                          sorted(self.email(h) for h in (self.fac, self.o1, self.mgr)))
 
+    def test_without_a_facilitator_the_sender_organizes(self):
+        old = (self.today() - datetime.timedelta(days=100)).isoformat()
+        key = self.mk_incident('INV-%s' % uniq('').upper().replace('_', ''),
+                               started_at=old + 'T08:00:00Z')['key']
+        self.mk_action(key, owner=self.o1)
+        r = self.call('PUT', '%s/incidents/%s/review' % (API, key), {'at': '2027-03-23 15:00'})[0]
+        got = self.wait_for(r['uid'], 1)
+        self.assertEqual([g[0] for g in got], [self.email(self.o1)])
+        ev = ics(got[0][2].get_content())['events'][0]
+        # the policy's zone, UTC: a UTC time, no VTIMEZONE needed
+        self.assertEqual((ev['organizer'], ev['tzid'], ev['utc']),
+                         ('closeloop@mail.example', None, '2027-03-23T15:00:00Z'))
+        self.assertEqual(self.q1("SELECT count(*) FROM mail_queue WHERE kind = 'review'"
+                                 " AND status = 'failed'"), '0')
+
     def test_the_summary_is_mailed_once(self):
         self.call('PUT', '%s/incidents/%s/review' % (API, self.key),
                   {'at': '2027-03-23 15:00', 'summary_to': ['all-hands@example.com']})
