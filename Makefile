@@ -40,6 +40,7 @@ BINDIR   := $(if $(filter debug,$(BUILD)),$(OUT),.)
 #   mail/   outbound mail: MIME composition, SMTP through libcurl, the queue's worker
 #           and the kinds of mail it renders
 #   cal/    iCalendar through libical (review invitations and calendar feeds)
+#   review/ the review meeting: the scheduler, agenda, summary, invitation mails
 #   daemon/ closeloopd      cli/   closeloop
 # Every module but the two main()s goes into one archive; each program and each unit
 # test links its own object against it, so the linker takes only what is used.
