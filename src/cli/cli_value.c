@@ -207,21 +207,11 @@ static bool when_ok(const char *v)
 /* 45m, 1h, 90 -> minutes written to buf (5..480); false otherwise. */
 static bool minutes_read(char *buf, size_t len, const char *v)
 {
-    size_t n = strlen(v);
-    char num[8];
     long x;
-    long mult = 1;
 
-    if (n == 0 || n >= sizeof(num))
+    if (cl_parse_amount(&x, v, 'm', 'h', 60, 5, 480) != CL_OK)
         return false;
-    snprintf(num, sizeof(num), "%s", v);
-    if (num[n - 1] == 'm' || num[n - 1] == 'h') {
-        mult = num[n - 1] == 'h' ? 60 : 1;
-        num[n - 1] = '\0';
-    }
-    if (cl_parse_long(&x, num, 1, 480) != CL_OK || x * mult < 5 || x * mult > 480)
-        return false;
-    snprintf(buf, len, "%ld", x * mult);
+    snprintf(buf, len, "%ld", x);
     return true;
 }
 

@@ -118,6 +118,26 @@ int cl_parse_long(long *out, const char *s, long min, long max)
     return CL_OK;
 }
 
+int cl_parse_amount(long *out, const char *s, char unit, char big, long factor, long min, long max)
+{
+    char num[24];
+    size_t n = s != NULL ? strlen(s) : 0;
+    long mult = 1;
+    long v;
+
+    if (n == 0 || n >= sizeof(num))
+        return CL_EINVAL;
+    memcpy(num, s, n + 1);
+    if (num[n - 1] == unit || num[n - 1] == big) {
+        mult = num[n - 1] == big ? factor : 1;
+        num[n - 1] = '\0';
+    }
+    if (cl_parse_long(&v, num, 0, max) != CL_OK || v * mult < min || v * mult > max)
+        return CL_EINVAL;
+    *out = v * mult;
+    return CL_OK;
+}
+
 double cl_now_mono(void)
 {
     struct timespec ts;

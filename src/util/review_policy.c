@@ -76,22 +76,11 @@ static int review_day(const char *s, size_t len)
 /* "N" + unit (d/w or m/h) -> the number in the smaller unit; CL_EINVAL otherwise. */
 static int review_amount(int *out, const char *v, char unit, char big, int factor, long lo, long hi)
 {
-    size_t n = strlen(v);
-    char digits[8];
     long x;
-    int mult = 1;
 
-    if (n == 0 || n >= sizeof(digits))
+    if (cl_parse_amount(&x, v, unit, big, factor, lo, hi) != CL_OK)
         return CL_EINVAL;
-    memcpy(digits, v, n);
-    digits[n] = '\0';
-    if (digits[n - 1] == unit || digits[n - 1] == big) {
-        mult = digits[n - 1] == big ? factor : 1;
-        digits[n - 1] = '\0';
-    }
-    if (cl_parse_long(&x, digits, 0, hi) != CL_OK || x * mult < lo || x * mult > hi)
-        return CL_EINVAL;
-    *out = (int)(x * mult);
+    *out = (int)x;
     return CL_OK;
 }
 

@@ -54,6 +54,11 @@ void cl_freep(void *p);
 /* Parses a whole decimal string into [min, max]; 0 on success, CL_EINVAL otherwise. */
 int cl_parse_long(long *out, const char *s, long min, long max);
 
+/* Parses an amount with an optional unit: digits alone or followed by `unit` count as
+ * they are, followed by `big` count `factor` times ("45m", "1h" with 'm', 'h', 60; "7d",
+ * "2w" with 'd', 'w', 7). The result must lie in [min, max]; CL_EINVAL otherwise. */
+int cl_parse_amount(long *out, const char *s, char unit, char big, long factor, long min, long max);
+
 /* Monotonic seconds, for latency measurement. */
 double cl_now_mono(void);
 
