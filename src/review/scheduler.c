@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SCHEDULER_BATCH    "500" /* incidents per pass */
+#define SCHEDULER_BATCH    "100" /* incidents per pass: each well inside the statement timeout */
 #define SCHEDULER_DEBOUNCE 0.2   /* seconds from a NOTIFY to the pass: a batch of changes */
 
 struct review_scheduler {
