@@ -5,6 +5,7 @@
 #include "closeloop/db/migrate.h"
 #include "closeloop/http/path.h"
 #include "closeloop/mail/queue.h"
+#include "closeloop/notify/chat_queue.h"
 #include "closeloop/report/figures.h"
 #include "closeloop/review/scheduler.h"
 #include "closeloop/sync/registry.h"
@@ -32,6 +33,7 @@ struct api {
     struct figures *figures;
     struct review_scheduler *reviews;
     struct mail_queue *mail;
+    struct chat_queue *chat;
     struct httpd *httpd;
     struct sync *sync;
     double timeout;
@@ -393,6 +395,11 @@ void api_req_reply_json(struct api_req *q, int status, const json_t *body)
 struct mail_queue *api_req_mail(const struct api_req *q)
 {
     return q->api->mail;
+}
+
+struct chat_queue *api_req_chat(const struct api_req *q)
+{
+    return q->api->chat;
 }
 
 struct sync *api_req_sync(const struct api_req *q)
@@ -798,6 +805,7 @@ static void api_metrics(struct api_req *q)
     figures_metrics(q->api->figures, &b);
     review_scheduler_metrics(q->api->reviews, &b);
     mail_queue_metrics(q->api->mail, &b); /* zeros without mail */
+    chat_queue_metrics(q->api->chat, &b); /* zeros without channels */
     body = buf_steal(&b, &len);
     api_req_finish(q);
     httpd_reply(q->http, 200, "text/plain; version=0.0.4", body, len);
@@ -884,6 +892,7 @@ struct api *api_new(const struct api_deps *deps)
     a->auth = deps->auth;
     a->metrics = deps->metrics;
     a->mail = deps->mail;
+    a->chat = deps->chat;
     a->figures = deps->figures;
     a->reviews = deps->reviews;
     a->sync = deps->sync;

@@ -193,6 +193,7 @@ static int render_answer(struct ctx *c, const json_t *obj)
     case CLI_RES_REVIEW_EVENT:
     case CLI_RES_REVIEW_LIST:
     case CLI_RES_MAIL:
+    case CLI_RES_CHAT:
     case CLI_RES_SEARCH:
         break;
     }

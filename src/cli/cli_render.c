@@ -197,6 +197,27 @@ static const struct col mail_show[] = {{"id", "id", F_PLAIN},
                                        {"error", "last_error", F_PLAIN},
                                        {"queued", "created_at", F_WHEN_FULL},
                                        END};
+static const struct col chat_list[] = {{"ID", "id", F_PLAIN},
+                                       {"STATUS", "status", F_PLAIN},
+                                       {"AT", "created_at", F_WHEN},
+                                       {"CHANNEL", "channel", F_PLAIN},
+                                       {"KIND", "kind", F_PLAIN},
+                                       {"TRIES", "attempts", F_PLAIN},
+                                       {"HTTP", "last_status", F_PLAIN},
+                                       {"ERROR", "last_error", F_PLAIN},
+                                       END};
+static const struct col chat_show[] = {{"id", "id", F_PLAIN},
+                                       {"status", "status", F_PLAIN},
+                                       {"channel", "channel", F_PLAIN},
+                                       {"kind", "kind", F_PLAIN},
+                                       {"dedup key", "dedup_key", F_PLAIN},
+                                       {"attempts", "attempts", F_PLAIN},
+                                       {"next attempt", "next_attempt_at", F_WHEN_FULL},
+                                       {"sent", "sent_at", F_WHEN_FULL},
+                                       {"HTTP status", "last_status", F_PLAIN},
+                                       {"error", "last_error", F_PLAIN},
+                                       {"queued", "created_at", F_WHEN_FULL},
+                                       END};
 static const struct col feed_list[] = {{"ID", "id", F_PLAIN},
                                        {"PERSON", "person", F_PLAIN},
                                        {"TEAM", "team", F_PLAIN},
@@ -226,6 +247,7 @@ static const struct view views[] = {
     [CLI_RES_REVIEW_LIST] = {"reviews", review_outcomes_list, review_outcomes_list},
     [CLI_RES_MAIL] = {"messages", mail_list, mail_show},
     [CLI_RES_FEED] = {"calendar feeds", feed_list, feed_show},
+    [CLI_RES_CHAT] = {"chat messages", chat_list, chat_show},
 };
 
 static bool has_view(enum cli_res res)

@@ -474,6 +474,10 @@ const struct cli_verb cli_verbs[] = {
      CLI_OP_POST, CLI_RES_DOCTOR, "jira", "doctor", 0, false, false, pos_project, opts_none, 0},
     {"mail", "list", "the mail queue, newest first: sent, waiting, failed and why (admin)",
      CLI_OP_LIST, CLI_RES_MAIL, "mail", NULL, 100, true, false, NULL, opts_mail_list, 0},
+    {"chat", "list",
+     "the chat queue (Slack, Teams), newest first: posted, waiting, failed and "
+     "why (admin)",
+     CLI_OP_LIST, CLI_RES_CHAT, "chat", NULL, 100, true, false, NULL, opts_mail_list, 0},
     {"feed", "create", "a calendar feed URL of --person's or --team's reviews (shown once)",
      CLI_OP_CREATE, CLI_RES_FEED, "calendar-feeds", NULL, 0, false, false, NULL, opts_feed_create,
      0},

@@ -220,6 +220,33 @@ static int verb_mail_test(const struct conf *c, int argc, char **argv, struct cl
     return rc;
 }
 
+/* "closeloopd chat-test --channel NAME": queues a "test" message to a [chat.NAME]
+ * channel, which the service posts; `closeloop chat list` shows how it went. */
+static int verb_chat_test(const struct conf *c, int argc, char **argv, struct cl_err *err)
+{
+    PGconn *pg = NULL;
+    PGresult *res = NULL;
+    int rc;
+
+    if (argc != 2 || strcmp(argv[0], "--channel") != 0)
+        return cl_fail(err, CL_EINVAL, "chat-test needs --channel NAME");
+    if (chat_conf_find(&c->chat, argv[1]) == NULL)
+        return cl_fail(err, CL_EINVAL, "no chat channel \"%s\": add a [chat.%s] section", argv[1],
+                       argv[1]);
+    rc = db_connect_blocking(&pg, c->database_url, err);
+    if (rc == CL_OK)
+        rc = db_exec_blocking(&res, pg,
+                              "SELECT cl_chat_enqueue($1, 'test', jsonb_build_object('note',"
+                              " 'Sent by closeloopd chat-test.'), NULL)",
+                              1, (const char *const[]){argv[1]}, err);
+    if (rc == CL_OK)
+        printf("queued test message %s to chat channel %s\n", PQgetvalue(res, 0, 0), argv[1]);
+    PQclear(res);
+    if (pg != NULL)
+        PQfinish(pg);
+    return rc;
+}
+
 static int run_verb(struct conf *c, const struct args *a, struct cl_err *err)
 {
     const char *verb = a->nrest > 0 ? a->rest[0] : "serve";
@@ -232,6 +259,8 @@ static int run_verb(struct conf *c, const struct args *a, struct cl_err *err)
         return verb_token(c, a->nrest - 1, a->rest + 1, err);
     if (strcmp(verb, "mail-test") == 0)
         return verb_mail_test(c, a->nrest - 1, a->rest + 1, err);
+    if (strcmp(verb, "chat-test") == 0)
+        return verb_chat_test(c, a->nrest - 1, a->rest + 1, err);
     if (strcmp(verb, "check-config") == 0 && a->nrest == 1) {
         conf_print(c, stdout);
         printf("configuration is valid\n");

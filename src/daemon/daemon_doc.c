@@ -22,6 +22,9 @@ const struct daemon_doc_item daemon_doc_verbs[] = {
     {"mail-test", "--to ADDRESS",
      "queue a test message to check the SMTP set-up (the service "
      "sends it; see closeloop mail list)"},
+    {"chat-test", "--channel NAME",
+     "queue a test message to a [chat.NAME] channel to check its webhook (the service "
+     "posts it; see closeloop chat list)"},
     {"man", "8|5", "print the man page closeloopd(8) or closeloopd.ini(5)"},
     {NULL, NULL, NULL},
 };

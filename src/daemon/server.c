@@ -10,6 +10,7 @@
 #include "closeloop/api/routes_sync.h"
 #include "closeloop/api/routes_figures.h"
 #include "closeloop/api/routes_outcomes.h"
+#include "closeloop/api/routes_chat.h"
 #include "closeloop/api/routes_mail.h"
 #include "closeloop/api/routes_search.h"
 #include "closeloop/api/routes_calendar.h"
@@ -23,6 +24,7 @@
 #include "closeloop/http/metrics.h"
 #include "closeloop/db/migrate.h"
 #include "closeloop/mail/queue.h"
+#include "closeloop/notify/chat_queue.h"
 
 #include <ev.h>
 #include <signal.h>
@@ -42,6 +44,7 @@ struct server {
     struct figures *figures;
     struct review_scheduler *reviews;
     struct mail_queue *mail;
+    struct chat_queue *chat;
     struct httpd *httpd;
     ev_signal sigterm;
     ev_signal sigint;
@@ -212,6 +215,8 @@ static int server_start(struct server *s, struct cl_err *err)
     free(policy);
     if (mail_queue_new(&s->mail, s->loop, s->pool, s->conf, err) != CL_OK)
         return err->code;
+    if (chat_queue_new(&s->chat, s->loop, s->pool, s->conf, err) != CL_OK)
+        return err->code;
     deps = (struct api_deps){.loop = s->loop,
                              .pool = s->pool,
                              .auth = s->auth,
@@ -221,7 +226,8 @@ static int server_start(struct server *s, struct cl_err *err)
                              .sync_stale_after = s->conf->sync_stale_after,
                              .figures = s->figures,
                              .reviews = s->reviews,
-                             .mail = s->mail};
+                             .mail = s->mail,
+                             .chat = s->chat};
     s->api = api_new(&deps);
     server_set_policies(s);
     routes_core_add(s->api);
@@ -231,6 +237,7 @@ static int server_start(struct server *s, struct cl_err *err)
     routes_reviews_add(s->api);
     routes_outcomes_add(s->api);
     routes_mail_add(s->api);
+    routes_chat_add(s->api);
     routes_search_add(s->api);
     routes_calendar_add(s->api);
     ho = (struct httpd_opts){.listen = s->conf->listen,
@@ -263,6 +270,7 @@ static void server_dispose(struct server *s)
     api_free(s->api);
     sync_free(s->sync);
     mail_queue_free(s->mail); /* sends in flight are abandoned: their leases lapse */
+    chat_queue_free(s->chat); /* likewise */
     figures_free(s->figures);
     review_scheduler_free(s->reviews);
     auth_free(s->auth);

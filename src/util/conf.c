@@ -66,6 +66,18 @@ static const struct conf_param conf_params[] = {
      false},
     {"smtp_concurrency", CONF_LONG, offsetof(struct conf, smtp_concurrency), "4", 1, 64, false,
      false},
+    {"chat_allow_http_loopback", CONF_STR, offsetof(struct conf, chat_allow_http_loopback), "false",
+     0, 0, false, false},
+    {"chat_retry_base", CONF_DOUBLE, offsetof(struct conf, chat_retry_base), "30", 0.01, 3600,
+     false, false},
+    {"chat_retry_max", CONF_DOUBLE, offsetof(struct conf, chat_retry_max), "3600", 0.01, 86400,
+     false, false},
+    {"chat_retry_after_max", CONF_DOUBLE, offsetof(struct conf, chat_retry_after_max), "600", 0,
+     86400, false, false},
+    {"chat_max_attempts", CONF_LONG, offsetof(struct conf, chat_max_attempts), "8", 1, 100, false,
+     false},
+    {"chat_concurrency", CONF_LONG, offsetof(struct conf, chat_concurrency), "4", 1, 64, false,
+     false},
 };
 
 /* The keys every tracker connection has: "<tracker>_<key>" for the default connection
@@ -146,6 +158,9 @@ static int conf_check_text(const struct conf_param *p, const char *value, const 
         strncasecmp(value, "smtp://", 7) != 0 && strncasecmp(value, "smtps://", 8) != 0)
         return cl_fail(err, CL_EINVAL, "%s: smtp_url must be smtp://HOST[:PORT] or smtps://...",
                        where);
+    if (strcmp(p->key, "chat_allow_http_loopback") == 0 && strcmp(value, "true") != 0 &&
+        strcmp(value, "false") != 0)
+        return cl_fail(err, CL_EINVAL, "%s: chat_allow_http_loopback must be true or false", where);
     if (strcmp(p->key, "smtp_tls") == 0 && strcmp(value, "none") != 0 &&
         strcmp(value, "try") != 0 && strcmp(value, "required") != 0)
         return cl_fail(err, CL_EINVAL, "%s: smtp_tls must be none, try or required", where);
@@ -305,6 +320,8 @@ int conf_set(struct conf *c, const char *key, const char *value, const char *whe
         return due_policy_set(&c->due, key + 4, value, where, err);
     if (strncmp(key, "review.", 7) == 0)
         return review_policy_set(&c->review, key + 7, value, where, err);
+    if (strncmp(key, "chat.", 5) == 0)
+        return chat_conf_set(&c->chat, key + 5, value, where, err);
     if (t != NULL)
         return conf_set_conn(conf_conn_section(c, t, t->name, where, err),
                              key + strlen(t->name) + 1, value, where, err);
@@ -485,6 +502,17 @@ static bool conf_smtp_section(struct conf_section *section, const char *s)
     return true;
 }
 
+/* "[chat.NAME]": its keys are chat.NAME.<key>; false for other sections. */
+static bool conf_chat_section(struct conf_section *section, const char *s)
+{
+    size_t len = strlen(s);
+
+    if (strncmp(s, "[chat.", 6) != 0 || s[len - 1] != ']' || len - 7 == 0 || len - 7 >= 64)
+        return false;
+    snprintf(section->prefix, sizeof(section->prefix), "chat.%.*s.", (int)(len - 7), s + 6);
+    return true;
+}
+
 /* A prefixed section's line: notes a secret key (smtp_password) as a top-level one. */
 static void conf_note_prefixed(char *secret, const struct conf *c, const char *prefix,
                                const char *key)
@@ -492,6 +520,11 @@ static void conf_note_prefixed(char *secret, const struct conf *c, const char *p
     char full[160];
 
     snprintf(full, sizeof(full), "%s%s", prefix, key);
+    if (strncmp(prefix, "chat.", 5) == 0 && strcmp(key, "url") == 0) {
+        if (secret[0] == '\0') /* a webhook URL is its own credential */
+            snprintf(secret, 64, "%.63s", full);
+        return;
+    }
     conf_note_secret(secret, 64, c, NULL, full);
 }
 
@@ -510,7 +543,7 @@ static int conf_parse_line(struct conf *c, struct conf_section *section, char *l
         section->due = strcmp(s, "[due]") == 0;
         section->prefix[0] = '\0';
         if (strcmp(s, "[closeloopd]") == 0 || section->due || conf_review_section(section, s) ||
-            conf_smtp_section(section, s))
+            conf_smtp_section(section, s) || conf_chat_section(section, s))
             return CL_OK;
         section->conn = conf_parse_section(c, s, where, err);
         return section->conn != NULL ? CL_OK : CL_EINVAL;
@@ -693,6 +726,9 @@ int conf_validate(const struct conf *c, struct cl_err *err)
                        "--database-url)");
     if (c->smtp_url[0] != '\0' && c->smtp_from[0] == '\0')
         return cl_fail(err, CL_EINVAL, "smtp_url is set but smtp_from is not: mail needs a sender");
+    rc = chat_conf_validate(&c->chat, strcmp(c->chat_allow_http_loopback, "true") == 0, err);
+    if (rc != CL_OK)
+        return rc;
     rc = conf_split_listen(&host, &port, c->listen, err);
     free(host);
     return rc;
@@ -766,6 +802,7 @@ void conf_print(const struct conf *c, FILE *out)
     }
     due_policy_print(&c->due, out);
     review_policy_print(&c->review, out);
+    chat_conf_print(&c->chat, out);
     for (i = 0; (int)i < c->nconns; i++)
         conf_print_conn(&c->conns[i], out);
 }

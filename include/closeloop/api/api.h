@@ -23,6 +23,7 @@ struct api_req;
 struct figures;
 struct review_scheduler;
 struct mail_queue;
+struct chat_queue;
 
 struct api_deps {
     struct ev_loop *loop;
@@ -35,6 +36,7 @@ struct api_deps {
     struct figures *figures;          /* borrowed; its per-team gauges go into /metrics */
     struct review_scheduler *reviews; /* borrowed; its counters go into /metrics */
     struct mail_queue *mail;          /* borrowed; its counters go into /metrics */
+    struct chat_queue *chat;          /* borrowed; its counters go into /metrics */
 };
 
 struct api *api_new(const struct api_deps *deps);
@@ -152,6 +154,8 @@ void api_req_reply(struct api_req *q, int status, const char *content_type, cons
 struct db_pool *api_req_pool(const struct api_req *q);
 /* The mail worker (NULL in unit tests). */
 struct mail_queue *api_req_mail(const struct api_req *q);
+/* The chat worker (NULL in unit tests). */
+struct chat_queue *api_req_chat(const struct api_req *q);
 /* The sync core, or NULL when no tracker connection is configured. */
 struct sync *api_req_sync(const struct api_req *q);
 /* Runs fn(arg) once the request's statement succeeded and its answer is queued. */

@@ -98,7 +98,8 @@ enum cli_res {
     CLI_RES_REVIEW_LIST,  /* GET /reviews: reviews with their outcome counts */
     CLI_RES_MAIL,         /* GET /mail: the mail queue's messages */
     CLI_RES_SEARCH,       /* GET /search: hits, each with a marked snippet (cli_search) */
-    CLI_RES_FEED          /* /calendar-feeds: a feed; a new one also has its "url" and "token" */
+    CLI_RES_FEED,         /* /calendar-feeds: a feed; a new one also has its "url" and "token" */
+    CLI_RES_CHAT          /* GET /chat: the chat queue's messages */
 };
 
 #define CLI_VERBS_LIMIT_MAX 10000 /* most rows one list command fetches */

@@ -4,6 +4,7 @@
 #ifndef CLOSELOOP_CONF_H
 #define CLOSELOOP_CONF_H
 
+#include "closeloop/util/chat_conf.h"
 #include "closeloop/util/cl.h"
 #include "closeloop/util/due.h"
 #include "closeloop/util/review_policy.h"
@@ -75,6 +76,14 @@ struct conf {
     double smtp_retry_max;  /* cap of the back-off */
     long smtp_max_attempts; /* attempts before a transient failure becomes final */
     long smtp_concurrency;  /* messages in flight at once per instance */
+    /* [chat.NAME]: Slack / Teams incoming webhooks (chat_conf.h); chat_* keys: the queue */
+    struct chat_conf chat;
+    char *chat_allow_http_loopback; /* "true": http://127.0.0.1 urls too (tests only) */
+    double chat_retry_base;         /* seconds before the first retry; doubles each time */
+    double chat_retry_max;          /* cap of the back-off */
+    double chat_retry_after_max;    /* cap of a 429's Retry-After */
+    long chat_max_attempts;         /* attempts before a transient failure becomes final */
+    long chat_concurrency;          /* posts in flight at once per instance */
     const struct conf_tracker *const *trackers; /* borrowed: the registry's */
     size_t ntrackers;
     struct conf_conn conns[CONF_MAX_CONNS]; /* each tracker's default one first */
