@@ -39,6 +39,7 @@ BINDIR   := $(if $(filter debug,$(BUILD)),$(OUT),.)
 #   sync/   the sync core and one provider per tracker
 #   mail/   outbound mail: MIME composition, SMTP through libcurl, the queue's worker
 #           and the kinds of mail it renders
+#   notify/ chat: Slack and Teams webhooks, the chat queue's worker and its kinds
 #   cal/    iCalendar through libical (review invitations and calendar feeds)
 #   review/ the review meeting: the scheduler, agenda, summary, invitation mails
 #   daemon/ closeloopd      cli/   closeloop

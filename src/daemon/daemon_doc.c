@@ -82,6 +82,14 @@ static const struct {
     {"smtp_retry_max", "the longest wait between two attempts"},
     {"smtp_max_attempts", "attempts before a transiently failing message is marked failed"},
     {"smtp_concurrency", "messages one instance sends at once"},
+    {"chat_retry_base", "seconds before a chat post that failed transiently (5xx, 408, no "
+                        "connection, timeout) is retried; doubled each attempt, jittered"},
+    {"chat_retry_max", "the longest back-off between two chat attempts"},
+    {"chat_retry_after_max", "the longest wait a 429's Retry-After is obeyed for"},
+    {"chat_max_attempts", "attempts before a transiently failing chat message is marked failed"},
+    {"chat_concurrency", "chat messages one instance posts at once"},
+    {"chat_allow_http_loopback", "true also accepts http://127.0.0.1 chat URLs: for tests "
+                                 "only"},
     {"conn.webhook_secret", "the secret the tracker signs its webhook deliveries with"},
     {"conn.scopes", "comma list of what this connection serves (GitHub owners, Jira project "
                     "keys); empty: everything no other connection claims"},
@@ -299,6 +307,19 @@ static void due_items(FILE *out)
     }
 }
 
+/* The [chat.NAME] sections (closeloop/util/chat_conf.h). */
+static void chat_items(FILE *out)
+{
+    roff_section(out, "CHAT CHANNELS");
+    roff_text(out, "A [chat.NAME] section is a Slack or Microsoft Teams incoming webhook that "
+                   "messages queued for the channel NAME are posted to.");
+    fputc('\n', out);
+    roff_item(out, "kind", NULL, "slack or teams; required");
+    roff_item(out, "url", NULL,
+              "the webhook URL, https:// only; a secret: never logged nor printed; required");
+    roff_item(out, "timeout", NULL, "seconds one post may take, 0.1..600; default 10");
+}
+
 /* The review policy's keys (closeloop/util/review_policy.h), with the built-in defaults. */
 static void review_items(FILE *out)
 {
@@ -341,5 +362,6 @@ void daemon_doc_man5(FILE *out, const char *default_config,
         tracker_items(out, trackers[i]);
     due_items(out);
     review_items(out);
+    chat_items(out);
     fputs(".SH SEE ALSO\n.BR closeloopd (8),\n.BR closeloop (1)\n", out);
 }

@@ -203,12 +203,15 @@ static int dg_action_list(struct dg *d, const json_t *digest, const char *key, c
 {
     const json_t *list;
     struct buf b;
+    char path[48];
     int rc = dg_list_of(d, digest, key, "", &list);
 
     if (rc != CL_OK || json_array_size(list) == 0)
         return rc;
+
+    snprintf(path, sizeof(path), "%s[]", key);
     buf_init(&b);
-    rc = dg_items(d, &b, list, mode, key);
+    rc = dg_items(d, &b, list, mode, path);
     if (rc == CL_OK)
         dg_section(d, title, json_array_size(list), &b);
     buf_dispose(&b);
@@ -414,8 +417,7 @@ static void dg_cut(char *s, size_t max)
 }
 
 /* The counts: Slack fields ("*Open*\n12"), Teams facts. */
-static void dg_counts(struct dg *d, json_t *at, const char *const *names, const json_int_t *values,
-                      size_t n)
+static void dg_counts(struct dg *d, const char *const *names, const json_int_t *values, size_t n)
 {
     json_t *list = json_array();
     char text[96];
@@ -436,10 +438,9 @@ static void dg_counts(struct dg *d, json_t *at, const char *const *names, const 
     else
         json_array_insert_new(d->parts, 0,
                               json_pack("{s:s, s:o}", "title", "Summary", "facts", list));
-    (void)at;
 }
 
-static int dg_build(struct dg *d, const json_t *digest, const char *header)
+static int dg_build(struct dg *d, const json_t *digest)
 {
     static const char *const names[] = {"Open",     "Overdue", "Slipped", "Done",
                                         "Verified", "Unowned", "Undated"};
@@ -471,8 +472,7 @@ static int dg_build(struct dg *d, const json_t *digest, const char *header)
         values[2 + i] = (json_int_t)json_array_size(list);
     }
     if (rc == CL_OK)
-        dg_counts(d, d->parts, names, values, CL_ARRAY_LEN(names));
-    (void)header;
+        dg_counts(d, names, values, CL_ARRAY_LEN(names));
     return rc;
 }
 
@@ -519,7 +519,7 @@ static int digest_render(const json_t *payload, const char *flavour, char **body
         d.msg = chat_teams_card(header, header);
         d.parts = json_object_get(d.msg, "sections");
     }
-    rc = dg_build(&d, payload, header);
+    rc = dg_build(&d, payload);
     if (rc == CL_OK && d.st == CHAT_STYLE_SLACK) {
         struct buf b;
 
