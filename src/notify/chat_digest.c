@@ -168,12 +168,18 @@ static void dg_section(struct dg *d, const char *title, size_t n, struct buf *b)
         buf_append(&t, "", 1);
         json_array_append_new(d->parts, chat_slack_section(t.data));
     } else {
+        /* Teams' markdown joins single line breaks: one paragraph per line */
+        struct buf text;
+        size_t i;
+
+        buf_init(&text);
+        for (i = 1; i < b->len; i++) /* from 1: no first \n */
+            buf_puts(&text, b->data[i] == '\n' ? "\n\n" : (char[]){b->data[i], '\0'});
+        buf_append(&text, "", 1);
         buf_printf(&t, "%s (%zu)", title, n);
         buf_append(&t, "", 1);
-        json_array_append_new(d->parts,
-                              json_pack("{s:s, s:s%}", "title", t.data, "text",
-                                        b->data != NULL ? b->data + 1 : "", /* no first \n */
-                                        b->len > 0 ? b->len - 1 : 0));
+        json_array_append_new(d->parts, json_pack("{s:s, s:s}", "title", t.data, "text", text.data));
+        buf_dispose(&text);
     }
     buf_dispose(&t);
 }

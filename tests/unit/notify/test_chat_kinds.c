@@ -113,6 +113,8 @@ static void test_teams_digest(void **state)
     assert_int_equal(json_array_size(json_object_get(json_array_get(secs, 0), "facts")), 7);
     t = json_string_value(json_object_get(json_array_get(secs, 1), "text"));
     assert_non_null(strstr(t, "[INC-1 #1 a|b&gt;c](https://x.example/i?a=1%7C2%20%283%29)"));
+    /* one paragraph per line: Teams joins single line breaks */
+    assert_non_null(strstr(t, "**no owner**: 3 open, 0 overdue\n\n• [INC-1 #1"));
     json_decref(msg);
     json_decref(payload);
 }
