@@ -178,7 +178,8 @@ static void dg_section(struct dg *d, const char *title, size_t n, struct buf *b)
         buf_append(&text, "", 1);
         buf_printf(&t, "%s (%zu)", title, n);
         buf_append(&t, "", 1);
-        json_array_append_new(d->parts, json_pack("{s:s, s:s}", "title", t.data, "text", text.data));
+        json_array_append_new(d->parts,
+                              json_pack("{s:s, s:s}", "title", t.data, "text", text.data));
         buf_dispose(&text);
     }
     buf_dispose(&t);

@@ -53,9 +53,10 @@ class ChatServer:
     def posts(self, path):
         return [p for p in self._call('GET', '/_control/posts') if p['path'] == path]
 
-    def fault(self, path, status, count=1, retry_after=None, body=None):
+    def fault(self, path, status, count=1, retry_after=None, body=None, delay=None):
         self._call('POST', '/_control/fault', {'path': path, 'status': status, 'count': count,
-                                               'retry_after': retry_after, 'body': body})
+                                               'retry_after': retry_after, 'body': body,
+                                               'delay': delay})
 
 
 def write_config(text):
@@ -75,6 +76,7 @@ CHANNELS = {
     'slack_404': ('slack', '/services/T01/B04/' + SECRET + 'e'),
     'slack_pair': ('slack', '/services/T01/B05/' + SECRET + 'f'),
     'slack_test': ('slack', '/services/T01/B06/' + SECRET + 'g'),
+    'slack_kill': ('slack', '/services/T01/B07/' + SECRET + 'h'),
 }
 
 
@@ -331,6 +333,23 @@ class TwoInstancesTest(ChatCase):
             logs = self.svc.log_text() + b.log_text()
             self.assertEqual(logs.count('event=chat_sent'), 20)
             self.assertNotIn(SECRET, logs)
+
+    def test_kill9_between_post_and_record_posts_at_most_once_more(self):
+        path = CHANNELS['slack_kill'][1]
+        with Service(name='ChatKillA', env=self.env) as a:
+            self.chat.fault(path, 200, count=1, delay=3)  # received, answered 3 s later
+            a.sql("SELECT cl_chat_enqueue('slack_kill', 'test', '{}', 'kill-1')")
+            until(lambda: len(self.chat.posts(path)) >= 1, what='the webhook to hold it')
+            peer = Peer(a, name='ChatKillB', env=self.env)
+            a.proc.kill()  # SIGKILL while the webhook holds the post
+            a.proc.wait()
+            with peer:
+                until(lambda: a.sql("SELECT status FROM chat_queue WHERE dedup_key = 'kill-1'")
+                      == [['sent']], timeout=30, what='the message to be recorded sent')
+                time.sleep(1.0)
+                # the held post and the resend: the one duplicate the design allows
+                self.assertEqual(len(self.chat.posts(path)), 2)
+            a.stopped = True
 
 
 class BadConfigTest(unittest.TestCase):
