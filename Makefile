@@ -10,7 +10,7 @@ DESTDIR ?=
 BUILD   ?= release
 CC      ?= cc
 
-PKGS    := libpq libcurl jansson libmicrohttpd libcrypto libcmark libical
+PKGS    := libpq libcurl jansson libmicrohttpd libcrypto libcmark libical cairo
 CFLAGS  := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Iinclude -MMD -MP \
            -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wformat=2 -Wpointer-arith -Wundef
@@ -35,7 +35,8 @@ BINDIR   := $(if $(filter debug,$(BUILD)),$(OUT),.)
 #   util/   shared basics (errors, log, buffers, UTF-8, validation, config, crypto,
 #           JWT, the libcurl client)      db/    PostgreSQL pool, migrations
 #   http/   the HTTP server (libmicrohttpd), paths, request metrics
-#   api/    the JSON API and its route files      report/ the figures kept in the background
+#   api/    the JSON API and its route files      report/ the figures kept in the background,
+#           the managers' digests (content, chart, the digester)
 #   sync/   the sync core and one provider per tracker
 #   mail/   outbound mail: MIME composition, SMTP through libcurl, the queue's worker
 #           and the kinds of mail it renders

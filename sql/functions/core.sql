@@ -78,7 +78,7 @@ CREATE OR REPLACE FUNCTION person_json(p people) RETURNS text LANGUAGE sql STABL
         'timezone', p.timezone, 'team', (SELECT name FROM teams WHERE id = p.team_id),
         'active', p.active, 'github_login', p.github_login,
         'jira_account_id', p.jira_account_id, 'jira_name', p.jira_name,
-        'review_hour', p.review_hour,
+        'review_hour', p.review_hour, 'digest_cadence', p.digest_cadence,
         'created_at', p.created_at, 'updated_at', p.updated_at)::text
 $$;
 
@@ -89,12 +89,12 @@ DECLARE
     r people;
 BEGIN
     INSERT INTO people (handle, name, email, timezone, team_id, active, github_login,
-                        jira_account_id, jira_name, review_hour)
+                        jira_account_id, jira_name, review_hour, digest_cadence)
     VALUES (p->>'handle', p->>'name', p->>'email',
             cl_check_timezone(coalesce(p->>'timezone', 'UTC')),
             cl_team_id(p->>'team', 'team'), coalesce((p->>'active')::boolean, true),
             p->>'github_login', p->>'jira_account_id', p->>'jira_name',
-            (p->>'review_hour')::smallint)
+            (p->>'review_hour')::smallint, p->>'digest_cadence')
     RETURNING * INTO r;
     RETURN person_json(r);
 END $$;
@@ -118,13 +118,15 @@ BEGIN
     IF p ? 'jira_account_id' THEN r.jira_account_id := p->>'jira_account_id'; END IF;
     IF p ? 'jira_name' THEN r.jira_name := p->>'jira_name'; END IF;
     IF p ? 'review_hour' THEN r.review_hour := (p->>'review_hour')::smallint; END IF;
+    IF p ? 'digest_cadence' THEN r.digest_cadence := p->>'digest_cadence'; END IF;
     IF r IS NOT DISTINCT FROM old THEN   -- nothing changes: no new updated_at
         RETURN person_json(r);
     END IF;
     UPDATE people
     SET name = r.name, email = r.email, timezone = r.timezone, team_id = r.team_id,
         active = r.active, github_login = r.github_login, jira_account_id = r.jira_account_id,
-        jira_name = r.jira_name, review_hour = r.review_hour, updated_at = now()
+        jira_name = r.jira_name, review_hour = r.review_hour,
+        digest_cadence = r.digest_cadence, updated_at = now()
     WHERE id = r.id RETURNING * INTO r;
     RETURN person_json(r);
 END $$;

@@ -6,6 +6,7 @@
 #include "closeloop/http/path.h"
 #include "closeloop/mail/queue.h"
 #include "closeloop/notify/chat_queue.h"
+#include "closeloop/report/digester.h"
 #include "closeloop/report/figures.h"
 #include "closeloop/review/scheduler.h"
 #include "closeloop/sync/registry.h"
@@ -32,6 +33,7 @@ struct api {
     struct metrics *metrics;
     struct figures *figures;
     struct review_scheduler *reviews;
+    struct digester *digester;
     struct mail_queue *mail;
     struct chat_queue *chat;
     struct httpd *httpd;
@@ -41,6 +43,7 @@ struct api {
     char *no_routes;     /* api_req_sync_routes() without sync, made once */
     char *due_policy;    /* owned: JSON for SQL, or NULL */
     char *review_policy; /* owned: JSON for SQL, or NULL */
+    char *digest_policy; /* owned: JSON for SQL, or NULL */
     const struct api_route *tables[API_MAX_TABLES]; /* added by the route files */
     size_t ntables[API_MAX_TABLES];
     int nt;
@@ -185,6 +188,7 @@ static const char *api_check_rule(const char *constraint)
                                       "'-', at most 39, not starting with '-'"},
         {"people_jira_account_id_check", "jira_account_id must hold 1 to 128 characters"},
         {"people_jira_name_check", "jira_name must hold 1 to 255 characters"},
+        {"people_digest_cadence_check", "digest_cadence must be daily, weekly, monthly or off"},
         {"people_review_hour_check", "review_hour must be an hour from 1 to 23 (local time)"},
         {"incidents_title_check", "title must hold 1 to 300 characters"},
         {"incidents_postmortem_url_check", "postmortem_url must be an http:// or https:// URL "
@@ -520,6 +524,11 @@ const char *api_req_review_policy(const struct api_req *q)
     return q->api->review_policy;
 }
 
+const char *api_req_digest_policy(const struct api_req *q)
+{
+    return q->api->digest_policy;
+}
+
 struct db_pool *api_req_pool(const struct api_req *q)
 {
     return q->api->pool;
@@ -804,6 +813,7 @@ static void api_metrics(struct api_req *q)
     sync_metrics(q->api->sync, &b); /* zeros without a tracker: alerts find their series */
     figures_metrics(q->api->figures, &b);
     review_scheduler_metrics(q->api->reviews, &b);
+    digester_metrics(q->api->digester, &b);
     mail_queue_metrics(q->api->mail, &b); /* zeros without mail */
     chat_queue_metrics(q->api->chat, &b); /* zeros without channels */
     body = buf_steal(&b, &len);
@@ -895,6 +905,7 @@ struct api *api_new(const struct api_deps *deps)
     a->chat = deps->chat;
     a->figures = deps->figures;
     a->reviews = deps->reviews;
+    a->digester = deps->digester;
     a->sync = deps->sync;
     a->stale_after = deps->sync_stale_after;
     a->timeout = deps->request_timeout;
@@ -907,6 +918,7 @@ void api_free(struct api *a)
         free(a->no_routes);
         free(a->due_policy);
         free(a->review_policy);
+        free(a->digest_policy);
     }
     free(a);
 }
@@ -1010,6 +1022,12 @@ void api_set_review_policy(struct api *a, const char *json)
 {
     free(a->review_policy);
     a->review_policy = cl_strdup(json);
+}
+
+void api_set_digest_policy(struct api *a, const char *json)
+{
+    free(a->digest_policy);
+    a->digest_policy = cl_strdup(json);
 }
 
 void api_set_httpd(struct api *a, struct httpd *h)

@@ -43,7 +43,8 @@ static const struct valid_field person_spec[] = {
     {"github_login", VALID_STR, VALID_NULLABLE, 39, NULL},
     {"jira_account_id", VALID_STR, VALID_NULLABLE, 128, NULL},
     {"jira_name", VALID_STR, VALID_NULLABLE, 255, NULL},
-    {"review_hour", VALID_INT, VALID_NULLABLE, 0, NULL}, /* 1..23, the CHECK says the rest */
+    {"review_hour", VALID_INT, VALID_NULLABLE, 0, NULL},     /* 1..23, the CHECK says the rest */
+    {"digest_cadence", VALID_STR, VALID_NULLABLE, 16, NULL}, /* the CHECK: daily|weekly|... */
 };
 
 static const struct valid_field incident_base[] = {

@@ -112,7 +112,9 @@ static const struct cli_opt opts_team_edit[] = {
     {"jira-account", "ID" none, "Jira account id", opt, CLI_TO_BODY, "jira_account_id", false},    \
     {"jira-name", "NAME" none, "Jira user name", opt, CLI_TO_BODY, "jira_name", false},            \
     {"review-hour", "HOUR", "preferred hour of the reviews they facilitate (1..23, their zone)",   \
-     CLI_VAL_ID, CLI_TO_BODY, "review_hour", false}
+     CLI_VAL_ID, CLI_TO_BODY, "review_hour", false},                                             \
+    {"digest", "daily|weekly|monthly|off", "how often they get their digest (default: [digest])", \
+     CLI_VAL_TEXT, CLI_TO_BODY, "digest_cadence", false}
 /* clang-format on */
 
 static const struct cli_opt opts_person_add[] = {PERSON_OPTS(true, CLI_VAL_TEXT, ""), END};

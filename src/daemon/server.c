@@ -16,6 +16,8 @@
 #include "closeloop/api/routes_calendar.h"
 #include "closeloop/report/figures.h"
 #include "closeloop/review/scheduler.h"
+#include "closeloop/report/digester.h"
+#include "closeloop/api/routes_digests.h"
 #include "closeloop/api/routes_reviews.h"
 #include "closeloop/api/auth.h"
 #include "closeloop/db/db.h"
@@ -43,6 +45,7 @@ struct server {
     struct sync *sync; /* NULL when no tracker connection is configured */
     struct figures *figures;
     struct review_scheduler *reviews;
+    struct digester *digester;
     struct mail_queue *mail;
     struct chat_queue *chat;
     struct httpd *httpd;
@@ -123,7 +126,8 @@ static void server_on_stop(struct ev_loop *loop, ev_signal *w, int revents)
     ev_timer_start(loop, &s->drain);
 }
 
-/* The due-date and review policies, as the API's SQL and the scheduler read them. */
+/* The due-date, review and digest policies, as the API's SQL and the background jobs read
+ * them. */
 static void server_set_policies(struct server *s)
 {
     char *json = due_policy_json(&s->conf->due);
@@ -134,6 +138,11 @@ static void server_set_policies(struct server *s)
     api_set_review_policy(s->api, json);
     if (s->reviews != NULL)
         review_scheduler_set_policy(s->reviews, json);
+    free(json);
+    json = digest_policy_json(&s->conf->digest);
+    api_set_digest_policy(s->api, json);
+    if (s->digester != NULL)
+        digester_set_policy(s->digester, json);
     free(json);
 }
 
@@ -213,6 +222,9 @@ static int server_start(struct server *s, struct cl_err *err)
     s->reviews = review_scheduler_new(s->loop, s->pool, s->conf->database_url,
                                       s->conf->review_interval, policy);
     free(policy);
+    policy = digest_policy_json(&s->conf->digest);
+    s->digester = digester_new(s->loop, s->pool, s->conf->digest_interval, policy);
+    free(policy);
     if (mail_queue_new(&s->mail, s->loop, s->pool, s->conf, err) != CL_OK)
         return err->code;
     if (chat_queue_new(&s->chat, s->loop, s->pool, s->conf, err) != CL_OK)
@@ -226,6 +238,7 @@ static int server_start(struct server *s, struct cl_err *err)
                              .sync_stale_after = s->conf->sync_stale_after,
                              .figures = s->figures,
                              .reviews = s->reviews,
+                             .digester = s->digester,
                              .mail = s->mail,
                              .chat = s->chat};
     s->api = api_new(&deps);
@@ -240,6 +253,7 @@ static int server_start(struct server *s, struct cl_err *err)
     routes_chat_add(s->api);
     routes_search_add(s->api);
     routes_calendar_add(s->api);
+    routes_digests_add(s->api);
     ho = (struct httpd_opts){.listen = s->conf->listen,
                              .max_body = s->conf->max_body,
                              .max_connections = s->conf->max_connections,
@@ -273,6 +287,7 @@ static void server_dispose(struct server *s)
     chat_queue_free(s->chat); /* likewise */
     figures_free(s->figures);
     review_scheduler_free(s->reviews);
+    digester_free(s->digester);
     auth_free(s->auth);
     db_pool_free(s->pool);
     metrics_free(s->metrics);

@@ -1,5 +1,6 @@
 #include "closeloop/mail/kinds.h"
 
+#include "closeloop/report/digest.h"
 #include "closeloop/review/invite.h"
 #include "closeloop/review/summary.h"
 
@@ -13,6 +14,7 @@ static const struct mail_kind *const mail_kinds[] = {
     &mail_kind_test,
     &summary_mail_kind,
     &invite_mail_kind,
+    &digest_mail_kind,
 };
 
 const struct mail_kind *mail_kind_find(const char *name)

@@ -49,6 +49,8 @@ static const struct conf_param conf_params[] = {
      false},
     {"review_interval", CONF_DOUBLE, offsetof(struct conf, review_interval), "60", 0.2, 86400,
      false, false},
+    {"digest_interval", CONF_DOUBLE, offsetof(struct conf, digest_interval), "60", 0.2, 86400,
+     false, false},
     {"sync_stale_after", CONF_DOUBLE, offsetof(struct conf, sync_stale_after), "900", 10, 86400 * 7,
      true, false},
     {"smtp_url", CONF_STR, offsetof(struct conf, smtp_url), "", 0, 0, false, false},
@@ -322,6 +324,8 @@ int conf_set(struct conf *c, const char *key, const char *value, const char *whe
         return review_policy_set(&c->review, key + 7, value, where, err);
     if (strncmp(key, "chat.", 5) == 0)
         return chat_conf_set(&c->chat, key + 5, value, where, err);
+    if (strncmp(key, "digest.", 7) == 0)
+        return digest_policy_set(&c->digest, key + 7, value, where, err);
     if (t != NULL)
         return conf_set_conn(conf_conn_section(c, t, t->name, where, err),
                              key + strlen(t->name) + 1, value, where, err);
@@ -361,6 +365,7 @@ struct conf *conf_new_defaults(const struct conf_tracker *const *trackers, size_
     }
     due_policy_init(&c->due);
     review_policy_init(&c->review);
+    digest_policy_init(&c->digest);
     c->trackers = trackers;
     c->ntrackers = n;
     for (i = 0; i < n && i < CONF_MAX_CONNS; i++)
@@ -493,6 +498,22 @@ static bool conf_review_section(struct conf_section *section, const char *s)
     return true;
 }
 
+/* "[digest]", "[digest.extra.NAME]" or "[digest.team.NAME]": the prefix of its keys ("digest.",
+ * "digest.extra.NAME."...); false for other sections. */
+static bool conf_digest_section(struct conf_section *section, const char *s)
+{
+    size_t len = strlen(s);
+
+    if (strcmp(s, "[digest]") == 0) {
+        snprintf(section->prefix, sizeof(section->prefix), "digest.");
+        return true;
+    }
+    if (strncmp(s, "[digest.", 8) != 0 || s[len - 1] != ']' || len - 9 == 0 || len - 9 >= 72)
+        return false;
+    snprintf(section->prefix, sizeof(section->prefix), "digest.%.*s.", (int)(len - 9), s + 8);
+    return true;
+}
+
 /* "[smtp]": its keys are smtp_<key> ("url" is smtp_url); false for other sections. */
 static bool conf_smtp_section(struct conf_section *section, const char *s)
 {
@@ -543,7 +564,8 @@ static int conf_parse_line(struct conf *c, struct conf_section *section, char *l
         section->due = strcmp(s, "[due]") == 0;
         section->prefix[0] = '\0';
         if (strcmp(s, "[closeloopd]") == 0 || section->due || conf_review_section(section, s) ||
-            conf_smtp_section(section, s) || conf_chat_section(section, s))
+            conf_digest_section(section, s) || conf_smtp_section(section, s) ||
+            conf_chat_section(section, s))
             return CL_OK;
         section->conn = conf_parse_section(c, s, where, err);
         return section->conn != NULL ? CL_OK : CL_EINVAL;
@@ -729,6 +751,8 @@ int conf_validate(const struct conf *c, struct cl_err *err)
     rc = chat_conf_validate(&c->chat, strcmp(c->chat_allow_http_loopback, "true") == 0, err);
     if (rc != CL_OK)
         return rc;
+    if (digest_policy_validate(&c->digest, err) != CL_OK)
+        return CL_EINVAL;
     rc = conf_split_listen(&host, &port, c->listen, err);
     free(host);
     return rc;
@@ -740,6 +764,7 @@ void conf_apply_reloadable(struct conf *to, const struct conf *from)
 
     to->due = from->due;
     to->review = from->review;
+    to->digest = from->digest;
     for (i = 0; i < CL_ARRAY_LEN(conf_params); i++) {
         const struct conf_param *p = &conf_params[i];
         void *dst = (char *)to + p->offset;
@@ -803,6 +828,7 @@ void conf_print(const struct conf *c, FILE *out)
     due_policy_print(&c->due, out);
     review_policy_print(&c->review, out);
     chat_conf_print(&c->chat, out);
+    digest_policy_print(&c->digest, out);
     for (i = 0; (int)i < c->nconns; i++)
         conf_print_conn(&c->conns[i], out);
 }

@@ -152,7 +152,7 @@ static int review_dates(struct review_rules *r, const char *v)
 
 /* An IANA zone name the system's tz database has (PostgreSQL has its own copy and checks
  * again when it schedules). */
-static bool review_zone_ok(const char *v)
+bool review_policy_zone_ok(const char *v)
 {
     char path[160];
     struct stat st;
@@ -170,7 +170,7 @@ static bool review_zone_ok(const char *v)
     return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-static bool review_address_ok(const char *s, size_t len)
+bool review_policy_address_ok(const char *s, size_t len)
 {
     const char *at = memchr(s, '@', len);
     size_t i;
@@ -204,7 +204,7 @@ static int review_list(char *out, size_t n, const char *v)
         }
         while (l > 0 && s[l - 1] == ' ')
             l--;
-        if (!review_address_ok(s, l))
+        if (!review_policy_address_ok(s, l))
             rc = CL_EINVAL;
         else
             buf_printf(&b, "%s%.*s", b.len > 0 ? "," : "", (int)l, s);
@@ -238,7 +238,7 @@ static int review_parse(struct review_rules *r, const struct review_key *k, cons
     case RK_DATES:
         return review_dates(r, v);
     case RK_ZONE:
-        if (!review_zone_ok(v))
+        if (!review_policy_zone_ok(v))
             return CL_EINVAL;
         snprintf(r->timezone, sizeof(r->timezone), "%s", v);
         return CL_OK;
@@ -320,7 +320,7 @@ int review_policy_set(struct review_policy *p, const char *key, const char *valu
     if (k->kind == RK_ORGANIZER) {
         if (dot != NULL)
             return cl_fail(err, CL_EINVAL, "%s: organizer is set in [review] only", where);
-        if (value[0] != '\0' && !review_address_ok(value, strlen(value)))
+        if (value[0] != '\0' && !review_policy_address_ok(value, strlen(value)))
             return cl_fail(err, CL_EINVAL, "%s: review.organizer: \"%s\" is not %s", where, value,
                            review_allowed(k->kind));
         snprintf(p->organizer, sizeof(p->organizer), "%s", value);

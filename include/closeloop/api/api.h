@@ -22,6 +22,7 @@ struct api;
 struct api_req;
 struct figures;
 struct review_scheduler;
+struct digester;
 struct mail_queue;
 struct chat_queue;
 
@@ -35,6 +36,7 @@ struct api_deps {
     double sync_stale_after;          /* /readyz: a reconciliation older than this is stale */
     struct figures *figures;          /* borrowed; its per-team gauges go into /metrics */
     struct review_scheduler *reviews; /* borrowed; its counters go into /metrics */
+    struct digester *digester;        /* borrowed; its counter goes into /metrics */
     struct mail_queue *mail;          /* borrowed; its counters go into /metrics */
     struct chat_queue *chat;          /* borrowed; its counters go into /metrics */
 };
@@ -44,6 +46,8 @@ void api_free(struct api *a);
 void api_set_timeout(struct api *a, double seconds);
 /* Sets the review policy (review_policy_json() text, copied). */
 void api_set_review_policy(struct api *a, const char *json);
+/* Sets the digest policy (digest_policy_json() text, copied). */
+void api_set_digest_policy(struct api *a, const char *json);
 /* Sets the due-date policy (due_policy_json() text, copied; NULL, the start: none). */
 void api_set_due_policy(struct api *a, const char *json);
 /* The server whose in-flight count /metrics reports (borrowed). */
@@ -99,6 +103,9 @@ int api_req_owner_me(const char **owner, struct api_req *q, const char *field);
 /* The review policy as JSON for SQL (review_policy_json(); sql/functions/reviews.sql), or
  * NULL; borrowed like the due policy. */
 const char *api_req_review_policy(const struct api_req *q);
+/* The digest policy as JSON for SQL (digest_policy_json(); sql/functions/digests.sql), or
+ * NULL; borrowed like the due policy. */
+const char *api_req_digest_policy(const struct api_req *q);
 /* The due-date policy as JSON for SQL (cl_action_add), or NULL; borrowed until the
  * request's statement is started (the parameters are copied then). */
 const char *api_req_due_policy(const struct api_req *q);

@@ -6,6 +6,7 @@
 
 #include "closeloop/util/chat_conf.h"
 #include "closeloop/util/cl.h"
+#include "closeloop/util/digest_policy.h"
 #include "closeloop/util/due.h"
 #include "closeloop/util/review_policy.h"
 
@@ -65,6 +66,8 @@ struct conf {
     struct due_policy due;       /* [due]: default due dates by priority (and kind); reloadable */
     double review_interval;      /* seconds between passes of the review scheduler */
     struct review_policy review; /* [review], [review.TEAM]: scheduling reviews; reloadable */
+    double digest_interval;      /* seconds between passes of the digester */
+    struct digest_policy digest; /* [digest], [digest.extra.NAME], [digest.team.NAME]; reloadable */
     /* [smtp]: mail (keys smtp_<key>, CLOSELOOP_SMTP_<KEY>); empty url: mail disabled */
     char *smtp_url;         /* smtp://host[:port] or smtps://host[:port] */
     char *smtp_from;        /* "addr" or "Name <addr>" */

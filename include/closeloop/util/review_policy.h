@@ -25,6 +25,8 @@
 
 #include "closeloop/util/cl.h"
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 
 #define REVIEW_POLICY_TEAMS    32  /* [review.TEAM] sections */
@@ -76,5 +78,10 @@ struct review_policy_doc {
     const char *what;
 };
 const struct review_policy_doc *review_policy_docs(void);
+
+/* Whether zone is an IANA name the system's tz database has ("UTC" always). */
+bool review_policy_zone_ok(const char *zone);
+/* Whether s[0..len) is one plain e-mail address (local@domain.tld, nothing to quote). */
+bool review_policy_address_ok(const char *s, size_t len);
 
 #endif

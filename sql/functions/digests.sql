@@ -1,0 +1,405 @@
+-- Managers' digests (sql/0017_digests.sql): who gets one, for which period, what it says,
+-- and the pass closeloopd runs that queues each due (recipient, period) exactly once. The
+-- policy is closeloopd's [digest] configuration as JSON (digest_policy_json()):
+-- {"cadence", "day" (ISO 1..7), "hour", "extras": [{"name", "to", "scope" ("all" |
+-- "team:NAME"), "cadence", "timezone", "chat"}], "team_chat": {"TEAM": "CHANNEL"}}.
+--
+-- A period starts at the recipient's send moment (weekly: [digest] day and hour, Monday
+-- 09:00 by default; daily: the hour; monthly: the 1st at the hour) in their zone, and its
+-- digest covers the period before it: the digest keyed 2026-W49 is sent on Monday of
+-- week 49 and tells what happened in week 48.
+
+-- The period that started most recently at `at` in zone tz: its key, its start (the send
+-- moment) and the start of the one before (the start of what the digest covers).
+CREATE OR REPLACE FUNCTION cl_digest_period(cadence text, day integer, hour integer, tz text,
+                                            at timestamptz, OUT key text, OUT starts timestamptz,
+                                            OUT covers_from timestamptz)
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    loc timestamp := at AT TIME ZONE tz;
+    c timestamp;
+    step interval := CASE cadence WHEN 'daily' THEN interval '1 day'
+                                  WHEN 'weekly' THEN interval '7 days'
+                                  WHEN 'monthly' THEN interval '1 month' END;
+BEGIN
+    IF step IS NULL THEN
+        RAISE EXCEPTION 'cadence must be daily, weekly or monthly, not "%"', cadence
+            USING ERRCODE = 'CL422', COLUMN = 'cadence';
+    END IF;
+    c := CASE cadence
+         WHEN 'daily' THEN date_trunc('day', loc)
+         WHEN 'weekly' THEN date_trunc('week', loc) + make_interval(days => coalesce(day, 1) - 1)
+         ELSE date_trunc('month', loc) END + make_interval(hours => coalesce(hour, 9));
+    IF c > loc THEN
+        c := c - step;
+    END IF;
+    key := to_char(c, CASE cadence WHEN 'daily' THEN 'YYYY-MM-DD'
+                                   WHEN 'weekly' THEN 'IYYY-"W"IW' ELSE 'YYYY-MM' END);
+    starts := c AT TIME ZONE tz;
+    covers_from := (c - step) AT TIME ZONE tz;
+END $$;
+
+-- The start of the period named `key` ("2026-W49", "2026-12-07", "2026-12"), as a
+-- moment just after it, for cl_digest_period(). CL422 for a key of another cadence.
+CREATE OR REPLACE FUNCTION cl_digest_period_at(cadence text, day integer, hour integer,
+                                               tz text, key text) RETURNS timestamptz
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    d timestamp;
+BEGIN
+    IF cadence = 'weekly' AND key ~ '^[0-9]{4}-W[0-9]{2}$' THEN
+        d := to_date(key, 'IYYY-"W"IW') + make_interval(days => coalesce(day, 1) - 1);
+    ELSIF cadence = 'daily' AND key ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}$' THEN
+        d := key::date;
+    ELSIF cadence = 'monthly' AND key ~ '^[0-9]{4}-[0-9]{2}$' THEN
+        d := (key || '-01')::date;
+    ELSE
+        RAISE EXCEPTION 'period "%" is not a % period (2026-W49, 2026-12-07 or 2026-12)',
+            key, cadence USING ERRCODE = 'CL422', COLUMN = 'period';
+    END IF;
+    RETURN (d + make_interval(hours => coalesce(hour, 9), secs => 1)) AT TIME ZONE tz;
+EXCEPTION WHEN datetime_field_overflow OR invalid_datetime_format THEN
+    RAISE EXCEPTION 'period "%" is not a date', key USING ERRCODE = 'CL422', COLUMN = 'period';
+END $$;
+
+-- Everyone who gets a digest: each team's active manager (scope: the team), each active
+-- facilitator of an incident with open work (scope: their incidents), and the policy's
+-- extra recipients. Their cadence: their own, else the policy's; "off" gets none.
+CREATE OR REPLACE FUNCTION cl_digest_recipients(policy jsonb)
+RETURNS TABLE (recipient text, handle text, email text, name text, timezone text,
+               cadence text, scope jsonb, chat text)
+LANGUAGE sql STABLE AS $$
+    SELECT * FROM (
+        SELECT 'team:' || t.name || ':' || p.handle AS recipient, p.handle, p.email, p.name,
+               p.timezone, coalesce(p.digest_cadence, policy->>'cadence', 'weekly') AS cadence,
+               jsonb_build_object('kind', 'team', 'team', t.name) AS scope,
+               policy->'team_chat'->>t.name AS chat
+        FROM teams t JOIN people p ON p.id = t.manager_id AND p.active
+        UNION ALL
+        SELECT 'facilitator:' || p.handle, p.handle, p.email, p.name, p.timezone,
+               coalesce(p.digest_cadence, policy->>'cadence', 'weekly'),
+               jsonb_build_object('kind', 'facilitator', 'handle', p.handle), NULL
+        FROM people p
+        WHERE p.active AND EXISTS (
+            SELECT 1 FROM incidents i JOIN actions a ON a.incident_id = i.id
+            WHERE i.facilitator_id = p.id AND action_is_open(a.status) AND a.archived_at IS NULL)
+        UNION ALL
+        SELECT 'extra:' || (x->>'name'), NULL, x->>'to', x->>'name',
+               coalesce(x->>'timezone', 'UTC'),
+               coalesce(x->>'cadence', policy->>'cadence', 'weekly'),
+               CASE WHEN x->>'scope' LIKE 'team:%'
+                    THEN jsonb_build_object('kind', 'team', 'team', substr(x->>'scope', 6))
+                    ELSE jsonb_build_object('kind', 'all') END,
+               x->>'chat'
+        FROM jsonb_array_elements(coalesce(policy->'extras', '[]'::jsonb)) x
+    ) r WHERE r.cadence <> 'off'
+$$;
+
+-- One action as a digest lists it.
+CREATE OR REPLACE FUNCTION cl_digest_action(v action_v) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object('id', v.id, 'incident', v.incident_key, 'title', v.title,
+                              'owner', v.owner_handle, 'status', v.status, 'due_on', v.due_on,
+                              'url', v.link_url)
+$$;
+
+-- The incidents a scope covers: a facilitator's; NULL for a team or everything.
+CREATE OR REPLACE FUNCTION cl_digest_incidents(scope jsonb) RETURNS bigint[]
+LANGUAGE sql STABLE AS $$
+    SELECT CASE WHEN scope->>'kind' = 'facilitator' THEN
+        ARRAY(SELECT i.id FROM incidents i JOIN people p ON p.id = i.facilitator_id
+              WHERE p.handle = scope->>'handle') END
+$$;
+
+-- Whether an action is in the scope (team: its owner's team; facilitator: their incidents).
+CREATE OR REPLACE FUNCTION cl_digest_in_scope(scope jsonb, team_id bigint, incidents bigint[],
+                                              owner_team_id bigint, incident_id bigint)
+RETURNS boolean LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE scope->>'kind' WHEN 'team' THEN owner_team_id = team_id
+                               WHEN 'facilitator' THEN incident_id = ANY (incidents)
+                               ELSE true END
+$$;
+
+-- A facilitator's report (cl_report_def, through cl_report_page) within the scope: the
+-- same definitions as `closeloop report`, never re-written here.
+CREATE OR REPLACE FUNCTION cl_digest_report(scope jsonb, report text, lim integer)
+RETURNS TABLE (action_id bigint, detail jsonb) LANGUAGE sql STABLE AS $$
+    SELECT r.action_id, r.detail
+    FROM cl_report_page(report, NULL, NULL, scope->>'team', NULL, NULL, NULL, lim) r
+    WHERE scope->>'kind' IN ('team', 'all')
+    UNION ALL
+    SELECT r.action_id, r.detail
+    FROM incidents i
+    CROSS JOIN LATERAL cl_report_page(report, NULL, NULL, NULL, i.key, NULL, NULL, lim) r
+    WHERE scope->>'kind' = 'facilitator' AND i.id = ANY (cl_digest_incidents(scope))
+$$;
+
+-- The digest JSON (docs/api.md, "Digests") of one recipient ({"handle", "email", "name",
+-- "timezone"}), scope and period ({"key", "cadence", "day", "hour"}).
+CREATE OR REPLACE FUNCTION cl_digest_content(recipient jsonb, scope jsonb, period jsonb)
+RETURNS jsonb LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    tz text := coalesce(recipient->>'timezone', 'UTC');
+    cad text := period->>'cadence';
+    dy integer := (period->>'day')::integer;
+    hr integer := (period->>'hour')::integer;
+    p record := cl_digest_period(cad, dy, hr, tz,
+                                 cl_digest_period_at(cad, dy, hr, tz, period->>'key'));
+    t0 timestamptz := p.covers_from;
+    t1 timestamptz := p.starts;
+    d0 date := (p.covers_from AT TIME ZONE tz)::date;
+    d1 date := (p.starts AT TIME ZONE tz)::date;
+    team bigint := (SELECT id FROM teams WHERE name = scope->>'team');
+    incs bigint[] := cl_digest_incidents(scope);
+    lim constant integer := 50;
+    owes jsonb; slipped jsonb; done jsonb; verified jsonb; unowned jsonb; undated jsonb;
+    drift jsonb; held jsonb; upcoming jsonb; trend jsonb; q record;
+    step interval := CASE cad WHEN 'daily' THEN interval '1 day' WHEN 'weekly'
+                              THEN interval '7 days' ELSE interval '1 month' END;
+BEGIN
+    IF scope->>'kind' = 'team' AND team IS NULL THEN
+        RAISE EXCEPTION 'unknown team "%"', scope->>'team' USING ERRCODE = 'CL422',
+            COLUMN = 'scope';
+    END IF;
+    -- what is open, by owner (overdue as the reports define it)
+    SELECT coalesce(jsonb_agg(o ORDER BY o->>'owner'), '[]'::jsonb) INTO owes FROM (
+        SELECT jsonb_build_object('owner', v.owner_handle, 'open', count(*),
+                   'overdue', count(*) FILTER (WHERE cl_action_overdue(v.status, v.due_on)),
+                   'items', (jsonb_agg(cl_digest_action(v) ORDER BY coalesce(v.due_on, 'infinity'), v.id)
+                             FILTER (WHERE true))) AS o
+        FROM action_v v
+        WHERE action_is_open(v.status) AND v.archived_at IS NULL AND v.owner_id IS NOT NULL
+          AND cl_digest_in_scope(scope, team, incs, v.owner_team_id, v.incident_id)
+        GROUP BY v.owner_handle) s;
+    -- slipped since the last digest: became overdue in the period, or due date moved later
+    SELECT coalesce(jsonb_agg(x ORDER BY x->>'due_on', (x->>'id')::bigint), '[]'::jsonb) INTO slipped FROM (
+        SELECT cl_digest_action(v) || jsonb_build_object('why', 'new_overdue') AS x
+        FROM action_v v
+        WHERE cl_action_overdue(v.status, v.due_on) AND v.due_on >= d0 AND v.due_on < d1
+          AND v.archived_at IS NULL
+          AND cl_digest_in_scope(scope, team, incs, v.owner_team_id, v.incident_id)
+        UNION ALL
+        SELECT cl_digest_action(v) || jsonb_build_object('why', 'due_moved', 'from', m.f, 'to', m.t)
+        FROM (SELECT e.action_id, (array_agg(e.old ORDER BY e.id))[1] AS f,
+                     (array_agg(e.new ORDER BY e.id DESC))[1] AS t
+              FROM events e WHERE e.field = 'due_on' AND e.at >= t0 AND e.at < t1
+              GROUP BY e.action_id) m
+        JOIN action_v v ON v.id = m.action_id
+        WHERE m.f IS NOT NULL AND (m.t IS NULL OR m.t::date > m.f::date)
+          AND action_is_open(v.status) AND v.archived_at IS NULL
+          AND cl_digest_in_scope(scope, team, incs, v.owner_team_id, v.incident_id)) s;
+    SELECT coalesce(jsonb_agg(cl_digest_action(v) ORDER BY v.closed_at, v.id), '[]'::jsonb)
+    INTO done FROM action_v v
+    WHERE v.status = 'done' AND v.closed_at >= t0 AND v.closed_at < t1
+      AND cl_digest_in_scope(scope, team, incs, v.owner_team_id, v.incident_id);
+    SELECT coalesce(jsonb_agg(cl_digest_action(v) ORDER BY v.verified_at, v.id), '[]'::jsonb)
+    INTO verified FROM action_v v
+    WHERE v.verified_at >= t0 AND v.verified_at < t1
+      AND cl_digest_in_scope(scope, team, incs, v.owner_team_id, v.incident_id);
+    SELECT coalesce(jsonb_agg(cl_digest_action(v) ORDER BY coalesce(v.due_on, 'infinity'), v.id), '[]'::jsonb)
+    INTO unowned FROM cl_digest_report(scope, 'unowned', lim) r JOIN action_v v ON v.id = r.action_id;
+    SELECT coalesce(jsonb_agg(cl_digest_action(v) ORDER BY v.id), '[]'::jsonb)
+    INTO undated FROM cl_digest_report(scope, 'undated', lim) r JOIN action_v v ON v.id = r.action_id;
+    SELECT coalesce(jsonb_agg(cl_digest_action(v) || jsonb_build_object('drift', r.detail)
+                              ORDER BY coalesce(v.due_on, 'infinity'), v.id), '[]'::jsonb)
+    INTO drift FROM cl_digest_report(scope, 'drift', lim) r JOIN action_v v ON v.id = r.action_id;
+    -- reviews held in the period, and those in the next one
+    SELECT coalesce(jsonb_agg(jsonb_build_object(
+               'incident', i.key,
+               'local', to_char(rv.starts_at AT TIME ZONE rv.timezone, 'YYYY-MM-DD HH24:MI'),
+               'timezone', rv.timezone, 'status', rv.status)
+               ORDER BY rv.starts_at, rv.id) FILTER (WHERE rv.held_at >= t0 AND rv.held_at < t1
+                                                     AND rv.status = 'held'),
+           '[]'::jsonb),
+           coalesce(jsonb_agg(jsonb_build_object(
+               'incident', i.key,
+               'local', to_char(rv.starts_at AT TIME ZONE rv.timezone, 'YYYY-MM-DD HH24:MI'),
+               'timezone', rv.timezone, 'status', rv.status)
+               ORDER BY rv.starts_at, rv.id) FILTER (WHERE rv.status = 'scheduled'
+                   AND rv.starts_at >= t1 AND rv.starts_at < t1 + step), '[]'::jsonb)
+    INTO held, upcoming
+    FROM reviews rv LEFT JOIN incidents i ON i.id = rv.incident_id
+    WHERE CASE scope->>'kind' WHEN 'team' THEN rv.team_id = team
+                              WHEN 'facilitator' THEN rv.incident_id = ANY (incs)
+                              ELSE true END;
+    -- the trend: this period and the five before, oldest first
+    SELECT jsonb_agg(jsonb_build_object('period', w.key, 'opened', w.opened, 'closed', w.closed,
+                                        'overdue', w.overdue) ORDER BY w.n DESC) INTO trend
+    FROM (SELECT g.n, k.key,
+                 (SELECT count(*) FROM action_v v WHERE v.created_at >= k.covers_from
+                     AND v.created_at < k.starts
+                     AND cl_digest_in_scope(scope, team, incs, v.owner_team_id, v.incident_id)) AS opened,
+                 (SELECT count(*) FROM action_v v WHERE v.closed_at >= k.covers_from
+                     AND v.closed_at < k.starts
+                     AND cl_digest_in_scope(scope, team, incs, v.owner_team_id, v.incident_id)) AS closed,
+                 (SELECT count(*) FROM action_v v WHERE v.created_at < k.starts
+                     AND (v.closed_at IS NULL OR v.closed_at >= k.starts)
+                     AND v.due_on < (k.starts AT TIME ZONE tz)::date
+                     AND cl_digest_in_scope(scope, team, incs, v.owner_team_id, v.incident_id)) AS overdue
+          FROM generate_series(0, 5) g (n)
+          CROSS JOIN LATERAL cl_digest_period(cad, dy, hr, tz,
+              ((t1 AT TIME ZONE tz) - step * g.n) AT TIME ZONE tz + interval '1 second') k) w;
+    RETURN jsonb_build_object(
+        'recipient', jsonb_build_object('handle', recipient->'handle', 'email', recipient->'email',
+                                        'name', recipient->'name', 'timezone', tz),
+        'scope', scope,
+        'period', jsonb_build_object('key', period->>'key', 'cadence', cad,
+                                     'from', to_char(t0 AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+                                     'to', to_char(t1 AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+                                     'timezone', tz),
+        'owes', owes, 'slipped', slipped, 'done', done, 'verified', verified,
+        'unowned', unowned, 'undated', undated,
+        'reviews', jsonb_build_object('held', held, 'upcoming', upcoming),
+        'drift', drift, 'trend', trend,
+        'counts', jsonb_build_object(
+            'open', (SELECT coalesce(sum((o->>'open')::int), 0) FROM jsonb_array_elements(owes) o),
+            'overdue', (SELECT coalesce(sum((o->>'overdue')::int), 0) FROM jsonb_array_elements(owes) o),
+            'slipped', jsonb_array_length(slipped), 'done', jsonb_array_length(done),
+            'verified', jsonb_array_length(verified), 'unowned', jsonb_array_length(unowned),
+            'undated', jsonb_array_length(undated), 'drift', jsonb_array_length(drift),
+            'reviews_held', jsonb_array_length(held),
+            'reviews_upcoming', jsonb_array_length(upcoming)));
+END $$;
+
+-- One recipient (by key "team:T:h", "facilitator:h", "extra:N", or a handle: their first
+-- recipient) with the period at `at` (or named `period_key`), and its content.
+CREATE OR REPLACE FUNCTION cl_digest_build(policy jsonb, who text, period_key text,
+                                           at timestamptz)
+RETURNS TABLE (recipient text, email text, name text, period text, scope jsonb, chat text,
+               content jsonb)
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    r record;
+    p record;
+    dy integer := coalesce((policy->>'day')::integer, 1);
+    hr integer := coalesce((policy->>'hour')::integer, 9);
+BEGIN
+    SELECT * INTO r FROM cl_digest_recipients(policy) x
+    WHERE x.recipient = who OR x.handle = who ORDER BY x.recipient = who DESC, x.recipient LIMIT 1;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION '"%" gets no digest (not a manager, a facilitator with open work, '
+                        'an extra recipient, or digest_cadence off)', who
+            USING ERRCODE = 'CL404';
+    END IF;
+    p := cl_digest_period(r.cadence, dy, hr, r.timezone,
+                          CASE WHEN period_key IS NULL THEN at ELSE
+                          cl_digest_period_at(r.cadence, dy, hr, r.timezone, period_key) END);
+    RETURN QUERY SELECT r.recipient, r.email, r.name, p.key, r.scope, r.chat,
+        cl_digest_content(jsonb_build_object('handle', r.handle, 'email', r.email,
+                                             'name', r.name, 'timezone', r.timezone),
+                          r.scope, jsonb_build_object('key', p.key, 'cadence', r.cadence,
+                                                      'day', dy, 'hour', hr));
+END $$;
+
+-- Records the run and queues its mail (and chat message) in this transaction. Returns
+-- the run's id, or NULL when this (recipient, period) already has one.
+CREATE OR REPLACE FUNCTION cl_digest_queue(b record, trig text) RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+    run_id bigint;
+    new_mail bigint;
+    new_chat bigint;
+    dedup text := 'digest:' || b.recipient || ':' || b.period;
+BEGIN
+    INSERT INTO digest_runs (recipient, period, to_addr, scope, trigger, counts)
+    VALUES (b.recipient, b.period, b.email, b.scope, trig, b.content->'counts')
+    ON CONFLICT (recipient, period) DO NOTHING RETURNING id INTO run_id;
+    IF run_id IS NULL THEN
+        RETURN NULL;
+    END IF;
+    new_mail := cl_mail_enqueue('digest', b.email, b.name,
+        'Digest ' || b.period || ': ' || CASE b.scope->>'kind' WHEN 'team' THEN 'team ' || (b.scope->>'team')
+             WHEN 'facilitator' THEN 'your incidents' ELSE 'all teams' END
+        || ' (' || (b.content->'counts'->>'open') || ' open, '
+        || (b.content->'counts'->>'overdue') || ' overdue)',
+        b.content, dedup);
+    -- TODO(lead): cl_chat_enqueue comes from the chat branch; drop the guard once merged.
+    IF b.chat IS NOT NULL AND to_regprocedure('cl_chat_enqueue(text,text,jsonb,text)') IS NOT NULL THEN
+        EXECUTE 'SELECT cl_chat_enqueue($1, ''digest'', $2, $3)' INTO new_chat
+            USING b.chat, b.content, dedup || ':chat';
+    END IF;
+    UPDATE digest_runs SET mail_id = new_mail, chat_id = new_chat WHERE id = run_id;
+    RETURN run_id;
+END $$;
+
+-- The background pass: of several closeloopd one computes at a time (advisory lock).
+-- Every recipient is remembered when first seen; one whose current period started after
+-- that and has no run yet gets it now (only the latest period: one missed while down is
+-- sent once). Up to lim per call. {"recipients", "due", "sent"}.
+CREATE OR REPLACE FUNCTION cl_digest_pass(policy jsonb, lim integer) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+    r record;
+    b record;
+    n_rcpt integer;
+    n_due integer := 0;
+    n_sent integer := 0;
+    dy integer := coalesce((policy->>'day')::integer, 1);
+    hr integer := coalesce((policy->>'hour')::integer, 9);
+BEGIN
+    IF NOT pg_try_advisory_xact_lock(hashtext('closeloop_digest_pass')) THEN
+        RETURN jsonb_build_object('recipients', 0, 'due', 0, 'sent', 0, 'busy', true);
+    END IF;
+    CREATE TEMP TABLE IF NOT EXISTS digest_pass_rcpt ON COMMIT DROP AS
+        SELECT * FROM cl_digest_recipients(policy);
+    GET DIAGNOSTICS n_rcpt = ROW_COUNT;
+    INSERT INTO digest_recipients (recipient)
+    SELECT x.recipient FROM digest_pass_rcpt x ON CONFLICT DO NOTHING;
+    FOR r IN
+        SELECT x.recipient, k.key
+        FROM digest_pass_rcpt x
+        JOIN digest_recipients s ON s.recipient = x.recipient
+        CROSS JOIN LATERAL cl_digest_period(x.cadence, dy, hr, x.timezone, now()) k
+        WHERE k.starts > s.first_seen
+          AND NOT EXISTS (SELECT 1 FROM digest_runs d WHERE d.recipient = x.recipient
+                          AND d.period = k.key)
+        ORDER BY x.recipient
+    LOOP
+        n_due := n_due + 1;
+        CONTINUE WHEN n_sent >= lim;
+        SELECT * INTO b FROM cl_digest_build(policy, r.recipient, r.key, now());
+        IF cl_digest_queue(b, 'schedule') IS NOT NULL THEN
+            n_sent := n_sent + 1;
+        END IF;
+    END LOOP;
+    DROP TABLE digest_pass_rcpt;
+    RETURN jsonb_build_object('recipients', n_rcpt, 'due', n_due, 'sent', n_sent);
+END $$;
+
+-- `closeloop digest preview`: the digest one recipient would get (nothing recorded).
+CREATE OR REPLACE FUNCTION cl_digest_preview(policy jsonb, who text, period_key text)
+RETURNS jsonb LANGUAGE sql STABLE AS $$
+    SELECT b.content || jsonb_build_object('recipient_key', b.recipient)
+    FROM cl_digest_build(policy, who, period_key, now()) b
+$$;
+
+-- `closeloop digest send-now`: queues the current period's digest now; a second call
+-- (or the pass later) finds the run and queues nothing. {"run", "queued": bool, ...}
+CREATE OR REPLACE FUNCTION cl_digest_send_now(policy jsonb, who text) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+    b record;
+    run_id bigint;
+BEGIN
+    SELECT * INTO b FROM cl_digest_build(policy, who, NULL, now());
+    PERFORM pg_advisory_xact_lock(hashtext('closeloop_digest_pass'));
+    run_id := cl_digest_queue(b, 'send-now');
+    RETURN jsonb_build_object('recipient', b.recipient, 'period', b.period, 'to', b.email,
+        'queued', run_id IS NOT NULL,
+        'run', (SELECT to_jsonb(d) - 'scope' FROM digest_runs d
+                WHERE d.recipient = b.recipient AND d.period = b.period));
+END $$;
+
+-- `closeloop digest list`: the runs, newest first, lim at a time before id `before`.
+CREATE OR REPLACE FUNCTION cl_digest_list(before bigint, lim integer) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object('items', coalesce(jsonb_agg(x ORDER BY (x->>'id')::bigint DESC), '[]'::jsonb),
+                              'next_cursor', CASE WHEN count(*) = lim THEN min((x->>'id')::bigint)::text END)
+    FROM (SELECT jsonb_build_object('id', d.id, 'recipient', d.recipient, 'period', d.period,
+                                    'to', d.to_addr, 'scope', d.scope, 'trigger', d.trigger,
+                                    'counts', d.counts, 'created_at', d.created_at,
+                                    'mail_id', d.mail_id, 'mail_status', m.status,
+                                    'sent_at', m.sent_at, 'chat_id', d.chat_id) AS x
+          FROM digest_runs d LEFT JOIN mail_queue m ON m.id = d.mail_id
+          WHERE before IS NULL OR d.id < before ORDER BY d.id DESC LIMIT lim) s
+$$;
