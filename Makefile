@@ -10,7 +10,7 @@ DESTDIR ?=
 BUILD   ?= release
 CC      ?= cc
 
-PKGS    := libpq libcurl jansson libmicrohttpd libcrypto libcmark libical cairo
+PKGS    := libpq libcurl jansson libmicrohttpd libcrypto libcmark libical cairo fontconfig
 CFLAGS  := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Iinclude -MMD -MP \
            -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wformat=2 -Wpointer-arith -Wundef

@@ -168,7 +168,7 @@ BEGIN
                    'items', (jsonb_agg(cl_digest_action(v) ORDER BY coalesce(v.due_on, 'infinity'), v.id)
                              FILTER (WHERE true))) AS o
         FROM action_v v
-        WHERE action_is_open(v.status) AND v.archived_at IS NULL AND v.owner_id IS NOT NULL
+        WHERE action_is_open(v.status) AND v.archived_at IS NULL AND v.owner_active
           AND cl_digest_in_scope(scope, team, incs, v.owner_team_id, v.incident_id)
         GROUP BY v.owner_handle) s;
     -- slipped since the last digest: became overdue in the period, or due date moved later

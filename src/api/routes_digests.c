@@ -7,6 +7,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define DIGESTS_MAX_LIMIT     500
 #define DIGESTS_DEFAULT_LIMIT 50
@@ -19,14 +20,30 @@ static const struct valid_field send_spec[] = {
     {"to", VALID_STR, VALID_REQUIRED | VALID_NONBLANK, 300, NULL},
 };
 
-/* {"digest", "markdown", "html"}: rendered here, where the chart can be drawn. */
+/* ?format=md|html|json (md when absent), kept for the answer; 400 (answered) otherwise. */
+static int digests_format(struct api_req *q, const char **fmt)
+{
+    static const char *const allowed[] = {"format", "period", NULL};
+    const char *f = api_req_query(q, "format");
+
+    if (api_req_check_query(q, allowed) != CL_OK)
+        return CL_EINVAL;
+    *fmt = f == NULL || strcmp(f, "markdown") == 0 ? "md" : f;
+    if (strcmp(*fmt, "md") != 0 && strcmp(*fmt, "html") != 0 && strcmp(*fmt, "json") != 0) {
+        api_req_error(q, 400, "bad_request", "format", "format must be md, html or json");
+        return CL_EINVAL;
+    }
+    return CL_OK;
+}
+
+/* The digest in the format asked for; the HTML shows the chart as a data: URL, so that
+ * a browser shows the page as a mail client shows the mail. */
 static void digests_on_preview(struct api_req *q, const struct db_reply *r)
 {
     struct cl_err err = CL_ERR_INIT;
+    const char *fmt = NULL;
     json_t *d;
-    json_t *body;
-    struct buf md;
-    struct buf html;
+    struct buf out;
     char *chart = NULL;
     int rc;
 
@@ -34,43 +51,43 @@ static void digests_on_preview(struct api_req *q, const struct db_reply *r)
         api_req_db_error(q, r);
         return;
     }
-    d = json_loads(PQgetvalue(r->res, 0, 0), 0, NULL);
-    buf_init(&md);
-    buf_init(&html);
-    rc = digest_markdown(d, &md, &err);
-    if (rc == CL_OK)
-        chart = digest_chart_data_url(d, &err);
-    if (rc == CL_OK && chart != NULL)
-        rc = digest_html(d, chart, &html, &err);
-    if (rc != CL_OK || chart == NULL) {
-        api_req_error(q, 500, "internal", NULL, "the digest did not render: %s", err.msg);
-    } else {
-        body = json_pack("{s:O, s:s, s:s}", "digest", d, "markdown", md.data, "html", html.data);
-        api_req_reply_json(q, 200, body);
-        json_decref(body);
+    digests_format(q, &fmt); /* checked before the statement */
+    if (strcmp(fmt, "json") == 0) {
+        api_req_reply(q, 200, "application/json", PQgetvalue(r->res, 0, 0));
+        return;
     }
+    d = json_loads(PQgetvalue(r->res, 0, 0), 0, NULL);
+    buf_init(&out);
+    if (strcmp(fmt, "md") == 0) {
+        rc = digest_markdown(d, &out, &err);
+    } else {
+        chart = digest_chart_data_url(d, &err);
+        rc = chart != NULL ? digest_html(d, chart, &out, &err) : CL_EINVAL;
+    }
+    if (rc != CL_OK)
+        api_req_error(q, 500, "internal", NULL, "the digest did not render: %s", err.msg);
+    else
+        api_req_reply(q, 200,
+                      strcmp(fmt, "md") == 0 ? "text/markdown; charset=utf-8"
+                                             : "text/html; charset=utf-8",
+                      out.data != NULL ? out.data : "");
     free(chart);
-    buf_dispose(&md);
-    buf_dispose(&html);
+    buf_dispose(&out);
     json_decref(d);
 }
 
-/* GET /api/v1/digests/preview?to=HANDLE|RECIPIENT&period=KEY */
+/* GET /api/v1/digests/{to}/preview?period=KEY&format=md|html|json: to is a handle or a
+ * recipient key (team:T:h, facilitator:h, extra:NAME). */
 static void digests_preview(struct api_req *q)
 {
-    static const char *const allowed[] = {"to", "period", NULL};
-    const char *to = api_req_query(q, "to");
+    const char *fmt = NULL;
 
-    if (api_req_check_query(q, allowed) != CL_OK)
+    if (digests_format(q, &fmt) != CL_OK)
         return;
-    if (to == NULL || to[0] == '\0') {
-        api_req_error(q, 400, "bad_request", "to", "to (a handle or a recipient key) is required");
-        return;
-    }
-    api_req_sql_then(
-        q, sql_preview, 3,
-        (const char *const[]){api_req_digest_policy(q), to, api_req_query(q, "period")},
-        digests_on_preview);
+    api_req_sql_then(q, sql_preview, 3,
+                     (const char *const[]){api_req_digest_policy(q), api_req_param(q, 0),
+                                           api_req_query(q, "period")},
+                     digests_on_preview);
 }
 
 /* POST /api/v1/digests/send-now {"to": HANDLE|RECIPIENT} */
@@ -115,7 +132,7 @@ static void digests_list(struct api_req *q)
 
 static const struct api_route routes[] = {
     {"GET", "/api/v1/digests", AUTH_ADMIN, digests_list, "digest"},
-    {"GET", "/api/v1/digests/preview", AUTH_READ, digests_preview, "digest"},
+    {"GET", "/api/v1/digests/{}/preview", AUTH_READ, digests_preview, "digest"},
     {"POST", "/api/v1/digests/send-now", AUTH_ADMIN, digests_send_now, "digest"},
 };
 

@@ -195,6 +195,7 @@ static int render_answer(struct ctx *c, const json_t *obj)
     case CLI_RES_MAIL:
     case CLI_RES_CHAT:
     case CLI_RES_SEARCH:
+    case CLI_RES_DIGEST:
         break;
     }
     return cli_render_object(out, c->args->verb->res, obj, c->io->color, c->today, c->now,

@@ -17,7 +17,9 @@ int cli_outcomes_doc(FILE *out, struct cli_http *h, long *status, const struct c
 {
     const char *format = cli_args_get(a, "format");
     char *path = cli_build_path(a);
-    char *url = cl_asprintf("%s?format=%s", path, format != NULL ? format : "md");
+    char *query = cli_build_query(a);
+    char *url = cl_asprintf("%s?format=%s%s%s", path, format != NULL ? format : "md",
+                            query[0] != '\0' ? "&" : "", query);
     struct cli_http_resp r = {0, NULL, 0};
     json_t *doc = NULL;
     int rc = cli_http_do(&r, h, "GET", url, NULL, NULL, err);
@@ -37,6 +39,7 @@ int cli_outcomes_doc(FILE *out, struct cli_http *h, long *status, const struct c
     json_decref(doc);
     cli_http_resp_dispose(&r);
     free(url);
+    free(query);
     free(path);
     return rc;
 }

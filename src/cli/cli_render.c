@@ -234,6 +234,21 @@ static const struct col feed_show[] = {{"id", "id", F_PLAIN},
                                        {"revoked", "revoked_at", F_WHEN_SET},
                                        END};
 
+static const struct col digest_list[] = {{"ID", "id", F_PLAIN},
+                                         {"PERIOD", "period", F_PLAIN},
+                                         {"RECIPIENT", "recipient", F_PLAIN},
+                                         {"TO", "to", F_PLAIN},
+                                         {"BY", "trigger", F_PLAIN},
+                                         {"MAIL", "mail_status", F_PLAIN},
+                                         {"QUEUED", "created_at", F_WHEN},
+                                         {"SENT", "sent_at", F_WHEN},
+                                         END};
+static const struct col digest_show[] = {{"recipient", "recipient", F_PLAIN},
+                                         {"period", "period", F_PLAIN},
+                                         {"to", "to", F_PLAIN},
+                                         {"queued now", "queued", F_BOOL},
+                                         END};
+
 /* Answers of other kinds (sync status, import, doctor) have no view: cli_sync renders them. */
 static const struct view views[] = {
     [CLI_RES_TEAM] = {"teams", team_list, team_show},
@@ -248,6 +263,7 @@ static const struct view views[] = {
     [CLI_RES_MAIL] = {"messages", mail_list, mail_show},
     [CLI_RES_FEED] = {"calendar feeds", feed_list, feed_show},
     [CLI_RES_CHAT] = {"chat messages", chat_list, chat_show},
+    [CLI_RES_DIGEST] = {"digests", digest_list, digest_show},
 };
 
 static bool has_view(enum cli_res res)

@@ -251,6 +251,23 @@ static const struct cli_opt opts_mail_list[] = {
      CLI_TO_LOCAL, NULL, false},
     {"limit", "N", "most rows to fetch (default 100)", CLI_VAL_LIMIT, CLI_TO_LOCAL, NULL, false},
     END};
+static const struct cli_opt opts_digest_preview[] = {
+    {"to", "HANDLE", "whose digest: a handle, or a recipient key (team:T:h, extra:NAME)",
+     CLI_VAL_TEXT, CLI_TO_PATH, NULL, true},
+    {"period", "KEY", "that period (2026-W49, 2026-12-07, 2026-12) instead of the latest",
+     CLI_VAL_TEXT, CLI_TO_QUERY, "period", false},
+    {"format", "md|html|json", "how to print it (default md)", CLI_VAL_DOC_FORMAT, CLI_TO_LOCAL,
+     NULL, false},
+    END};
+static const struct cli_opt opts_digest_send[] = {{"to", "HANDLE",
+                                                   "whose digest: a handle, or a recipient key",
+                                                   CLI_VAL_TEXT, CLI_TO_BODY, "to", true},
+                                                  END};
+static const struct cli_opt opts_digest_list[] = {
+    {"format", "table|json|csv|markdown", "how to print it (default table)", CLI_VAL_FORMAT,
+     CLI_TO_LOCAL, NULL, false},
+    {"limit", "N", "most rows to fetch (default 100)", CLI_VAL_LIMIT, CLI_TO_LOCAL, NULL, false},
+    END};
 static const struct cli_opt opts_search[] = {
     {"team", "TEAM", "the team's: incidents it facilitated, actions its people own, its reviews",
      CLI_VAL_TEXT, CLI_TO_QUERY, "team", false},
@@ -480,6 +497,14 @@ const struct cli_verb cli_verbs[] = {
      "the chat queue (Slack, Teams), newest first: posted, waiting, failed and "
      "why (admin)",
      CLI_OP_LIST, CLI_RES_CHAT, "chat", NULL, 100, true, false, NULL, opts_mail_list, 0},
+    {"digest", "preview", "the digest a recipient would get now (or for --period); nothing sent",
+     CLI_OP_DOC, CLI_RES_DIGEST, "digests", "preview", 0, false, false, NULL, opts_digest_preview,
+     0},
+    {"digest", "send-now", "queue the current period's digest now (once per period; admin)",
+     CLI_OP_POST, CLI_RES_DIGEST, "digests", "send-now", 0, false, false, NULL, opts_digest_send,
+     0},
+    {"digest", "list", "digests that went out: when, to whom, for which period (admin)",
+     CLI_OP_LIST, CLI_RES_DIGEST, "digests", NULL, 100, true, false, NULL, opts_digest_list, 0},
     {"feed", "create", "a calendar feed URL of --person's or --team's reviews (shown once)",
      CLI_OP_CREATE, CLI_RES_FEED, "calendar-feeds", NULL, 0, false, false, NULL, opts_feed_create,
      0},

@@ -16,6 +16,7 @@
 #include "closeloop/api/routes_calendar.h"
 #include "closeloop/report/figures.h"
 #include "closeloop/review/scheduler.h"
+#include "closeloop/report/chart.h"
 #include "closeloop/report/digester.h"
 #include "closeloop/api/routes_digests.h"
 #include "closeloop/api/routes_reviews.h"
@@ -291,6 +292,7 @@ static void server_dispose(struct server *s)
     auth_free(s->auth);
     db_pool_free(s->pool);
     metrics_free(s->metrics);
+    chart_shutdown(); /* the mail worker drew its last chart above */
 }
 
 int server_run(struct conf *conf, struct cl_err *err)

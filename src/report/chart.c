@@ -3,6 +3,7 @@
 #include "closeloop/util/buf.h"
 
 #include <cairo.h>
+#include <fontconfig/fontconfig.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,6 +143,12 @@ static void chart_lines(cairo_t *cr, const json_t *trend, long top, double w, do
         cairo_set_source_rgb(cr, 0.2, 0.2, 0.2);
         chart_text(cr, CHART_LEFT + 90.0 * (double)s + 16, 20, c->label, 0.0);
     }
+}
+
+void chart_shutdown(void)
+{
+    cairo_debug_reset_static_data();
+    FcFini();
 }
 
 int chart_trend_png(const json_t *trend, unsigned char **png, size_t *len, struct cl_err *err)

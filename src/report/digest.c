@@ -36,41 +36,56 @@ static const char *digest_status(const char *s)
     return s;
 }
 
-/* "- [INC-1 #12: title](url): owner, due 2026-12-01, in progress" and a reason. */
+/* A value closeloop made or validated (a period key, a date, a time zone, a handle, an
+ * incident key) as it is, for plain-text readers, when it holds only characters that
+ * mean nothing in the middle of a Markdown line; anything else escaped (md_text). */
+static void digest_plain(struct buf *out, const char *s)
+{
+    size_t i;
+
+    for (i = 0; s != NULL && s[i] != '\0'; i++) {
+        char c = s[i];
+
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              strchr(" :/+.-", c) != NULL)) {
+            md_text(out, s);
+            return;
+        }
+    }
+    if (s != NULL)
+        buf_puts(out, s);
+}
+
+/* "- INC-1 #12: [title](url): owner, due 2026-12-01, in progress" and a reason. */
 static void digest_action(struct buf *out, const json_t *a, const char *indent)
 {
-    struct buf t;
     const char *why = md_str(a, "why");
 
-    buf_init(&t);
-    buf_printf(&t, "%s #%" JSON_INTEGER_FORMAT ": %s",
-               md_str(a, "incident") != NULL ? md_str(a, "incident") : "",
-               json_integer_value(json_object_get(a, "id")),
-               md_str(a, "title") != NULL ? md_str(a, "title") : "");
     buf_printf(out, "%s- ", indent);
-    md_link(out, t.data, md_str(a, "url"));
+    digest_plain(out, md_str(a, "incident"));
+    buf_printf(out, " #%" JSON_INTEGER_FORMAT ": ", json_integer_value(json_object_get(a, "id")));
+    md_link(out, md_str(a, "title") != NULL ? md_str(a, "title") : "", md_str(a, "url"));
     buf_puts(out, ": ");
-    md_text(out, md_str(a, "owner") != NULL ? md_str(a, "owner") : "no owner");
+    digest_plain(out, md_str(a, "owner") != NULL ? md_str(a, "owner") : "no owner");
     buf_puts(out, ", ");
     if (md_str(a, "due_on") != NULL) {
         buf_puts(out, "due ");
-        md_text(out, md_str(a, "due_on"));
+        digest_plain(out, md_str(a, "due_on"));
     } else {
         buf_puts(out, "no due date");
     }
     buf_puts(out, ", ");
-    md_text(out, digest_status(md_str(a, "status")));
+    buf_puts(out, digest_status(md_str(a, "status")));
     if (why != NULL && strcmp(why, "new_overdue") == 0)
-        buf_puts(out, " \\(now overdue\\)");
+        buf_puts(out, " (now overdue)");
     else if (why != NULL && strcmp(why, "due_moved") == 0) {
-        buf_puts(out, " \\(due date moved from ");
-        md_text(out, md_str(a, "from"));
+        buf_puts(out, " (due date moved from ");
+        digest_plain(out, md_str(a, "from"));
         buf_puts(out, " to ");
-        md_text(out, md_str(a, "to") != NULL ? md_str(a, "to") : "none");
-        buf_puts(out, "\\)");
+        digest_plain(out, md_str(a, "to") != NULL ? md_str(a, "to") : "none");
+        buf_puts(out, ")");
     }
     buf_puts(out, "\n");
-    buf_dispose(&t);
 }
 
 static int digest_list(struct buf *out, const json_t *d, const struct digest_section *s,
@@ -96,7 +111,7 @@ static const char *digest_scope_name(const json_t *scope, struct buf *tmp)
 
     if (kind != NULL && strcmp(kind, "team") == 0) {
         buf_puts(tmp, "team ");
-        md_text(tmp, md_str(scope, "team"));
+        digest_plain(tmp, md_str(scope, "team"));
     } else if (kind != NULL && strcmp(kind, "facilitator") == 0) {
         buf_puts(tmp, "the incidents you facilitate");
     } else {
@@ -123,7 +138,7 @@ static int digest_owes(struct buf *out, const json_t *d, struct cl_err *err)
         if (!json_is_object(o))
             continue;
         buf_puts(out, "- **");
-        md_text(out, md_str(o, "owner"));
+        digest_plain(out, md_str(o, "owner"));
         buf_printf(out, "**: %" JSON_INTEGER_FORMAT " open, %" JSON_INTEGER_FORMAT " overdue\n",
                    json_integer_value(json_object_get(o, "open")),
                    json_integer_value(json_object_get(o, "overdue")));
@@ -147,11 +162,11 @@ static void digest_reviews(struct buf *out, const char *what, const json_t *list
         const json_t *r = json_array_get(list, i);
 
         buf_puts(out, "- ");
-        md_text(out, md_str(r, "incident") != NULL ? md_str(r, "incident") : "backlog review");
+        digest_plain(out, md_str(r, "incident") != NULL ? md_str(r, "incident") : "backlog review");
         buf_puts(out, ", ");
-        md_text(out, md_str(r, "local"));
+        digest_plain(out, md_str(r, "local"));
         buf_puts(out, " ");
-        md_text(out, md_str(r, "timezone"));
+        digest_plain(out, md_str(r, "timezone"));
         buf_puts(out, "\n");
     }
 }
@@ -165,7 +180,7 @@ static void digest_trend(struct buf *out, const json_t *trend)
         const json_t *p = json_array_get(trend, i);
 
         buf_puts(out, "- ");
-        md_text(out, md_str(p, "period"));
+        digest_plain(out, md_str(p, "period"));
         buf_printf(out,
                    ": %" JSON_INTEGER_FORMAT " opened, %" JSON_INTEGER_FORMAT
                    " closed, %" JSON_INTEGER_FORMAT " overdue\n",
@@ -189,17 +204,17 @@ int digest_markdown(const json_t *d, struct buf *out, struct cl_err *err)
         return cl_fail(err, CL_EINVAL, "digest: no period or counts object");
     buf_init(&scope);
     buf_puts(out, "# Digest ");
-    md_text(out, md_str(period, "key"));
+    digest_plain(out, md_str(period, "key"));
     buf_printf(out, ": %s\n\n", digest_scope_name(json_object_get(d, "scope"), &scope));
     buf_dispose(&scope);
     buf_puts(out, "From ");
-    md_text(out, md_str(period, "from"));
+    digest_plain(out, md_str(period, "from"));
     buf_puts(out, " to ");
-    md_text(out, md_str(period, "to"));
-    buf_puts(out, " \\(");
-    md_text(out, md_str(period, "timezone"));
+    digest_plain(out, md_str(period, "to"));
+    buf_puts(out, " (");
+    digest_plain(out, md_str(period, "timezone"));
     buf_printf(out,
-               "\\). %" JSON_INTEGER_FORMAT " open, %" JSON_INTEGER_FORMAT
+               "). %" JSON_INTEGER_FORMAT " open, %" JSON_INTEGER_FORMAT
                " overdue, %" JSON_INTEGER_FORMAT " done in the period.\n",
                json_integer_value(json_object_get(counts, "open")),
                json_integer_value(json_object_get(counts, "overdue")),

@@ -1,7 +1,8 @@
 /* routes_digests: the managers' digests (sql/functions/digests.sql, report/digest).
  *   GET  /api/v1/digests                  what went out: runs newest first (admin)
- *   GET  /api/v1/digests/preview?to=&period=  what one recipient would get: the digest
- *        JSON, its Markdown and its HTML (chart as a data: URL); nothing recorded (read)
+ *   GET  /api/v1/digests/{to}/preview?period=&format=md|html|json  what one recipient
+ *        would get (to: a handle or a recipient key); the HTML shows the chart as a data:
+ *        URL; nothing recorded (read)
  *   POST /api/v1/digests/send-now {"to"}  queues the current period's digest now,
  *        idempotent per (recipient, period) (admin) */
 #ifndef CLOSELOOP_ROUTES_DIGESTS_H

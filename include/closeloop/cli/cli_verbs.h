@@ -99,7 +99,8 @@ enum cli_res {
     CLI_RES_MAIL,         /* GET /mail: the mail queue's messages */
     CLI_RES_SEARCH,       /* GET /search: hits, each with a marked snippet (cli_search) */
     CLI_RES_FEED,         /* /calendar-feeds: a feed; a new one also has its "url" and "token" */
-    CLI_RES_CHAT          /* GET /chat: the chat queue's messages */
+    CLI_RES_CHAT,         /* GET /chat: the chat queue's messages */
+    CLI_RES_DIGEST        /* /digests: runs (recipient, period, mail status); send-now's answer */
 };
 
 #define CLI_VERBS_LIMIT_MAX 10000 /* most rows one list command fetches */
