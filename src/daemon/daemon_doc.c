@@ -67,6 +67,9 @@ static const struct {
     {"review_interval", "seconds between passes of the review scheduler, which gives each "
                         "incident its review and moves it when the work moves (it also passes "
                         "within a second of a change to an incident's actions)"},
+    {"digest_interval", "seconds between passes of the digester, which queues each "
+                        "managers' digest that is due (see DIGESTS); of several instances one "
+                        "computes"},
     {"figures_window", "days of closed work the snapshot's time to close and on-time rates "
                        "cover (the API's default days)"},
     {"smtp_url", "the SMTP server, smtp://HOST[:PORT] (STARTTLS per smtp_tls) or "
@@ -341,6 +344,33 @@ static void review_items(FILE *out)
     }
 }
 
+/* The digests' keys (closeloop/util/digest_policy.h), with the built-in defaults. */
+static void digest_items(FILE *out)
+{
+    roff_section(out, "DIGESTS");
+    roff_text(out, "A [digest] section sets when the managers' digests go out, in each "
+                   "recipient's time zone; [digest.extra.NAME] adds a recipient, "
+                   "[digest.team.NAME] names a team's chat channel. The keys can also be set as "
+                   "digest.KEY, digest.extra.NAME.KEY and digest.team.NAME.KEY. SIGHUP applies "
+                   "them; a bad value stops start-up with the file and line.");
+    fputc('\n', out);
+    roff_item(out, "digest.cadence", NULL,
+              "daily, weekly, monthly or off: everyone's default (a person's digest_cadence "
+              "beats it)");
+    fputs(".br\ndefault \\fBweekly\\fR\n", out);
+    roff_item(out, "digest.day", NULL, "the weekly digest's day: mon ... sun (monthly: the 1st)");
+    fputs(".br\ndefault \\fBmon\\fR\n", out);
+    roff_item(out, "digest.hour", NULL, "the hour it goes out, 0 to 23, in the recipient's zone");
+    fputs(".br\ndefault \\fB9\\fR\n", out);
+    roff_item(out, "digest.extra.NAME.to", NULL, "an extra recipient's address (required)");
+    roff_item(out, "digest.extra.NAME.scope", NULL, "all (default) or team:TEAM");
+    roff_item(out, "digest.extra.NAME.cadence", NULL, "default: digest.cadence");
+    roff_item(out, "digest.extra.NAME.timezone", NULL, "an IANA zone; default UTC");
+    roff_item(out, "digest.extra.NAME.chat", NULL, "a chat channel the digest also goes to");
+    roff_item(out, "digest.team.NAME.chat", NULL,
+              "a chat channel the team manager's digest also goes to");
+}
+
 void daemon_doc_man5(FILE *out, const char *default_config,
                      const struct conf_tracker *const *trackers, size_t n)
 {
@@ -363,5 +393,6 @@ void daemon_doc_man5(FILE *out, const char *default_config,
     due_items(out);
     review_items(out);
     chat_items(out);
+    digest_items(out);
     fputs(".SH SEE ALSO\n.BR closeloopd (8),\n.BR closeloop (1)\n", out);
 }
