@@ -173,11 +173,11 @@ unit-bins: $(UNIT_BINS)
 man: $(MAN_PAGES)
 
 bench: deps
-	$(MAKE) all $(OUT)/bench/bench_invite
+	$(MAKE) all $(OUT)/bench/bench_invite $(OUT)/bench/bench_digest
 	@sh tests/bench/run.sh
 
 # Benchmark tools linked against the archive (tests/bench/*.c).
-$(OUT)/bench/bench_invite: tests/bench/bench_invite.c $(OUT)/libcloseloop.a
+$(OUT)/bench/%: tests/bench/%.c $(OUT)/libcloseloop.a
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(CFLAGS) $(MODE_CFLAGS) $(PKG_CFLAGS) -o $@ $< $(OUT)/libcloseloop.a $(MODE_LDFLAGS) $(PKG_LIBS) $(LDLIBS)

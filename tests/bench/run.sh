@@ -159,6 +159,9 @@ echo "rss_after_kb: $(rss_kb $daemon_pid)"
 # Review scheduling, invitations: tests/bench/review.sh (it stops closeloopd).
 . "$root/tests/bench/review.sh"
 
+# Managers' digests at 1M actions: tests/bench/digest.sh (closeloopd stopped).
+. "$root/tests/bench/digest.sh"
+
 # GitHub sync figures: the fake GitHub and a fresh database on the same cluster.
 CLOSELOOP_TEST_DSN="$dsn" CLOSELOOP_BIN_DIR="$root" CLOSELOOP_SRC_DIR="$root" \
     BENCH_SECONDS="$secs" python3 "$root/tests/bench/sync_bench.py"
