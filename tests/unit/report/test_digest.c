@@ -1,7 +1,6 @@
 #include "closeloop/mail/kinds.h"
 #include "closeloop/report/chart.h"
 #include "closeloop/report/digest.h"
-#include "closeloop/report/digest_chat.h"
 #include "closeloop/util/digest_policy.h"
 
 #include <setjmp.h>
@@ -188,55 +187,6 @@ static void test_digest__policy_refuses_bad_values_naming_the_line(void **state)
     json_decref(o);
 }
 
-static void test_digest__chat_slack_and_teams(void **state)
-{
-    struct cl_err err = CL_ERR_INIT;
-    json_t *d = digest();
-    json_t *o;
-    char *body = NULL;
-
-    (void)state;
-    json_object_set_new(json_array_get(json_object_get(d, "slipped"), 0), "title",
-                        json_string("a <!channel> & b|c"));
-    json_object_set_new(json_array_get(json_object_get(d, "slipped"), 0), "url",
-                        json_string("https://github.com/acme/ops/issues/7"));
-    assert_int_equal(digest_chat_render(d, "slack", &body, &err), CL_OK);
-    o = json_loads(body, 0, NULL);
-    free(body);
-    assert_non_null(o);
-    assert_string_equal(json_string_value(json_object_get(o, "text")), "Digest 2026-W49: team sre");
-    assert_string_equal(
-        json_string_value(json_object_get(
-            json_object_get(json_array_get(json_object_get(o, "blocks"), 2), "text"), "text")),
-        "*Slipped since the last digest*\n\xe2\x80\xa2 <https://github.com/acme/ops/issues/7|INC-1 "
-        "#7: a &lt;!channel&gt; &amp; b/c (bob, due moved 2026-12-01 to 2026-12-10)>\n");
-    json_decref(o);
-    assert_int_equal(digest_chat_render(d, "teams", &body, &err), CL_OK);
-    o = json_loads(body, 0, NULL);
-    free(body);
-    assert_non_null(o);
-    assert_string_equal(json_string_value(json_object_get(
-                            json_array_get(json_object_get(o, "attachments"), 0), "contentType")),
-                        "application/vnd.microsoft.card.adaptive");
-    {
-        const json_t *items = json_object_get(
-            json_object_get(json_array_get(json_object_get(o, "attachments"), 0), "content"),
-            "body");
-        const json_t *last = json_array_get(items, json_array_size(items) - 1);
-
-        assert_string_equal(
-            json_string_value(json_object_get(json_object_get(last, "selectAction"), "url")),
-            "https://github.com/acme/ops/issues/7");
-        assert_string_equal(
-            json_string_value(
-                json_object_get(json_array_get(json_object_get(last, "items"), 0), "text")),
-            "INC-1 #7: a <!channel> & b|c (bob, due moved 2026-12-01 to 2026-12-10)");
-    }
-    json_decref(o);
-    assert_int_equal(digest_chat_render(d, "irc", &body, &err), CL_EINVAL);
-    json_decref(d);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -246,7 +196,6 @@ int main(void)
         cmocka_unit_test(test_digest__chart_is_a_png_of_its_size),
         cmocka_unit_test(test_digest__mail_kind_sends_the_chart_inline),
         cmocka_unit_test(test_digest__policy_refuses_bad_values_naming_the_line),
-        cmocka_unit_test(test_digest__chat_slack_and_teams),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
 
