@@ -111,14 +111,19 @@ LANGUAGE sql STABLE AS $$
               WHERE p.handle = scope->>'handle') END
 $$;
 
--- Whether an action is in the scope (team: its owner's team; facilitator: their incidents).
-CREATE OR REPLACE FUNCTION cl_digest_in_scope(scope jsonb, team_id bigint, incidents bigint[],
-                                              owner_team_id bigint, incident_id bigint)
-RETURNS boolean LANGUAGE sql IMMUTABLE AS $$
-    SELECT CASE scope->>'kind' WHEN 'team' THEN owner_team_id = team_id
-                               WHEN 'facilitator' THEN incident_id = ANY (incidents)
-                               ELSE true END
+-- The actions a scope covers (its team's people's, or its facilitator's incidents'), found
+-- through actions_owner_idx / actions_incident_idx; NULL for everything.
+CREATE OR REPLACE FUNCTION cl_digest_scope_ids(scope jsonb) RETURNS bigint[]
+LANGUAGE sql STABLE AS $$
+    SELECT CASE scope->>'kind'
+        WHEN 'team' THEN ARRAY(SELECT a.id FROM people p JOIN teams t ON t.id = p.team_id
+                               JOIN actions a ON a.owner_id = p.id
+                               WHERE t.name = scope->>'team')
+        WHEN 'facilitator' THEN ARRAY(SELECT a.id FROM actions a
+                                      WHERE a.incident_id = ANY (cl_digest_incidents(scope)))
+        END
 $$;
+DROP FUNCTION IF EXISTS cl_digest_in_scope(jsonb, bigint, bigint[], bigint, bigint);
 
 -- A facilitator's report (cl_report_def, through cl_report_page) within the scope: the
 -- same definitions as `closeloop report`, never re-written here.
@@ -151,7 +156,12 @@ DECLARE
     d1 date := (p.starts AT TIME ZONE tz)::date;
     team bigint := (SELECT id FROM teams WHERE name = scope->>'team');
     incs bigint[] := cl_digest_incidents(scope);
-    lim constant integer := 50;
+    ids bigint[] := cl_digest_scope_ids(scope);
+    lim constant integer := 50;          -- actions per list
+    lim_items constant integer := 10;    -- actions per owner
+    lim_owners constant integer := 100;  -- owners listed
+    n_open bigint;
+    n_overdue bigint;
     owes jsonb; slipped jsonb; done jsonb; verified jsonb; unowned jsonb; undated jsonb;
     drift jsonb; held jsonb; upcoming jsonb; trend jsonb; q record;
     step interval := CASE cad WHEN 'daily' THEN interval '1 day' WHEN 'weekly'
@@ -161,15 +171,22 @@ BEGIN
         RAISE EXCEPTION 'unknown team "%"', scope->>'team' USING ERRCODE = 'CL422',
             COLUMN = 'scope';
     END IF;
-    -- what is open, by owner (overdue as the reports define it)
-    SELECT coalesce(jsonb_agg(o ORDER BY o->>'owner'), '[]'::jsonb) INTO owes FROM (
-        SELECT jsonb_build_object('owner', v.owner_handle, 'open', count(*),
+    -- what is open, by owner (overdue as the reports define it): each owner's first
+    -- `lim_items` actions by due date, the first `lim_owners` owners by handle; the counts
+    -- are of everything
+    SELECT coalesce(jsonb_agg(s.o ORDER BY s.owner) FILTER (WHERE s.n <= lim_owners), '[]'::jsonb),
+           coalesce(sum(s.open), 0), coalesce(sum(s.overdue), 0)
+    INTO owes, n_open, n_overdue FROM (
+        SELECT v.owner_handle AS owner, count(*) AS open,
+               count(*) FILTER (WHERE cl_action_overdue(v.status, v.due_on)) AS overdue,
+               row_number() OVER (ORDER BY v.owner_handle) AS n,
+               jsonb_build_object('owner', v.owner_handle, 'open', count(*),
                    'overdue', count(*) FILTER (WHERE cl_action_overdue(v.status, v.due_on)),
-                   'items', (jsonb_agg(cl_digest_action(v) ORDER BY coalesce(v.due_on, 'infinity'), v.id)
-                             FILTER (WHERE true))) AS o
+                   'items', to_jsonb((array_agg(cl_digest_action(v)
+                                      ORDER BY coalesce(v.due_on, 'infinity'), v.id))[1:lim_items])) AS o
         FROM action_v v
         WHERE action_is_open(v.status) AND v.archived_at IS NULL AND v.owner_active
-          AND cl_digest_in_scope(scope, team, incs, v.owner_team_id, v.incident_id)
+          AND (ids IS NULL OR v.id = ANY (ids))
         GROUP BY v.owner_handle) s;
     -- slipped since the last digest: became overdue in the period, or due date moved later
     SELECT coalesce(jsonb_agg(x ORDER BY x->>'due_on', (x->>'id')::bigint), '[]'::jsonb) INTO slipped FROM (
@@ -177,25 +194,26 @@ BEGIN
         FROM action_v v
         WHERE cl_action_overdue(v.status, v.due_on) AND v.due_on >= d0 AND v.due_on < d1
           AND v.archived_at IS NULL
-          AND cl_digest_in_scope(scope, team, incs, v.owner_team_id, v.incident_id)
+          AND (ids IS NULL OR v.id = ANY (ids))
         UNION ALL
         SELECT cl_digest_action(v) || jsonb_build_object('why', 'due_moved', 'from', m.f, 'to', m.t)
         FROM (SELECT e.action_id, (array_agg(e.old ORDER BY e.id))[1] AS f,
                      (array_agg(e.new ORDER BY e.id DESC))[1] AS t
               FROM events e WHERE e.field = 'due_on' AND e.at >= t0 AND e.at < t1
+                AND (ids IS NULL OR e.action_id = ANY (ids))
               GROUP BY e.action_id) m
         JOIN action_v v ON v.id = m.action_id
         WHERE m.f IS NOT NULL AND (m.t IS NULL OR m.t::date > m.f::date)
           AND action_is_open(v.status) AND v.archived_at IS NULL
-          AND cl_digest_in_scope(scope, team, incs, v.owner_team_id, v.incident_id)) s;
+          AND (ids IS NULL OR v.id = ANY (ids))) s;
     SELECT coalesce(jsonb_agg(cl_digest_action(v) ORDER BY v.closed_at, v.id), '[]'::jsonb)
     INTO done FROM action_v v
     WHERE v.status = 'done' AND v.closed_at >= t0 AND v.closed_at < t1
-      AND cl_digest_in_scope(scope, team, incs, v.owner_team_id, v.incident_id);
+      AND (ids IS NULL OR v.id = ANY (ids));
     SELECT coalesce(jsonb_agg(cl_digest_action(v) ORDER BY v.verified_at, v.id), '[]'::jsonb)
     INTO verified FROM action_v v
     WHERE v.verified_at >= t0 AND v.verified_at < t1
-      AND cl_digest_in_scope(scope, team, incs, v.owner_team_id, v.incident_id);
+      AND (ids IS NULL OR v.id = ANY (ids));
     SELECT coalesce(jsonb_agg(cl_digest_action(v) ORDER BY coalesce(v.due_on, 'infinity'), v.id), '[]'::jsonb)
     INTO unowned FROM cl_digest_report(scope, 'unowned', lim) r JOIN action_v v ON v.id = r.action_id;
     SELECT coalesce(jsonb_agg(cl_digest_action(v) ORDER BY v.id), '[]'::jsonb)
@@ -228,14 +246,14 @@ BEGIN
     FROM (SELECT g.n, k.key,
                  (SELECT count(*) FROM action_v v WHERE v.created_at >= k.covers_from
                      AND v.created_at < k.starts
-                     AND cl_digest_in_scope(scope, team, incs, v.owner_team_id, v.incident_id)) AS opened,
+                     AND (ids IS NULL OR v.id = ANY (ids))) AS opened,
                  (SELECT count(*) FROM action_v v WHERE v.closed_at >= k.covers_from
                      AND v.closed_at < k.starts
-                     AND cl_digest_in_scope(scope, team, incs, v.owner_team_id, v.incident_id)) AS closed,
+                     AND (ids IS NULL OR v.id = ANY (ids))) AS closed,
                  (SELECT count(*) FROM action_v v WHERE v.created_at < k.starts
                      AND (v.closed_at IS NULL OR v.closed_at >= k.starts)
                      AND v.due_on < (k.starts AT TIME ZONE tz)::date
-                     AND cl_digest_in_scope(scope, team, incs, v.owner_team_id, v.incident_id)) AS overdue
+                     AND (ids IS NULL OR v.id = ANY (ids))) AS overdue
           FROM generate_series(0, 5) g (n)
           CROSS JOIN LATERAL cl_digest_period(cad, dy, hr, tz,
               ((t1 AT TIME ZONE tz) - step * g.n) AT TIME ZONE tz + interval '1 second') k) w;
@@ -252,8 +270,7 @@ BEGIN
         'reviews', jsonb_build_object('held', held, 'upcoming', upcoming),
         'drift', drift, 'trend', trend,
         'counts', jsonb_build_object(
-            'open', (SELECT coalesce(sum((o->>'open')::int), 0) FROM jsonb_array_elements(owes) o),
-            'overdue', (SELECT coalesce(sum((o->>'overdue')::int), 0) FROM jsonb_array_elements(owes) o),
+            'open', n_open, 'overdue', n_overdue,
             'slipped', jsonb_array_length(slipped), 'done', jsonb_array_length(done),
             'verified', jsonb_array_length(verified), 'unowned', jsonb_array_length(unowned),
             'undated', jsonb_array_length(undated), 'drift', jsonb_array_length(drift),
@@ -313,10 +330,8 @@ BEGIN
         || ' (' || (b.content->'counts'->>'open') || ' open, '
         || (b.content->'counts'->>'overdue') || ' overdue)',
         b.content, dedup);
-    -- TODO(lead): cl_chat_enqueue comes from the chat branch; drop the guard once merged.
-    IF b.chat IS NOT NULL AND to_regprocedure('cl_chat_enqueue(text,text,jsonb,text)') IS NOT NULL THEN
-        EXECUTE 'SELECT cl_chat_enqueue($1, ''digest'', $2, $3)' INTO new_chat
-            USING b.chat, b.content, dedup || ':chat';
+    IF b.chat IS NOT NULL THEN   -- a [chat.NAME] channel (sql/functions/chat.sql)
+        new_chat := cl_chat_enqueue(b.chat, 'digest', b.content, dedup || ':chat');
     END IF;
     UPDATE digest_runs SET mail_id = new_mail, chat_id = new_chat WHERE id = run_id;
     RETURN run_id;

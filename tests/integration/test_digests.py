@@ -300,6 +300,7 @@ hour = 9
 to = %(to)s
 scope = all
 timezone = Pacific/Auckland
+chat = leads
 """
 
 
@@ -397,7 +398,15 @@ class SendTest(unittest.TestCase):
         self.backdate(rcpt, 10)
         got = until(lambda: self.mine(self.extra_to), timeout=15, what='the extra digest')
         self.assertIn('all teams', got[0]['msg']['Subject'])
-        self.assertEqual(self.runs(rcpt), [[self.current_key('Pacific/Auckland')]])
+        key = self.current_key('Pacific/Auckland')
+        self.assertEqual(self.runs(rcpt), [[key]])
+        # its chat message was queued in the same transaction, once
+        rows = self.svc.sql("SELECT c.channel, c.kind, c.payload->'period'->>'key' FROM chat_queue c"
+                            " JOIN digest_runs d ON d.chat_id = c.id WHERE d.recipient = :'p1'",
+                            rcpt)
+        self.assertEqual(rows, [['leads', 'digest', key]])
+        self.assertEqual(self.svc.sql("SELECT count(*) FROM chat_queue WHERE dedup_key = :'p1'",
+                                      'digest:%s:%s:chat' % (rcpt, key)), [['1']])
 
     def test_a_person_can_turn_it_off_and_choose_daily(self):
         team, h = self.manager()

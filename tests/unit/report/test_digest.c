@@ -1,4 +1,5 @@
 #include "closeloop/mail/kinds.h"
+#include "closeloop/notify/chat_kinds.h"
 #include "closeloop/report/chart.h"
 #include "closeloop/report/digest.h"
 #include "closeloop/util/digest_policy.h"
@@ -30,7 +31,10 @@ static const char digest_text[] =
     " \"slipped\": [{\"id\": 7, \"incident\": \"INC-1\", \"title\": \"t\", \"owner\": \"bob\","
     "  \"status\": \"open\", \"due_on\": \"2026-12-10\", \"url\": null, \"why\": \"due_moved\","
     "  \"from\": \"2026-12-01\", \"to\": \"2026-12-10\"}],"
-    " \"done\": [], \"verified\": [], \"unowned\": [], \"undated\": [], \"drift\": [],"
+    " \"done\": [], \"verified\": [], \"unowned\": [], \"undated\": [],"
+    " \"drift\": [{\"id\": 9, \"incident\": \"INC-1\", \"title\": \"d\", \"owner\": null,"
+    "  \"status\": \"open\", \"due_on\": null, \"url\": null, \"drift\": {\"link\": \"broken\","
+    "  \"error\": null, \"warning\": null, \"tracker_owner\": null}}],"
     " \"reviews\": {\"held\": [], \"upcoming\": [{\"incident\": \"INC-1\", \"local\":"
     "  \"2026-12-02 15:00\", \"timezone\": \"Europe/Paris\", \"status\": \"scheduled\"}]},"
     " \"trend\": [{\"period\": \"2026-W48\", \"opened\": 3, \"closed\": 1, \"overdue\": 0},"
@@ -187,6 +191,25 @@ static void test_digest__policy_refuses_bad_values_naming_the_line(void **state)
     json_decref(o);
 }
 
+/* The chat part renders the same JSON (chat_kind_digest): the shape must suit it. */
+static void test_digest__the_chat_kind_renders_it(void **state)
+{
+    struct cl_err err = CL_ERR_INIT;
+    const struct chat_kind *k = chat_kind_find("digest");
+    json_t *d = digest();
+    char *body = NULL;
+
+    (void)state;
+    assert_non_null(k);
+    assert_int_equal(k->render(d, "slack", &body, &err), CL_OK);
+    assert_non_null(strstr(body, "2026-W49"));
+    free(body);
+    body = NULL;
+    assert_int_equal(k->render(d, "teams", &body, &err), CL_OK);
+    free(body);
+    json_decref(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -196,6 +219,7 @@ int main(void)
         cmocka_unit_test(test_digest__chart_is_a_png_of_its_size),
         cmocka_unit_test(test_digest__mail_kind_sends_the_chart_inline),
         cmocka_unit_test(test_digest__policy_refuses_bad_values_naming_the_line),
+        cmocka_unit_test(test_digest__the_chat_kind_renders_it),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
 
