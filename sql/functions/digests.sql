@@ -141,8 +141,10 @@ $$;
 
 -- The digest JSON (docs/api.md, "Digests") of one recipient ({"handle", "email", "name",
 -- "timezone"}), scope and period ({"key", "cadence", "day", "hour"}).
+-- Its statements are planned for their values (custom plans): `ids IS NULL OR v.id = ANY
+-- (ids)` then folds to an index scan of the scope's actions, or to no filter at all.
 CREATE OR REPLACE FUNCTION cl_digest_content(recipient jsonb, scope jsonb, period jsonb)
-RETURNS jsonb LANGUAGE plpgsql STABLE AS $$
+RETURNS jsonb LANGUAGE plpgsql STABLE SET plan_cache_mode = force_custom_plan AS $$
 DECLARE
     tz text := coalesce(recipient->>'timezone', 'UTC');
     cad text := period->>'cadence';
@@ -278,6 +280,30 @@ BEGIN
             'reviews_upcoming', jsonb_array_length(upcoming)));
 END $$;
 
+-- The digest of one recipient (a row of cl_digest_recipients() as JSON) for the period
+-- that started last at `at`, or the one named `period_key`.
+CREATE OR REPLACE FUNCTION cl_digest_build_for(policy jsonb, r jsonb, period_key text,
+                                               at timestamptz)
+RETURNS TABLE (recipient text, email text, name text, period text, scope jsonb, chat text,
+               content jsonb)
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    p record;
+    dy integer := coalesce((policy->>'day')::integer, 1);
+    hr integer := coalesce((policy->>'hour')::integer, 9);
+    cad text := r->>'cadence';
+    tz text := r->>'timezone';
+BEGIN
+    p := cl_digest_period(cad, dy, hr, tz,
+                          CASE WHEN period_key IS NULL THEN at ELSE
+                          cl_digest_period_at(cad, dy, hr, tz, period_key) END);
+    RETURN QUERY SELECT r->>'recipient', r->>'email', r->>'name', p.key, r->'scope', r->>'chat',
+        cl_digest_content(jsonb_build_object('handle', r->'handle', 'email', r->'email',
+                                             'name', r->'name', 'timezone', tz),
+                          r->'scope', jsonb_build_object('key', p.key, 'cadence', cad,
+                                                         'day', dy, 'hour', hr));
+END $$;
+
 -- One recipient (by key "team:T:h", "facilitator:h", "extra:N", or a handle: their first
 -- recipient) with the period at `at` (or named `period_key`), and its content.
 CREATE OR REPLACE FUNCTION cl_digest_build(policy jsonb, who text, period_key text,
@@ -286,26 +312,16 @@ RETURNS TABLE (recipient text, email text, name text, period text, scope jsonb, 
                content jsonb)
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
-    r record;
-    p record;
-    dy integer := coalesce((policy->>'day')::integer, 1);
-    hr integer := coalesce((policy->>'hour')::integer, 9);
+    r jsonb;
 BEGIN
-    SELECT * INTO r FROM cl_digest_recipients(policy) x
+    SELECT to_jsonb(x) INTO r FROM cl_digest_recipients(policy) x
     WHERE x.recipient = who OR x.handle = who ORDER BY x.recipient = who DESC, x.recipient LIMIT 1;
-    IF NOT FOUND THEN
+    IF r IS NULL THEN
         RAISE EXCEPTION '"%" gets no digest (not a manager, a facilitator with open work, '
                         'an extra recipient, or digest_cadence off)', who
             USING ERRCODE = 'CL404';
     END IF;
-    p := cl_digest_period(r.cadence, dy, hr, r.timezone,
-                          CASE WHEN period_key IS NULL THEN at ELSE
-                          cl_digest_period_at(r.cadence, dy, hr, r.timezone, period_key) END);
-    RETURN QUERY SELECT r.recipient, r.email, r.name, p.key, r.scope, r.chat,
-        cl_digest_content(jsonb_build_object('handle', r.handle, 'email', r.email,
-                                             'name', r.name, 'timezone', r.timezone),
-                          r.scope, jsonb_build_object('key', p.key, 'cadence', r.cadence,
-                                                      'day', dy, 'hour', hr));
+    RETURN QUERY SELECT * FROM cl_digest_build_for(policy, r, period_key, at);
 END $$;
 
 -- Records the run and queues its mail (and chat message) in this transaction. Returns
@@ -361,7 +377,7 @@ BEGIN
     INSERT INTO digest_recipients (recipient)
     SELECT x.recipient FROM digest_pass_rcpt x ON CONFLICT DO NOTHING;
     FOR r IN
-        SELECT x.recipient, k.key
+        SELECT x.recipient, k.key, to_jsonb(x) AS rj
         FROM digest_pass_rcpt x
         JOIN digest_recipients s ON s.recipient = x.recipient
         CROSS JOIN LATERAL cl_digest_period(x.cadence, dy, hr, x.timezone, now()) k
@@ -372,7 +388,7 @@ BEGIN
     LOOP
         n_due := n_due + 1;
         CONTINUE WHEN n_sent >= lim;
-        SELECT * INTO b FROM cl_digest_build(policy, r.recipient, r.key, now());
+        SELECT * INTO b FROM cl_digest_build_for(policy, r.rj, r.key, now());
         IF cl_digest_queue(b, 'schedule') IS NOT NULL THEN
             n_sent := n_sent + 1;
         END IF;
