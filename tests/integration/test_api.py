@@ -23,7 +23,7 @@ TS_RE = re.compile(r'^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2
 TEAM_KEYS = {'id', 'name', 'manager', 'sync', 'github_repo', 'jira_project', 'created_at',
              'updated_at'}
 PERSON_KEYS = {'id', 'handle', 'name', 'email', 'timezone', 'team', 'active', 'github_login', 'review_hour',
-               'jira_account_id', 'jira_name', 'created_at', 'updated_at'}
+               'jira_account_id', 'jira_name', 'digest_cadence', 'created_at', 'updated_at'}
 INCIDENT_KEYS = {'id', 'key', 'title', 'severity', 'started_at', 'resolved_at',
                  'postmortem_url', 'facilitator', 'version', 'created_at', 'updated_at',
                  'actions', 'sync', 'github_repo', 'jira_project', 'archived_at'}
