@@ -7,7 +7,7 @@ set -eu
 PACKAGES="gcc make pkg-config libev-dev libpq-dev libcurl4-openssl-dev libjansson-dev
 libmicrohttpd-dev libssl-dev libcmocka-dev libcmark-dev libical-dev postgresql postgresql-client python3
 python3-icalendar curl wrk
-openssl clang libclang-rt-14-dev clang-format zsh groff-base python3-aiosmtpd libcairo2-dev chromium"
+openssl clang libclang-rt-14-dev clang-format zsh groff-base python3-aiosmtpd libcairo2-dev libfontconfig-dev chromium"
 # Node.js runs the OpenAPI conformance check of the tests (npm packages, pinned in
 # tests/conformance); a node already on PATH (e.g. from nodesource) is used as it is.
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
