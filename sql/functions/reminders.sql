@@ -1,0 +1,272 @@
+-- Owner reminders: the ladder (the owner `before` days before the due date and every
+-- `overdue_every` days once overdue; the facilitator every `overdue_every` days from
+-- `escalate_after` days overdue; unowned actions remind the facilitator in the owner's
+-- place), a weekly budget per person, quiet hours and working days in the person's zone,
+-- snoozes. The policy is closeloopd's [remind] section as remind_policy_json() writes it:
+-- {"default": RULES, "teams": {"TEAM": RULES}}, RULES = {"before_days", "overdue_every_days",
+-- "escalate_after_days", "budget", "quiet_from", "quiet_to", "working_days": [1..7],
+-- "where": "email"|"tracker"}. A person's rules are those of their team.
+
+CREATE OR REPLACE FUNCTION cl_reminder_rules(policy jsonb, team_id bigint) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT coalesce(policy->'teams'->(SELECT name FROM teams WHERE id = team_id),
+                    policy->'default')
+$$;
+
+-- A zone PostgreSQL knows, else UTC (people.timezone is free text up to 64 characters).
+CREATE OR REPLACE FUNCTION cl_reminder_zone(tz text) RETURNS text LANGUAGE sql STABLE AS $$
+    SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_timezone_names WHERE name = tz) THEN tz
+                ELSE 'UTC' END
+$$;
+
+-- Whether a local time is quiet (an hour in [quiet_from, quiet_to), across midnight when
+-- from > to; never when they are equal) or on a day that is not a working day.
+CREATE OR REPLACE FUNCTION cl_reminder_resting(loc timestamp, r jsonb) RETURNS boolean
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT NOT (r->'working_days' @> to_jsonb(extract(isodow FROM loc)::int))
+        OR CASE WHEN (r->>'quiet_from')::int = (r->>'quiet_to')::int THEN false
+                WHEN (r->>'quiet_from')::int > (r->>'quiet_to')::int
+                THEN extract(hour FROM loc) >= (r->>'quiet_from')::int
+                     OR extract(hour FROM loc) < (r->>'quiet_to')::int
+                ELSE extract(hour FROM loc) >= (r->>'quiet_from')::int
+                     AND extract(hour FROM loc) < (r->>'quiet_to')::int END
+$$;
+
+-- The reminders due at `at`: one row per (person, action, step) — step 'before' or
+-- 'overdue' for the owner (or the facilitator of an unowned action), 'escalate' for the
+-- facilitator — before quiet hours, working days and the budget.
+CREATE OR REPLACE FUNCTION cl_reminder_due(policy jsonb, at timestamptz)
+RETURNS TABLE (person_id bigint, action_id bigint, step text, due_on date, days integer)
+LANGUAGE sql STABLE AS $$
+    WITH horizon AS (
+        SELECT (at AT TIME ZONE 'UTC')::date + 2 + coalesce(max((r.value->>'before_days')::int), 0)
+               AS last_due
+        FROM jsonb_each(coalesce(policy->'teams', '{}') || jsonb_build_object('', policy->'default')) r
+    ), cand AS (
+        SELECT a.id, a.due_on, o.id AS owner_id, f.id AS fac_id,
+               coalesce(o.id, f.id) AS rid, s.snoozed_until, s.owner_at, s.owner_step, s.owner_due,
+               s.escalated_at, s.escalated_due
+        FROM horizon h
+        JOIN actions a ON coalesce(a.due_on, 'infinity'::date) <= h.last_due
+        JOIN incidents i ON i.id = a.incident_id
+        LEFT JOIN people o ON o.id = a.owner_id AND o.active
+        LEFT JOIN people f ON f.id = i.facilitator_id AND f.active
+        LEFT JOIN reminder_state s ON s.action_id = a.id
+        WHERE a.status IN ('open', 'in_progress', 'blocked') AND a.archived_at IS NULL
+          AND i.archived_at IS NULL AND (o.id IS NOT NULL OR f.id IS NOT NULL)
+    ), who AS (
+        SELECT p.id, cl_reminder_rules(policy, p.team_id) AS r,
+               (at AT TIME ZONE cl_reminder_zone(p.timezone))::date AS today
+        FROM people p WHERE p.id IN (SELECT rid FROM cand UNION SELECT fac_id FROM cand)
+    ), owner_steps AS (
+        SELECT c.rid AS person_id, c.id AS action_id,
+               CASE WHEN w.today > c.due_on THEN 'overdue' ELSE 'before' END AS step,
+               c.due_on, w.today - c.due_on AS days, c, w
+        FROM cand c JOIN who w ON w.id = c.rid
+        WHERE w.today >= c.due_on - (w.r->>'before_days')::int
+          AND (c.snoozed_until IS NULL OR c.snoozed_until <= w.today)
+    )
+    SELECT o.person_id, o.action_id, o.step, o.due_on, o.days FROM owner_steps o
+    WHERE CASE WHEN o.step = 'before'
+               THEN (o.c).owner_due IS DISTINCT FROM o.due_on
+               ELSE NOT coalesce((o.c).owner_step = 'overdue' AND (o.c).owner_due = o.due_on
+                                 AND (o.c).owner_at > at - make_interval(
+                                     days => ((o.w).r->>'overdue_every_days')::int), false)
+          END
+    UNION ALL
+    SELECT w.id, c.id, 'escalate', c.due_on, w.today - c.due_on
+    FROM cand c JOIN who w ON w.id = c.fac_id
+    WHERE c.owner_id IS NOT NULL AND c.owner_id <> c.fac_id
+      AND w.today >= c.due_on + (w.r->>'escalate_after_days')::int
+      AND w.today > c.due_on
+      AND (c.snoozed_until IS NULL OR c.snoozed_until <= w.today)
+      AND NOT coalesce(c.escalated_due = c.due_on
+                       AND c.escalated_at > at - make_interval(
+                           days => (w.r->>'overdue_every_days')::int), false)
+$$;
+
+-- The pass: one instance at a time (advisory lock); at most `lim` people get a message.
+-- For each person out of quiet hours, on a working day and under the week's budget: one
+-- message listing all their due items (mail kind 'reminder'), one row in reminders, one
+-- event per item, the ladder moved on — all in this transaction. Returns {"people",
+-- "items", "held"} (held: people with due items who must wait).
+CREATE OR REPLACE FUNCTION cl_reminder_pass(policy jsonb, lim integer,
+                                            at timestamptz DEFAULT now())
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    p record;
+    it record;
+    rid bigint;
+    mid bigint;
+    nsent integer := 0;
+    nitems integer := 0;
+    nheld integer := 0;
+BEGIN
+    IF NOT pg_try_advisory_xact_lock(hashtext('closeloop_reminder_pass')) THEN
+        RETURN jsonb_build_object('people', 0, 'items', 0, 'held', 0, 'busy', true);
+    END IF;
+    CREATE TEMP TABLE IF NOT EXISTS reminder_due_tmp (person_id bigint, action_id bigint,
+        step text, due_on date, days integer) ON COMMIT DROP;
+    TRUNCATE reminder_due_tmp;
+    INSERT INTO reminder_due_tmp SELECT * FROM cl_reminder_due(policy, at);
+    FOR p IN
+        SELECT pe.id, pe.handle, pe.name, pe.email, z.tz, r.r,
+               to_char(at AT TIME ZONE z.tz, 'IYYY-"W"IW') AS week,
+               cl_reminder_resting(at AT TIME ZONE z.tz, r.r) AS resting
+        FROM (SELECT DISTINCT d.person_id FROM reminder_due_tmp d) d
+        JOIN people pe ON pe.id = d.person_id
+        CROSS JOIN LATERAL (SELECT cl_reminder_zone(pe.timezone) AS tz) z
+        CROSS JOIN LATERAL (SELECT cl_reminder_rules(policy, pe.team_id) AS r) r
+        ORDER BY pe.id
+    LOOP
+        IF p.resting OR (SELECT count(*) FROM reminders m
+                         WHERE m.person_id = p.id AND m.week = p.week) >= (p.r->>'budget')::int
+        THEN
+            nheld := nheld + 1;
+            CONTINUE;
+        END IF;
+        EXIT WHEN nsent >= lim;
+        INSERT INTO reminders (person_id, week, at, channel, items)
+        SELECT p.id, p.week, at, 'email',
+               jsonb_agg(jsonb_build_object('action', d.action_id, 'step', d.step)
+                         ORDER BY d.due_on, d.action_id)
+        FROM reminder_due_tmp d WHERE d.person_id = p.id
+        RETURNING id INTO rid;
+        mid := cl_mail_enqueue('reminder', p.email, p.name,
+            (SELECT CASE WHEN count(*) = 1 THEN 'Reminder: ' || left(max(a.title), 200)
+                         ELSE 'Reminder: ' || count(*) || ' actions need you' END
+             FROM reminder_due_tmp d JOIN actions a ON a.id = d.action_id
+             WHERE d.person_id = p.id),
+            jsonb_build_object(
+                'recipient', jsonb_build_object('handle', p.handle, 'name', p.name,
+                                                'timezone', p.tz),
+                'reminder', rid,
+                'items', (SELECT jsonb_agg(jsonb_build_object(
+                              'id', a.id, 'incident', v.incident_key, 'title', a.title,
+                              'owner', v.owner_handle, 'status', a.status,
+                              'due_on', a.due_on, 'step', d.step, 'days', d.days,
+                              'url', v.link_url) ORDER BY d.due_on, d.action_id)
+                          FROM reminder_due_tmp d JOIN actions a ON a.id = d.action_id
+                          JOIN action_v v ON v.id = a.id
+                          WHERE d.person_id = p.id)),
+            'reminder:' || rid);
+        UPDATE reminders SET mail_id = mid WHERE id = rid;
+        FOR it IN SELECT * FROM reminder_due_tmp d WHERE d.person_id = p.id LOOP
+            INSERT INTO events (action_id, source, actor, field, old, new)
+            VALUES (it.action_id, 'scheduler', 'closeloop', 'reminder', NULL,
+                    format('%s: %s by email (reminder %s)', it.step, p.handle, rid));
+            IF it.step = 'escalate' THEN
+                INSERT INTO reminder_state AS s (action_id, escalated_at, escalated_due)
+                VALUES (it.action_id, at, it.due_on)
+                ON CONFLICT (action_id) DO UPDATE SET escalated_at = at, escalated_due = it.due_on;
+            ELSE
+                INSERT INTO reminder_state AS s (action_id, owner_at, owner_step, owner_due)
+                VALUES (it.action_id, at, it.step, it.due_on)
+                ON CONFLICT (action_id) DO UPDATE
+                SET owner_at = at, owner_step = it.step, owner_due = it.due_on;
+            END IF;
+            nitems := nitems + 1;
+        END LOOP;
+        nsent := nsent + 1;
+    END LOOP;
+    RETURN jsonb_build_object('people', nsent, 'items', nitems, 'held', nheld);
+END $$;
+
+-- `closeloop action snooze`: no reminder about the action before `until` (a date in the
+-- future); an event (field 'snooze', the date in 'new', the reason in a 'reason' event).
+-- Returns the action's reminder JSON.
+CREATE OR REPLACE FUNCTION cl_action_snooze(aid bigint, until date, reason text, src text,
+                                            actor text, policy jsonb)
+RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    t text := btrim(reason, E' \t\r\n');
+    old date;
+BEGIN
+    PERFORM 1 FROM actions WHERE id = aid FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'action % not found', aid USING ERRCODE = 'CL404';
+    END IF;
+    IF until IS NULL OR until <= current_date OR until > current_date + 366 THEN
+        RAISE EXCEPTION 'until must be a date after today and within a year'
+            USING ERRCODE = 'CL422', COLUMN = 'until';
+    END IF;
+    IF t IS NULL OR t = '' OR length(t) > 4000 THEN
+        RAISE EXCEPTION 'reason must hold 1 to 4000 characters' USING ERRCODE = 'CL422',
+            COLUMN = 'reason';
+    END IF;
+    SELECT snoozed_until INTO old FROM reminder_state WHERE action_id = aid;
+    INSERT INTO reminder_state (action_id, snoozed_until, snooze_reason)
+    VALUES (aid, until, t)
+    ON CONFLICT (action_id) DO UPDATE SET snoozed_until = until, snooze_reason = t;
+    INSERT INTO events (action_id, source, actor, field, old, new)
+    VALUES (aid, src, actor, 'snooze', old::text, until::text),
+           (aid, src, actor, 'reason', NULL, t);
+    RETURN cl_reminder_next(aid, policy, now())::text;
+END $$;
+
+-- When the next reminder about an action is due: {"next_reminder": RFC 3339 or null,
+-- "to": handle or null, "step", "snoozed_until", "snooze_reason", "last_reminder"}. The
+-- earliest moment the ladder allows, moved out of quiet hours and non-working days in the
+-- recipient's zone; the budget may hold it longer, and the pass runs every
+-- remind_interval seconds.
+CREATE OR REPLACE FUNCTION cl_reminder_next(aid bigint, policy jsonb, at timestamptz)
+RETURNS jsonb LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    a record;
+    r jsonb;
+    tz text;
+    today date;
+    t timestamptz;
+    step text;
+    loc timestamp;
+    n integer := 0;
+BEGIN
+    SELECT x.id, x.status, x.due_on, x.archived_at, coalesce(o.id, f.id) AS rid,
+           coalesce(o.handle, f.handle) AS handle, coalesce(o.team_id, f.team_id) AS team_id,
+           coalesce(o.timezone, f.timezone) AS timezone, s.snoozed_until, s.snooze_reason,
+           s.owner_at, s.owner_step, s.owner_due,
+           (SELECT max(e.at) FROM events e WHERE e.action_id = x.id AND e.field = 'reminder')
+               AS last_reminder
+    INTO a
+    FROM actions x JOIN incidents i ON i.id = x.incident_id
+    LEFT JOIN people o ON o.id = x.owner_id AND o.active
+    LEFT JOIN people f ON f.id = i.facilitator_id AND f.active
+    LEFT JOIN reminder_state s ON s.action_id = x.id
+    WHERE x.id = aid;
+    IF NOT FOUND THEN
+        RETURN NULL;
+    END IF;
+    IF a.status NOT IN ('open', 'in_progress', 'blocked') OR a.due_on IS NULL
+       OR a.archived_at IS NOT NULL OR a.rid IS NULL OR policy IS NULL THEN
+        RETURN jsonb_build_object('next_reminder', NULL, 'to', a.handle, 'step', NULL,
+                                  'snoozed_until', a.snoozed_until,
+                                  'snooze_reason', a.snooze_reason,
+                                  'last_reminder', a.last_reminder);
+    END IF;
+    r := cl_reminder_rules(policy, a.team_id);
+    tz := cl_reminder_zone(a.timezone);
+    today := (at AT TIME ZONE tz)::date;
+    IF today > a.due_on OR a.owner_due IS NOT DISTINCT FROM a.due_on THEN
+        step := 'overdue';
+        t := ((a.due_on + 1)::timestamp AT TIME ZONE tz);
+        IF a.owner_step = 'overdue' AND a.owner_due = a.due_on THEN
+            t := a.owner_at + make_interval(days => (r->>'overdue_every_days')::int);
+        END IF;
+    ELSE
+        step := 'before';
+        t := ((a.due_on - (r->>'before_days')::int)::timestamp AT TIME ZONE tz);
+    END IF;
+    IF a.snoozed_until IS NOT NULL THEN
+        t := greatest(t, a.snoozed_until::timestamp AT TIME ZONE tz);
+    END IF;
+    t := greatest(t, at);
+    LOOP
+        loc := t AT TIME ZONE tz;
+        EXIT WHEN NOT cl_reminder_resting(loc, r) OR n > 24 * 8;
+        t := (date_trunc('hour', loc) + interval '1 hour') AT TIME ZONE tz;
+        n := n + 1;
+    END LOOP;
+    RETURN jsonb_build_object('next_reminder', t, 'to', a.handle, 'step', step,
+                              'snoozed_until', a.snoozed_until, 'snooze_reason', a.snooze_reason,
+                              'last_reminder', a.last_reminder);
+END $$;
