@@ -51,6 +51,8 @@ static const struct conf_param conf_params[] = {
      false, false},
     {"digest_interval", CONF_DOUBLE, offsetof(struct conf, digest_interval), "60", 0.2, 86400,
      false, false},
+    {"remind_interval", CONF_DOUBLE, offsetof(struct conf, remind_interval), "300", 0.2, 86400,
+     false, false},
     {"sync_stale_after", CONF_DOUBLE, offsetof(struct conf, sync_stale_after), "900", 10, 86400 * 7,
      true, false},
     {"smtp_url", CONF_STR, offsetof(struct conf, smtp_url), "", 0, 0, false, false},
@@ -326,6 +328,8 @@ int conf_set(struct conf *c, const char *key, const char *value, const char *whe
         return chat_conf_set(&c->chat, key + 5, value, where, err);
     if (strncmp(key, "digest.", 7) == 0)
         return digest_policy_set(&c->digest, key + 7, value, where, err);
+    if (strncmp(key, "remind.", 7) == 0)
+        return remind_policy_set(&c->remind, key + 7, value, where, err);
     if (t != NULL)
         return conf_set_conn(conf_conn_section(c, t, t->name, where, err),
                              key + strlen(t->name) + 1, value, where, err);
@@ -366,6 +370,7 @@ struct conf *conf_new_defaults(const struct conf_tracker *const *trackers, size_
     due_policy_init(&c->due);
     review_policy_init(&c->review);
     digest_policy_init(&c->digest);
+    remind_policy_init(&c->remind);
     c->trackers = trackers;
     c->ntrackers = n;
     for (i = 0; i < n && i < CONF_MAX_CONNS; i++)
@@ -483,18 +488,23 @@ static int conf_set_in(struct conf *c, const char *prefix, const char *key, cons
     return conf_set(c, full, value, where, err);
 }
 
-/* "[review]" or "[review.TEAM]": the prefix of its keys; false for other sections. */
-static bool conf_review_section(struct conf_section *section, const char *s)
+/* "[NAME]" or "[NAME.TEAM]" for NAME review or remind: the prefix of its keys
+ * ("NAME." or "NAME.TEAM."); false for other sections. */
+static bool conf_team_section(struct conf_section *section, const char *s, const char *name)
 {
     size_t len = strlen(s);
+    size_t n = strlen(name);
 
-    if (strcmp(s, "[review]") == 0) {
-        snprintf(section->prefix, sizeof(section->prefix), "review.");
+    if (s[0] != '[' || strncmp(s + 1, name, n) != 0)
+        return false;
+    if (strcmp(s + 1 + n, "]") == 0) {
+        snprintf(section->prefix, sizeof(section->prefix), "%s.", name);
         return true;
     }
-    if (strncmp(s, "[review.", 8) != 0 || s[len - 1] != ']' || len - 9 == 0 || len - 9 >= 64)
+    if (s[1 + n] != '.' || s[len - 1] != ']' || len - n - 3 == 0 || len - n - 3 >= 64)
         return false;
-    snprintf(section->prefix, sizeof(section->prefix), "review.%.*s.", (int)(len - 9), s + 8);
+    snprintf(section->prefix, sizeof(section->prefix), "%s.%.*s.", name, (int)(len - n - 3),
+             s + n + 2);
     return true;
 }
 
@@ -563,7 +573,8 @@ static int conf_parse_line(struct conf *c, struct conf_section *section, char *l
         section->conn = NULL;
         section->due = strcmp(s, "[due]") == 0;
         section->prefix[0] = '\0';
-        if (strcmp(s, "[closeloopd]") == 0 || section->due || conf_review_section(section, s) ||
+        if (strcmp(s, "[closeloopd]") == 0 || section->due ||
+            conf_team_section(section, s, "review") || conf_team_section(section, s, "remind") ||
             conf_digest_section(section, s) || conf_smtp_section(section, s) ||
             conf_chat_section(section, s))
             return CL_OK;
@@ -765,6 +776,7 @@ void conf_apply_reloadable(struct conf *to, const struct conf *from)
     to->due = from->due;
     to->review = from->review;
     to->digest = from->digest;
+    to->remind = from->remind;
     for (i = 0; i < CL_ARRAY_LEN(conf_params); i++) {
         const struct conf_param *p = &conf_params[i];
         void *dst = (char *)to + p->offset;
@@ -829,6 +841,7 @@ void conf_print(const struct conf *c, FILE *out)
     review_policy_print(&c->review, out);
     chat_conf_print(&c->chat, out);
     digest_policy_print(&c->digest, out);
+    remind_policy_print(&c->remind, out);
     for (i = 0; (int)i < c->nconns; i++)
         conf_print_conn(&c->conns[i], out);
 }

@@ -8,6 +8,7 @@
 #include "closeloop/util/cl.h"
 #include "closeloop/util/digest_policy.h"
 #include "closeloop/util/due.h"
+#include "closeloop/util/remind_policy.h"
 #include "closeloop/util/review_policy.h"
 
 #include <stdbool.h>
@@ -68,6 +69,8 @@ struct conf {
     struct review_policy review; /* [review], [review.TEAM]: scheduling reviews; reloadable */
     double digest_interval;      /* seconds between passes of the digester */
     struct digest_policy digest; /* [digest], [digest.extra.NAME], [digest.team.NAME]; reloadable */
+    double remind_interval;      /* seconds between passes of the reminder job */
+    struct remind_policy remind; /* [remind], [remind.TEAM]: owner reminders; reloadable */
     /* [smtp]: mail (keys smtp_<key>, CLOSELOOP_SMTP_<KEY>); empty url: mail disabled */
     char *smtp_url;         /* smtp://host[:port] or smtps://host[:port] */
     char *smtp_from;        /* "addr" or "Name <addr>" */
