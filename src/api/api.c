@@ -8,6 +8,7 @@
 #include "closeloop/notify/chat_queue.h"
 #include "closeloop/report/digester.h"
 #include "closeloop/report/figures.h"
+#include "closeloop/notify/reminder.h"
 #include "closeloop/review/scheduler.h"
 #include "closeloop/sync/registry.h"
 
@@ -34,6 +35,7 @@ struct api {
     struct figures *figures;
     struct review_scheduler *reviews;
     struct digester *digester;
+    struct reminder *reminder;
     struct mail_queue *mail;
     struct chat_queue *chat;
     struct httpd *httpd;
@@ -44,6 +46,7 @@ struct api {
     char *due_policy;    /* owned: JSON for SQL, or NULL */
     char *review_policy; /* owned: JSON for SQL, or NULL */
     char *digest_policy; /* owned: JSON for SQL, or NULL */
+    char *remind_policy; /* owned: JSON for SQL, or NULL */
     const struct api_route *tables[API_MAX_TABLES]; /* added by the route files */
     size_t ntables[API_MAX_TABLES];
     int nt;
@@ -529,6 +532,11 @@ const char *api_req_digest_policy(const struct api_req *q)
     return q->api->digest_policy;
 }
 
+const char *api_req_remind_policy(const struct api_req *q)
+{
+    return q->api->remind_policy;
+}
+
 struct db_pool *api_req_pool(const struct api_req *q)
 {
     return q->api->pool;
@@ -814,6 +822,7 @@ static void api_metrics(struct api_req *q)
     figures_metrics(q->api->figures, &b);
     review_scheduler_metrics(q->api->reviews, &b);
     digester_metrics(q->api->digester, &b);
+    reminder_metrics(q->api->reminder, &b);
     mail_queue_metrics(q->api->mail, &b); /* zeros without mail */
     chat_queue_metrics(q->api->chat, &b); /* zeros without channels */
     body = buf_steal(&b, &len);
@@ -906,6 +915,7 @@ struct api *api_new(const struct api_deps *deps)
     a->figures = deps->figures;
     a->reviews = deps->reviews;
     a->digester = deps->digester;
+    a->reminder = deps->reminder;
     a->sync = deps->sync;
     a->stale_after = deps->sync_stale_after;
     a->timeout = deps->request_timeout;
@@ -919,6 +929,7 @@ void api_free(struct api *a)
         free(a->due_policy);
         free(a->review_policy);
         free(a->digest_policy);
+        free(a->remind_policy);
     }
     free(a);
 }
@@ -1028,6 +1039,12 @@ void api_set_digest_policy(struct api *a, const char *json)
 {
     free(a->digest_policy);
     a->digest_policy = cl_strdup(json);
+}
+
+void api_set_remind_policy(struct api *a, const char *json)
+{
+    free(a->remind_policy);
+    a->remind_policy = cl_strdup(json);
 }
 
 void api_set_httpd(struct api *a, struct httpd *h)

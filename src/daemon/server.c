@@ -19,6 +19,8 @@
 #include "closeloop/report/chart.h"
 #include "closeloop/report/digester.h"
 #include "closeloop/api/routes_digests.h"
+#include "closeloop/notify/reminder.h"
+#include "closeloop/util/remind_policy.h"
 #include "closeloop/api/routes_reviews.h"
 #include "closeloop/api/auth.h"
 #include "closeloop/db/db.h"
@@ -47,6 +49,7 @@ struct server {
     struct figures *figures;
     struct review_scheduler *reviews;
     struct digester *digester;
+    struct reminder *reminder;
     struct mail_queue *mail;
     struct chat_queue *chat;
     struct httpd *httpd;
@@ -145,6 +148,11 @@ static void server_set_policies(struct server *s)
     if (s->digester != NULL)
         digester_set_policy(s->digester, json);
     free(json);
+    json = remind_policy_json(&s->conf->remind);
+    api_set_remind_policy(s->api, json);
+    if (s->reminder != NULL)
+        reminder_set_policy(s->reminder, json);
+    free(json);
 }
 
 static void server_reload(struct server *s)
@@ -226,6 +234,9 @@ static int server_start(struct server *s, struct cl_err *err)
     policy = digest_policy_json(&s->conf->digest);
     s->digester = digester_new(s->loop, s->pool, s->conf->digest_interval, policy);
     free(policy);
+    policy = remind_policy_json(&s->conf->remind);
+    s->reminder = reminder_new(s->loop, s->pool, s->conf->remind_interval, policy);
+    free(policy);
     if (mail_queue_new(&s->mail, s->loop, s->pool, s->conf, err) != CL_OK)
         return err->code;
     if (chat_queue_new(&s->chat, s->loop, s->pool, s->conf, err) != CL_OK)
@@ -240,6 +251,7 @@ static int server_start(struct server *s, struct cl_err *err)
                              .figures = s->figures,
                              .reviews = s->reviews,
                              .digester = s->digester,
+                             .reminder = s->reminder,
                              .mail = s->mail,
                              .chat = s->chat};
     s->api = api_new(&deps);
@@ -289,6 +301,7 @@ static void server_dispose(struct server *s)
     figures_free(s->figures);
     review_scheduler_free(s->reviews);
     digester_free(s->digester);
+    reminder_free(s->reminder);
     auth_free(s->auth);
     db_pool_free(s->pool);
     metrics_free(s->metrics);

@@ -1,6 +1,7 @@
 #include "closeloop/mail/kinds.h"
 
 #include "closeloop/report/digest.h"
+#include "closeloop/notify/reminder_mail.h"
 #include "closeloop/review/invite.h"
 #include "closeloop/review/summary.h"
 
@@ -15,6 +16,7 @@ static const struct mail_kind *const mail_kinds[] = {
     &summary_mail_kind,
     &invite_mail_kind,
     &digest_mail_kind,
+    &reminder_mail_kind,
 };
 
 const struct mail_kind *mail_kind_find(const char *name)

@@ -23,6 +23,7 @@ struct api_req;
 struct figures;
 struct review_scheduler;
 struct digester;
+struct reminder;
 struct mail_queue;
 struct chat_queue;
 
@@ -37,6 +38,7 @@ struct api_deps {
     struct figures *figures;          /* borrowed; its per-team gauges go into /metrics */
     struct review_scheduler *reviews; /* borrowed; its counters go into /metrics */
     struct digester *digester;        /* borrowed; its counter goes into /metrics */
+    struct reminder *reminder;        /* borrowed; its counters go into /metrics */
     struct mail_queue *mail;          /* borrowed; its counters go into /metrics */
     struct chat_queue *chat;          /* borrowed; its counters go into /metrics */
 };
@@ -48,6 +50,8 @@ void api_set_timeout(struct api *a, double seconds);
 void api_set_review_policy(struct api *a, const char *json);
 /* Sets the digest policy (digest_policy_json() text, copied). */
 void api_set_digest_policy(struct api *a, const char *json);
+/* The reminder policy (remind_policy_json()), copied; SIGHUP replaces it. */
+void api_set_remind_policy(struct api *a, const char *json);
 /* Sets the due-date policy (due_policy_json() text, copied; NULL, the start: none). */
 void api_set_due_policy(struct api *a, const char *json);
 /* The server whose in-flight count /metrics reports (borrowed). */
@@ -106,6 +110,9 @@ const char *api_req_review_policy(const struct api_req *q);
 /* The digest policy as JSON for SQL (digest_policy_json(); sql/functions/digests.sql), or
  * NULL; borrowed like the due policy. */
 const char *api_req_digest_policy(const struct api_req *q);
+/* The reminder policy as JSON for SQL (remind_policy_json(); sql/functions/reminders.sql),
+ * or NULL; borrowed like the due policy. */
+const char *api_req_remind_policy(const struct api_req *q);
 /* The due-date policy as JSON for SQL (cl_action_add), or NULL; borrowed until the
  * request's statement is started (the parameters are copied then). */
 const char *api_req_due_policy(const struct api_req *q);
