@@ -155,6 +155,11 @@ static const struct valid_field note_spec[] = {
     {"text", VALID_TEXT, VALID_REQUIRED | VALID_NONBLANK, RES_NOTE_MAX, NULL},
 };
 
+static const struct valid_field snooze_spec[] = {
+    {"until", VALID_DATE, VALID_REQUIRED, 10, NULL},
+    {"reason", VALID_TEXT, VALID_REQUIRED | VALID_NONBLANK, RES_NOTE_MAX, NULL},
+};
+
 /* block and drop: the reason is checked by SQL (required from the API and the CLI). */
 static const struct valid_field verb_reason_spec[] = {
     {"version", VALID_INT, 0, 0, NULL},
@@ -204,6 +209,11 @@ static const char sql_incident_history[] =
 static const struct db_stmt sql_action_get = {
     "action_get",
     "SELECT action_json(v), v.version AS etag FROM action_v v WHERE v.id = $1::bigint"};
+static const struct db_stmt sql_action_reminder = {
+    "action_reminder",
+    "SELECT j::text FROM cl_reminder_next($1::bigint, $2::jsonb, now()) j WHERE j IS NOT NULL"};
+static const struct db_stmt sql_action_snooze = {
+    "action_snooze", "SELECT cl_action_snooze($1::bigint, $2::date, $3, $4, $5, $6::jsonb)"};
 static const struct db_stmt sql_action_create = {
     "action_create", "SELECT cl_action_add($1::jsonb, $2, $3, $4::jsonb, $5::jsonb)"};
 static const struct db_stmt sql_action_update = {
@@ -696,6 +706,34 @@ static void action_get(struct api_req *q)
         res_get(q, &sql_action_get);
 }
 
+/* GET /actions/{id}/reminder: when the next reminder is due, to whom, the snooze. */
+static void action_reminder(struct api_req *q)
+{
+    if (api_req_path_id(q) != CL_OK || api_req_check_query(q, (const char *const[]){NULL}) != CL_OK)
+        return;
+    api_req_prepared(q, &sql_action_reminder, 2,
+                     (const char *const[]){api_req_param(q, 0), api_req_remind_policy(q)}, API_ONE,
+                     200, 0);
+}
+
+/* POST /actions/{id}/snooze {"until", "reason"}: 200 with the action's reminder state. */
+static void action_snooze(struct api_req *q)
+{
+    json_t *body = NULL;
+
+    if (api_req_path_id(q) != CL_OK ||
+        api_req_body(&body, q, snooze_spec, CL_ARRAY_LEN(snooze_spec), VALID_MODE_CREATE, false) !=
+            CL_OK)
+        return;
+    api_req_prepared(q, &sql_action_snooze, 6,
+                     (const char *const[]){
+                         api_req_param(q, 0), json_string_value(json_object_get(body, "until")),
+                         json_string_value(json_object_get(body, "reason")), api_req_source(q),
+                         api_req_actor(q), api_req_remind_policy(q)},
+                     API_ONE, 200, 0);
+    json_decref(body);
+}
+
 /* "owner": "me" in a body becomes the token's person; 422 (answered) when it has none. */
 static int action_owner_me(struct api_req *q, json_t *body)
 {
@@ -859,6 +897,8 @@ static const struct api_route routes[] = {
     {"PATCH", "/api/v1/actions/{}", AUTH_WRITE, action_update, "action"},
     {"GET", "/api/v1/actions/{}/history", AUTH_READ, action_history, "action"},
     {"POST", "/api/v1/actions/{}/notes", AUTH_WRITE, action_note, "action"},
+    {"POST", "/api/v1/actions/{}/snooze", AUTH_WRITE, action_snooze, "action"},
+    {"GET", "/api/v1/actions/{}/reminder", AUTH_READ, action_reminder, "action"},
     {"POST", "/api/v1/actions/{}/assign", AUTH_WRITE, action_assign, "action"},
     {"POST", "/api/v1/actions/{}/unassign", AUTH_WRITE, action_unassign, "action"},
     {"POST", "/api/v1/actions/{}/start", AUTH_WRITE, action_verb, "action"},

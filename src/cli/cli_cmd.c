@@ -196,6 +196,7 @@ static int render_answer(struct ctx *c, const json_t *obj)
     case CLI_RES_CHAT:
     case CLI_RES_SEARCH:
     case CLI_RES_DIGEST:
+    case CLI_RES_REMINDER:
         break;
     }
     return cli_render_object(out, c->args->verb->res, obj, c->io->color, c->today, c->now,
@@ -399,8 +400,10 @@ static int cmd_action_show(struct ctx *c, struct cl_err *err)
 {
     char *path = cli_build_path(c->args);
     char *hpath = cl_asprintf("%s/history", path);
+    char *rpath = cl_asprintf("%s/reminder", path);
     json_t *action = NULL;
     json_t *history = NULL;
+    json_t *reminder = NULL;
     int rc = cli_api_call(&action, &c->status, c->http, "GET", path, NULL, NULL, err);
 
     if (rc == CL_OK && !json_is_object(action))
@@ -414,13 +417,20 @@ static int cmd_action_show(struct ctx *c, struct cl_err *err)
     if (rc == CL_OK)
         rc = render_answer(c, action);
     if (rc == CL_OK)
+        rc = cli_api_call(&reminder, &c->status, c->http, "GET", rpath, NULL, NULL, err);
+    if (rc == CL_OK && json_is_object(reminder))
+        rc = cli_render_object(c->io->out, CLI_RES_REMINDER, reminder, c->io->color, c->today,
+                               c->now, c->io->width);
+    if (rc == CL_OK)
         rc = cli_render_action_story(c->io->out, action, json_object_get(history, "items"), c->now,
                                      CLI_CMD_SHOW_NOTES);
 cleanup:
     json_decref(action);
     json_decref(history);
+    json_decref(reminder);
     free(path);
     free(hpath);
+    free(rpath);
     return rc;
 }
 

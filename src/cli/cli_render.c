@@ -248,6 +248,14 @@ static const struct col digest_show[] = {{"recipient", "recipient", F_PLAIN},
                                          {"to", "to", F_PLAIN},
                                          {"queued now", "queued", F_BOOL},
                                          END};
+static const struct col reminder_show[] = {
+    {"next reminder", "next_reminder", F_PLAIN}, /* ahead: no "ago" */
+    {"to", "to", F_PLAIN},
+    {"step", "step", F_PLAIN},
+    {"snoozed until", "snoozed_until", F_PLAIN},
+    {"snooze reason", "snooze_reason", F_PLAIN},
+    {"last reminder", "last_reminder", F_WHEN_SET},
+    END};
 
 /* Answers of other kinds (sync status, import, doctor) have no view: cli_sync renders them. */
 static const struct view views[] = {
@@ -264,6 +272,7 @@ static const struct view views[] = {
     [CLI_RES_FEED] = {"calendar feeds", feed_list, feed_show},
     [CLI_RES_CHAT] = {"chat messages", chat_list, chat_show},
     [CLI_RES_DIGEST] = {"digests", digest_list, digest_show},
+    [CLI_RES_REMINDER] = {"reminders", reminder_show, reminder_show},
 };
 
 static bool has_view(enum cli_res res)

@@ -207,6 +207,12 @@ static const struct cli_opt opts_action_list[] = {
     {"limit", "N", "most rows to fetch (default 200)", CLI_VAL_LIMIT, CLI_TO_LOCAL, NULL, false},
     END};
 static const struct cli_opt opts_if_version[] = {IF_VERSION, END};
+static const struct cli_opt opts_snooze[] = {
+    {"until", "DATE", "no reminder about the action before this date", CLI_VAL_DATE, CLI_TO_BODY,
+     "until", true},
+    {"reason", "TEXT", "why (kept in the action's history)", CLI_VAL_TEXT, CLI_TO_BODY, "reason",
+     true},
+    END};
 static const struct cli_opt opts_reason[] = {{"reason", "TEXT",
                                               "why (kept in the action's history)", CLI_VAL_TEXT,
                                               CLI_TO_BODY, "reason", true},
@@ -431,6 +437,9 @@ const struct cli_verb cli_verbs[] = {
     STATUS_VERB("reopen", "done/wont_do -> open"),
     {"action", "note", "add a progress note to an action's history", CLI_OP_POST, CLI_RES_EVENT,
      "actions", "notes", 0, false, false, pos_note, opts_none, 0},
+    {"action", "snooze", "no reminder about an action until --until; says when the next is due",
+     CLI_OP_POST, CLI_RES_REMINDER, "actions", "snooze", 0, false, false, pos_action, opts_snooze,
+     0},
     {"action", "archive", "hide a mistaken action (kept, and in history; its issue is left)",
      CLI_OP_POST, CLI_RES_ACTION, "actions", "archive", 0, false, false, pos_action, opts_none, 0},
     {"action", "unarchive", "bring back an archived action", CLI_OP_POST, CLI_RES_ACTION, "actions",

@@ -100,7 +100,8 @@ enum cli_res {
     CLI_RES_SEARCH,       /* GET /search: hits, each with a marked snippet (cli_search) */
     CLI_RES_FEED,         /* /calendar-feeds: a feed; a new one also has its "url" and "token" */
     CLI_RES_CHAT,         /* GET /chat: the chat queue's messages */
-    CLI_RES_DIGEST        /* /digests: runs (recipient, period, mail status); send-now's answer */
+    CLI_RES_DIGEST,       /* /digests: runs (recipient, period, mail status); send-now's answer */
+    CLI_RES_REMINDER      /* GET /actions/ID/reminder, POST .../snooze: the next reminder */
 };
 
 #define CLI_VERBS_LIMIT_MAX 10000 /* most rows one list command fetches */
