@@ -2,6 +2,7 @@
 
 #include "closeloop/util/cl.h"
 #include "closeloop/util/due.h"
+#include "closeloop/util/remind_policy.h"
 #include "closeloop/util/review_policy.h"
 #include "closeloop/util/roff.h"
 
@@ -371,6 +372,27 @@ static void digest_items(FILE *out)
               "a chat channel the team manager's digest also goes to");
 }
 
+/* The reminder policy's keys (closeloop/util/remind_policy.h), with the built-in defaults. */
+static void remind_items(FILE *out)
+{
+    const struct remind_policy_doc *d;
+    char name[48];
+
+    roff_section(out, "REMINDERS");
+    roff_text(out, "A [remind] section sets when owners are reminded of their actions: before the "
+                   "due date, again while overdue, the facilitator after some days overdue; at "
+                   "most a budget of messages per person per ISO week, never in quiet hours or "
+                   "on other than working days in the person's time zone. A [remind.TEAM] "
+                   "section overrides single keys for the team of the person reminded. The keys "
+                   "can also be set as remind.KEY and remind.TEAM.KEY. SIGHUP applies them.");
+    fputc('\n', out);
+    for (d = remind_policy_docs(); d->key != NULL; d++) {
+        snprintf(name, sizeof(name), "remind.%s", d->key);
+        roff_item(out, name, NULL, d->what);
+        fprintf(out, ".br\ndefault \\fB%s\\fR\n", d->def);
+    }
+}
+
 void daemon_doc_man5(FILE *out, const char *default_config,
                      const struct conf_tracker *const *trackers, size_t n)
 {
@@ -394,5 +416,6 @@ void daemon_doc_man5(FILE *out, const char *default_config,
     review_items(out);
     chat_items(out);
     digest_items(out);
+    remind_items(out);
     fputs(".SH SEE ALSO\n.BR closeloopd (8),\n.BR closeloop (1)\n", out);
 }
