@@ -380,7 +380,9 @@ static void test_routes__core_resources_are_registered(void **state)
     expect("GET", "/api/v1/reports/{}", AUTH_READ); /* the reports read actions */
     expect("POST", "/api/v1/actions/{}/notes", AUTH_WRITE);
     expect("GET", "/api/v1/incidents/{}/history", AUTH_READ);
-    assert_int_equal(all.ncore, 4 * 4 + 1 + CL_ARRAY_LEN(verbs) + 1 + 1 + 1);
+    expect("POST", "/api/v1/actions/{}/snooze", AUTH_WRITE);
+    expect("GET", "/api/v1/actions/{}/reminder", AUTH_READ);
+    assert_int_equal(all.ncore, 4 * 4 + 1 + CL_ARRAY_LEN(verbs) + 1 + 1 + 1 + 2);
 }
 
 /* Recording many actions at once and correcting records. */
