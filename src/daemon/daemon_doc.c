@@ -71,6 +71,8 @@ static const struct {
     {"digest_interval", "seconds between passes of the digester, which queues each "
                         "managers' digest that is due (see DIGESTS); of several instances one "
                         "computes"},
+    {"remind_interval", "seconds between passes of the reminder job, which reminds owners and "
+                        "facilitators of their actions as the [remind] policy says"},
     {"figures_window", "days of closed work the snapshot's time to close and on-time rates "
                        "cover (the API's default days)"},
     {"smtp_url", "the SMTP server, smtp://HOST[:PORT] (STARTTLS per smtp_tls) or "
