@@ -32,6 +32,28 @@ LANGUAGE sql IMMUTABLE AS $$
                      AND extract(hour FROM loc) < (r->>'quiet_to')::int END
 $$;
 
+-- The people a pass may look at, with their zone (a known one, else UTC), rules, local
+-- time, ISO week and whether it is quiet or not a working day there. pg_timezone_names is
+-- read once per statement, not once per person.
+CREATE OR REPLACE FUNCTION cl_reminder_people(policy jsonb, at timestamptz, ids bigint[])
+RETURNS TABLE (id bigint, handle text, name text, email text, tz text, r jsonb,
+               today date, week text, resting boolean)
+LANGUAGE sql STABLE AS $$
+    WITH zones AS MATERIALIZED (SELECT DISTINCT z.name FROM pg_timezone_names z),
+    p AS MATERIALIZED (
+        SELECT p.*, coalesce(z.name, 'UTC') AS z,
+               coalesce(policy->'teams'->t.name, policy->'default') AS rules
+        FROM people p
+        LEFT JOIN zones z ON z.name = p.timezone
+        LEFT JOIN teams t ON t.id = p.team_id
+        WHERE p.id = ANY (ids)
+    )
+    SELECT p.id, p.handle, p.name, p.email, p.z, p.rules, (at AT TIME ZONE p.z)::date,
+           to_char(at AT TIME ZONE p.z, 'IYYY-"W"IW'),
+           cl_reminder_resting(at AT TIME ZONE p.z, p.rules)
+    FROM p
+$$;
+
 -- The reminders due at `at`: one row per (person, action, step) — step 'before' or
 -- 'overdue' for the owner (or the facilitator of an unowned action), 'escalate' for the
 -- facilitator — before quiet hours, working days and the budget.
@@ -42,7 +64,7 @@ LANGUAGE sql STABLE AS $$
         SELECT (at AT TIME ZONE 'UTC')::date + 2 + coalesce(max((r.value->>'before_days')::int), 0)
                AS last_due
         FROM jsonb_each(coalesce(policy->'teams', '{}') || jsonb_build_object('', policy->'default')) r
-    ), cand AS (
+    ), cand AS MATERIALIZED (
         SELECT a.id, a.due_on, o.id AS owner_id, f.id AS fac_id,
                coalesce(o.id, f.id) AS rid, s.snoozed_until, s.owner_at, s.owner_step, s.owner_due,
                s.escalated_at, s.escalated_due
@@ -54,24 +76,22 @@ LANGUAGE sql STABLE AS $$
         LEFT JOIN reminder_state s ON s.action_id = a.id
         WHERE a.status IN ('open', 'in_progress', 'blocked') AND a.archived_at IS NULL
           AND i.archived_at IS NULL AND (o.id IS NOT NULL OR f.id IS NOT NULL)
-    ), who AS (
-        SELECT p.id, cl_reminder_rules(policy, p.team_id) AS r,
-               (at AT TIME ZONE cl_reminder_zone(p.timezone))::date AS today
-        FROM people p WHERE p.id IN (SELECT rid FROM cand UNION SELECT fac_id FROM cand)
-    ), owner_steps AS (
-        SELECT c.rid AS person_id, c.id AS action_id,
-               CASE WHEN w.today > c.due_on THEN 'overdue' ELSE 'before' END AS step,
-               c.due_on, w.today - c.due_on AS days, c, w
-        FROM cand c JOIN who w ON w.id = c.rid
-        WHERE w.today >= c.due_on - (w.r->>'before_days')::int
-          AND (c.snoozed_until IS NULL OR c.snoozed_until <= w.today)
+    ), who AS MATERIALIZED (
+        SELECT w.* FROM cl_reminder_people(policy, at,
+            ARRAY(SELECT c.rid FROM cand c UNION SELECT c.fac_id FROM cand c
+                  WHERE c.fac_id IS NOT NULL)) w
     )
-    SELECT o.person_id, o.action_id, o.step, o.due_on, o.days FROM owner_steps o
-    WHERE CASE WHEN o.step = 'before'
-               THEN (o.c).owner_due IS DISTINCT FROM o.due_on
-               ELSE NOT coalesce((o.c).owner_step = 'overdue' AND (o.c).owner_due = o.due_on
-                                 AND (o.c).owner_at > at - make_interval(
-                                     days => ((o.w).r->>'overdue_every_days')::int), false)
+    SELECT c.rid, c.id,
+           CASE WHEN w.today > c.due_on THEN 'overdue' ELSE 'before' END,
+           c.due_on, w.today - c.due_on
+    FROM cand c JOIN who w ON w.id = c.rid
+    WHERE w.today >= c.due_on - (w.r->>'before_days')::int
+      AND (c.snoozed_until IS NULL OR c.snoozed_until <= w.today)
+      AND CASE WHEN w.today <= c.due_on
+               THEN c.owner_due IS DISTINCT FROM c.due_on
+               ELSE NOT coalesce(c.owner_step = 'overdue' AND c.owner_due = c.due_on
+                                 AND c.owner_at > at - make_interval(
+                                     days => (w.r->>'overdue_every_days')::int), false)
           END
     UNION ALL
     SELECT w.id, c.id, 'escalate', c.due_on, w.today - c.due_on
@@ -86,89 +106,93 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 -- The pass: one instance at a time (advisory lock); at most `lim` people get a message.
--- For each person out of quiet hours, on a working day and under the week's budget: one
+-- Each person out of quiet hours, on a working day and under the week's budget gets one
 -- message listing all their due items (mail kind 'reminder'), one row in reminders, one
--- event per item, the ladder moved on — all in this transaction. Returns {"people",
--- "items", "held"} (held: people with due items who must wait).
+-- event per item, and the ladder moves on — all in this transaction, set by set. Returns
+-- {"people", "items", "held"} (held: people with due items who must wait).
 CREATE OR REPLACE FUNCTION cl_reminder_pass(policy jsonb, lim integer,
                                             at timestamptz DEFAULT now())
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
-    p record;
-    it record;
-    rid bigint;
-    mid bigint;
-    nsent integer := 0;
-    nitems integer := 0;
-    nheld integer := 0;
+    nsent integer;
+    nitems integer;
+    nheld integer;
 BEGIN
     IF NOT pg_try_advisory_xact_lock(hashtext('closeloop_reminder_pass')) THEN
         RETURN jsonb_build_object('people', 0, 'items', 0, 'held', 0, 'busy', true);
     END IF;
     CREATE TEMP TABLE IF NOT EXISTS reminder_due_tmp (person_id bigint, action_id bigint,
         step text, due_on date, days integer) ON COMMIT DROP;
-    TRUNCATE reminder_due_tmp;
+    CREATE TEMP TABLE IF NOT EXISTS reminder_who_tmp (id bigint PRIMARY KEY, handle text,
+        name text, email text, tz text, r jsonb, today date, week text, resting boolean,
+        go boolean, rid bigint, mid bigint) ON COMMIT DROP;
+    TRUNCATE reminder_due_tmp, reminder_who_tmp;
     INSERT INTO reminder_due_tmp SELECT * FROM cl_reminder_due(policy, at);
-    FOR p IN
-        SELECT pe.id, pe.handle, pe.name, pe.email, z.tz, r.r,
-               to_char(at AT TIME ZONE z.tz, 'IYYY-"W"IW') AS week,
-               cl_reminder_resting(at AT TIME ZONE z.tz, r.r) AS resting
-        FROM (SELECT DISTINCT d.person_id FROM reminder_due_tmp d) d
-        JOIN people pe ON pe.id = d.person_id
-        CROSS JOIN LATERAL (SELECT cl_reminder_zone(pe.timezone) AS tz) z
-        CROSS JOIN LATERAL (SELECT cl_reminder_rules(policy, pe.team_id) AS r) r
-        ORDER BY pe.id
-    LOOP
-        IF p.resting OR (SELECT count(*) FROM reminders m
-                         WHERE m.person_id = p.id AND m.week = p.week) >= (p.r->>'budget')::int
-        THEN
-            nheld := nheld + 1;
-            CONTINUE;
-        END IF;
-        EXIT WHEN nsent >= lim;
-        INSERT INTO reminders (person_id, week, at, channel, items)
-        SELECT p.id, p.week, at, 'email',
-               jsonb_agg(jsonb_build_object('action', d.action_id, 'step', d.step)
-                         ORDER BY d.due_on, d.action_id)
-        FROM reminder_due_tmp d WHERE d.person_id = p.id
-        RETURNING id INTO rid;
-        mid := cl_mail_enqueue('reminder', p.email, p.name,
-            (SELECT CASE WHEN count(*) = 1 THEN 'Reminder: ' || left(max(a.title), 200)
-                         ELSE 'Reminder: ' || count(*) || ' actions need you' END
-             FROM reminder_due_tmp d JOIN actions a ON a.id = d.action_id
-             WHERE d.person_id = p.id),
+    CREATE INDEX IF NOT EXISTS reminder_due_tmp_person ON reminder_due_tmp (person_id);
+    ANALYZE reminder_due_tmp;
+    INSERT INTO reminder_who_tmp (id, handle, name, email, tz, r, today, week, resting)
+    SELECT * FROM cl_reminder_people(policy, at,
+                                     ARRAY(SELECT DISTINCT person_id FROM reminder_due_tmp));
+    -- who may hear now: not resting, under budget; the first `lim` of them by id
+    UPDATE reminder_who_tmp w SET go = true
+    FROM (SELECT x.id FROM reminder_who_tmp x
+          WHERE NOT x.resting
+            AND (SELECT count(*) FROM reminders m WHERE m.person_id = x.id AND m.week = x.week)
+                < (x.r->>'budget')::int
+          ORDER BY x.id LIMIT lim) ok
+    WHERE ok.id = w.id;
+    SELECT count(*) FILTER (WHERE go IS NOT true) INTO nheld FROM reminder_who_tmp;
+    UPDATE reminder_who_tmp w SET rid = nextval(pg_get_serial_sequence('reminders', 'id'))
+    WHERE go;
+    INSERT INTO reminders (id, person_id, week, at, channel, items)
+    OVERRIDING SYSTEM VALUE
+    SELECT w.rid, w.id, w.week, at, 'email',
+           jsonb_agg(jsonb_build_object('action', d.action_id, 'step', d.step)
+                     ORDER BY d.due_on, d.action_id)
+    FROM reminder_who_tmp w JOIN reminder_due_tmp d ON d.person_id = w.id
+    WHERE w.go GROUP BY w.rid, w.id, w.week;
+    GET DIAGNOSTICS nsent = ROW_COUNT;
+    UPDATE reminder_who_tmp w
+    SET mid = cl_mail_enqueue('reminder', w.email, w.name,
+            CASE WHEN m.n = 1 THEN 'Reminder: ' || left(m.title, 200)
+                 ELSE 'Reminder: ' || m.n || ' actions need you' END,
             jsonb_build_object(
-                'recipient', jsonb_build_object('handle', p.handle, 'name', p.name,
-                                                'timezone', p.tz),
-                'reminder', rid,
-                'items', (SELECT jsonb_agg(jsonb_build_object(
-                              'id', a.id, 'incident', v.incident_key, 'title', a.title,
-                              'owner', v.owner_handle, 'status', a.status,
-                              'due_on', a.due_on, 'step', d.step, 'days', d.days,
-                              'url', v.link_url) ORDER BY d.due_on, d.action_id)
-                          FROM reminder_due_tmp d JOIN actions a ON a.id = d.action_id
-                          JOIN action_v v ON v.id = a.id
-                          WHERE d.person_id = p.id)),
-            'reminder:' || rid);
-        UPDATE reminders SET mail_id = mid WHERE id = rid;
-        FOR it IN SELECT * FROM reminder_due_tmp d WHERE d.person_id = p.id LOOP
-            INSERT INTO events (action_id, source, actor, field, old, new)
-            VALUES (it.action_id, 'scheduler', 'closeloop', 'reminder', NULL,
-                    format('%s: %s by email (reminder %s)', it.step, p.handle, rid));
-            IF it.step = 'escalate' THEN
-                INSERT INTO reminder_state AS s (action_id, escalated_at, escalated_due)
-                VALUES (it.action_id, at, it.due_on)
-                ON CONFLICT (action_id) DO UPDATE SET escalated_at = at, escalated_due = it.due_on;
-            ELSE
-                INSERT INTO reminder_state AS s (action_id, owner_at, owner_step, owner_due)
-                VALUES (it.action_id, at, it.step, it.due_on)
-                ON CONFLICT (action_id) DO UPDATE
-                SET owner_at = at, owner_step = it.step, owner_due = it.due_on;
-            END IF;
-            nitems := nitems + 1;
-        END LOOP;
-        nsent := nsent + 1;
-    END LOOP;
+                'recipient', jsonb_build_object('handle', w.handle, 'name', w.name,
+                                                'timezone', w.tz),
+                'reminder', w.rid, 'items', m.items),
+            'reminder:' || w.rid)
+    FROM (SELECT d.person_id, count(*) AS n, max(a.title) AS title,
+                 jsonb_agg(jsonb_build_object(
+                     'id', a.id, 'incident', i.key, 'title', a.title, 'owner', o.handle,
+                     'status', a.status, 'due_on', a.due_on, 'step', d.step, 'days', d.days,
+                     'url', l.url) ORDER BY d.due_on, d.action_id) AS items
+          FROM reminder_due_tmp d JOIN reminder_who_tmp g ON g.id = d.person_id AND g.go
+          JOIN actions a ON a.id = d.action_id
+          JOIN incidents i ON i.id = a.incident_id
+          LEFT JOIN people o ON o.id = a.owner_id
+          LEFT JOIN links l ON l.action_id = a.id
+          GROUP BY d.person_id) m
+    WHERE m.person_id = w.id AND w.go;
+    UPDATE reminders r SET mail_id = w.mid FROM reminder_who_tmp w WHERE w.go AND r.id = w.rid;
+    INSERT INTO events (action_id, source, actor, field, old, new)
+    SELECT d.action_id, 'scheduler', 'closeloop', 'reminder', NULL,
+           format('%s: %s by email (reminder %s)', d.step, w.handle, w.rid)
+    FROM reminder_due_tmp d JOIN reminder_who_tmp w ON w.id = d.person_id AND w.go
+    ORDER BY d.action_id, d.step;
+    GET DIAGNOSTICS nitems = ROW_COUNT;
+    INSERT INTO reminder_state AS s (action_id, owner_at, owner_step, owner_due)
+    SELECT d.action_id, at, d.step, d.due_on
+    FROM reminder_due_tmp d JOIN reminder_who_tmp w ON w.id = d.person_id AND w.go
+    WHERE d.step <> 'escalate'
+    ON CONFLICT (action_id) DO UPDATE
+    SET owner_at = excluded.owner_at, owner_step = excluded.owner_step,
+        owner_due = excluded.owner_due;
+    INSERT INTO reminder_state AS s (action_id, escalated_at, escalated_due)
+    SELECT d.action_id, at, d.due_on
+    FROM reminder_due_tmp d JOIN reminder_who_tmp w ON w.id = d.person_id AND w.go
+    WHERE d.step = 'escalate'
+    ON CONFLICT (action_id) DO UPDATE
+    SET escalated_at = excluded.escalated_at, escalated_due = excluded.escalated_due;
     RETURN jsonb_build_object('people', nsent, 'items', nitems, 'held', nheld);
 END $$;
 
@@ -225,8 +249,7 @@ BEGIN
            coalesce(o.handle, f.handle) AS handle, coalesce(o.team_id, f.team_id) AS team_id,
            coalesce(o.timezone, f.timezone) AS timezone, s.snoozed_until, s.snooze_reason,
            s.owner_at, s.owner_step, s.owner_due,
-           (SELECT max(e.at) FROM events e WHERE e.action_id = x.id AND e.field = 'reminder')
-               AS last_reminder
+           greatest(s.owner_at, s.escalated_at) AS last_reminder
     INTO a
     FROM actions x JOIN incidents i ON i.id = x.incident_id
     LEFT JOIN people o ON o.id = x.owner_id AND o.active

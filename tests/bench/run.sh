@@ -158,6 +158,8 @@ echo "rss_after_kb: $(rss_kb $daemon_pid)"
 
 # Review scheduling, invitations: tests/bench/review.sh (it stops closeloopd).
 . "$root/tests/bench/review.sh"
+# The reminder pass over 100,000 open actions: tests/bench/remind.sh (rolled back).
+. "$root/tests/bench/remind.sh"
 
 # Managers' digests at 1M actions: tests/bench/digest.sh (closeloopd stopped).
 . "$root/tests/bench/digest.sh"
