@@ -12,11 +12,7 @@
 
 /* Every kind closeloop can send: one line per kind. */
 static const struct mail_kind *const mail_kinds[] = {
-    &mail_kind_test,
-    &summary_mail_kind,
-    &invite_mail_kind,
-    &digest_mail_kind,
-    &reminder_mail_kind,
+    &mail_kind_test, &summary_mail_kind, &invite_mail_kind, &digest_mail_kind, &reminder_mail_kind,
 };
 
 const struct mail_kind *mail_kind_find(const char *name)
