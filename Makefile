@@ -43,18 +43,19 @@ BINDIR   := $(if $(filter debug,$(BUILD)),$(OUT),.)
 #   notify/ chat: Slack and Teams webhooks, the chat queue's worker and its kinds
 #   cal/    iCalendar through libical (review invitations and calendar feeds)
 #   review/ the review meeting: the scheduler, agenda, summary, invitation mails
-#   daemon/ closeloopd      cli/   closeloop
+#   daemon/ closeloopd      cli/   closeloop: arguments, verbs, requests, help, completion;
+#           cli/show/ how answers are printed (tables, views, the dashboard, figures)
 # Every module but the two main()s goes into one archive; each program and each unit
 # test links its own object against it, so the linker takes only what is used.
 DAEMON_MAIN := src/daemon/closeloopd.c
 CLI_MAIN    := src/cli/closeloop.c
-LIB_SRCS    := $(filter-out $(DAEMON_MAIN) $(CLI_MAIN),$(wildcard src/*/*.c))
+LIB_SRCS    := $(filter-out $(DAEMON_MAIN) $(CLI_MAIN),$(wildcard src/*/*.c src/*/*/*.c))
 # The CLI may use util/ and cli/ only (kept honest by linking it without the rest).
-CLI_LIB_SRCS := $(wildcard src/util/*.c) $(filter-out $(CLI_MAIN),$(wildcard src/cli/*.c))
+CLI_LIB_SRCS := $(wildcard src/util/*.c) $(filter-out $(CLI_MAIN),$(wildcard src/cli/*.c src/cli/*/*.c))
 
 obj = $(patsubst src/%.c,$(OUT)/%.o,$(1))
 
-UNIT_SRCS := $(wildcard tests/unit/*/test_*.c)
+UNIT_SRCS := $(wildcard tests/unit/*/test_*.c tests/unit/*/*/test_*.c)
 UNIT_BINS := $(foreach t,$(UNIT_SRCS),$(OUT)/tests/$(basename $(notdir $(t))))
 
 .PHONY: all run test unit integration bench install clean format format-check deps debug fuzz \
@@ -206,7 +207,7 @@ install: all
 	install -m 0644 sql/*.sql $(DESTDIR)$(PREFIX)/share/closeloop/sql/
 	install -m 0644 sql/functions/*.sql $(DESTDIR)$(PREFIX)/share/closeloop/sql/functions/
 
-FORMAT_FILES = $(wildcard src/*/*.c include/closeloop/*/*.h tests/unit/*/*.c tests/fuzz/*.c tests/bench/*.c \
+FORMAT_FILES = $(wildcard src/*/*.c src/*/*/*.c include/closeloop/*/*.h include/closeloop/*/*/*.h tests/unit/*/*.c tests/unit/*/*/*.c tests/fuzz/*.c tests/bench/*.c \
                            tests/support/*.h)
 
 format:

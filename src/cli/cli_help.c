@@ -2,7 +2,7 @@
 
 #include "closeloop/util/cl.h"
 #include "closeloop/cli/cli_conf.h"
-#include "closeloop/cli/cli_table.h"
+#include "closeloop/cli/show/cli_table.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,7 +1,7 @@
 /* closeloop: the command-line client of closeloopd. Everything but process set-up lives in
  * cli_cmd. */
 #include "closeloop/cli/cli_cmd.h"
-#include "closeloop/cli/cli_table.h"
+#include "closeloop/cli/show/cli_table.h"
 
 #include <curl/curl.h>
 #include <stdio.h>

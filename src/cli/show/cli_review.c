@@ -1,6 +1,6 @@
-#include "closeloop/cli/cli_review.h"
+#include "closeloop/cli/show/cli_review.h"
 
-#include "closeloop/cli/cli_render.h"
+#include "closeloop/cli/show/cli_render.h"
 #include "closeloop/util/cl.h"
 
 #include <string.h>

@@ -7,7 +7,7 @@
 #define CLOSELOOP_CLI_SYNC_H
 
 #include "closeloop/util/cl.h"
-#include "closeloop/cli/cli_table.h"
+#include "closeloop/cli/show/cli_table.h"
 
 #include <jansson.h>
 #include <stdbool.h>

@@ -1,8 +1,8 @@
-#include "closeloop/cli/cli_render.h"
+#include "closeloop/cli/show/cli_render.h"
 
 #include "closeloop/util/cl.h"
 #include "closeloop/cli/cli_date.h"
-#include "closeloop/cli/cli_sync.h"
+#include "closeloop/cli/show/cli_sync.h"
 
 #include <stdlib.h>
 #include <string.h>

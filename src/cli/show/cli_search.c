@@ -1,10 +1,10 @@
-#include "closeloop/cli/cli_search.h"
+#include "closeloop/cli/show/cli_search.h"
 
 #include "closeloop/cli/cli_build.h"
 #include "closeloop/cli/cli_date.h"
 #include "closeloop/cli/cli_page.h"
-#include "closeloop/cli/cli_render.h"
-#include "closeloop/cli/cli_table.h"
+#include "closeloop/cli/show/cli_render.h"
+#include "closeloop/cli/show/cli_table.h"
 #include "closeloop/util/buf.h"
 
 #include <stdlib.h>

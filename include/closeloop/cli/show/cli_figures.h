@@ -6,7 +6,7 @@
 #ifndef CLOSELOOP_CLI_FIGURES_H
 #define CLOSELOOP_CLI_FIGURES_H
 
-#include "closeloop/cli/cli_render.h"
+#include "closeloop/cli/show/cli_render.h"
 
 #include <jansson.h>
 #include <stdbool.h>

@@ -1,4 +1,4 @@
-#include "closeloop/cli/cli_table.h"
+#include "closeloop/cli/show/cli_table.h"
 
 #include "closeloop/util/cl.h"
 

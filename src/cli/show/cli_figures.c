@@ -1,6 +1,6 @@
-#include "closeloop/cli/cli_figures.h"
+#include "closeloop/cli/show/cli_figures.h"
 
-#include "closeloop/cli/cli_table.h"
+#include "closeloop/cli/show/cli_table.h"
 #include "closeloop/util/cl.h"
 
 #include <math.h>

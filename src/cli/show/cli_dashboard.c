@@ -1,10 +1,10 @@
-#include "closeloop/cli/cli_dashboard.h"
+#include "closeloop/cli/show/cli_dashboard.h"
 
 #include "closeloop/cli/cli_build.h"
 #include "closeloop/cli/cli_date.h"
-#include "closeloop/cli/cli_figures.h"
-#include "closeloop/cli/cli_render.h"
-#include "closeloop/cli/cli_table.h"
+#include "closeloop/cli/show/cli_figures.h"
+#include "closeloop/cli/show/cli_render.h"
+#include "closeloop/cli/show/cli_table.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -6,7 +6,7 @@
 #ifndef CLOSELOOP_CLI_RENDER_H
 #define CLOSELOOP_CLI_RENDER_H
 
-#include "closeloop/cli/cli_table.h"
+#include "closeloop/cli/show/cli_table.h"
 #include "closeloop/cli/cli_verbs.h"
 
 #include <jansson.h>

@@ -1,4 +1,4 @@
-#include "closeloop/cli/cli_render.h"
+#include "closeloop/cli/show/cli_render.h"
 
 #include "closeloop/util/cl.h"
 #include "closeloop/cli/cli_date.h"

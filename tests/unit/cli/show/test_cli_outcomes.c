@@ -1,4 +1,4 @@
-#include "closeloop/cli/cli_outcomes.h"
+#include "closeloop/cli/show/cli_outcomes.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,4 +1,4 @@
-#include "closeloop/cli/cli_search.h"
+#include "closeloop/cli/show/cli_search.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

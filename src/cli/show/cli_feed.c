@@ -1,4 +1,4 @@
-#include "closeloop/cli/cli_feed.h"
+#include "closeloop/cli/show/cli_feed.h"
 
 #include "closeloop/util/cl.h"
 

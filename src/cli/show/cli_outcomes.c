@@ -1,9 +1,9 @@
-#include "closeloop/cli/cli_outcomes.h"
+#include "closeloop/cli/show/cli_outcomes.h"
 
 #include "closeloop/cli/cli_api.h"
 #include "closeloop/cli/cli_build.h"
 #include "closeloop/cli/cli_date.h"
-#include "closeloop/cli/cli_render.h"
+#include "closeloop/cli/show/cli_render.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,4 +1,4 @@
-#include "closeloop/cli/cli_sync.h"
+#include "closeloop/cli/show/cli_sync.h"
 
 #include "closeloop/cli/cli_date.h"
 
