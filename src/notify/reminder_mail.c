@@ -74,24 +74,13 @@ int reminder_mail_markdown(const json_t *payload, struct buf *out, struct cl_err
 static int reminder_mail_render(const json_t *payload, struct mail_parts *out, struct cl_err *err)
 {
     struct buf text;
-    struct buf html;
     int rc;
 
     buf_init(&text);
-    buf_init(&html);
     rc = reminder_mail_markdown(payload, &text, err);
-    if (rc == CL_OK) {
-        buf_puts(&html, "<!DOCTYPE html>\n<html><body style=\"font-family: sans-serif; "
-                        "max-width: 40em\">\n");
-        rc = md_html(&html, text.data, text.len, err);
-        buf_puts(&html, "</body></html>\n");
-    }
-    if (rc == CL_OK) {
-        out->text = buf_steal(&text, NULL);
-        out->html = buf_steal(&html, NULL);
-    }
+    if (rc == CL_OK)
+        rc = md_mail_parts(out, &text, err);
     buf_dispose(&text);
-    buf_dispose(&html);
     return rc;
 }
 

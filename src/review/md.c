@@ -1,5 +1,7 @@
 #include "closeloop/review/md.h"
 
+#include "closeloop/mail/mime.h"
+
 #include <cmark.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -73,4 +75,22 @@ int md_html(struct buf *out, const char *md, size_t len, struct cl_err *err)
     buf_puts(out, html);
     free(html);
     return CL_OK;
+}
+
+int md_mail_parts(struct mail_parts *out, struct buf *md, struct cl_err *err)
+{
+    struct buf html;
+    int rc;
+
+    buf_init(&html);
+    buf_puts(&html, "<!DOCTYPE html>\n<html><body style=\"font-family: sans-serif; "
+                    "max-width: 40em\">\n");
+    rc = md_html(&html, md->data != NULL ? md->data : "", md->len, err);
+    buf_puts(&html, "</body></html>\n");
+    if (rc == CL_OK) {
+        out->text = buf_steal(md, NULL);
+        out->html = buf_steal(&html, NULL);
+    }
+    buf_dispose(&html);
+    return rc;
 }

@@ -156,24 +156,13 @@ int summary_html(const json_t *summary, struct buf *out, struct cl_err *err)
 static int summary_mail_render(const json_t *payload, struct mail_parts *out, struct cl_err *err)
 {
     struct buf text;
-    struct buf html;
     int rc;
 
     buf_init(&text);
-    buf_init(&html);
     rc = summary_markdown(payload, &text, err);
-    if (rc == CL_OK) {
-        buf_puts(&html, "<!DOCTYPE html>\n<html><body style=\"font-family: sans-serif; "
-                        "max-width: 40em\">\n");
-        rc = summary_html(payload, &html, err);
-        buf_puts(&html, "</body></html>\n");
-    }
-    if (rc == CL_OK) {
-        out->text = buf_steal(&text, NULL);
-        out->html = buf_steal(&html, NULL);
-    }
+    if (rc == CL_OK)
+        rc = md_mail_parts(out, &text, err);
     buf_dispose(&text);
-    buf_dispose(&html);
     return rc;
 }
 

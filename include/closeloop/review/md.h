@@ -30,4 +30,10 @@ const char *md_str(const json_t *obj, const char *key);
 /* The HTML of md[0..len) (cmark, safe mode) appended to out. CL_EINVAL when cmark fails. */
 int md_html(struct buf *out, const char *md, size_t len, struct cl_err *err);
 
+/* A mail's parts from one Markdown document: the text part is the Markdown itself (taken
+ * from md, which is left empty), the HTML part cmark's HTML of it inside a whole document.
+ * out's text and html are set only on success. */
+struct mail_parts;
+int md_mail_parts(struct mail_parts *out, struct buf *md, struct cl_err *err);
+
 #endif
