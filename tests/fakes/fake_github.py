@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""A fake of GitHub's REST API (issues subset) and of its `issues` webhooks, for closeloop's tests.
+"""A fake of GitHub's REST API (issues subset) and of its `issues` and `issue_comment` webhooks,
+for closeloop's tests.
 
 Behaviour follows shared/docs/trackers.md Part A (and the pitfalls of Part C) and the official
 OpenAPI description: tests/conformance/run.sh checks recorded traffic against it.
@@ -14,6 +15,7 @@ From Python tests:
         st, hdrs, body = gh.request("GET", f"/repos/acme/web/issues/{n}")
         out = gh.act("alice", "acme/web", n, "close", state_reason="not_planned")
         out["delivery"]["status"]           # what the webhook receiver answered
+        gh.comments("acme/web", n)           # the issue's comments, as GET .../comments shows them
         gh.requests()                        # the API requests the service made
         gh.fault("PATCH", r"^/repos/acme/web/issues/\\d+$", preset="secondary_rate_limit")
         # the owner edits issue n right after the service has read it (/_fake/act):
@@ -43,8 +45,20 @@ Behaviour worth knowing (trackers.md Part A/C):
 - Writes made through the API are echoed as webhooks too (sender = the token's user, a Bot
   for installation tokens), asynchronously and in order, like GitHub does; turn that off with
   {"webhook": {"echo": false}}. Human changes (/_fake/act) are delivered synchronously.
-- Issue/label/repo ids are large (issues from 2_000_000_000, labels from 5_000_000_000).
-- Not modelled: comments, milestones (always null; setting one is a 422), search, GraphQL,
+- Issue/label/repo ids are large (issues from 2_000_000_000, comments from 4_000_000_000, one
+  sequence for all repositories, labels from 5_000_000_000).
+- Comments (trackers.md A6): POST /repos/O/R/issues/N/comments {"body"} (201, issues write
+  like the other issue writes; pull requests too), GET /repos/O/R/issues/N/comments?since=&
+  per_page=&page= (ascending by id, `since` on updated_at, Link headers on the
+  /repos/O/R/issues/N/comments URL), both like the issue endpoints for a deleted (410),
+  transferred (301) or unknown (404) issue. A new comment moves the issue's updated_at and its
+  `comments` count and is delivered as an `issue_comment` webhook (action created); comments
+  go along when an issue is transferred. Body errors: missing or not a string, GitHub's
+  "Invalid request." 422; blank, or over 65536 characters, a 422 "Validation Failed"
+  (resource IssueComment, code unprocessable, field data; the blank wording is unverified).
+  /_fake/act {"action": "comment", "body"} is a human comment.
+- Not modelled: comment get/edit/delete by id, the repository-wide comment listing, reactions
+  (always 0), locked issues, milestones (always null; setting one is a 422), search, GraphQL,
   secondary limits unless injected as faults, Accept media-type variants (body_html/...).
 """
 
@@ -78,6 +92,7 @@ WEBHOOK_TIMEOUT = 10.0  # GitHub gives the receiver 10 s
 FIRST_ISSUE_ID = 2_000_000_000  # ids above 2^31 catch int truncation
 FIRST_REPO_ID = 700_000_000
 FIRST_LABEL_ID = 5_000_000_000
+FIRST_COMMENT_ID = 4_000_000_000
 FIRST_USER_ID = 1_000_000
 API_VERSIONS = ("2022-11-28", "2026-03-10")
 TITLE_MAX = 256
@@ -137,6 +152,8 @@ DOC_REPO = DOCS + "/repos/repos#get-a-repository"
 DOC_LABELS = DOCS + "/issues/labels#create-a-label"
 DOC_RATE = DOCS + "/overview/rate-limits-for-the-rest-api"
 DOC_TOKEN = DOCS + "/apps/apps#create-an-installation-access-token-for-an-app"
+DOC_COMMENT_CREATE = DOCS + "/issues/comments#create-an-issue-comment"
+DOC_COMMENTS = DOCS + "/issues/comments#list-issue-comments"
 
 
 # --------------------------------------------------------------------------------------------
@@ -162,6 +179,7 @@ class State(fake_base.BaseState):
             self.next_issue_id = FIRST_ISSUE_ID
             self.next_repo_id = FIRST_REPO_ID
             self.next_label_id = FIRST_LABEL_ID
+            self.next_comment_id = FIRST_COMMENT_ID
             self.next_user_id = FIRST_USER_ID
             self.issue_count = 0
             self.tokens = {}
@@ -328,6 +346,7 @@ class State(fake_base.BaseState):
             "closed_at": now if state == "closed" else None,
             "closed_by": self.user(user)["login"] if state == "closed" else None,
             "deleted": False, "locked": False,
+            "comments": [],  # {"id", "body", "user", "created_at", "updated_at"}, by id
         }
         if state == "closed" and state_reason is None:
             issue["state_reason"] = "completed"
@@ -336,6 +355,18 @@ class State(fake_base.BaseState):
         self.issue_count += 1
         repo["issues"][n] = issue
         return issue
+
+    def add_comment(self, repo, issue, body, user, at=None):
+        """A new comment on `issue` (caller holds the lock, body checked): it moves the issue's
+        updated_at (at: that time instead of the next tick). -> the comment."""
+        now = self.tick(at)
+        c = {"id": self.next_comment_id, "body": body, "user": self.user(user)["login"],
+             "created_at": now, "updated_at": now}
+        self.next_comment_id += 1
+        issue["comments"].append(c)
+        issue["updated_at"] = now
+        repo["updated_at"] = now
+        return c
 
     # -- rendering ----------------------------------------------------------------------------
     def base(self):
@@ -432,6 +463,30 @@ class State(fake_base.BaseState):
             out["organization"] = self.render_user(repo["owner"])
         return out
 
+    @staticmethod
+    def association(repo, login):
+        return ("OWNER" if login.lower() == repo["owner"].lower() else
+                "COLLABORATOR" if login.lower() in repo["collaborators"] else "NONE")
+
+    def render_comment(self, repo, issue, c):
+        """An issue comment as the API (and the issue_comment webhook) shows it."""
+        url = f"{self.repo_url(repo)}/issues/comments/{c['id']}"
+        kind = "pull" if issue["pull_request"] else "issues"
+        return {
+            "url": url,
+            "html_url": f"{HTML_BASE}/{repo['full_name']}/{kind}/{issue['number']}"
+                        f"#issuecomment-{c['id']}",
+            "issue_url": f"{self.repo_url(repo)}/issues/{issue['number']}",
+            "id": c["id"], "node_id": node_id("IC_kwDO", c["id"]),
+            "user": self.render_user(c["user"]), "created_at": iso(c["created_at"]),
+            "updated_at": iso(c["updated_at"]),
+            "author_association": self.association(repo, c["user"]), "body": c["body"],
+            "reactions": {"url": url + "/reactions", "total_count": 0, "+1": 0, "-1": 0,
+                          "laugh": 0, "hooray": 0, "confused": 0, "heart": 0, "rocket": 0,
+                          "eyes": 0},
+            "performed_via_github_app": None, "pin": None, "minimized": None,
+        }
+
     def render_issue(self, repo, issue):
         b = f"{self.repo_url(repo)}/issues/{issue['number']}"
         kind = "pull" if issue["pull_request"] else "issues"
@@ -448,11 +503,10 @@ class State(fake_base.BaseState):
             "number": issue["number"], "title": issue["title"], "user": self.render_user(author),
             "labels": labels, "state": issue["state"], "locked": issue["locked"],
             "assignee": assignees[0] if assignees else None, "assignees": assignees,
-            "milestone": None, "comments": 0, "created_at": iso(issue["created_at"]),
+            "milestone": None, "comments": len(issue["comments"]),
+            "created_at": iso(issue["created_at"]),
             "updated_at": iso(issue["updated_at"]), "closed_at": iso(issue["closed_at"]),
-            "author_association": ("OWNER" if author.lower() == repo["owner"].lower() else
-                                   "COLLABORATOR" if author.lower() in repo["collaborators"]
-                                   else "NONE"),
+            "author_association": self.association(repo, author),
             "active_lock_reason": None, "body": issue["body"],
             "closed_by": self.render_user(issue["closed_by"]) if issue["closed_by"] else None,
             "timeline_url": b + "/timeline", "performed_via_github_app": None,
@@ -1053,6 +1107,62 @@ class Api(fake_base.BaseApi):
             return 200, {}, [st.render_label(repo, repo["labels"][n.lower()])
                              for n in issue["labels"]]
 
+    # -- comments -------------------------------------------------------------------------------
+    @staticmethod
+    def check_comment_body(body, doc=DOC_COMMENT_CREATE):
+        """A comment body from a request object: -> the text, or GitHub's 422."""
+        if "body" not in body:
+            raise ApiError(422, err_body('Invalid request.\n\n"body" wasn\'t supplied.', doc,
+                                         422))
+        text = body["body"]
+        if not isinstance(text, str):
+            raise ApiError(422, err_body("Invalid request.\n\nFor 'properties/body', "
+                                         f"{json.dumps(text)} is not a string.", doc, 422))
+        if not text.strip():
+            raise validation(doc, {"resource": "IssueComment", "code": "unprocessable",
+                                   "field": "data", "message": "Body cannot be blank"})
+        if len(text) > BODY_MAX:
+            raise validation(doc, {"resource": "IssueComment", "code": "unprocessable",
+                                   "field": "data", "message": "Body is too long (maximum is "
+                                                               f"{BODY_MAX} characters)"})
+        return text
+
+    @route("POST", r"/repos/" + SEG + "/" + SEG + r"/issues/(\d+)/comments")
+    def comment_create(self, req, owner, name, number):
+        st = self.state
+        body = req.json_body()
+        doc = DOC_COMMENT_CREATE
+        with st.lock:
+            repo = self._repo(req, owner, name, doc=doc)
+            self._need_issues(req, repo, write=True)
+            issue = self._issue(req, repo, number, doc)
+            text = self.check_comment_body(body, doc)
+            actor = self._actor(req)
+            c = st.add_comment(repo, issue, text, actor)
+            out = st.render_comment(repo, issue, c)
+            self.server.hooks.emit_api([("created", repo, issue, {"comment": out},
+                                         "issue_comment")], actor)
+        return 201, {"location": out["url"]}, out
+
+    @route("GET", r"/repos/" + SEG + "/" + SEG + r"/issues/(\d+)/comments")
+    def comments_list(self, req, owner, name, number):
+        st = self.state
+        doc = DOC_COMMENTS
+        with st.lock:
+            repo = self._repo(req, owner, name, doc=doc)
+            self._need_issues(req, repo, write=False)
+            issue = self._issue(req, repo, number, doc)
+            since = None
+            if "since" in req.query:
+                since = parse_time(req.query["since"])
+                if since is None:
+                    raise validation(doc, {"resource": "IssueComment", "code": "invalid",
+                                           "field": "since"})
+            items = [c for c in issue["comments"] if since is None or c["updated_at"] >= since]
+            chunk, link = self._paginate(
+                req, items, f"{st.repo_url(repo)}/issues/{issue['number']}/comments")
+            return 200, link, [st.render_comment(repo, issue, c) for c in chunk]
+
     @route("GET", r"/repos/" + SEG + "/" + SEG + "/labels")
     def labels_list(self, req, owner, name):
         st = self.state
@@ -1230,7 +1340,8 @@ class Api(fake_base.BaseApi):
 
 
 class Hooks:
-    """Applies issue changes (API or human) and delivers the matching `issues` webhooks."""
+    """Applies issue changes (API or human) and delivers the matching `issues` (and
+    `issue_comment`) webhooks."""
 
     def __init__(self, server):
         self.server = server
@@ -1292,10 +1403,14 @@ class Hooks:
         return events
 
     def payloads(self, events, actor):
-        """Renders events now (caller holds the lock): the issue as it is after all changes."""
+        """Renders events now (caller holds the lock): the issue as it is after all changes.
+        An event is (action, repo, issue, extra[, event name]); the name is "issues" unless
+        given (e.g. "issue_comment", extra {"comment": rendered comment})."""
         st = self.state
         out = []
-        for action, repo, issue, extra in events:
+        for ev in events:
+            action, repo, issue, extra = ev[:4]
+            event = ev[4] if len(ev) > 4 else "issues"
             p = {"action": action, "issue": st.render_issue(repo, issue)}
             p.update(extra)
             p["repository"] = st.render_repo(repo, webhook=True)
@@ -1315,15 +1430,15 @@ class Hooks:
             if st.app:
                 inst = st.app["installation_id"]
                 p["installation"] = {"id": inst, "node_id": node_id("MDIzOkludGVncmF0aW9u", inst)}
-            out.append((action, repo["id"], p))
+            out.append((event, action, repo["id"], p))
         return out
 
-    def _new_delivery(self, action, repo_id, payload):
+    def _new_delivery(self, event, action, repo_id, payload):
         st = self.state
         body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
         with st.lock:
             st.delivery_seq += 1
-            d = {"id": str(uuid.uuid4()), "seq": st.delivery_seq, "event": "issues",
+            d = {"id": str(uuid.uuid4()), "seq": st.delivery_seq, "event": event,
                  "action": action, "repository_id": repo_id, "body": body, "status": None,
                  "error": None, "delivered_at": None, "attempts": 0, "redelivery": False,
                  "sent": False}
@@ -1339,15 +1454,15 @@ class Hooks:
             return
         if not st.webhook.get("enabled", True) or not st.webhook.get("url"):
             return
-        for action, repo_id, p in self.payloads(events, actor):
-            self.queue.put(self._new_delivery(action, repo_id, p))
+        for event, action, repo_id, p in self.payloads(events, actor):
+            self.queue.put(self._new_delivery(event, action, repo_id, p))
 
     def prepare(self, events, actor):
         """Deliveries for a human change (caller holds the lock); send with send_all()."""
         st = self.state
         if not events or not st.webhook.get("enabled", True) or not st.webhook.get("url"):
             return []
-        return [self._new_delivery(a, rid, p) for a, rid, p in self.payloads(events, actor)]
+        return [self._new_delivery(e, a, rid, p) for e, a, rid, p in self.payloads(events, actor)]
 
     def send_all(self, made):
         """Delivers now, in order, after any queued echo: -> list of delivery infos."""
@@ -1432,9 +1547,13 @@ class Control(fake_base.BaseControl):
     POST /_fake/repos/O/R/bulk    {count, title_prefix, body, labels, user, state, spread}
     POST /_fake/repos/O/R/labels  {name, color, description}
     GET  /_fake/repos/O/R/issues/N               raw state (also of deleted ones)
+    GET  /_fake/repos/O/R/issues/N/comments      {"comments": [...]} every comment of the
+                        issue, ascending by id, shaped like GET .../comments (also of deleted
+                        and transferred issues, whatever the tokens)
     POST /_fake/act     {actor, repo, number, action, ..., same_second, webhook}   a human
                         change + its webhook(s); same_second keeps updated_at (GitHub has
-                        1 s resolution); webhook: false loses the delivery on the way
+                        1 s resolution); webhook: false loses the delivery on the way;
+                        action comment {body}: a human comment (issue_comment created)
     POST /_fake/redeliver {delivery_id}
     GET  /_fake/deliveries?since=K     POST /_fake/webhooks/drain
     POST /_fake/faults  {method, path (regex), count, status, body, headers, delay, drop, preset,
@@ -1525,20 +1644,32 @@ class Control(fake_base.BaseControl):
     def seed_route(self, req, b, full, what):
         return self._seed(full, what, b)
 
+    def _any_issue(self, full, number):
+        """-> (repo, issue), deleted and transferred ones too (caller holds the lock)."""
+        repo = self._repo(full)
+        issue = repo["issues"].get(int(number))
+        if issue is None:
+            raise ControlError(404, "no such issue")
+        return repo, issue
+
     @control_route("GET", r"/_fake/repos/([^/]+/[^/]+)/issues/(\d+)")
     def raw_issue_route(self, req, b, full, number):
         st = self.state
         with st.lock:
-            repo = self._repo(full)
-            issue = repo["issues"].get(int(number))
-            if issue is None:
-                raise ControlError(404, "no such issue")
+            repo, issue = self._any_issue(full, number)
             raw = dict(issue)
             raw["rendered"] = st.render_issue(repo, issue)
             moved = st.moved.get((repo["key"], issue["number"]))
             raw["moved_to"] = None if not moved else {
                 "repo": st.repos[moved[0]]["full_name"], "number": moved[1]}
             return raw
+
+    @control_route("GET", r"/_fake/repos/([^/]+/[^/]+)/issues/(\d+)/comments")
+    def comments_route(self, req, b, full, number):
+        st = self.state
+        with st.lock:
+            repo, issue = self._any_issue(full, number)
+            return {"comments": [st.render_comment(repo, issue, c) for c in issue["comments"]]}
 
     @control_route("POST", r"/_fake/act")
     def act_route(self, req, b):
@@ -1674,6 +1805,15 @@ class Control(fake_base.BaseControl):
                 events = [("deleted", repo, issue, {})]
             elif action == "transfer":
                 events = self._transfer(repo, issue, b.get("new_repo"), actor)
+            elif action == "comment":
+                try:
+                    text = Api.check_comment_body(b)
+                except ApiError as e:
+                    raise ControlError(422, f"body: {e.body['message']} "
+                                            f"{e.body.get('errors', '')}".strip())
+                comment = st.render_comment(repo, issue, st.add_comment(repo, issue, text,
+                                                                        actor, at))
+                events = [("created", repo, issue, {"comment": comment}, "issue_comment")]
             else:
                 raise ControlError(400, f"unknown action {action!r}")
             if not events:
@@ -1689,6 +1829,8 @@ class Control(fake_base.BaseControl):
                "deliveries": deliveries}
         if action == "transfer":
             out["new_issue"] = new_issue
+        if action == "comment":
+            out["comment"] = comment
         return out
 
     def _transfer(self, repo, issue, target, actor):
@@ -1710,6 +1852,7 @@ class Control(fake_base.BaseControl):
                              assignees, False, issue["state"], issue["state_reason"],
                              issue["created_at"], now)
         moved["closed_at"], moved["closed_by"] = issue["closed_at"], issue["closed_by"]
+        moved["comments"] = issue["comments"]  # the comments go along (same ids)
         st.issue_count -= 1  # the old one is gone: the count stays the same
         issue["deleted"] = True
         issue["updated_at"] = now
@@ -1785,6 +1928,9 @@ class FakeGitHub(fake_base.BaseFake):
     fake.reset(), fake.configure(...), fake.create_repo(...), fake.seed_issue(...),
     fake.bulk(...), fake.act(...), fake.redeliver(...), fake.deliveries(), fake.requests(),
     fake.stats(), fake.fault(...), fake.clear_faults(), fake.raw_issue(...), fake.stop()
+    fake.comments(repo, number)       -> [comment objects], ascending by id (as the API shows
+                                      them: id, body, user.login, created_at, html_url, ...)
+    fake.act(actor, repo, number, "comment", body="...")   a human comment
     fake.fault(..., after={"act": {actor, repo, number, action, ...}})   a human change right
                                       after the matched request has been answered
     """
@@ -1837,6 +1983,12 @@ class FakeGitHub(fake_base.BaseFake):
 
     def raw_issue(self, repo, number):
         return self.control("GET", f"repos/{repo}/issues/{number}")
+
+    def comments(self, repo, number):
+        """Every comment of issue `number` of `repo` ("owner/name"), ascending by id, each as
+        the API shows it (id, body, user.login, created_at, updated_at, html_url, ...); also
+        of deleted or transferred issues. RuntimeError (404) when there is no such issue."""
+        return self.control("GET", f"repos/{repo}/issues/{number}/comments")["comments"]
 
     def act(self, actor, repo, number, action, **fields):
         return self.control("POST", "act", dict(actor=actor, repo=repo, number=number,

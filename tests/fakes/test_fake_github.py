@@ -101,6 +101,17 @@ class FakeTestCase(unittest.TestCase):
         self.assertEqual(st, 201, b)
         return b
 
+    def walk(self, url):
+        """Follows rel="next" from url: -> [(page body, its links)]."""
+        pages = []
+        while url:
+            st, h, b = self.api("GET", url)
+            self.assertEqual(st, 200, url)
+            links = parse_link(h.get("link"))
+            pages.append((b, links))
+            url = links.get("next")
+        return pages
+
 
 class AuthTest(FakeTestCase):
     def test_user_agent_is_required(self):
@@ -426,24 +437,16 @@ class ListTest(FakeTestCase):
     def test_link_pagination_walks_250_issues_in_3_pages(self):
         out = self.gh.bulk("acme/web", 250, labels=["sync"], title_prefix="Bulk")
         self.assertEqual((out["first"], out["last"]), (1, 250))
-        url = "/repos/acme/web/issues?state=all&sort=created&direction=asc&per_page=100"
-        pages, seen = 0, []
-        while url:
-            st, h, b = self.api("GET", url)
-            self.assertEqual(st, 200, url)
-            pages += 1
-            seen += [i["number"] for i in b]
-            links = parse_link(h.get("link"))
-            if pages == 1:
-                self.assertEqual(set(links), {"next", "last"})
-                self.assertIn("page=3", links["last"])
-                self.assertRegex(links["next"], r"^http://127\.0\.0\.1:\d+/repositories/\d+/"
-                                                r"issues\?.*per_page=100.*&page=2$")
-            if pages == 3:
-                self.assertEqual(set(links), {"prev", "first"})
-            url = links.get("next")
-        self.assertEqual(pages, 3)
-        self.assertEqual(seen, list(range(1, 251)))
+        pages = self.walk("/repos/acme/web/issues?state=all&sort=created&direction=asc"
+                          "&per_page=100")
+        self.assertEqual(len(pages), 3)
+        links = pages[0][1]
+        self.assertEqual(set(links), {"next", "last"})
+        self.assertIn("page=3", links["last"])
+        self.assertRegex(links["next"], r"^http://127\.0\.0\.1:\d+/repositories/\d+/"
+                                        r"issues\?.*per_page=100.*&page=2$")
+        self.assertEqual(set(pages[2][1]), {"prev", "first"})
+        self.assertEqual([i["number"] for b, _ in pages for i in b], list(range(1, 251)))
         self.assertEqual(len(self.api("GET", "/repos/acme/web/issues?per_page=500")[2]), 100)
         self.assertEqual(len(self.api("GET", "/repos/acme/web/issues")[2]), 30)
 
@@ -525,6 +528,153 @@ class FaultTest(FakeTestCase):
         self.gh.fault("GET", ".*", status=500, count=5)
         self.gh.clear_faults()
         self.assertEqual(self.api("GET", "/repos/acme/web")[0], 200)
+
+
+class CommentTest(FakeTestCase):
+    def comment(self, n, body="Reminder: due Friday", repo="acme/web", **kw):
+        return self.api("POST", f"/repos/{repo}/issues/{n}/comments", {"body": body}, **kw)
+
+    def test_create_shape_and_the_issue_moves(self):
+        issue = self.create()
+        n = issue["number"]
+        st, h, c = self.comment(n)
+        self.assertEqual(st, 201, c)
+        self.assertEqual(h["location"], c["url"])
+        self.assertIsInstance(c["id"], int)
+        self.assertGreater(c["id"], 2 ** 31)  # int64: above any signed 32-bit id
+        self.assertEqual(c["url"], f"{self.gh.url}/repos/acme/web/issues/comments/{c['id']}")
+        self.assertEqual(c["html_url"],
+                         f"https://github.com/acme/web/issues/{n}#issuecomment-{c['id']}")
+        self.assertEqual(c["issue_url"], issue["url"])
+        self.assertIsInstance(c["node_id"], str)
+        self.assertEqual((c["body"], c["user"]["login"], c["author_association"]),
+                         ("Reminder: due Friday", "svc-bot", "NONE"))
+        self.assertRegex(c["created_at"], TS)
+        self.assertEqual(c["updated_at"], c["created_at"])
+        self.assertEqual(c["reactions"]["total_count"], 0)
+        st, h, now = self.api("GET", f"/repos/acme/web/issues/{n}")
+        self.assertEqual((now["comments"], now["updated_at"]), (1, c["created_at"]))
+        self.assertGreater(now["updated_at"], issue["updated_at"])
+        # one id sequence for every issue and repository
+        self.gh.create_repo("acme/api", collaborators=["alice"])
+        other = self.gh.seed_issue("acme/api")["number"]
+        st, h, c2 = self.comment(other, "second", repo="acme/api")
+        self.assertEqual(st, 201)
+        self.assertGreater(c2["id"], c["id"])
+        self.assertEqual(self.gh.comments("acme/web", n), [c])
+        self.assertEqual([x["body"] for x in self.gh.comments("acme/api", other)], ["second"])
+        self.assertEqual(self.gh.comments("acme/web", self.create("quiet")["number"]), [])
+        with self.assertRaisesRegex(RuntimeError, "404"):
+            self.gh.comments("acme/web", 999)
+
+    def test_validation_like_github(self):
+        issue = self.create()
+        n = issue["number"]
+        path = f"/repos/acme/web/issues/{n}/comments"
+        for body, msg in (({}, "\"body\" wasn't supplied"),
+                          ({"body": 12}, "For 'properties/body', 12 is not a string"),
+                          ({"body": None}, "null is not a string")):
+            st, h, b = self.api("POST", path, body, headers=NO_RECORD)
+            self.assertEqual(st, 422, body)
+            self.assertIn(msg, b["message"])
+            self.assertTrue(b["message"].startswith("Invalid request."))
+        st, h, b = self.comment(n, "  \n")
+        self.assertEqual((st, b["message"]), (422, "Validation Failed"))
+        self.assertEqual(b["errors"], [{"resource": "IssueComment", "code": "unprocessable",
+                                        "field": "data", "message": "Body cannot be blank"}])
+        st, h, b = self.comment(n, "x" * 65537)
+        self.assertEqual(st, 422)
+        self.assertEqual(b["errors"][0]["message"],
+                         "Body is too long (maximum is 65536 characters)")
+        self.assertEqual(b["documentation_url"],
+                         "https://docs.github.com/rest/issues/comments#create-an-issue-comment")
+        self.assertEqual(self.api("GET", f"/repos/acme/web/issues/{n}")[2], issue)  # untouched
+        st, h, c = self.comment(n, "é" * 65536)  # characters, not bytes
+        self.assertEqual(st, 201)
+        self.assertEqual(len(self.gh.comments("acme/web", n)[0]["body"]), 65536)
+
+    def test_missing_deleted_transferred_prs_and_permissions(self):
+        self.assertEqual(self.comment(99)[0], 404)
+        self.assertEqual(self.api("GET", "/repos/acme/web/issues/99/comments")[0], 404)
+        self.assertEqual(self.comment(1, repo="acme/nope")[0], 404)
+        gone = self.create("doomed")["number"]
+        self.gh.act("alice", "acme/web", gone, "delete")
+        for st, h, b in (self.comment(gone),
+                         self.api("GET", f"/repos/acme/web/issues/{gone}/comments")):
+            self.assertEqual((st, b["message"]), (410, "This issue was deleted"))
+        self.gh.create_repo("acme/api", collaborators=["alice"])
+        old = self.create("moving")["number"]
+        self.assertEqual(self.comment(old, "before the move")[0], 201)
+        new = self.gh.act("alice", "acme/web", old, "transfer", new_repo="acme/api")["new_issue"]
+        st, h, b = self.comment(old)
+        self.assertEqual((st, h["location"]), (301, new["url"]))
+        self.assertEqual(self.api("GET", f"/repos/acme/web/issues/{old}/comments")[0], 301)
+        self.assertEqual(new["comments"], 1)  # the comments went along
+        st, h, got = self.api("GET", f"/repos/acme/api/issues/{new['number']}/comments")
+        self.assertEqual([c["body"] for c in got], ["before the move"])
+        self.assertEqual(got[0]["issue_url"], new["url"])
+        pr = self.gh.seed_pr("acme/web", user="bob")["number"]
+        st, h, c = self.comment(pr, "on a PR")
+        self.assertEqual(st, 201)
+        self.assertIn(f"/acme/web/pull/{pr}#issuecomment-", c["html_url"])
+        self.gh.add_token("ghp_read", "reader", permissions={"issues": "read"})
+        n = self.create()["number"]
+        st, h, b = self.comment(n, token="ghp_read")
+        self.assertEqual((st, h["x-accepted-github-permissions"]), (403, "issues=write"))
+        self.assertEqual(self.api("GET", f"/repos/acme/web/issues/{n}/comments",
+                                  token="ghp_read")[0], 200)
+        self.gh.create_repo("acme/noissues", has_issues=False)
+        self.assertEqual(self.comment(1, repo="acme/noissues")[0], 410)
+        self.assertEqual(self.gh.comments("acme/web", n), [])
+
+    def test_list_ascending_since_and_link_paging(self):
+        n = self.create()["number"]
+        made = [self.comment(n, f"c{i}")[2] for i in range(5)]
+        self.assertEqual([c["id"] for c in made], sorted(c["id"] for c in made))
+        self.assertEqual(len({c["created_at"] for c in made}), 5)  # one tick each
+        path = f"/repos/acme/web/issues/{n}/comments"
+        st, h, got = self.api("GET", path)
+        self.assertEqual((st, got), (200, made))
+        self.assertNotIn("link", h)
+        self.assertIn("etag", h)
+        st, h, got = self.api("GET", f"{path}?since={made[2]['updated_at']}")
+        self.assertEqual([c["body"] for c in got], ["c2", "c3", "c4"])  # updated_at >= since
+        pages = self.walk(f"{path}?per_page=2")
+        self.assertEqual(len(pages), 3)
+        links = pages[0][1]
+        self.assertEqual(set(links), {"next", "last"})
+        self.assertEqual(links["next"], f"{self.gh.url}{path}?per_page=2&page=2")
+        self.assertTrue(links["last"].endswith("page=3"))
+        self.assertEqual(set(pages[2][1]), {"prev", "first"})
+        self.assertEqual([c["body"] for b, _ in pages for c in b], [f"c{i}" for i in range(5)])
+        st, h, b = self.api("GET", f"{path}?since=yesterday", headers=NO_RECORD)
+        self.assertEqual(st, 422)
+
+    def test_rate_limit_and_faults_as_for_other_writes(self):
+        n = self.create()["number"]
+        self.gh.configure(tokens={"ghp_small": {"login": "small", "rate_limit": 2}})
+        st, h, b = self.comment(n, token="ghp_small")
+        self.assertEqual((st, h["x-ratelimit-used"], h["x-ratelimit-remaining"]),
+                         (201, "1", "1"))
+        self.assertEqual(self.comment(n, token="ghp_small")[0], 201)
+        st, h, b = self.comment(n, token="ghp_small")
+        self.assertEqual((st, h["x-ratelimit-remaining"]), (403, "0"))
+        self.assertIn("API rate limit exceeded", b["message"])
+        path = rf"^/repos/acme/web/issues/{n}/comments$"
+        self.gh.fault("POST", path, preset="secondary_rate_limit")
+        self.gh.fault("POST", path, preset="too_many_requests")
+        self.gh.fault("POST", path, preset="server_error")
+        st, h, b = self.comment(n)
+        self.assertEqual((st, h["retry-after"]), (403, "60"))
+        self.assertIn("secondary rate limit", b["message"])
+        self.assertEqual(self.comment(n)[0], 429)
+        self.assertEqual(self.comment(n)[0], 500)
+        self.assertEqual(len(self.gh.comments("acme/web", n)), 2)  # none of those was stored
+        self.assertEqual(self.comment(n, "third")[0], 201)
+        self.assertEqual(self.api("GET", f"/repos/acme/web/issues/{n}")[2]["comments"], 3)
+        self.gh.fault("GET", rf"^/repos/acme/web/issues/{n}/comments", drop=True)
+        with self.assertRaises(ConnectionError):
+            self.api("GET", f"/repos/acme/web/issues/{n}/comments")
 
 
 class WebhookTest(FakeTestCase):
@@ -677,6 +827,49 @@ class WebhookTest(FakeTestCase):
         got = [self.verify(d) for d in self.rx.wait(3)]
         self.assertEqual([p["action"] for p in got], ["opened", "labeled", "closed"])
         self.assertEqual({p["sender"]["login"] for p in got}, {"svc-bot"})
+
+    COMMENT_KEYS = {"url", "html_url", "issue_url", "id", "node_id", "user", "created_at",
+                    "updated_at", "author_association", "performed_via_github_app", "body",
+                    "reactions"}  # required by the issue_comment webhook's schema
+
+    def test_issue_comment_webhooks(self):
+        self.gh.set_webhook(self.rx.url, self.SECRET, echo=True)
+        n = self.create()["number"]
+        self.assertTrue(self.gh.drain())
+        st, h, c = self.api("POST", f"/repos/acme/web/issues/{n}/comments", {"body": "ping"})
+        self.assertEqual(st, 201)
+        self.assertTrue(self.gh.drain())
+        d = self.rx.wait(2)[1]
+        self.assertEqual(d["headers"]["x-github-event"], "issue_comment")
+        p = self.verify(d)
+        self.assertEqual(p["action"], "created")
+        self.assertEqual(p["comment"], c)
+        self.assertLessEqual(self.COMMENT_KEYS, set(p["comment"]))
+        self.assertEqual((p["issue"]["number"], p["issue"]["comments"]), (n, 1))
+        self.assertEqual(p["issue"]["updated_at"], c["created_at"])
+        self.assertEqual((p["sender"]["login"], p["repository"]["full_name"]),
+                         ("svc-bot", "acme/web"))
+        self.assertNotIn("pull_request", p["issue"])
+        # a human comment: delivered before act() returns
+        out = self.gh.act("alice", "acme/web", n, "comment", body="pong")
+        self.assertEqual((out["delivery"]["status"], out["delivery"]["action"]),
+                         (202, "created"))
+        self.assertEqual(out["comment"]["user"]["login"], "alice")
+        self.assertEqual(out["comment"]["author_association"], "COLLABORATOR")
+        self.assertEqual(out["issue"]["comments"], 2)
+        p = self.verify(self.rx.wait(3)[2])
+        self.assertEqual((p["comment"]["body"], p["sender"]["login"]), ("pong", "alice"))
+        self.assertEqual(self.gh.deliveries()[-1]["event"], "issue_comment")
+        with self.assertRaisesRegex(RuntimeError, "422"):
+            self.gh.act("alice", "acme/web", n, "comment", body=" ")
+        # on a pull request too (receivers skip those by issue.pull_request)
+        pr = self.gh.seed_pr("acme/web")["number"]
+        self.gh.act("bob", "acme/web", pr, "comment", body="LGTM")
+        p = self.verify(self.rx.wait(4)[3])
+        self.assertIn("pull_request", p["issue"])
+        self.gh.set_webhook(self.rx.url, self.SECRET, enabled=False)
+        self.assertIsNone(self.gh.act("bob", "acme/web", n, "comment", body="quiet")["delivery"])
+        self.assertEqual(len(self.gh.comments("acme/web", n)), 3)
 
 
 def b64url(data):
