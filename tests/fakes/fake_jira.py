@@ -20,6 +20,7 @@ From Python tests:
         out["delivery"]["status"]                        # what the receiver answered
         jira.fault("PUT", r"/issue/", preset="rate_limited")
         jira.throttle()["violations"]                   # requests sent before Retry-After
+        jira.comments("OPS-1")[0]["wiki"]                # an issue's comments (control API)
 
 From anything else (C tests, shell):
 
@@ -49,6 +50,7 @@ Endpoints (under /rest/api/3 and /rest/api/2 on Cloud, /rest/api/2 on DC; "lates
          Cloud pages {issueTypes|fields, startAt, maxResults, total}, DC {values, isLast, ...})
     POST issue   GET|PUT|DELETE issue/{idOrKey}   PUT issue/{idOrKey}/assignee
     GET|POST issue/{idOrKey}/transitions   GET issue/{idOrKey}/editmeta, .../changelog
+    GET|POST issue/{idOrKey}/comment
     GET issue/{idOrKey}/properties   GET|PUT|DELETE issue/{idOrKey}/properties/{key}
     Cloud: GET|POST search/jql, POST search/approximate-count, POST issue/bulkfetch;
            GET|POST search, POST search/id, POST expression/eval -> 410
@@ -85,8 +87,22 @@ Behaviour worth knowing:
   toString as "" (the official description types them as non-nullable strings, and its
   validator mistakes a missing toString for Object.prototype.toString); webhook payloads carry
   the nulls like Jira.
-- Not modelled: comments endpoints (a transition's update.comment is stored only), attachments,
-  links, sub-tasks, boards, OAuth/3LO, dynamic webhooks registration, GraphQL.
+- Comments (trackers.md B5): POST issue/{idOrKey}/comment {"body": ADF doc (v3) or wiki text
+  (v2/DC), "visibility", "properties"} -> 201 Comment (expand=renderedBody,properties);
+  GET issue/{idOrKey}/comment?startAt=&maxResults= (default 100)&orderBy=created|+created|
+  -created&expand= -> PageOfComments {startAt, maxResults, total, comments}, oldest first
+  unless -created. A missing/null/empty body (no ADF content, blank wiki text) is a 400
+  errors.comment "Comment body can not be empty!", a body of the wrong kind or an ADF that is
+  not a doc the same 400s as a description; an unknown or invisible issue 404; without the
+  ADD_COMMENTS permission 403. A comment moves the issue's `updated` (not its changelog) and
+  fires jira:issue_updated (issue_event_type_name issue_commented, with `comment`), then
+  comment_created (timestamp, webhookEvent, comment, issue with summary/status/issuetype/
+  project/assignee/priority only); /_fake/act comment does the same for a human.
+  Visibility is stored and shown, not enforced (no groups or roles here).
+- Not modelled: comment get/update/delete by id and POST comment/list, comment_updated/
+  comment_deleted, per-issue comment limits (413), comment_created for a transition's
+  update.comment (stored and carried by its jira:issue_updated only), attachments, links,
+  sub-tasks, boards, OAuth/3LO, dynamic webhooks registration, GraphQL.
 """
 
 import base64
@@ -95,6 +111,7 @@ import copy
 import hashlib
 import heapq
 import hmac
+import html
 import http.client
 import json
 import queue
@@ -2027,15 +2044,31 @@ class State(fake_base.BaseState):
         add("comment", lambda: self.render_comments(v, ver, rich_fmt))
         return out
 
+    def render_comment(self, issue_id, c, ver, rich_fmt, expand=()):
+        """A Comment (id string, self, author, body as ADF or wiki text, created, updated...);
+        expand: renderedBody (HTML), properties."""
+        z = self.config["render_zone"]
+        rich_fmt = rich_fmt or ("adf" if ver == "3" else "wiki")
+        out = {"self": f"{self.base()}/rest/api/{ver}/issue/{issue_id}/comment/{c['id']}",
+               "id": c["id"], "author": self.render_user(c["author"], ver),
+               "body": rich(c["body"], rich_fmt),
+               "updateAuthor": self.render_user(c.get("update_author", c["author"]), ver),
+               "created": render_ts(c["created"], z),
+               "updated": render_ts(c.get("updated", c["created"]), z), "jsdPublic": True}
+        if c.get("visibility"):
+            out["visibility"] = dict(c["visibility"])
+        if "renderedBody" in expand:
+            out["renderedBody"] = "".join(
+                f"<p>{html.escape(par).replace(chr(10), '<br/>')}</p>"
+                for par in re.split(r"\n{2,}", rich(c["body"], "wiki")) if par)
+        if "properties" in expand:
+            out["properties"] = [{"key": k, "value": copy.deepcopy(x)}
+                                 for k, x in (c.get("properties") or {}).items()]
+        return out
+
     def render_comments(self, v, ver, rich_fmt):
         b = self.base()
-        z = self.config["render_zone"]
-        comments = [{
-            "self": f"{b}/rest/api/{ver}/issue/{v['id']}/comment/{c['id']}", "id": c["id"],
-            "author": self.render_user(c["author"], ver), "body": rich(c["body"], rich_fmt),
-            "updateAuthor": self.render_user(c["author"], ver),
-            "created": render_ts(c["created"], z), "updated": render_ts(c["created"], z),
-            "jsdPublic": True} for c in v["comments"]]
+        comments = [self.render_comment(v["id"], c, ver, rich_fmt) for c in v["comments"]]
         return {"comments": comments, "self": f"{b}/rest/api/{ver}/issue/{v['id']}/comment",
                 "maxResults": len(comments), "total": len(comments), "startAt": 0}
 
@@ -3132,13 +3165,87 @@ class Api(fake_base.BaseApi):
         return [self._event("jira:issue_updated", t["event"], issue, actor, items or None,
                             extra=extra)]
 
-    def add_comment(self, issue, body, actor):
+    def add_comment(self, issue, body, actor, visibility=None, properties=None):
+        """Stores a comment (caller holds the lock), dated the issue's `updated`."""
         st = self.state
         st.next_comment_id += 1
         c = {"id": str(st.next_comment_id), "author": actor, "body": body,
-             "created": issue["updated"]}
+             "created": issue["updated"], "updated": issue["updated"],
+             "visibility": visibility, "properties": dict(properties or {})}
         issue["comments"].append(c)
         return c
+
+    def comment_issue(self, issue, body, actor, at=None, visibility=None, properties=None):
+        """A new comment (API or human; caller holds the lock): moves the issue's `updated`
+        (search sees it after search_lag). -> (comment, events: jira:issue_updated with the
+        comment, issue_event_type_name issue_commented, then comment_created)."""
+        st = self.state
+        st.before_change(issue)
+        issue["updated"] = st.tick_ms(at)
+        c = self.add_comment(issue, body, actor, visibility, properties)
+        return c, [self._event("jira:issue_updated", "issue_commented", issue, actor, None,
+                               extra={"comment": c}),
+                   self.server.hooks.comment_event(issue, c)]
+
+    def _comment_body(self, req, body):
+        """The body of a comment from the request (v3: an ADF doc, v2: wiki text) -> stored
+        rich text; Jira's 400 when it is missing, empty or of the wrong kind."""
+        empty = field_errors({"comment": "Comment body can not be empty!"})
+        if body.get("body") is None:
+            raise empty
+        value = self.state.rich_input("comment", body["body"], req.ver)
+        if not (value["adf"]["content"] if "adf" in value else value["wiki"].strip()):
+            raise empty
+        return value
+
+    @staticmethod
+    def _visibility(v):
+        if v is None:
+            return None
+        if not isinstance(v, dict) or v.get("type") not in ("group", "role") or not any(
+                isinstance(v.get(k), str) and v[k] for k in ("value", "identifier")):
+            raise field_errors({"commentLevel": "The visibility must name a group or a role: "
+                                                '{"type": "group"|"role", "value": NAME}.'})
+        return {k: v[k] for k in ("type", "value", "identifier") if k in v}
+
+    # -- comments -----------------------------------------------------------------------------
+    @route("GET", ISSUE + r"/comment")
+    def comments_get(self, req, ref):
+        st = self.state
+        start = query_int(req, "startAt", 0)
+        limit = query_int(req, "maxResults", 100)
+        order = req.query.get("orderBy", "")
+        if order not in ("", "created", "+created", "-created"):
+            raise jira_error(400, [f"Invalid orderBy value '{order}'. Valid values are "
+                                   "created, -created and +created."])
+        expand = set(req.qlist("expand"))
+        with st.lock:
+            issue = self._issue(req, ref)
+            comments = sorted(issue["comments"], key=lambda c: (c["created"], int(c["id"])),
+                              reverse=order == "-created")
+            chunk = comments[start:start + limit]
+            return 200, {}, {"startAt": start, "maxResults": limit, "total": len(comments),
+                             "comments": [st.render_comment(issue["id"], c, req.ver, None,
+                                                            expand) for c in chunk]}
+
+    @route("POST", ISSUE + r"/comment")
+    def comment_add(self, req, ref):
+        st = self.state
+        body = req.json_object()
+        with st.lock:
+            issue = self._issue(req, ref)
+            p = st.projects_by_id[issue["project_id"]]
+            if not st.can(req.account, p, "ADD_COMMENTS"):
+                raise jira_error(403, ["You do not have the permission to comment on this "
+                                       "issue."])
+            value = self._comment_body(req, body)
+            visibility = self._visibility(body.get("visibility"))
+            props = self._properties(body.get("properties"))
+            c, events = self.comment_issue(issue, value, req.account["id"], None, visibility,
+                                           props)
+            self._emit(events)
+            return 201, {}, st.render_comment(issue["id"], c, req.ver, None,
+                                              set(req.qlist("expand")))
 
     # -- properties, changelog -------------------------------------------------------------
     @route("GET", ISSUE + r"/properties")
@@ -3463,10 +3570,24 @@ class Hooks:
         if items:
             payload["changelog"] = {"id": issue["history"][-1]["id"], "items": items}
         if extra and "comment" in extra:
-            c = extra["comment"]
-            payload["comment"] = st.render_comments(
-                dict(issue, comments=[c]), "2", fmt)["comments"][0]
+            payload["comment"] = st.render_comment(issue["id"], extra["comment"], "2", fmt)
         return {"kind": kind, "type": type_name, "issue": issue, "payload": payload}
+
+    def comment_event(self, issue, c):
+        """A comment_created event (caller holds the state lock): timestamp, webhookEvent,
+        the comment, and the issue with a few navigable fields only."""
+        st = self.state
+        fmt = st.config["webhook"]["description"] if st.config["flavour"] == "cloud" else \
+            "wiki"
+        few = {"summary", "status", "issuetype", "project", "assignee", "priority"}
+        payload = {"timestamp": c["created"], "webhookEvent": "comment_created",
+                   "comment": st.render_comment(issue["id"], c, "2", fmt),
+                   "issue": {"id": str(issue["id"]),
+                             "self": f"{st.base()}/rest/api/2/issue/{issue['id']}",
+                             "key": st.key_of(issue),
+                             "fields": st.render_fields(issue, "2", lambda f, nav: f in few,
+                                                        fmt)}}
+        return {"kind": "comment_created", "type": None, "issue": issue, "payload": payload}
 
     def _wanted(self, ev):
         st = self.state
@@ -3720,6 +3841,10 @@ class Control(fake_base.BaseControl):
              updated}  (no webhook)
     POST /_fake/projects/KEY/bulk  {count, summary_prefix, ..., step_ms} or {issues: [...]}
     GET  /_fake/issues/ID-OR-KEY             raw state (also of deleted and moved issues)
+    GET  /_fake/issues/ID-OR-KEY/comments    {issue: {id, key}, comments: [{id, author
+             (accountId), author_name, created, updated (epoch ms), adf, wiki (the body both
+             ways), visibility, properties, rendered (as the flavour's API shows it)}]}, oldest
+             first (also of deleted and moved issues, whatever the permissions)
     POST /_fake/act  {actor, issue, action: edit|assign|label|unlabel|transition|move|delete|
              comment|property, ..., at, webhook}   a human change + its webhook(s)
     POST /_fake/redeliver {delivery_id}      GET /_fake/deliveries?since=K
@@ -4019,14 +4144,35 @@ class Control(fake_base.BaseControl):
                                           else "wiki")
         return raw
 
-    @control_route("GET", r"/_fake/issues/([^/]+)")
-    def raw_issue_route(self, req, b, ref):
+    def _any_issue(self, ref):
+        """An issue by id or key from a control path, deleted and moved ones too."""
+        issue = self.state.find_issue(urllib.parse.unquote(ref))
+        if issue is None:
+            raise ControlError(404, f"no issue {ref}")
+        return issue
+
+    @control_route("GET", r"/_fake/issues/([^/]+)/comments")
+    def comments_route(self, req, b, ref):
         st = self.state
         with st.lock:
-            issue = st.find_issue(urllib.parse.unquote(ref))
-            if issue is None:
-                raise ControlError(404, f"no issue {ref}")
-            return self._raw(issue)
+            issue = self._any_issue(ref)
+            ver = st.api_root()[-1]
+            out = []
+            for c in issue["comments"]:
+                acc = st.accounts.get(c["author"]) or {}
+                out.append({"id": c["id"], "author": c["author"], "author_name": acc.get("name"),
+                            "created": c["created"], "updated": c.get("updated", c["created"]),
+                            "adf": rich(c["body"], "adf"), "wiki": rich(c["body"], "wiki"),
+                            "visibility": c.get("visibility"),
+                            "properties": copy.deepcopy(c.get("properties") or {}),
+                            "rendered": st.render_comment(issue["id"], c, ver, None)})
+            return {"issue": {"id": str(issue["id"]), "key": st.key_of(issue)},
+                    "comments": out}
+
+    @control_route("GET", r"/_fake/issues/([^/]+)")
+    def raw_issue_route(self, req, b, ref):
+        with self.state.lock:
+            return self._raw(self._any_issue(ref))
 
     def _actor(self, handle):
         acc = self.state.account_ref(handle)
@@ -4103,13 +4249,8 @@ class Control(fake_base.BaseControl):
                 body = b.get("body")
                 if not body:
                     raise ControlError(400, "body: the comment text")
-                st.before_change(issue)
-                now = st.tick_ms(at)
-                issue["updated"] = now
-                c = api.add_comment(issue, {"adf": body} if isinstance(body, dict) else
-                                    {"wiki": str(body)}, actor)
-                events.append(api._event("jira:issue_updated", "issue_commented", issue, actor,
-                                         None, extra={"comment": c}))
+                events += api.comment_issue(issue, {"adf": body} if isinstance(body, dict)
+                                            else {"wiki": str(body)}, actor, at)[1]
             elif action == "property":
                 k = b.get("key")
                 if not isinstance(k, str) or not k:
@@ -4406,6 +4547,14 @@ class FakeJira(fake_base.BaseFake):
 
     def raw_issue(self, ref):
         return self.control("GET", f"issues/{urllib.parse.quote(str(ref), safe='')}")
+
+    def comments(self, ref):
+        """Every comment of issue `ref` (id or key, old keys of moved issues too), oldest
+        first: [{id, author (accountId), author_name, created, updated (epoch ms), adf, wiki,
+        visibility, properties, rendered}]; `adf` and `wiki` are the body in both forms
+        whatever form it was written in. RuntimeError (404) when there is no such issue."""
+        ref = urllib.parse.quote(str(ref), safe="")
+        return self.control("GET", f"issues/{ref}/comments")["comments"]
 
     def act(self, actor, issue, action, **fields):
         """A human change and its webhook(s), delivered before this returns: action edit

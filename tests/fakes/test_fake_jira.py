@@ -46,6 +46,11 @@ def epoch_ms(iso):
     return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000)
 
 
+def epoch_ms_jira(ts):
+    """Jira's '2024-01-31T12:34:56.789+0530' -> epoch ms."""
+    return int(datetime.strptime(ts, "%Y-%m-%dT%H:%M:%S.%f%z").timestamp() * 1000)
+
+
 class Receiver:
     """A webhook receiver: keeps every delivery (headers, raw body); answers the statuses of
     `script` in turn, then `status`."""
@@ -804,6 +809,183 @@ class DeleteMoveTest(JiraTestCase):
 # ---------------------------------------------------------------------------------------------
 
 
+class CommentTest(JiraTestCase):
+    def comment(self, ref, body, account=None, headers=None, **fields):
+        return self.api("POST", f"issue/{ref}/comment", dict(body=body, **fields),
+                        account=account, headers=headers)
+
+    def test_add_shape_and_the_issue_moves(self):
+        out = self.create()
+        key = out["key"]
+        before = self.api("GET", f"issue/{key}?expand=changelog")[2]
+        st, h, c = self.comment(key, adf("Reminder: due Friday"),
+                                visibility={"type": "role", "value": "Administrators"},
+                                properties=[{"key": "closeloop", "value": {"kind": "remind"}}])
+        self.assertEqual(st, 201, c)
+        self.assertRegex(c["id"], r"\A\d+\Z")
+        self.assertEqual(c["self"], f"{self.jira.url}/rest/api/3/issue/{out['id']}/comment/"
+                                    f"{c['id']}")
+        self.assertEqual(c["author"]["accountId"], fake_jira.DEFAULT_ACCOUNT_ID)
+        self.assertEqual(c["updateAuthor"], c["author"])
+        self.assertEqual(c["body"], adf("Reminder: due Friday"))
+        self.assertRegex(c["created"], TS)
+        self.assertEqual(c["updated"], c["created"])
+        self.assertEqual(c["visibility"], {"type": "role", "value": "Administrators"})
+        self.assertNotIn("properties", c)
+        now = self.api("GET", f"issue/{key}?expand=changelog")[2]
+        self.assertEqual(now["fields"]["updated"], c["created"])
+        self.assertGreater(epoch_ms_jira(now["fields"]["updated"]),
+                           epoch_ms_jira(before["fields"]["updated"]))
+        self.assertEqual(now["fields"]["comment"]["comments"], [c])
+        self.assertEqual(now["changelog"], before["changelog"])  # not a changelog entry
+        got = self.jira.comments(key)
+        self.assertEqual(len(got), 1)
+        g = got[0]
+        self.assertEqual((g["id"], g["author_name"], g["wiki"], g["adf"]),
+                         (c["id"], "closeloop-bot", "Reminder: due Friday",
+                          adf("Reminder: due Friday")))
+        self.assertEqual(g["created"], epoch_ms_jira(c["created"]))
+        self.assertEqual(g["properties"], {"closeloop": {"kind": "remind"}})
+        self.assertEqual(g["rendered"], c)
+        self.assertEqual(self.jira.comments(out["id"]), got)
+        self.assertEqual(self.jira.comments(self.create("quiet")["key"]), [])
+        with self.assertRaisesRegex(RuntimeError, "404"):
+            self.jira.comments("OPS-999")
+        # the same comment through v2 (wiki text), and a v2 comment seen through v3
+        st, h, b = self.api("GET", f"/rest/api/2/issue/{key}/comment?expand=properties")
+        self.assertEqual((st, b["comments"][0]["body"]), (200, "Reminder: due Friday"))
+        self.assertEqual(b["comments"][0]["properties"],
+                         [{"key": "closeloop", "value": {"kind": "remind"}}])
+        st, h, c2 = self.api("POST", f"/rest/api/2/issue/{key}/comment",
+                             {"body": "Done *now*"})
+        self.assertEqual((st, c2["body"]), (201, "Done *now*"))
+        got = self.api("GET", f"issue/{key}/comment")[2]["comments"]
+        self.assertEqual(got[1]["body"]["content"][0]["content"][1],
+                         {"type": "text", "text": "now", "marks": [{"type": "strong"}]})
+        self.assertGreater(int(c2["id"]), int(c["id"]))
+
+    def test_bad_bodies_are_400s_and_store_nothing(self):
+        out = self.create()
+        key = out["key"]
+        empty = {"errorMessages": [], "errors": {"comment": "Comment body can not be empty!"}}
+        for body in ({}, {"body": None}, {"body": {"type": "doc", "version": 1,
+                                                   "content": []}}):
+            st, h, b = self.api("POST", f"issue/{key}/comment", body)
+            self.assertEqual((st, b), (400, empty), body)
+        st, h, b = self.comment(key, "plain text is not ADF")
+        self.assertEqual(st, 400)
+        self.assertIn("Atlassian Document", b["errors"]["comment"])
+        st, h, b = self.comment(key, {"type": "paragraph", "content": []})
+        self.assertEqual((st, b["errors"]), (400, {"comment": "INVALID_INPUT"}))
+        st, h, b = self.comment(key, adf("x"), properties=[{"value": 1}])
+        self.assertEqual((st, b["errorMessages"]), (400, ["The property key can not be empty."]))
+        st, h, b = self.comment(key, adf("x"), visibility={"type": "user", "value": "bob"},
+                                headers=NO_RECORD)
+        self.assertEqual((st, list(b["errors"])), (400, ["commentLevel"]))
+        st, h, b = self.api("POST", f"issue/{key}/comment", [adf("x")], headers=NO_RECORD)
+        self.assertEqual(st, 400)
+        self.assertEqual(self.jira.comments(key), [])
+        self.assertEqual(self.jira.raw_issue(key)["updated"], self.jira.raw_issue(key)["created"])
+
+    def test_unknown_issue_permissions_deleted_and_moved(self):
+        nf = {"errorMessages": [fake_jira.NOT_FOUND_ISSUE], "errors": {}}
+        for method, body in (("GET", None), ("POST", {"body": adf("x")})):
+            st, h, b = self.api(method, "issue/OPS-999/comment", body)
+            self.assertEqual((st, b), (404, nf), method)
+        key = self.create()["key"]
+        self.jira.add_account("mute", permissions=[p for p in fake_jira.DEFAULT_PERMISSIONS
+                                                   if p != "ADD_COMMENTS"])
+        st, h, b = self.comment(key, adf("x"), account="mute")
+        self.assertEqual(st, 403)
+        self.assertEqual(self.api("GET", f"issue/{key}/comment", account="mute")[0], 200)
+        self.jira.add_account("outsider", projects=["NONE"])
+        self.assertEqual(self.comment(key, adf("x"), account="outsider")[0], 404)
+        self.assertEqual(self.jira.comments(key), [])
+        self.jira.create_project("SEC")
+        self.jira.act("alice", key, "move", project="SEC")
+        st, h, c = self.comment(key, adf("by the old key"))  # Jira finds moved issues
+        self.assertEqual(st, 201)
+        self.assertEqual([x["wiki"] for x in self.jira.comments("SEC-1")], ["by the old key"])
+        self.assertEqual(self.api("DELETE", "issue/SEC-1")[0], 204)
+        self.assertEqual(self.comment("SEC-1", adf("x"))[0], 404)
+        self.assertEqual(self.api("GET", "issue/SEC-1/comment")[0], 404)
+        self.assertEqual(len(self.jira.comments("SEC-1")), 1)  # the control API still sees it
+
+    def test_page_order_and_expand(self):
+        key = self.create()["key"]
+        for i in range(5):
+            if i == 2:
+                self.jira.act("alice", key, "comment", body=f"c{i}")
+            else:
+                self.assertEqual(self.comment(key, adf(f"c{i}"))[0], 201)
+
+        def texts(b):
+            return [c["body"]["content"][0]["content"][0]["text"] for c in b["comments"]]
+        st, h, b = self.api("GET", f"issue/{key}/comment")
+        self.assertEqual(st, 200)
+        self.assertEqual((b["startAt"], b["maxResults"], b["total"]), (0, 100, 5))
+        self.assertEqual(texts(b), [f"c{i}" for i in range(5)])
+        self.assertEqual(b["comments"][2]["author"]["displayName"], "Alice")
+        self.assertEqual(texts(self.api("GET", f"issue/{key}/comment?orderBy=-created")[2]),
+                         [f"c{i}" for i in range(4, -1, -1)])
+        self.assertEqual(texts(self.api("GET", f"issue/{key}/comment?orderBy=%2Bcreated")[2]),
+                         [f"c{i}" for i in range(5)])
+        st, h, b = self.api("GET", f"issue/{key}/comment?startAt=2&maxResults=2"
+                                   "&orderBy=created&expand=renderedBody")
+        self.assertEqual((b["startAt"], b["maxResults"], b["total"], texts(b)),
+                         (2, 2, 5, ["c2", "c3"]))
+        self.assertEqual(b["comments"][0]["renderedBody"], "<p>c2</p>")
+        self.assertEqual(self.api("GET", f"issue/{key}/comment?startAt=9")[2]["comments"], [])
+        self.assertEqual(self.api("GET", f"issue/{key}/comment?orderBy=updated",
+                                  headers=NO_RECORD)[0], 400)
+        self.assertEqual(self.api("GET", f"issue/{key}/comment?maxResults=-1")[0], 400)
+
+    def test_rate_limits_and_faults_as_for_other_writes(self):
+        key = self.create()["key"]
+        self.jira.fault("POST", r"/comment\Z", preset="per_issue_rate_limited")
+        self.jira.fault("POST", r"/comment\Z", preset="server_error")
+        st, h, b = self.comment(key, adf("x"))
+        self.assertEqual((st, h["ratelimit-reason"], h["retry-after"]),
+                         (429, "jira-per-issue-on-write", "2"))
+        self.assertEqual(self.comment(key, adf("x"))[0], 500)  # too early, and a 500
+        rep = self.jira.throttle()
+        self.assertEqual(rep["events"][0]["path"], f"/rest/api/3/issue/{key}/comment")
+        self.assertEqual(len(rep["violations"]), 1)
+        self.assertEqual(self.jira.comments(key), [])
+        self.assertEqual(self.comment(key, adf("x"))[0], 201)
+        self.jira.fault("GET", r"/comment\Z", drop=True)
+        with self.assertRaises(ConnectionError):
+            self.api("GET", f"issue/{key}/comment")
+
+
+class DcCommentTest(DcTestCase):
+    def test_wiki_bodies_on_v2(self):
+        key = self.create()["key"]
+        st, h, c = self.api("POST", f"issue/{key}/comment", {"body": "h1. Reminder\n*due*"})
+        self.assertEqual(st, 201, c)
+        self.assertEqual((c["body"], c["author"]["name"]), ("h1. Reminder\n*due*",
+                                                            "closeloop-bot"))
+        self.assertTrue(c["self"].startswith(f"{self.jira.url}/rest/api/2/issue/"))
+        self.assertRegex(c["created"], TS)
+        for body in ({"body": "   "}, {}):
+            st, h, b = self.api("POST", f"issue/{key}/comment", body)
+            self.assertEqual((st, b["errors"]), (400, {"comment": "Comment body can not be "
+                                                                  "empty!"}))
+        st, h, b = self.api("POST", f"issue/{key}/comment", {"body": adf("x")})
+        self.assertEqual((st, b["errors"]), (400, {"comment": "Operation value must be a "
+                                                              "string"}))
+        self.assertEqual(self.api("POST", f"/rest/api/3/issue/{key}/comment",
+                                  {"body": adf("x")})[0], 404)  # DC has no v3
+        st, h, b = self.api("GET", f"issue/{key}/comment")
+        self.assertEqual((st, b["total"], b["comments"]), (200, 1, [c]))
+        got = self.jira.comments(key)
+        self.assertEqual((got[0]["wiki"], got[0]["rendered"]), ("h1. Reminder\n*due*", c))
+        self.assertEqual(self.api("GET", f"issue/{key}")[2]["fields"]["updated"], c["created"])
+
+
+# ---------------------------------------------------------------------------------------------
+
+
 class SearchTest(JiraTestCase):
     def test_default_fields_are_the_id_only(self):
         out = self.create()
@@ -1187,6 +1369,49 @@ class WebhookTest(JiraTestCase):
         self.jira.act("alice", self.jira.seed_issue("SEC")["key"], "edit", summary="z")
         self.assertEqual(len(self.rx.wait(2)), 2)
 
+    def test_comment_webhooks(self):
+        out = self.create()
+        self.jira.drain()
+        st, h, c = self.api("POST", f"issue/{out['key']}/comment", {"body": adf("ping")})
+        self.assertEqual(st, 201)
+        self.assertTrue(self.jira.drain())
+        got = self.rx.wait(3)
+        self.assertEqual(len(got), 3)
+        for d in got:
+            self.check_signature(d)
+        p = got[1]["json"]
+        self.assertEqual((p["webhookEvent"], p["issue_event_type_name"]),
+                         ("jira:issue_updated", "issue_commented"))
+        self.assertEqual((p["comment"]["id"], p["comment"]["body"]), (c["id"], adf("ping")))
+        self.assertEqual(p["timestamp"], epoch_ms_jira(c["created"]))
+        self.assertNotIn("changelog", p)
+        self.assertEqual(p["user"]["accountId"], fake_jira.DEFAULT_ACCOUNT_ID)
+        q = got[2]["json"]
+        self.assertEqual(q["webhookEvent"], "comment_created")
+        self.assertEqual((q["comment"]["id"], q["comment"]["author"]["accountId"]),
+                         (c["id"], fake_jira.DEFAULT_ACCOUNT_ID))
+        self.assertEqual(q["timestamp"], p["timestamp"])
+        self.assertEqual((q["issue"]["id"], q["issue"]["key"]), (out["id"], out["key"]))
+        self.assertEqual(set(q["issue"]["fields"]), {"summary", "status", "issuetype",
+                                                     "project", "assignee", "priority"})
+        self.assertNotEqual(got[1]["headers"]["x-atlassian-webhook-identifier"],
+                            got[2]["headers"]["x-atlassian-webhook-identifier"])
+        listed = self.jira.deliveries()
+        self.assertEqual([d["event"] for d in listed[-2:]],
+                         ["jira:issue_updated", "comment_created"])
+        # a human comment: both delivered before act() returns, wiki description wanted
+        self.jira.set_webhook(self.rx.url, SECRET, description="wiki")
+        out2 = self.jira.act("bob", out["key"], "comment", body="pong *now*")
+        self.assertEqual([(d["event"], d["status"]) for d in out2["deliveries"]],
+                         [("jira:issue_updated", 200), ("comment_created", 200)])
+        q = self.rx.wait(5)[4]["json"]
+        self.assertEqual((q["comment"]["body"], q["comment"]["author"]["displayName"]),
+                         ("pong *now*", "Bob"))
+        self.jira.set_webhook(self.rx.url, SECRET, enabled=False)
+        self.assertEqual(self.jira.act("bob", out["key"], "comment", body="quiet")["deliveries"],
+                         [])
+        self.assertEqual(len(self.jira.comments(out["key"])), 3)
+
     def test_move_and_comment(self):
         self.jira.create_project("SEC")
         out = self.create()
@@ -1420,6 +1645,18 @@ class ConformanceTest(unittest.TestCase):
             call("GET", f"issue/{key}/editmeta", want=200)
             call("GET", f"issue/{key}/properties", want=200)
             call("GET", f"issue/{key}/properties/closeloop", want=200)
+            call("POST", f"issue/{key}/comment", {
+                "body": adf("Reminder: due soon"),
+                "visibility": {"type": "role", "value": "Administrators"},
+                "properties": [{"key": "closeloop", "value": {"kind": "remind"}}]}, want=201)
+            call("POST", f"issue/{key}/comment?expand=renderedBody", {"body": adf("again")},
+                 want=201)
+            call("POST", f"issue/{key}/comment", {"body": "not ADF"}, want=400)
+            call("POST", f"issue/{key}/comment", {}, want=400)
+            call("GET", f"issue/{key}/comment", want=200)
+            call("GET", f"issue/{created['id']}/comment?startAt=1&maxResults=1&orderBy=-created"
+                        "&expand=renderedBody", want=200)
+            call("GET", "issue/OPS-999/comment", want=404)
             call("PUT", f"issue/{key}/properties/other", {"n": 1}, want=201)
             call("GET", "search/jql?jql=project%20%3D%20OPS", want=200)
             call("GET", "search/jql?jql=project%3DOPS&fields=summary,updated&maxResults=1",
