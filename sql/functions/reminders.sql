@@ -5,7 +5,8 @@
 -- snoozes. The policy is closeloopd's [remind] section as remind_policy_json() writes it:
 -- {"default": RULES, "teams": {"TEAM": RULES}}, RULES = {"before_days", "overdue_every_days",
 -- "escalate_after_days", "budget", "quiet_from", "quiet_to", "working_days": [1..7],
--- "where": "email"|"tracker"}. A person's rules are those of their team.
+-- "where": "email"|"tracker"}. A person's rules are those of their team. With "tracker",
+-- an item whose action has a live link is a comment on its issue (cl_reminder_pass).
 
 CREATE OR REPLACE FUNCTION cl_reminder_rules(policy jsonb, team_id bigint) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
@@ -105,11 +106,39 @@ LANGUAGE sql STABLE AS $$
                            days => (w.r->>'overdue_every_days')::int), false)
 $$;
 
+-- What a reminder comment says about one item, in Markdown (the provider adds the
+-- mention and its marker). Only dates, numbers, names and the incident's key: the
+-- action's own text is on the issue already.
+CREATE OR REPLACE FUNCTION cl_reminder_comment_body(step text, due_on date, days integer,
+                                                    owner_name text, incident text, aid bigint)
+RETURNS text LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE step
+        WHEN 'before' THEN format('**Reminder:** this action is due on %s, %s.', due_on,
+                                  CASE WHEN days = 0 THEN 'today'
+                                       WHEN days = -1 THEN 'tomorrow'
+                                       ELSE format('in %s days', -days) END)
+        WHEN 'overdue' THEN format('**Reminder:** this action was due on %s and is %s overdue. '
+                                   'Please finish it, or move its due date and say why.',
+                                   due_on, CASE WHEN days = 1 THEN '1 day'
+                                                ELSE days || ' days' END)
+        ELSE format('**Escalation:** this action is %s days overdue (due %s); its owner, %s, '
+                    'has been reminded. As the facilitator of %s, please follow it up.',
+                    days, due_on, replace(replace(owner_name, '*', ''), '_', ' '), incident)
+        END
+        || E'\n\n' || format('_Sent by closeloop for incident %s. To pause these reminders: '
+                             '`closeloop action snooze %s --until DATE --reason TEXT`._',
+                             incident, aid)
+$$;
+
 -- The pass: one instance at a time (advisory lock); at most `lim` people get a message.
 -- Each person out of quiet hours, on a working day and under the week's budget gets one
--- message listing all their due items (mail kind 'reminder'), one row in reminders, one
--- event per item, and the ladder moves on — all in this transaction, set by set. Returns
--- {"people", "items", "held"} (held: people with due items who must wait).
+-- reminder (one row in reminders, counted by the budget) for all their due items: where
+-- their team's rules say "tracker", each item whose action has a live link becomes a
+-- comment on its issue (an outbox row, op 'comment', posted by the sync worker with a
+-- marker so that it is never posted twice, and mailed instead if the tracker refuses it);
+-- the other items are batched in one mail (kind 'reminder'). One event per item, and the
+-- ladder moves on — all in this transaction, set by set. Returns {"people", "items",
+-- "held", "comments"} (held: people with due items who must wait).
 CREATE OR REPLACE FUNCTION cl_reminder_pass(policy jsonb, lim integer,
                                             at timestamptz DEFAULT now())
 RETURNS jsonb LANGUAGE plpgsql AS $$
@@ -117,16 +146,26 @@ DECLARE
     nsent integer;
     nitems integer;
     nheld integer;
+    ncomments integer;
+    inst text := left(regexp_replace(coalesce((SELECT value FROM settings
+                                                WHERE key = 'instance_id'), 'x'),
+                                      '[^A-Za-z0-9]', '', 'g'), 8);
 BEGIN
     IF NOT pg_try_advisory_xact_lock(hashtext('closeloop_reminder_pass')) THEN
-        RETURN jsonb_build_object('people', 0, 'items', 0, 'held', 0, 'busy', true);
+        RETURN jsonb_build_object('people', 0, 'items', 0, 'held', 0, 'comments', 0,
+                                  'busy', true);
     END IF;
     CREATE TEMP TABLE IF NOT EXISTS reminder_due_tmp (person_id bigint, action_id bigint,
         step text, due_on date, days integer) ON COMMIT DROP;
     CREATE TEMP TABLE IF NOT EXISTS reminder_who_tmp (id bigint PRIMARY KEY, handle text,
         name text, email text, tz text, r jsonb, today date, week text, resting boolean,
         go boolean, rid bigint, mid bigint) ON COMMIT DROP;
-    TRUNCATE reminder_due_tmp, reminder_who_tmp;
+    -- the items of the people who hear now, each with how: 'tracker' (its link's tracker)
+    -- or 'email', and what the mail or comment says of it
+    CREATE TEMP TABLE IF NOT EXISTS reminder_item_tmp (person_id bigint, rid bigint,
+        action_id bigint, step text, due_on date, via text, tracker text, item jsonb,
+        title text) ON COMMIT DROP;
+    TRUNCATE reminder_due_tmp, reminder_who_tmp, reminder_item_tmp;
     INSERT INTO reminder_due_tmp SELECT * FROM cl_reminder_due(policy, at);
     CREATE INDEX IF NOT EXISTS reminder_due_tmp_person ON reminder_due_tmp (person_id);
     ANALYZE reminder_due_tmp;
@@ -144,14 +183,34 @@ BEGIN
     SELECT count(*) FILTER (WHERE go IS NOT true) INTO nheld FROM reminder_who_tmp;
     UPDATE reminder_who_tmp w SET rid = nextval(pg_get_serial_sequence('reminders', 'id'))
     WHERE go;
+    INSERT INTO reminder_item_tmp
+    SELECT w.id, w.rid, d.action_id, d.step, d.due_on,
+           CASE WHEN w.r->>'where' = 'tracker' AND l.state = 'linked'
+                     AND l.remote_id IS NOT NULL THEN 'tracker' ELSE 'email' END,
+           l.tracker,
+           jsonb_build_object('id', a.id, 'incident', i.key, 'title', a.title,
+                              'owner', o.handle, 'status', a.status, 'due_on', a.due_on,
+                              'step', d.step, 'days', d.days, 'url', l.url,
+                              'comment', cl_reminder_comment_body(d.step, d.due_on, d.days,
+                                                                  coalesce(o.name, '-'), i.key,
+                                                                  a.id)),
+           a.title
+    FROM reminder_due_tmp d JOIN reminder_who_tmp w ON w.id = d.person_id AND w.go
+    JOIN actions a ON a.id = d.action_id
+    JOIN incidents i ON i.id = a.incident_id
+    LEFT JOIN people o ON o.id = a.owner_id
+    LEFT JOIN links l ON l.action_id = a.id;
     INSERT INTO reminders (id, person_id, week, at, channel, items)
     OVERRIDING SYSTEM VALUE
-    SELECT w.rid, w.id, w.week, at, 'email',
-           jsonb_agg(jsonb_build_object('action', d.action_id, 'step', d.step)
-                     ORDER BY d.due_on, d.action_id)
-    FROM reminder_who_tmp w JOIN reminder_due_tmp d ON d.person_id = w.id
-    WHERE w.go GROUP BY w.rid, w.id, w.week;
+    SELECT w.rid, w.id, w.week, at,
+           CASE WHEN bool_and(t.via = 'tracker') THEN 'tracker'
+                WHEN bool_or(t.via = 'tracker') THEN 'both' ELSE 'email' END,
+           jsonb_agg(jsonb_build_object('action', t.action_id, 'step', t.step, 'via', t.via)
+                     ORDER BY t.due_on, t.action_id)
+    FROM reminder_who_tmp w JOIN reminder_item_tmp t ON t.person_id = w.id
+    GROUP BY w.rid, w.id, w.week;
     GET DIAGNOSTICS nsent = ROW_COUNT;
+    -- the mail: every item that is not a comment, in one message
     UPDATE reminder_who_tmp w
     SET mid = cl_mail_enqueue('reminder', w.email, w.name,
             CASE WHEN m.n = 1 THEN 'Reminder: ' || left(m.title, 200)
@@ -161,24 +220,45 @@ BEGIN
                                                 'timezone', w.tz),
                 'reminder', w.rid, 'items', m.items),
             'reminder:' || w.rid)
-    FROM (SELECT d.person_id, count(*) AS n, max(a.title) AS title,
-                 jsonb_agg(jsonb_build_object(
-                     'id', a.id, 'incident', i.key, 'title', a.title, 'owner', o.handle,
-                     'status', a.status, 'due_on', a.due_on, 'step', d.step, 'days', d.days,
-                     'url', l.url) ORDER BY d.due_on, d.action_id) AS items
-          FROM reminder_due_tmp d JOIN reminder_who_tmp g ON g.id = d.person_id AND g.go
-          JOIN actions a ON a.id = d.action_id
-          JOIN incidents i ON i.id = a.incident_id
-          LEFT JOIN people o ON o.id = a.owner_id
-          LEFT JOIN links l ON l.action_id = a.id
-          GROUP BY d.person_id) m
+    FROM (SELECT t.person_id, count(*) AS n, max(t.title) AS title,
+                 jsonb_agg(t.item - 'comment' ORDER BY t.due_on, t.action_id) AS items
+          FROM reminder_item_tmp t WHERE t.via = 'email'
+          GROUP BY t.person_id) m
     WHERE m.person_id = w.id AND w.go;
     UPDATE reminders r SET mail_id = w.mid FROM reminder_who_tmp w WHERE w.go AND r.id = w.rid;
+    -- the comments: one per item on its issue, mailed instead if the tracker refuses it
+    INSERT INTO outbox (action_id, tracker, op, payload)
+    SELECT t.action_id, t.tracker, 'comment', jsonb_build_object(
+               'kind', 'reminder', 'reminder', t.rid, 'to', w.handle,
+               'body', t.item->>'comment',
+               'marker', format('clr-%s-%s-%s', inst, t.rid, t.action_id),
+               'mention', jsonb_strip_nulls(jsonb_build_object(
+                   'github', p.github_login, 'jira_account_id', p.jira_account_id,
+                   'jira_name', p.jira_name)),
+               'fallback', jsonb_build_object(
+                   'kind', 'reminder', 'to_addr', w.email, 'to_name', w.name,
+                   'subject', 'Reminder: ' || left(t.title, 200),
+                   'payload', jsonb_build_object(
+                       'recipient', jsonb_build_object('handle', w.handle, 'name', w.name,
+                                                       'timezone', w.tz),
+                       'reminder', t.rid, 'items', jsonb_build_array(t.item - 'comment')),
+                   'dedup_key', format('reminder:%s:%s', t.rid, t.action_id)))
+    FROM reminder_item_tmp t JOIN reminder_who_tmp w ON w.id = t.person_id
+    JOIN people p ON p.id = w.id
+    WHERE t.via = 'tracker'
+    ORDER BY t.action_id;
+    GET DIAGNOSTICS ncomments = ROW_COUNT;
+    IF ncomments > 0 THEN
+        PERFORM pg_notify('closeloop_outbox', x.tracker)
+        FROM (SELECT DISTINCT tracker FROM reminder_item_tmp WHERE via = 'tracker') x;
+    END IF;
     INSERT INTO events (action_id, source, actor, field, old, new)
-    SELECT d.action_id, 'scheduler', 'closeloop', 'reminder', NULL,
-           format('%s: %s by email (reminder %s)', d.step, w.handle, w.rid)
-    FROM reminder_due_tmp d JOIN reminder_who_tmp w ON w.id = d.person_id AND w.go
-    ORDER BY d.action_id, d.step;
+    SELECT t.action_id, 'scheduler', 'closeloop', 'reminder', NULL,
+           format('%s: %s by %s (reminder %s)', t.step, w.handle,
+                  CASE WHEN t.via = 'tracker' THEN 'a comment on the issue' ELSE 'email' END,
+                  w.rid)
+    FROM reminder_item_tmp t JOIN reminder_who_tmp w ON w.id = t.person_id
+    ORDER BY t.action_id, t.step;
     GET DIAGNOSTICS nitems = ROW_COUNT;
     INSERT INTO reminder_state AS s (action_id, owner_at, owner_step, owner_due)
     SELECT d.action_id, at, d.step, d.due_on
@@ -193,7 +273,8 @@ BEGIN
     WHERE d.step = 'escalate'
     ON CONFLICT (action_id) DO UPDATE
     SET escalated_at = excluded.escalated_at, escalated_due = excluded.escalated_due;
-    RETURN jsonb_build_object('people', nsent, 'items', nitems, 'held', nheld);
+    RETURN jsonb_build_object('people', nsent, 'items', nitems, 'held', nheld,
+                              'comments', ncomments);
 END $$;
 
 -- `closeloop action snooze`: no reminder about the action before `until` (a date in the

@@ -349,7 +349,10 @@ BEGIN
 END $$;
 
 -- Outbox claims: one action at a time, all its pending rows together, held by this
--- process (cl_claim_held) under a lease, so that other instances skip it.
+-- process (cl_claim_held) under a lease, so that other instances skip it. Comments wait
+-- for the issue to be in step: while create or push rows are available those are claimed
+-- (op 'create' or 'push'); then one comment at a time (op 'comment', with the row as
+-- "comment": {"id", "attempts", "since", "payload"}).
 CREATE OR REPLACE FUNCTION cl_outbox_claim(tracker_in text, conn text, lease_seconds double precision)
 RETURNS jsonb
 LANGUAGE plpgsql AS $$
@@ -358,6 +361,7 @@ DECLARE
     ids bigint[];
     ops text[];
     job jsonb;
+    note jsonb;
 BEGIN
     SELECT * INTO head FROM outbox o
     WHERE o.tracker = tracker_in AND o.done_at IS NULL AND o.failed_at IS NULL
@@ -376,12 +380,29 @@ BEGIN
                           claimed_by = current_setting('application_name'),
                           attempts = attempts + 1
         WHERE action_id = head.action_id AND done_at IS NULL AND failed_at IS NULL
-          AND available_at <= now()
+          AND available_at <= now() AND op <> 'comment'
         RETURNING id, op)
     SELECT array_agg(id ORDER BY id), array_agg(op) INTO ids, ops FROM c;
+    IF ids IS NULL THEN
+        UPDATE outbox SET claimed_until = now() + make_interval(secs => lease_seconds),
+                          claimed_by = current_setting('application_name'),
+                          attempts = attempts + 1
+        WHERE id = (SELECT id FROM outbox
+                    WHERE action_id = head.action_id AND done_at IS NULL AND failed_at IS NULL
+                      AND available_at <= now() AND op = 'comment'
+                    ORDER BY id LIMIT 1)
+        RETURNING jsonb_build_object('id', id, 'attempts', attempts, 'since', created_at,
+                                     'payload', payload), ARRAY[id], ARRAY[op]
+        INTO note, ids, ops;
+        IF ids IS NULL THEN
+            RETURN NULL;
+        END IF;
+    END IF;
     SELECT jsonb_build_object(
         'outbox', to_jsonb(ids),
-        'op', CASE WHEN 'create' = ANY (ops) THEN 'create' ELSE 'push' END,
+        'op', CASE WHEN 'create' = ANY (ops) THEN 'create' WHEN 'push' = ANY (ops) THEN 'push'
+                   ELSE 'comment' END,
+        'comment', note,
         'attempts', (SELECT max(attempts) FROM outbox WHERE id = ANY (ids)),
         'instance', (SELECT value FROM settings WHERE key = 'instance_id'),
         'link', jsonb_build_object('id', l.id, 'connection', l.connection, 'scope', l.scope,
@@ -393,6 +414,53 @@ BEGIN
     FROM links l
     WHERE l.action_id = head.action_id;
     RETURN job;
+END $$;
+
+-- A comment posted (or found posted by an earlier attempt): its row is done, with the
+-- comment's {"id", "url"} kept in the payload as "posted", and the action's history says
+-- where it is.
+CREATE OR REPLACE FUNCTION cl_outbox_commented(oid bigint, posted jsonb, was_found boolean)
+RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    aid bigint;
+BEGIN
+    UPDATE outbox SET done_at = now(), claimed_until = NULL, claimed_by = NULL, last_error = NULL,
+                      payload = payload || jsonb_build_object('posted', posted)
+    WHERE id = oid AND done_at IS NULL
+    RETURNING action_id INTO aid;
+    IF aid IS NOT NULL THEN
+        INSERT INTO events (action_id, source, actor, field, old, new)
+        VALUES (aid, 'scheduler', 'closeloop', 'comment', NULL,
+                format('%s %s', CASE WHEN was_found THEN 'found posted:' ELSE 'posted:' END,
+                       coalesce(posted->>'url', 'comment ' || (posted->>'id'))));
+    END IF;
+END $$;
+
+-- A comment the tracker will never take (the issue is gone, not created, or the comment
+-- refused): its row fails visibly, and its "fallback" mail, when it has one
+-- ({"kind", "to_addr", "to_name", "subject", "payload", "dedup_key"}), is queued instead,
+-- so that what the comment said still reaches its person.
+CREATE OR REPLACE FUNCTION cl_outbox_comment_fail(oid bigint, err text) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    r outbox;
+    f jsonb;
+BEGIN
+    UPDATE outbox SET claimed_until = NULL, claimed_by = NULL, failed_at = now(), last_error = err
+    WHERE id = oid AND done_at IS NULL AND failed_at IS NULL
+    RETURNING * INTO r;
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    f := r.payload->'fallback';
+    INSERT INTO events (action_id, source, actor, field, old, new)
+    VALUES (r.action_id, 'scheduler', 'closeloop', 'comment', NULL,
+            left(format('not posted: %s%s', err,
+                        CASE WHEN f IS NULL THEN '' ELSE '; sent by email instead' END), 4000));
+    IF jsonb_typeof(f) = 'object' THEN
+        PERFORM cl_mail_enqueue(f->>'kind', f->>'to_addr', f->>'to_name', f->>'subject',
+                                f->'payload', f->>'dedup_key');
+    END IF;
 END $$;
 
 CREATE OR REPLACE FUNCTION cl_outbox_done(ids bigint[]) RETURNS void LANGUAGE sql AS $$

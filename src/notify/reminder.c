@@ -23,7 +23,7 @@ static const char sql_pass[] = "SELECT cl_reminder_pass($1::jsonb, " REMINDER_BA
 
 static void reminder_pass(struct reminder *r);
 
-/* {"people", "items", "held"}: a full batch of people means more may be waiting. */
+/* {"people", "items", "held", "comments"}: a full batch of people means more may be waiting. */
 static void reminder_on_pass(const struct db_reply *rep, void *arg)
 {
     struct reminder *r = arg;
@@ -45,8 +45,9 @@ static void reminder_on_pass(const struct db_reply *rep, void *arg)
     r->sent += (unsigned long)people;
     r->items += (unsigned long)json_integer_value(json_object_get(o, "items"));
     if (people > 0)
-        log_info("event=reminder_pass people=%lld items=%lld held=%lld", (long long)people,
-                 (long long)json_integer_value(json_object_get(o, "items")),
+        log_info("event=reminder_pass people=%lld items=%lld comments=%lld held=%lld",
+                 (long long)people, (long long)json_integer_value(json_object_get(o, "items")),
+                 (long long)json_integer_value(json_object_get(o, "comments")),
                  (long long)json_integer_value(json_object_get(o, "held")));
 out:
     json_decref(o);

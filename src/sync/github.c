@@ -68,6 +68,8 @@ struct gh_op {
     char *poll_state;
     int pages;
     int redirects;
+    /* searches: what an item found is (a new reference), or NULL */
+    json_t *(*match)(struct gh_op *op, const json_t *item);
 };
 
 static const struct remote_hooks gh_hooks;
@@ -675,7 +677,20 @@ static void github_list_import(void *self, const char *scope, const char *label,
     free(suffix);
 }
 
-static void gh_marker_page(struct remote_op *base, const struct http_response *resp)
+/* The marker search's test of one listed issue: its snapshot when it is the action's. */
+static json_t *gh_marker_match(struct gh_op *op, const json_t *issue)
+{
+    json_t *snap = github_map_snapshot(issue, op->instance, NULL);
+
+    if (snap != NULL && json_integer_value(json_object_get(snap, "marker_action")) == op->action_id)
+        return snap;
+    json_decref(snap);
+    return NULL;
+}
+
+/* A page of a search listing (issues, comments): the op ends with the first item
+ * op->match takes, or with NULL after the last page (at most 20). */
+static void gh_search_page(struct remote_op *base, const struct http_response *resp)
 {
     struct gh_op *op = (struct gh_op *)base;
     json_t *arr;
@@ -687,24 +702,40 @@ static void gh_marker_page(struct remote_op *base, const struct http_response *r
         return;
     arr = json_loadb(resp->body, resp->body_len, 0, NULL);
     json_array_foreach (arr, i, v) {
-        json_t *snap = github_map_snapshot(v, op->instance, NULL);
+        json_t *hit = op->match(op, v);
 
-        if (snap != NULL &&
-            json_integer_value(json_object_get(snap, "marker_action")) == op->action_id) {
+        if (hit != NULL) {
             json_decref(arr);
-            remote_op_ok(base, snap);
-            json_decref(snap);
+            remote_op_ok(base, hit);
+            json_decref(hit);
             return;
         }
-        json_decref(snap);
     }
     json_decref(arr);
     next = gh_link_next(resp);
     if (next == NULL || ++op->pages >= 20)
         remote_op_ok(base, NULL);
     else
-        remote_request(base, "GET", next, NULL, NULL, gh_marker_page);
+        remote_request(base, "GET", next, NULL, NULL, gh_search_page);
     free(next);
+}
+
+/* GitHub's `since` form of a PostgreSQL timestamp ("2026-11-21T12:00:00.123+00:00",
+ * always UTC here) less `margin` seconds of clock skew; the epoch when absent or odd. */
+static void gh_since(char *out, size_t n, const char *pg_time, double margin)
+{
+    double t = 0;
+    struct tm tm;
+    time_t tt;
+
+    if (pg_time != NULL) {
+        memset(&tm, 0, sizeof(tm));
+        if (strptime(pg_time, "%Y-%m-%dT%H:%M:%S", &tm) != NULL)
+            t = (double)timegm(&tm);
+    }
+    tt = (time_t)(t > margin ? t - margin : 0);
+    gmtime_r(&tt, &tm);
+    strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
 /* The issues carrying our label created since the first create attempt (less a clock
@@ -713,27 +744,141 @@ static void github_find_marker(void *self, const struct provider_job *job, provi
                                void *arg)
 {
     struct gh_op *op = gh_op_new(self, done, arg);
-    double t = 0;
     char when[32];
     char *suffix;
-    struct tm tm;
-    time_t tt;
 
     op->instance = cl_strdup(job->instance);
     op->action_id = json_integer_value(json_object_get(job->action, "id"));
-    if (job->creating_since != NULL) {
-        /* PostgreSQL's text form: "2026-11-21T12:00:00.123+00:00" (always UTC here) */
-        memset(&tm, 0, sizeof(tm));
-        if (strptime(job->creating_since, "%Y-%m-%dT%H:%M:%S", &tm) != NULL)
-            t = (double)timegm(&tm);
-    }
-    tt = (time_t)(t > 120 ? t - 120 : 0);
-    gmtime_r(&tt, &tm);
-    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    gh_since(when, sizeof(when), job->creating_since, 120);
     suffix = cl_asprintf("/issues?state=all&labels=%s&sort=created&direction=desc&since=%s"
                          "&per_page=100",
                          GITHUB_MAP_LABEL, when);
-    gh_repo_request(op, "GET", job->scope, suffix, NULL, gh_marker_page);
+    op->match = gh_marker_match;
+    gh_repo_request(op, "GET", job->scope, suffix, NULL, gh_search_page);
+    free(suffix);
+}
+
+/* ---- comments ---- */
+
+/* The hidden line that marks a comment as closeloop's: HTML comments do not render. */
+static char *gh_comment_mark(const char *marker)
+{
+    return cl_asprintf("<!-- closeloop:%s -->", marker);
+}
+
+/* {"id", "url"} of a comment answer, or NULL when it is not one (id not an integer). */
+static json_t *gh_comment_result(const json_t *c)
+{
+    const json_t *id = json_object_get(c, "id");
+    const char *url = json_string_value(json_object_get(c, "html_url"));
+    char text[32];
+
+    if (!json_is_integer(id) || json_integer_value(id) <= 0)
+        return NULL;
+    snprintf(text, sizeof(text), "%" JSON_INTEGER_FORMAT, json_integer_value(id));
+    return json_pack("{s:s, s:s?}", "id", text, "url", url);
+}
+
+static void gh_comment_done(struct remote_op *base, const struct http_response *resp)
+{
+    struct gh_op *op = (struct gh_op *)base;
+    json_t *root;
+    json_t *res;
+
+    if (gh_check(op, resp))
+        return;
+    root = json_loadb(resp->body, resp->body_len, 0, NULL);
+    res = gh_comment_result(root);
+    json_decref(root);
+    if (res == NULL) {
+        /* it may be posted: the retry looks for the marker before posting again */
+        remote_op_fail(base, PROVIDER_RETRY, 0, "GitHub answered %ld with something not a comment",
+                       resp->status);
+        return;
+    }
+    remote_op_ok(base, res);
+    json_decref(res);
+}
+
+/* A GitHub login as people.github_login allows: what may follow an @ in a comment. */
+static bool gh_login_valid(const char *s)
+{
+    size_t n = strlen(s);
+
+    return n >= 1 && n <= 39 && s[0] != '-' &&
+           strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-") == n;
+}
+
+/* "/issues/N/comments" + query for the job's issue, or NULL (refusing the op). */
+static char *gh_comments_suffix(struct gh_op *op, const struct provider_job *job,
+                                const struct provider_comment *c, const char *query)
+{
+    char *issue = gh_issue_suffix(job->remote_key);
+    char *out = NULL;
+
+    if (issue == NULL)
+        remote_op_refuse(&op->base, "\"%.40s\" is not a GitHub issue number",
+                         job->remote_key != NULL ? job->remote_key : "");
+    else if (!remote_marker_valid(c->marker))
+        remote_op_refuse(&op->base, "the comment's marker is not valid");
+    else
+        out = cl_asprintf("%s/comments%s", issue, query);
+    free(issue);
+    return out;
+}
+
+static void github_comment(void *self, const struct provider_job *job,
+                           const struct provider_comment *c, provider_done_fn done, void *arg)
+{
+    struct gh_op *op = gh_op_new(self, done, arg);
+    const char *login = json_string_value(json_object_get(c->mention, "github"));
+    char *suffix = gh_comments_suffix(op, job, c, "");
+    char *mark;
+    char *text;
+    json_t *req;
+
+    if (suffix == NULL)
+        return;
+    mark = gh_comment_mark(c->marker);
+    if (login != NULL && gh_login_valid(login))
+        text = cl_asprintf("@%s %s\n\n%s", login, c->body, mark);
+    else
+        text = cl_asprintf("%s\n\n%s", c->body, mark);
+    req = json_pack("{s:s}", "body", text);
+    gh_repo_request(op, "POST", job->scope, suffix, req, gh_comment_done);
+    json_decref(req);
+    free(text);
+    free(mark);
+    free(suffix);
+}
+
+/* The comment search's test of one listed comment: {"id", "url"} when it has the mark. */
+static json_t *gh_comment_match(struct gh_op *op, const json_t *c)
+{
+    const char *body = json_string_value(json_object_get(c, "body"));
+
+    return body != NULL && strstr(body, op->scope) != NULL ? gh_comment_result(c) : NULL;
+}
+
+/* The issue's comments updated since the comment was queued (less a clock skew margin),
+ * scanned for its marker. */
+static void github_find_comment(void *self, const struct provider_job *job,
+                                const struct provider_comment *c, provider_done_fn done, void *arg)
+{
+    struct gh_op *op = gh_op_new(self, done, arg);
+    char when[32];
+    char *query;
+    char *suffix;
+
+    gh_since(when, sizeof(when), c->since, 300);
+    query = cl_asprintf("?since=%s&per_page=100", when);
+    suffix = gh_comments_suffix(op, job, c, query);
+    free(query);
+    if (suffix == NULL)
+        return;
+    op->scope = gh_comment_mark(c->marker); /* what the bodies are searched for */
+    op->match = gh_comment_match;
+    gh_repo_request(op, "GET", job->scope, suffix, NULL, gh_search_page);
     free(suffix);
 }
 
@@ -947,6 +1092,8 @@ static int github_start(void **out, const struct provider_env *env, const struct
 static const struct provider_ops github_ops = {
     .create = github_create,
     .find_marker = github_find_marker,
+    .comment = github_comment,
+    .find_comment = github_find_comment,
     .fetch = github_fetch,
     .update = github_update,
     .list_since = github_list_since,

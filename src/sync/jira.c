@@ -808,6 +808,139 @@ static void jira_find_marker(void *self, const struct provider_job *job, provide
     jr_search_next(op);
 }
 
+/* ---- comments ---- */
+
+#define JR_COMMENT_PAGES 4 /* the newest 4 x 50 comments are searched for a marker */
+
+/* "/issue/<ref>/comment" + query for the job's issue, or NULL (refusing the op). */
+static char *jr_comment_path(struct jr_op *op, const struct provider_job *job,
+                             const struct provider_comment *c, const char *query)
+{
+    const char *ref = job->remote_id != NULL ? job->remote_id : job->remote_key;
+
+    jr_instance(op->j, job->instance);
+    if (!jr_issue_ref_ok(ref)) {
+        remote_op_refuse(&op->base, "\"%.40s\" is not a Jira issue id or key", ref ? ref : "");
+        return NULL;
+    }
+    if (!remote_marker_valid(c->marker)) {
+        remote_op_refuse(&op->base, "the comment's marker is not valid");
+        return NULL;
+    }
+    op->id = cl_strdup(ref);
+    /* the key people see, for the link to the comment */
+    op->project = cl_strdup(
+        job->remote_key != NULL && jira_map_key_valid(job->remote_key) ? job->remote_key : ref);
+    return jr_issue_path(ref, query);
+}
+
+/* {"id", "url"} of a comment answer (the browse link to it), or NULL when id is not text. */
+static json_t *jr_comment_result(struct jr_op *op, const json_t *c)
+{
+    const char *id = jr_str(c, "id");
+    char *url;
+    json_t *out;
+
+    if (id == NULL || id[0] == '\0' || strlen(id) > 20 || strspn(id, "0123456789") != strlen(id))
+        return NULL;
+    url = cl_asprintf("%s/browse/%s?focusedCommentId=%s", op->j->site, op->project, id);
+    out = json_pack("{s:s, s:s}", "id", id, "url", url);
+    free(url);
+    return out;
+}
+
+static void jr_commented(struct remote_op *base, const struct http_response *resp)
+{
+    struct jr_op *op = (struct jr_op *)base;
+    json_t *root;
+    json_t *res;
+
+    if (jr_check(op, resp) || (root = jr_body(op, resp)) == NULL)
+        return;
+    res = jr_comment_result(op, root);
+    json_decref(root);
+    if (res == NULL) {
+        /* it may be posted: the retry looks for the marker before posting again */
+        remote_op_fail(base, PROVIDER_RETRY, 0, "Jira answered %ld with something not a comment",
+                       resp->status);
+        return;
+    }
+    remote_op_ok(base, res);
+    json_decref(res);
+}
+
+static void jira_comment(void *self, const struct provider_job *job,
+                         const struct provider_comment *c, provider_done_fn done, void *arg)
+{
+    struct jira *j = self;
+    struct jr_op *op = jr_op_new(j, done, arg);
+    char *path = jr_comment_path(op, job, c, "/comment");
+    json_t *body;
+
+    if (path == NULL)
+        return;
+    body = jira_map_comment(c, &j->ctx);
+    jr_request(op, "POST", path, body, jr_commented);
+    json_decref(body);
+    free(path);
+}
+
+static void jr_comment_page(struct remote_op *base, const struct http_response *resp);
+
+static void jr_comment_next(struct jr_op *op)
+{
+    char *query = cl_asprintf("/comment?orderBy=-created&startAt=%d&maxResults=50", op->start_at);
+    char *path = jr_issue_path(op->id, query);
+
+    remote_request(&op->base, "GET", path, NULL, NULL, jr_comment_page);
+    free(path);
+    free(query);
+}
+
+static void jr_comment_page(struct remote_op *base, const struct http_response *resp)
+{
+    struct jr_op *op = (struct jr_op *)base;
+    json_t *root;
+    json_t *list;
+    json_t *v;
+    size_t i;
+
+    if (jr_check(op, resp) || (root = jr_body(op, resp)) == NULL)
+        return;
+    list = json_object_get(root, "comments");
+    json_array_foreach (list, i, v) {
+        json_t *res = jira_map_comment_has(v, op->jql) ? jr_comment_result(op, v) : NULL;
+
+        if (res != NULL) {
+            json_decref(root);
+            remote_op_ok(base, res);
+            json_decref(res);
+            return;
+        }
+    }
+    op->start_at += (int)json_array_size(list);
+    if (json_array_size(list) == 0 || ++op->pages >= JR_COMMENT_PAGES ||
+        op->start_at >= (int)json_integer_value(json_object_get(root, "total")))
+        remote_op_ok(base, NULL);
+    else
+        jr_comment_next(op);
+    json_decref(root);
+}
+
+/* The issue's newest comments, scanned for the marker's line. */
+static void jira_find_comment(void *self, const struct provider_job *job,
+                              const struct provider_comment *c, provider_done_fn done, void *arg)
+{
+    struct jr_op *op = jr_op_new(self, done, arg);
+    char *path = jr_comment_path(op, job, c, "");
+
+    if (path == NULL)
+        return;
+    free(path);
+    op->jql = cl_strdup(c->marker); /* what the bodies are searched for */
+    jr_comment_next(op);
+}
+
 /* ---- doctor ---- */
 
 /* A doctor step's answer as JSON, or NULL after recording a failed check (the doctor
@@ -1230,6 +1363,8 @@ static int jira_start(void **out, const struct provider_env *env, const struct c
 static const struct provider_ops jira_ops = {
     .create = jira_create,
     .find_marker = jira_find_marker,
+    .comment = jira_comment,
+    .find_comment = jira_find_comment,
     .fetch = jira_fetch,
     .update = jira_update,
     .list_since = jira_list_since,

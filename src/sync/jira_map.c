@@ -353,6 +353,104 @@ json_t *jira_map_description(const json_t *action, const struct jira_map_ctx *c)
     return out;
 }
 
+/* ---- comments ---- */
+
+/* The visible line that marks a comment as closeloop's (ADF and wiki have no hidden text). */
+static char *jm_comment_mark(const char *marker)
+{
+    return cl_asprintf("closeloop ref %s", marker);
+}
+
+/* An ADF paragraph holding one text node. */
+static json_t *jm_adf_para(const char *text, bool em)
+{
+    json_t *node = json_pack("{s:s, s:s}", "type", "text", "text", text);
+
+    if (em)
+        json_object_set_new(node, "marks", json_pack("[{s:s}]", "type", "em"));
+    return json_pack("{s:s, s:[o]}", "type", "paragraph", "content", node);
+}
+
+/* Cloud: the mention node in front of the first paragraph (a paragraph of its own when the
+ * body does not start with one). */
+static void jm_adf_mention(json_t *blocks, const char *account)
+{
+    json_t *first = json_array_get(blocks, 0);
+    json_t *content = json_object_get(first, "content");
+    json_t *mention = json_pack("{s:s, s:{s:s}}", "type", "mention", "attrs", "id", account);
+    json_t *space = json_pack("{s:s, s:s}", "type", "text", "text", " ");
+
+    const char *type = jm_str(first, "type");
+
+    if (json_is_array(content) && type != NULL && strcmp(type, "paragraph") == 0) {
+        json_array_insert_new(content, 0, space);
+        json_array_insert_new(content, 0, mention);
+        return;
+    }
+    json_decref(space);
+    json_array_insert_new(blocks, 0,
+                          json_pack("{s:s, s:[o]}", "type", "paragraph", "content", mention));
+}
+
+json_t *jira_map_comment(const struct provider_comment *cm, const struct jira_map_ctx *c)
+{
+    const char *account = jm_str(cm->mention, "jira_account_id");
+    const char *name = jm_str(cm->mention, "jira_name");
+    char *mark = jm_comment_mark(cm->marker);
+    json_t *body;
+
+    if (c->flavour == JIRA_CLOUD) {
+        json_t *blocks = jira_markup_adf_blocks(cm->body);
+
+        if (account != NULL && account[0] != '\0')
+            jm_adf_mention(blocks, account);
+        json_array_append_new(blocks, jm_adf_para(mark, true));
+        body = json_pack("{s:s, s:i, s:o}", "type", "doc", "version", 1, "content", blocks);
+    } else {
+        char *wiki = jira_markup_wiki(cm->body);
+        /* [~name] mentions a Data Center user; names with brackets cannot be written */
+        bool at = name != NULL && name[0] != '\0' && strpbrk(name, "[]|\n") == NULL;
+        char *text = cl_asprintf("%s%s%s%s\n\n_%s_", at ? "[~" : "", at ? name : "", at ? "] " : "",
+                                 wiki, mark);
+
+        body = json_string(text);
+        free(text);
+        free(wiki);
+    }
+    free(mark);
+    return json_pack("{s:o}", "body", body);
+}
+
+/* True when hay holds mark not followed by another marker character (so "...-4" is not
+ * found in "...-42"). */
+static bool jm_has_mark(const char *hay, const char *mark)
+{
+    size_t n = strlen(mark);
+    const char *p = hay;
+
+    while (p != NULL && (p = strstr(p, mark)) != NULL) {
+        char next = p[n];
+
+        if (!isalnum((unsigned char)next) && next != '-')
+            return true;
+        p += n;
+    }
+    return false;
+}
+
+bool jira_map_comment_has(const json_t *comment, const char *marker)
+{
+    const json_t *body = json_object_get(comment, "body");
+    char *mark = jm_comment_mark(marker);
+    char *text = json_is_string(body) ? NULL : json_dumps(body, JSON_COMPACT);
+    const char *hay = json_is_string(body) ? json_string_value(body) : text;
+    bool found = hay != NULL && jm_has_mark(hay, mark);
+
+    free(text);
+    free(mark);
+    return found;
+}
+
 /* ---- issues as snapshots ---- */
 
 /* "open", "in_progress", "done" or "wont_do" for a status category and resolution. */

@@ -1,5 +1,6 @@
 #include "closeloop/sync/outbox.h"
 
+#include "closeloop/sync/remote.h"
 #include "closeloop/util/buf.h"
 #include "closeloop/util/log.h"
 
@@ -18,22 +19,28 @@ enum ob_state {
     OB_FETCHING, /* provider fetch */
     OB_MERGING,  /* cl_sync_fetched: the remote's changes first */
     OB_UPDATING, /* provider update */
+    OB_SEEKING,  /* provider find_comment: an earlier attempt may have posted it */
+    OB_POSTING,  /* provider comment */
     OB_RECORDING /* the outcome, into PostgreSQL */
 };
 
-static const char *const ob_state_names[] = {"idle",     "claiming", "marking",
-                                             "creating", "finding",  "fetching",
-                                             "merging",  "updating", "recording"};
+static const char *const ob_state_names[] = {"idle",    "claiming", "marking",  "creating",
+                                             "finding", "fetching", "merging",  "updating",
+                                             "seeking", "posting",  "recording"};
 
 /* One claimed job, typed: the claim's JSON is read once, with every member checked. */
 struct ob_job {
     char link[24]; /* links.id as text */
     char *ids;     /* "{1,2}": the outbox rows claimed */
     long attempts;
-    struct provider_job pj; /* its strings point into `claim` */
-    json_t *claim;          /* owned: what cl_outbox_claim returned */
-    json_t *fetched;        /* owned: the snapshot an update is computed against */
-    json_t *pushed;         /* owned: what closeloop holds, as pushed */
+    bool comment;               /* op "comment": post comment_id's comment */
+    char comment_id[24];        /* outbox.id of the comment, as text */
+    long comment_attempts;      /* > 1: an earlier attempt may have posted it */
+    struct provider_comment pc; /* its strings point into `claim` */
+    struct provider_job pj;     /* its strings point into `claim` */
+    json_t *claim;              /* owned: what cl_outbox_claim returned */
+    json_t *fetched;            /* owned: the snapshot an update is computed against */
+    json_t *pushed;             /* owned: what closeloop holds, as pushed */
 };
 
 struct outbox {
@@ -95,6 +102,24 @@ static enum provider_link_state ob_link_state(const char *s)
     return strcmp(s, "pending") == 0 ? PROVIDER_LINK_PENDING : PROVIDER_LINK_LINKED;
 }
 
+/* A comment job's row: its id and attempts, and its payload's body, marker and mention
+ * (checked again by ob_start: a misshapen payload fails the row rather than the worker). */
+static void ob_comment_parse(struct ob_job *j, const json_t *c)
+{
+    const json_t *payload = json_object_get(c, "payload");
+
+    if (!json_is_integer(json_object_get(c, "id")))
+        return;
+    j->comment = true;
+    snprintf(j->comment_id, sizeof(j->comment_id), "%" JSON_INTEGER_FORMAT,
+             json_integer_value(json_object_get(c, "id")));
+    j->comment_attempts = (long)json_integer_value(json_object_get(c, "attempts"));
+    j->pc.body = ob_str(payload, "body");
+    j->pc.marker = ob_str(payload, "marker");
+    j->pc.since = ob_str(c, "since");
+    j->pc.mention = json_object_get(payload, "mention");
+}
+
 /* The claim's JSON as a job; NULL when it lacks what every job has. */
 static struct ob_job *ob_job_parse(json_t *claim)
 {
@@ -122,6 +147,7 @@ static struct ob_job *ob_job_parse(json_t *claim)
     j->pj.creating_since = ob_str(link, "creating_since");
     j->pj.instance = ob_str(claim, "instance");
     j->pj.action = json_object_get(claim, "action");
+    ob_comment_parse(j, json_object_get(claim, "comment"));
     return j;
 }
 
@@ -180,7 +206,14 @@ static void ob_failed(struct outbox *o, const struct provider_result *r)
                                 : worker_backoff(j->attempts));
     log_warn("event=sync_push_failed connection=%s link=%s outcome=%d error=\"%s\"",
              o->c->cfg->name, j->link, (int)r->outcome, log_quote(why, sizeof(why), r->message));
-    if (r->outcome == PROVIDER_REJECTED)
+    if (j->comment && r->outcome == PROVIDER_REJECTED)
+        ob_record(o, "SELECT cl_outbox_comment_fail($1::bigint, $2)", 2,
+                  (const char *const[]){j->comment_id, r->message});
+    else if (j->comment && r->outcome == PROVIDER_GONE)
+        ob_record(o,
+                  "SELECT cl_link_broken($1::bigint, $2), cl_outbox_comment_fail($3::bigint, $2)",
+                  3, (const char *const[]){j->link, r->message, j->comment_id});
+    else if (r->outcome == PROVIDER_REJECTED)
         ob_record(o, "SELECT cl_outbox_fail($1::bigint[], $2)", 2,
                   (const char *const[]){j->ids, r->message});
     else if (r->outcome == PROVIDER_GONE)
@@ -338,11 +371,68 @@ static void ob_on_marker(const struct provider_result *r, void *arg)
     ob_merge(o, r->remote);
 }
 
+/* ---- comments ---- */
+
+static void ob_on_commented(const struct provider_result *r, void *arg)
+{
+    struct outbox *o = arg;
+    bool found = o->state == OB_SEEKING;
+    char *text;
+
+    if (r->outcome != PROVIDER_OK) {
+        ob_failed(o, r);
+        return;
+    }
+    if (r->remote == NULL) { /* sought and not there: post it */
+        ob_set(o, OB_POSTING);
+        o->c->def->ops->comment(o->c->prov, &o->job->pj, &o->job->pc, ob_on_commented, o);
+        return;
+    }
+    o->counts[PROVIDER_OK]++;
+    text = worker_dump(r->remote);
+    ob_record(o, "SELECT cl_outbox_commented($1::bigint, $2::jsonb, $3::boolean)", 3,
+              (const char *const[]){o->job->comment_id, text, found ? "true" : "false"});
+    free(text);
+}
+
+/* Why a comment job cannot be posted, or NULL. */
+static const char *ob_comment_unfit(const struct ob_job *j)
+{
+    if (j->pj.remote_id == NULL && j->pj.remote_key == NULL)
+        return "the issue is not created";
+    if (j->pc.body == NULL || j->pc.body[0] == '\0' || strlen(j->pc.body) > PROVIDER_COMMENT_MAX)
+        return "the comment's body is empty or too long";
+    if (!remote_marker_valid(j->pc.marker))
+        return "the comment's marker is not valid";
+    return NULL;
+}
+
+/* A comment: looked for first when an earlier attempt may have posted it. */
+static void ob_comment(struct outbox *o)
+{
+    struct ob_job *j = o->job;
+    const char *unfit = ob_comment_unfit(j);
+
+    if (unfit != NULL) {
+        o->counts[PROVIDER_REJECTED]++;
+        ob_record(o, "SELECT cl_outbox_comment_fail($1::bigint, $2)", 2,
+                  (const char *const[]){j->comment_id, unfit});
+    } else if (j->comment_attempts > 1) {
+        ob_set(o, OB_SEEKING);
+        o->c->def->ops->find_comment(o->c->prov, &j->pj, &j->pc, ob_on_commented, o);
+    } else {
+        ob_set(o, OB_POSTING);
+        o->c->def->ops->comment(o->c->prov, &j->pj, &j->pc, ob_on_commented, o);
+    }
+}
+
 static void ob_start(struct outbox *o)
 {
     const struct provider_job *pj = &o->job->pj;
 
-    if (pj->state == PROVIDER_LINK_CREATING) {
+    if (o->job->comment)
+        ob_comment(o);
+    else if (pj->state == PROVIDER_LINK_CREATING) {
         ob_set(o, OB_FINDING);
         o->c->def->ops->find_marker(o->c->prov, pj, ob_on_marker, o);
     } else if (pj->remote_id == NULL && pj->remote_key == NULL) {

@@ -415,6 +415,14 @@ const char *remote_hook_header(const struct provider_delivery *d, const char *na
     return v;
 }
 
+bool remote_marker_valid(const char *s)
+{
+    size_t n = s != NULL ? strlen(s) : 0;
+
+    return n >= 8 && n <= 100 &&
+           strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-") == n;
+}
+
 void remote_check(json_t *checks, const char *name, bool ok, const char *fmt, ...)
 {
     char detail[400];

@@ -88,6 +88,7 @@ class GitHubSyncCase(SyncCase):
     webhooks = True
     token = TOKEN
     admin_dsn = None  # the test cluster ($CLOSELOOP_TEST_DSN)
+    extra_env = {}  # more of closeloopd's environment, for a class
 
     @classmethod
     def setUpClass(cls):
@@ -104,6 +105,7 @@ class GitHubSyncCase(SyncCase):
                 "CLOSELOOP_GITHUB_POLL_INTERVAL": cls.poll_interval,
                 "CLOSELOOP_GITHUB_TIMEOUT": "10",
             }
+            env.update(cls.extra_env)
             cls.svc = Service(name=cls.__name__, env=env, admin_dsn=cls.admin_dsn).start()
             cls.point_webhooks()
             cls.gh.create_repo(REPO, collaborators=COLLABORATORS, labels=LABELS)

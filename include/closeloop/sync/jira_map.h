@@ -34,6 +34,14 @@ struct jira_map_ctx {
     const char *instance; /* this installation's id: the creation marker */
 };
 
+/* The request body of a comment: {"body": ADF doc (Cloud) or wiki text (Data Center)},
+ * with the person mentioned when their account is known and the marker as a last, visible
+ * line ("closeloop ref MARKER"). New reference. */
+json_t *jira_map_comment(const struct provider_comment *cm, const struct jira_map_ctx *c);
+
+/* True when a comment of Jira's answer (either form) carries marker's line. */
+bool jira_map_comment_has(const json_t *comment, const char *marker);
+
 /* The label marking the issue created for action `id` by `instance`
  * ("closeloop-<8 hex>-<id>"): what JQL finds after a crash. */
 void jira_map_marker(char *out, size_t n, const char *instance, long long id);

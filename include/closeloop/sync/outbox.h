@@ -2,7 +2,10 @@
  * action at a time (with a lease, SKIP LOCKED, held by this process), brings the
  * remote issue in step through the provider (create it, or find the one an
  * interrupted create made; otherwise fetch it, merge it in PostgreSQL and update what
- * differs), records the outcome, and backs off with jitter on failures. Woken by
+ * differs), records the outcome, and backs off with jitter on failures. A comment row
+ * (a reminder) is posted once the issue is in step, looked for by its marker first when
+ * an earlier attempt may have posted it; refused for good, it fails with its fallback
+ * mail queued (cl_outbox_comment_fail). Woken by
  * outbox_kick() (NOTIFY at commit) and by its own timer. Loop-only. */
 #ifndef CLOSELOOP_OUTBOX_H
 #define CLOSELOOP_OUTBOX_H

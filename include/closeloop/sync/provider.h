@@ -65,6 +65,20 @@ struct provider_job {
     const json_t *action;       /* what to push: cl_sync_push_view() */
 };
 
+/* A comment to post on a job's linked issue (a reminder). The provider writes the body in
+ * its tracker's format, mentions the person when it knows their account on that tracker,
+ * and embeds the marker so that find_comment can tell whether an interrupted attempt
+ * posted it. Borrowed for the call. */
+#define PROVIDER_COMMENT_MAX 60000 /* bytes of Markdown: below GitHub's 65,536 characters */
+
+struct provider_comment {
+    const char *body;      /* Markdown, 1..PROVIDER_COMMENT_MAX bytes */
+    const char *marker;    /* [A-Za-z0-9-], 8..100 characters, unique per comment */
+    const char *since;     /* when it was queued (RFC 3339): it cannot be older */
+    const json_t *mention; /* {"github": login, "jira_account_id", "jira_name"}: the
+                            * person's accounts (any may be absent), or NULL */
+};
+
 /* What a webhook delivery asks for. */
 enum provider_hook_kind {
     PROVIDER_HOOK_IGNORE, /* cannot change anything closeloop syncs */
@@ -112,6 +126,14 @@ struct provider_ops {
      * fetched; sends only what differs. OK with the remote as it is afterwards. */
     void (*update)(void *self, const struct provider_job *job, const json_t *local,
                    const json_t *remote, provider_done_fn done, void *arg);
+    /* Posts c on the job's linked issue (job->remote_id / remote_key). OK with remote
+     * {"id": text, "url": text or null}. */
+    void (*comment)(void *self, const struct provider_job *job, const struct provider_comment *c,
+                    provider_done_fn done, void *arg);
+    /* Looks for a comment carrying c->marker on the job's issue (the newest comments, a
+     * bounded number of pages): OK with {"id", "url"} when found, remote NULL when not. */
+    void (*find_comment)(void *self, const struct provider_job *job,
+                         const struct provider_comment *c, provider_done_fn done, void *arg);
     /* Issues of scope updated at or after cursor (RFC 3339; NULL: all), every page.
      * poll_state is what the last listing returned for this scope (or NULL). */
     void (*list_since)(void *self, const char *scope, const char *cursor, const char *poll_state,

@@ -123,6 +123,10 @@ double remote_header_num(const struct http_response *resp, const char *name, dou
  * NULL. */
 const char *remote_hook_header(const struct provider_delivery *d, const char *name, size_t max);
 
+/* True when s may serve as a comment's marker (struct provider_comment): 8..100 of
+ * [A-Za-z0-9-], safe in a URL, a log line, HTML and JSON as it is. */
+bool remote_marker_valid(const char *s);
+
 /* A doctor's check: {"name", "ok", "detail"} appended to checks. */
 void remote_check(json_t *checks, const char *name, bool ok, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

@@ -490,6 +490,61 @@ static void test_jira_map__webhooks(void **state)
                      CL_EINVAL);
 }
 
+/* A reminder comment: Cloud gets ADF with the mention node first and the marker as the
+ * last paragraph; Data Center gets wiki text with [~name]; the marker is found in either
+ * form of Jira's answer and not in another comment. */
+static void test_jira_map__comment_bodies(void **state)
+{
+    json_t *mention = json_pack("{s:s, s:s}", "jira_account_id", "5b10ac8d82e05b22cc7d4ef5",
+                                "jira_name", "alice");
+    struct provider_comment cm = {"**Reminder:** due on 2026-12-10, in 3 days.",
+                                  "clr-1a2b3c4d-7-42", "2026-12-07T10:00:00+00:00", mention};
+    json_t *c = jira_map_comment(&cm, &cloud);
+    json_t *doc = json_object_get(c, "body");
+    json_t *blocks = json_object_get(doc, "content");
+    json_t *first = json_array_get(json_object_get(json_array_get(blocks, 0), "content"), 0);
+    json_t *last = json_array_get(blocks, json_array_size(blocks) - 1);
+    char *wiki;
+
+    (void)state;
+    assert_string_equal(json_string_value(json_object_get(doc, "type")), "doc");
+    assert_int_equal(json_integer_value(json_object_get(doc, "version")), 1);
+    assert_string_equal(json_string_value(json_object_get(first, "type")), "mention");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(first, "attrs"), "id")),
+                        "5b10ac8d82e05b22cc7d4ef5");
+    assert_string_equal(json_string_value(json_object_get(
+                            json_array_get(json_object_get(last, "content"), 0), "text")),
+                        "closeloop ref clr-1a2b3c4d-7-42");
+    assert_true(jira_map_comment_has(c, "clr-1a2b3c4d-7-42"));
+    assert_false(jira_map_comment_has(c, "clr-1a2b3c4d-7-4"));
+    json_decref(c);
+
+    c = jira_map_comment(&cm, &dc);
+    wiki = cl_strdup(json_string_value(json_object_get(c, "body")));
+    assert_non_null(strstr(wiki, "[~alice] *Reminder:*"));
+    assert_non_null(strstr(wiki, "_closeloop ref clr-1a2b3c4d-7-42_"));
+    assert_true(jira_map_comment_has(c, "clr-1a2b3c4d-7-42"));
+    json_decref(c);
+    free(wiki);
+
+    /* no account known, and a name that cannot be written in [~...]: no mention */
+    json_object_del(mention, "jira_account_id");
+    json_object_set_new(mention, "jira_name", json_string("a]b"));
+    c = jira_map_comment(&cm, &cloud);
+    blocks = json_object_get(json_object_get(c, "body"), "content");
+    first = json_array_get(json_object_get(json_array_get(blocks, 0), "content"), 0);
+    assert_string_equal(json_string_value(json_object_get(first, "type")), "text");
+    json_decref(c);
+    c = jira_map_comment(&cm, &dc);
+    assert_null(strstr(json_string_value(json_object_get(c, "body")), "[~"));
+    json_decref(c);
+    /* an odd answer: a body that is neither text nor a document has no marker */
+    c = json_pack("{s:i}", "body", 5);
+    assert_false(jira_map_comment_has(c, "clr-1a2b3c4d-7-42"));
+    json_decref(c);
+    json_decref(mention);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -507,6 +562,7 @@ int main(void)
         cmocka_unit_test(test_jira_map__transitions_walk_to_the_category),
         cmocka_unit_test(test_jira_map__no_way_forward_is_an_error),
         cmocka_unit_test(test_jira_map__webhooks),
+        cmocka_unit_test(test_jira_map__comment_bodies),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
