@@ -6,7 +6,7 @@
 #include <jansson.h>
 #include <stdlib.h>
 
-#define REMINDER_BATCH "200" /* people per pass: each well inside the statement timeout */
+#define REMINDER_BATCH "1000" /* people per pass: each well inside the statement timeout */
 
 struct reminder {
     struct ev_loop *loop;
