@@ -1,9 +1,12 @@
 /* The chat kind "digest": a digest (the JSON of cl_digest_content()) as a Slack Block Kit
  * message (header, a section of mrkdwn fields with the counts, a section per list, the
- * trend and the period in context blocks) or a Teams MessageCard (the counts and the trend
- * as facts, a section per list). Every value is type-checked; a digest that does not
- * have the documented shape fails the row with the path of the first bad value. Lists
- * are cut at DG_MAX_ITEMS items ("and N more"). */
+ * trend and the period in context blocks), a Teams Adaptive Card message (a heading, the
+ * counts as a FactSet, a titled TextBlock per list, the trend as a FactSet, the period in
+ * a subtle TextBlock) or a legacy Teams MessageCard (the counts and the trend as facts, a
+ * section per list). Every value is type-checked; a digest that does not have the
+ * documented shape fails the row with the path of the first bad value. Lists are cut at
+ * DG_MAX_ITEMS items or DG_MAX_SECTION bytes ("and N more"); a message that still comes
+ * out over CHAT_MAX_BODY bytes is built again with fewer items per list. */
 #include "closeloop/notify/chat_kinds.h"
 #include "closeloop/notify/chat_render.h"
 #include "closeloop/util/buf.h"
@@ -15,13 +18,17 @@
 #define DG_MAX_ITEMS   10
 #define DG_MAX_SECTION 2800 /* bytes of a section's text (Slack takes 3000) */
 #define DG_MAX_HEADER  150  /* Slack's header block limit */
+#define DG_MAX_TREND   12   /* periods of the trend shown, the latest */
 
 enum dg_mode { DG_PLAIN, DG_SLIPPED, DG_DRIFT };
 
 struct dg {
     enum chat_style st;
-    json_t *msg;   /* the message being built */
-    json_t *parts; /* slack: msg.blocks; teams: msg.sections */
+    size_t max_items;   /* items of a list shown before "and N more" */
+    size_t max_section; /* bytes of a list's text before "and N more" */
+    json_t *msg;        /* the message being built */
+    json_t *parts;      /* slack: msg.blocks; adaptive: the card's body; messagecard:
+                           msg.sections */
     struct cl_err *err;
 };
 
@@ -155,6 +162,16 @@ static int dg_action(struct dg *d, struct buf *b, const json_t *a, enum dg_mode 
 
 /* ---- sections ---- */
 
+/* An Adaptive Card section's title: bold, below a separator. */
+static json_t *dg_ac_title(const char *text)
+{
+    json_t *t = chat_adaptive_text(text);
+
+    json_object_set_new(t, "weight", json_string("Bolder"));
+    json_object_set_new(t, "separator", json_true());
+    return t;
+}
+
 /* Adds a section titled `title` whose text is b's (the caller's lines). */
 static void dg_section(struct dg *d, const char *title, size_t n, struct buf *b)
 {
@@ -178,14 +195,19 @@ static void dg_section(struct dg *d, const char *title, size_t n, struct buf *b)
         buf_append(&text, "", 1);
         buf_printf(&t, "%s (%zu)", title, n);
         buf_append(&t, "", 1);
-        json_array_append_new(d->parts,
-                              json_pack("{s:s, s:s}", "title", t.data, "text", text.data));
+        if (d->st == CHAT_STYLE_ADAPTIVE) {
+            json_array_append_new(d->parts, dg_ac_title(t.data));
+            json_array_append_new(d->parts, chat_adaptive_text(text.data));
+        } else {
+            json_array_append_new(d->parts,
+                                  json_pack("{s:s, s:s}", "title", t.data, "text", text.data));
+        }
         buf_dispose(&text);
     }
     buf_dispose(&t);
 }
 
-/* Appends the items of `list` (at most DG_MAX_ITEMS, DG_MAX_SECTION bytes) to b. */
+/* Appends the items of `list` (at most d->max_items, d->max_section bytes) to b. */
 static int dg_items(struct dg *d, struct buf *b, const json_t *list, enum dg_mode mode,
                     const char *path)
 {
@@ -193,7 +215,7 @@ static int dg_items(struct dg *d, struct buf *b, const json_t *list, enum dg_mod
     int rc;
 
     for (i = 0; i < json_array_size(list); i++) {
-        if (i == DG_MAX_ITEMS || b->len > DG_MAX_SECTION) {
+        if (i == d->max_items || b->len > d->max_section) {
             buf_printf(b, "\n…and %zu more", json_array_size(list) - i);
             return CL_OK;
         }
@@ -225,7 +247,8 @@ static int dg_action_list(struct dg *d, const json_t *digest, const char *key, c
     return rc;
 }
 
-/* "What is owed": per owner, "owner: N open, M overdue" and their items. */
+/* "What is owed": per owner, "owner: N open, M overdue" and their items. Owners past the
+ * section's budget still count in the totals; the text says how many are not shown. */
 static int dg_owes(struct dg *d, const json_t *digest, json_int_t *open, json_int_t *overdue)
 {
     const json_t *owes;
@@ -233,6 +256,7 @@ static int dg_owes(struct dg *d, const json_t *digest, json_int_t *open, json_in
     const char *owner;
     struct buf b;
     json_int_t o, od;
+    size_t hidden = 0;
     size_t i;
     int rc = dg_list_of(d, digest, "owes", "", &owes);
 
@@ -257,11 +281,17 @@ static int dg_owes(struct dg *d, const json_t *digest, json_int_t *open, json_in
             break;
         *open += o;
         *overdue += od;
+        if (hidden > 0 || (i > 0 && b.len > d->max_section)) {
+            hidden++;
+            continue;
+        }
         buf_puts(&b, "\n");
         chat_bold(&b, d->st, owner != NULL ? owner : "no owner");
         buf_printf(&b, ": %" JSON_INTEGER_FORMAT " open, %" JSON_INTEGER_FORMAT " overdue", o, od);
         rc = dg_items(d, &b, items, DG_PLAIN, "owes[].items[]");
     }
+    if (rc == CL_OK && hidden > 0)
+        buf_printf(&b, "\n…and %zu more owners", hidden);
     if (rc == CL_OK)
         dg_section(d, "What is owed, by owner", json_array_size(owes), &b);
     buf_dispose(&b);
@@ -279,9 +309,11 @@ static int dg_review_list(struct dg *d, const json_t *reviews, const char *key, 
     if (rc != CL_OK || json_array_size(list) == 0)
         return rc;
     buf_init(&b);
-    for (i = 0; rc == CL_OK && i < json_array_size(list) && i < DG_MAX_ITEMS; i++) {
+    for (i = 0; rc == CL_OK && i < json_array_size(list); i++) {
         const json_t *r = json_array_get(list, i);
 
+        if (i == d->max_items || b.len > d->max_section)
+            break;
         if (!json_is_object(r)) {
             rc = dg_bad(d, "reviews[]", "an object");
             break;
@@ -307,8 +339,8 @@ static int dg_review_list(struct dg *d, const json_t *reviews, const char *key, 
         buf_puts(&b, " · ");
         chat_text(&b, d->st, status);
     }
-    if (rc == CL_OK && json_array_size(list) > DG_MAX_ITEMS)
-        buf_printf(&b, "\n…and %zu more", json_array_size(list) - DG_MAX_ITEMS);
+    if (rc == CL_OK && i < json_array_size(list))
+        buf_printf(&b, "\n…and %zu more", json_array_size(list) - i);
     if (rc == CL_OK)
         dg_section(d, title, json_array_size(list), &b);
     buf_dispose(&b);
@@ -328,7 +360,42 @@ static int dg_reviews(struct dg *d, const json_t *digest)
     return rc == CL_OK ? dg_review_list(d, reviews, "upcoming", "Reviews coming up") : rc;
 }
 
-/* The trend, oldest first: a context line (Slack) or facts (Teams). */
+/* A fact: {"name", "value"} in a MessageCard, {"title", "value"} in an Adaptive Card's
+ * FactSet, where both are markdown. */
+static json_t *dg_fact(struct dg *d, const char *name, const char *value)
+{
+    struct buf b;
+    json_t *f;
+
+    if (d->st != CHAT_STYLE_ADAPTIVE)
+        return json_pack("{s:s, s:s}", "name", name, "value", value);
+    buf_init(&b);
+    chat_text(&b, d->st, name);
+    buf_append(&b, "", 1);
+    f = json_pack("{s:s, s:s}", "title", b.data, "value", value);
+    buf_dispose(&b);
+    return f;
+}
+
+/* Adds the trend: Slack's context line, or the facts (stolen) under a title. */
+static void dg_trend_add(struct dg *d, const char *line, json_t *facts)
+{
+    static const char title[] = "Trend (opened / closed / overdue)";
+
+    if (d->st == CHAT_STYLE_SLACK) {
+        json_array_append_new(d->parts, json_pack("{s:s, s:[{s:s, s:s}]}", "type", "context",
+                                                  "elements", "type", "mrkdwn", "text", line));
+        json_decref(facts);
+    } else if (d->st == CHAT_STYLE_ADAPTIVE) {
+        json_array_append_new(d->parts, dg_ac_title(title));
+        json_array_append_new(d->parts, json_pack("{s:s, s:o}", "type", "FactSet", "facts", facts));
+    } else {
+        json_array_append_new(d->parts, json_pack("{s:s, s:o}", "title", title, "facts", facts));
+    }
+}
+
+/* The trend, oldest first, its latest DG_MAX_TREND periods: a context line (Slack) or
+ * facts (Teams). */
 static int dg_trend(struct dg *d, const json_t *digest)
 {
     const json_t *trend;
@@ -337,9 +404,11 @@ static int dg_trend(struct dg *d, const json_t *digest)
     json_int_t opened, closed, overdue;
     struct buf b;
     char v[120];
+    size_t first;
     size_t i;
     int rc = dg_list_of(d, digest, "trend", "", &trend);
 
+    first = json_array_size(trend) > DG_MAX_TREND ? json_array_size(trend) - DG_MAX_TREND : 0;
     buf_init(&b);
     chat_bold(&b, d->st, "Trend");
     buf_puts(&b, " (opened / closed / overdue):");
@@ -357,25 +426,21 @@ static int dg_trend(struct dg *d, const json_t *digest)
             rc = dg_int(d, t, "closed", "trend[]", &closed);
         if (rc == CL_OK)
             rc = dg_int(d, t, "overdue", "trend[]", &overdue);
-        if (rc != CL_OK)
-            break;
+        if (rc != CL_OK || i < first)
+            continue;
         snprintf(v, sizeof(v),
                  "%" JSON_INTEGER_FORMAT " / %" JSON_INTEGER_FORMAT " / %" JSON_INTEGER_FORMAT,
                  opened, closed, overdue);
-        buf_puts(&b, i > 0 ? " · " : " ");
+        buf_puts(&b, i > first ? " · " : " ");
         chat_text(&b, d->st, period);
         buf_printf(&b, " %s", v);
-        json_array_append_new(facts, json_pack("{s:s, s:s}", "name", period, "value", v));
+        json_array_append_new(facts, dg_fact(d, period, v));
     }
     buf_append(&b, "", 1);
-    if (rc == CL_OK && json_array_size(trend) > 0 && d->st == CHAT_STYLE_SLACK)
-        json_array_append_new(d->parts, json_pack("{s:s, s:[{s:s, s:s}]}", "type", "context",
-                                                  "elements", "type", "mrkdwn", "text", b.data));
-    else if (rc == CL_OK && json_array_size(trend) > 0)
-        json_array_append_new(
-            d->parts,
-            json_pack("{s:s, s:O}", "title", "Trend (opened / closed / overdue)", "facts", facts));
-    json_decref(facts);
+    if (rc == CL_OK && json_array_size(trend) > 0)
+        dg_trend_add(d, b.data, facts);
+    else
+        json_decref(facts);
     buf_dispose(&b);
     return rc;
 }
@@ -423,7 +488,8 @@ static void dg_cut(char *s, size_t max)
     s[max] = '\0';
 }
 
-/* The counts: Slack fields ("*Open*\n12"), Teams facts. */
+/* The counts: Slack fields ("*Open*\n12") after the header, an Adaptive Card FactSet
+ * after its heading, MessageCard facts in the first section. */
 static void dg_counts(struct dg *d, const char *const *names, const json_int_t *values, size_t n)
 {
     json_t *list = json_array();
@@ -432,8 +498,8 @@ static void dg_counts(struct dg *d, const char *const *names, const json_int_t *
 
     for (i = 0; i < n; i++) {
         snprintf(text, sizeof(text), "%" JSON_INTEGER_FORMAT, values[i]);
-        if (d->st == CHAT_STYLE_TEAMS) {
-            json_array_append_new(list, json_pack("{s:s, s:s}", "name", names[i], "value", text));
+        if (d->st != CHAT_STYLE_SLACK) {
+            json_array_append_new(list, dg_fact(d, names[i], text));
             continue;
         }
         snprintf(text, sizeof(text), "*%s*\n%" JSON_INTEGER_FORMAT, names[i], values[i]);
@@ -442,6 +508,9 @@ static void dg_counts(struct dg *d, const char *const *names, const json_int_t *
     if (d->st == CHAT_STYLE_SLACK)
         json_array_insert_new(d->parts, 1,
                               json_pack("{s:s, s:o}", "type", "section", "fields", list));
+    else if (d->st == CHAT_STYLE_ADAPTIVE)
+        json_array_insert_new(d->parts, 1,
+                              json_pack("{s:s, s:o}", "type", "FactSet", "facts", list));
     else
         json_array_insert_new(d->parts, 0,
                               json_pack("{s:s, s:o}", "title", "Summary", "facts", list));
@@ -483,15 +552,89 @@ static int dg_build(struct dg *d, const json_t *digest)
     return rc;
 }
 
+/* The message's frame: Slack's header block, an Adaptive Card with its heading, or a
+ * MessageCard titled `header`. */
+static void dg_frame(struct dg *d, const char *header)
+{
+    struct buf b;
+
+    if (d->st == CHAT_STYLE_SLACK) {
+        d->msg = json_pack("{s:s, s:[{s:s, s:{s:s, s:s}}]}", "text", header, "blocks", "type",
+                           "header", "text", "type", "plain_text", "text", header);
+        d->parts = json_object_get(d->msg, "blocks");
+    } else if (d->st == CHAT_STYLE_ADAPTIVE) {
+        buf_init(&b);
+        chat_text(&b, d->st, header);
+        buf_append(&b, "", 1);
+        d->msg = chat_adaptive_card();
+        d->parts = json_object_get(d->msg, "body");
+        json_array_append_new(d->parts, chat_adaptive_heading(b.data));
+        buf_dispose(&b);
+    } else {
+        d->msg = chat_teams_card(header, header);
+        d->parts = json_object_get(d->msg, "sections");
+    }
+}
+
+/* The period line closing the message. */
+static void dg_context(struct dg *d, const char *context)
+{
+    json_t *t;
+    struct buf b;
+
+    if (d->st == CHAT_STYLE_MESSAGECARD) {
+        json_array_append_new(d->parts, json_pack("{s:s}", "text", context));
+        return;
+    }
+    buf_init(&b);
+    chat_text(&b, d->st, context);
+    buf_append(&b, "", 1);
+    if (d->st == CHAT_STYLE_SLACK) {
+        t = json_pack("{s:s, s:[{s:s, s:s}]}", "type", "context", "elements", "type", "mrkdwn",
+                      "text", b.data);
+    } else {
+        t = chat_adaptive_text(b.data);
+        json_object_set_new(t, "isSubtle", json_true());
+        json_object_set_new(t, "size", json_string("Small"));
+    }
+    json_array_append_new(d->parts, t);
+    buf_dispose(&b);
+}
+
+/* Builds the message once, with d's budget, into *body (malloc'd). */
+static int dg_render(struct dg *d, const json_t *payload, const char *header, const char *context,
+                     char **body)
+{
+    int rc;
+
+    dg_frame(d, header);
+    rc = dg_build(d, payload);
+    if (rc != CL_OK) {
+        json_decref(d->msg);
+        d->msg = NULL;
+        return rc;
+    }
+    dg_context(d, context);
+    if (d->st == CHAT_STYLE_ADAPTIVE)
+        d->msg = chat_adaptive_message(d->msg);
+    *body = chat_dump(d->msg);
+    d->msg = NULL;
+    return *body != NULL ? CL_OK : cl_fail(d->err, CL_EINVAL, "digest: no JSON");
+}
+
 static int digest_render(const json_t *payload, const char *flavour, char **body_json,
                          struct cl_err *err)
 {
+    /* items and bytes per list: the first budget whose message fits CHAT_MAX_BODY wins */
+    static const size_t budgets[][2] = {
+        {DG_MAX_ITEMS, DG_MAX_SECTION}, {5, 1200}, {2, 400}, {0, 0}};
     struct dg d = {.err = err};
     const json_t *period = json_object_get(payload, "period");
     const char *key, *from = NULL, *to = NULL, *tz = NULL;
     char scope[128];
     char header[256];
     char context[400];
+    size_t i;
     int rc;
 
     *body_json = NULL;
@@ -518,33 +661,16 @@ static int digest_render(const json_t *payload, const char *flavour, char **body
              "Period %.40s (%.40s to %.40s, %.64s). The work and its "
              "dates, never a ranking of people.",
              key, from ? from : "?", to ? to : "?", tz ? tz : "UTC");
-    if (d.st == CHAT_STYLE_SLACK) {
-        d.msg = json_pack("{s:s, s:[{s:s, s:{s:s, s:s}}]}", "text", header, "blocks", "type",
-                          "header", "text", "type", "plain_text", "text", header);
-        d.parts = json_object_get(d.msg, "blocks");
-    } else {
-        d.msg = chat_teams_card(header, header);
-        d.parts = json_object_get(d.msg, "sections");
+    for (i = 0; i < CL_ARRAY_LEN(budgets); i++) {
+        d.max_items = budgets[i][0];
+        d.max_section = budgets[i][1];
+        rc = dg_render(&d, payload, header, context, body_json);
+        if (rc != CL_OK || strlen(*body_json) <= CHAT_MAX_BODY)
+            return rc;
+        free(*body_json);
+        *body_json = NULL;
     }
-    rc = dg_build(&d, payload);
-    if (rc == CL_OK && d.st == CHAT_STYLE_SLACK) {
-        struct buf b;
-
-        buf_init(&b);
-        chat_text(&b, d.st, context);
-        buf_append(&b, "", 1);
-        json_array_append_new(d.parts, json_pack("{s:s, s:[{s:s, s:s}]}", "type", "context",
-                                                 "elements", "type", "mrkdwn", "text", b.data));
-        buf_dispose(&b);
-    } else if (rc == CL_OK) {
-        json_array_append_new(d.parts, json_pack("{s:s}", "text", context));
-    }
-    if (rc != CL_OK) {
-        json_decref(d.msg);
-        return rc;
-    }
-    *body_json = chat_dump(d.msg);
-    return *body_json != NULL ? CL_OK : cl_fail(err, CL_EINVAL, "digest: no JSON");
+    return cl_fail(err, CL_EINVAL, "digest: over %d bytes with every list cut", CHAT_MAX_BODY);
 }
 
 const struct chat_kind chat_kind_digest = {"digest", digest_render};

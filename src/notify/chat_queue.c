@@ -67,6 +67,23 @@ enum chat_outcome chat_queue_outcome(long status)
     return CHAT_PERMANENT; /* 400, 403, 404, 410, other 4xx, 3xx (never followed) */
 }
 
+long chat_queue_status(long status, const char *body)
+{
+    static const char wrapped[] = "Webhook message delivery failed with error:";
+    const char *p;
+    char *end = NULL;
+    long code;
+
+    if (status < 200 || status > 299 || body == NULL ||
+        strncmp(body, wrapped, sizeof(wrapped) - 1) != 0)
+        return status;
+    p = strstr(body, "HTTP error ");
+    if (p == NULL)
+        return 500; /* refused for a reason it does not give: retried, then failed */
+    code = strtol(p + 11, &end, 10);
+    return end != p + 11 && code >= 300 && code <= 599 ? code : 500;
+}
+
 double chat_queue_retry_after(const char *value, double def, double max, time_t now)
 {
     char *end = NULL;
@@ -223,29 +240,31 @@ static void cq_on_posted(const struct http_response *r, void *arg)
     const char *url = ch != NULL ? ch->url : "";
     char msg[400];
     enum chat_outcome o;
+    long status;
 
     j->post = NULL;
+    status = chat_queue_status(r->status, r->body);
     if (r->code != CL_OK) { /* a timeout or transport failure: curl's line, scrubbed */
         snprintf(msg, sizeof(msg), "%s", r->error);
         cq_scrub(msg, url);
         cq_record_failed(j, 0, msg, false, -1);
         return;
     }
-    o = chat_queue_outcome(r->status);
+    o = chat_queue_outcome(status);
     if (o == CHAT_SENT) {
         log_info("event=chat_sent id=%s channel=%s status=%ld seconds=%.3f", j->id, j->channel,
-                 r->status, r->seconds);
-        cq_record_sent(j, r->status);
+                 status, r->seconds);
+        cq_record_sent(j, status);
         return;
     }
-    chat_queue_excerpt(msg, sizeof(msg), r->status, r->body, url);
-    if (r->status == 429)
-        cq_record_failed(j, r->status, msg, false,
+    chat_queue_excerpt(msg, sizeof(msg), status, r->body, url);
+    if (status == 429)
+        cq_record_failed(j, status, msg, false,
                          chat_queue_retry_after(http_response_header(r, "retry-after"),
                                                 j->q->conf->chat_retry_base,
                                                 j->q->conf->chat_retry_after_max, time(NULL)));
     else
-        cq_record_failed(j, r->status, msg, o == CHAT_PERMANENT, -1);
+        cq_record_failed(j, status, msg, o == CHAT_PERMANENT, -1);
 }
 
 /* Renders row i of a claim for its channel into *body. */
@@ -265,7 +284,7 @@ static int cq_render(char **body, const struct chat_channel *ch, const PGresult 
     payload = json_loads(PQgetvalue(res, i, 3), 0, &jerr);
     if (payload == NULL)
         return cl_fail(err, CL_EINVAL, "payload: %s", jerr.text);
-    rc = kind->render(payload, chat_flavour_name(ch->flavour), body, err);
+    rc = kind->render(payload, chat_channel_format(ch), body, err);
     json_decref(payload);
     return rc;
 }

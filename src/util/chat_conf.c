@@ -11,6 +11,13 @@ const char *chat_flavour_name(enum chat_flavour f)
     return f == CHAT_SLACK ? "slack" : f == CHAT_TEAMS ? "teams" : "";
 }
 
+const char *chat_channel_format(const struct chat_channel *ch)
+{
+    if (ch->flavour == CHAT_TEAMS && ch->card == CHAT_CARD_MESSAGECARD)
+        return "teams_messagecard";
+    return chat_flavour_name(ch->flavour);
+}
+
 const struct chat_channel *chat_conf_find(const struct chat_conf *c, const char *name)
 {
     int i;
@@ -91,6 +98,17 @@ int chat_conf_set(struct chat_conf *c, const char *key, const char *value, const
         snprintf(ch->url_where, sizeof(ch->url_where), "%s", where);
         return CL_OK;
     }
+    if (strcmp(dot + 1, "card") == 0) {
+        if (strcmp(value, "adaptive") == 0)
+            ch->card = CHAT_CARD_ADAPTIVE;
+        else if (strcmp(value, "messagecard") == 0)
+            ch->card = CHAT_CARD_MESSAGECARD;
+        else
+            return cl_fail(err, CL_EINVAL, "%s: chat.%s.card must be adaptive or messagecard",
+                           where, ch->name);
+        snprintf(ch->card_where, sizeof(ch->card_where), "%s", where);
+        return CL_OK;
+    }
     if (strcmp(dot + 1, "timeout") == 0) {
         t = strtod(value, &end);
         if (end == value || *end != '\0' || !(t >= 0.1 && t <= 600))
@@ -99,7 +117,7 @@ int chat_conf_set(struct chat_conf *c, const char *key, const char *value, const
         ch->timeout = t;
         return CL_OK;
     }
-    return cl_fail(err, CL_EINVAL, "%s: unknown key \"%s\" in [chat.%s] (kind, url, timeout)",
+    return cl_fail(err, CL_EINVAL, "%s: unknown key \"%s\" in [chat.%s] (kind, url, timeout, card)",
                    where, dot + 1, ch->name);
 }
 
@@ -131,6 +149,9 @@ int chat_conf_validate(const struct chat_conf *c, bool allow_loopback, struct cl
         if (!chat_conf_url_ok(ch->url, allow_loopback))
             return cl_fail(err, CL_EINVAL, "%s: chat.%s.url must be an https:// URL", ch->url_where,
                            ch->name);
+        if (ch->card_where[0] != '\0' && ch->flavour != CHAT_TEAMS)
+            return cl_fail(err, CL_EINVAL, "%s: chat.%s.card is for kind = teams only",
+                           ch->card_where, ch->name);
     }
     return CL_OK;
 }
@@ -145,5 +166,8 @@ void chat_conf_print(const struct chat_conf *c, FILE *out)
         fprintf(out, "chat.%s.kind = %s\n", ch->name, chat_flavour_name(ch->flavour));
         fprintf(out, "chat.%s.url = %s\n", ch->name, ch->url[0] != '\0' ? "(set)" : "(unset)");
         fprintf(out, "chat.%s.timeout = %g\n", ch->name, ch->timeout);
+        if (ch->flavour == CHAT_TEAMS)
+            fprintf(out, "chat.%s.card = %s\n", ch->name,
+                    ch->card == CHAT_CARD_MESSAGECARD ? "messagecard" : "adaptive");
     }
 }

@@ -1,15 +1,17 @@
 /* chat_queue: closeloopd's chat worker. Woken by LISTEN closeloop_chat (NOTIFY at the
  * commit of cl_chat_enqueue) and by a timer, it claims due rows of chat_queue under a
  * lease (SKIP LOCKED, held by this process), renders each through its kind
- * (chat_kinds.h) for its channel's flavour, posts it to the channel's webhook through
- * the libcurl client (http.h) and records the outcome: 2xx sent; 429 queued again after
- * its Retry-After (capped by chat_retry_after_max); 5xx, 408 and transport failures or
- * timeouts queued again with back-off and jitter until chat_max_attempts; any other
- * answer (400, 403, 404, 410, 3xx...), an unknown channel or a payload that does not
- * render failed at once, with the status and a bounded, sanitized excerpt of the reply.
- * At most chat_concurrency posts are in flight. Webhooks have no idempotency key: a
- * crash between the post and its record posts the message once more. The webhook URL is
- * a secret: it is never logged nor stored (errors are scrubbed of it). Loop-only. */
+ * (chat_kinds.h) for its channel's format, posts it to the channel's webhook through
+ * the libcurl client (http.h) and records the outcome: 2xx sent (but a legacy Teams
+ * connector's 200 that says Teams refused the message counts as the status it names,
+ * chat_queue_status()); 429 queued again after its Retry-After (capped by
+ * chat_retry_after_max); 5xx, 408 and transport failures or timeouts queued again with
+ * back-off and jitter until chat_max_attempts; any other answer (400, 403, 404, 410,
+ * 413, 3xx...), an unknown channel or a payload that does not render failed at once,
+ * with the status and a bounded, sanitized excerpt of the reply. At most
+ * chat_concurrency posts are in flight. Webhooks have no idempotency key: a crash
+ * between the post and its record posts the message once more. The webhook URL is a
+ * secret: it is never logged nor stored (errors are scrubbed of it). Loop-only. */
 #ifndef CLOSELOOP_CHAT_QUEUE_H
 #define CLOSELOOP_CHAT_QUEUE_H
 
@@ -48,8 +50,15 @@ void chat_queue_metrics(const struct chat_queue *q, struct buf *out);
 
 /* What a webhook's answer means for the row. */
 enum chat_outcome { CHAT_SENT, CHAT_RETRY, CHAT_PERMANENT };
-/* The outcome of an HTTP status (0: no answer: a timeout or transport failure). */
+/* The outcome of an HTTP status (0: no answer: a timeout or transport failure): any
+ * 2xx is sent (Slack's 200 "ok", a Teams Workflows webhook's 202 with an empty body, a
+ * legacy connector's 200 "1"). */
 enum chat_outcome chat_queue_outcome(long status);
+/* The status that counts for a reply: a legacy Office 365 connector answers 200 with
+ * "Webhook message delivery failed with error: Microsoft Teams endpoint returned HTTP
+ * error 413 ..." when Teams refused the message; that gives 413 (500 when the body names
+ * no status). Any other reply: `status` itself. body may be NULL. */
+long chat_queue_status(long status, const char *body);
 /* Seconds a 429's Retry-After asks for (delta-seconds, or an HTTP date from now),
  * within [0, max]; `def` when absent or unparsable. */
 double chat_queue_retry_after(const char *value, double def, double max, time_t now);
