@@ -4,12 +4,20 @@ chat tests: plain http.server, bound to 127.0.0.1 on a free port. Prints one JSO
 stdout once it listens: {"port": PORT}.
 
 Every POST to a path outside /_control is a webhook post: it is recorded (path, headers,
-the body parsed as JSON, or its text when it is not JSON) and answered 200 "ok" (Slack's
-answer; Teams answers "1"), unless a fault is pending for that path.
+the body parsed as JSON, or its text when it is not JSON, and its form) and answered as
+the service behind such a path does, unless a fault is pending for that path:
+  - a Teams Workflows path (".../workflows/..."): 202 Accepted with an empty body;
+  - a legacy Office 365 connector path (".../webhookb2/..."): 200 "1";
+  - any other path (Slack): 200 "ok".
+The form says what was posted: "adaptive" (a message with one Adaptive Card attachment:
+{"type": "message", "attachments": [{"contentType":
+"application/vnd.microsoft.card.adaptive", "content": {"type": "AdaptiveCard", ...}}]}),
+"messagecard" ({"@type": "MessageCard", ...}), "slack" ({"text" | "blocks", ...}) or
+"other". Like the real services, the fake answers whatever the form; the tests look at it.
 
 Control API (JSON in and out, no auth):
-  GET  /_control/posts            [{"path", "headers", "json" | null, "text", "at"}] in
-                                  arrival order
+  GET  /_control/posts            [{"path", "headers", "json" | null, "text", "form", "at"}]
+                                  in arrival order
   POST /_control/fault {"status": 429 | 500 | 404 | ..., "count": K, "path": P (optional:
                         any path when absent), "retry_after": "2" (optional header),
                         "body": "text" (optional), "delay": SECONDS (optional, at most 30)}
@@ -48,6 +56,34 @@ class State:
 
 
 STATE = State()
+
+ADAPTIVE = 'application/vnd.microsoft.card.adaptive'
+
+
+def form_of(body):
+    """What kind of chat message body is: adaptive, messagecard, slack or other."""
+    if not isinstance(body, dict):
+        return 'other'
+    atts = body.get('attachments')
+    if body.get('type') == 'message' and isinstance(atts, list) and len(atts) == 1 \
+            and isinstance(atts[0], dict) and atts[0].get('contentType') == ADAPTIVE \
+            and isinstance(atts[0].get('content'), dict) \
+            and atts[0]['content'].get('type') == 'AdaptiveCard':
+        return 'adaptive'
+    if body.get('@type') == 'MessageCard':
+        return 'messagecard'
+    if 'blocks' in body or 'text' in body:
+        return 'slack'
+    return 'other'
+
+
+def normal_answer(path):
+    """(status, body) of the service behind path when all is well."""
+    if '/workflows/' in path:
+        return 202, ''
+    if '/webhookb2/' in path:
+        return 200, '1'
+    return 200, 'ok'
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -96,10 +132,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             parsed = None
         with STATE.lock:
             STATE.posts.append({'path': self.path, 'headers': dict(self.headers.items()),
-                                'json': parsed, 'text': text, 'at': time.time()})
+                                'json': parsed, 'text': text, 'form': form_of(parsed),
+                                'at': time.time()})
         fault = STATE.take_fault(self.path)
         if fault is None:
-            self.reply(200, 'ok')
+            self.reply(*normal_answer(self.path))
             return
         if fault.get('delay'):
             time.sleep(min(float(fault['delay']), MAX_DELAY))

@@ -1,7 +1,9 @@
 """Chat: the queue (cl_chat_enqueue), closeloopd's worker posting to Slack and Microsoft
 Teams incoming webhooks (a fake: tests/fakes/chat_server.py), the digest rendered as Slack
-blocks and a Teams card, 429 Retry-After, 5xx back-off, permanent 404, two instances,
-configuration refused at start-up, and the webhook URL (a secret) never in a log.
+blocks, a Teams Adaptive Card message (a Workflows webhook, answering 202) and a legacy
+MessageCard (card = messagecard), 429 Retry-After, 5xx back-off, permanent 404, a legacy
+connector's 200 that wraps Teams' 413, two instances, configuration refused at start-up,
+and the webhook URL (a secret) never in a log.
 
 Each test posts to its own webhook path and looks only at its own posts.
 """
@@ -67,10 +69,16 @@ def write_config(text):
     return path
 
 
-# The channels of a ChatCase: name -> (kind, path on the fake).
+WORKFLOW = '/workflows/%s/triggers/manual/paths/invoke?api-version=2016-06-01&sig=' + SECRET
+
+# The channels of a ChatCase: name -> (kind, path on the fake[, more lines]).
 CHANNELS = {
     'slack_a': ('slack', '/services/T01/B01/' + SECRET + 'a'),
-    'teams_a': ('teams', '/webhookb2/' + SECRET + 'b/IncomingWebhook'),
+    'teams_a': ('teams', WORKFLOW % 'b0b0'),
+    'teams_test': ('teams', WORKFLOW % 'c1c1'),
+    'teams_big': ('teams', WORKFLOW % 'd2d2'),
+    'teams_legacy': ('teams', '/webhookb2/' + SECRET + 'b/IncomingWebhook', 'card = messagecard'),
+    'teams_413': ('teams', '/webhookb2/' + SECRET + 'i/IncomingWebhook', 'card = messagecard'),
     'slack_429': ('slack', '/services/T01/B02/' + SECRET + 'c'),
     'slack_500': ('slack', '/services/T01/B03/' + SECRET + 'd'),
     'slack_404': ('slack', '/services/T01/B04/' + SECRET + 'e'),
@@ -83,9 +91,9 @@ CHANNELS = {
 def chat_config(server, extra=''):
     lines = ['chat_allow_http_loopback = true', 'chat_retry_base = 0.2', 'chat_retry_max = 1',
              'chat_max_attempts = 5', 'chat_retry_after_max = 5', extra]
-    for name, (kind, path) in CHANNELS.items():
+    for name, (kind, path, *more) in CHANNELS.items():
         lines += ['', '[chat.%s]' % name, 'kind = %s' % kind, 'url = %s' % server.url(path),
-                  'timeout = 5']
+                  'timeout = 5'] + more
     return write_config('\n'.join(lines) + '\n')
 
 
@@ -206,10 +214,77 @@ class DigestTest(ChatCase):
                                 '2026-W49 1 / 4 / 1')
         self.assertNotIn('Verified', ' '.join(texts))  # empty lists have no section
 
-    def test_teams_digest_card(self):
+    def card(self, post):
+        """The Adaptive Card of a post, after checking the message around it."""
+        self.assertEqual(post['form'], 'adaptive')
+        body = post['json']
+        self.assertEqual(body['type'], 'message')
+        self.assertEqual(len(body['attachments']), 1)
+        att = body['attachments'][0]
+        self.assertEqual(att['contentType'], 'application/vnd.microsoft.card.adaptive')
+        self.assertIsNone(att['contentUrl'])
+        card = att['content']
+        self.assertEqual(card['type'], 'AdaptiveCard')
+        self.assertEqual(card['version'], '1.4')
+        self.assertEqual(card['$schema'], 'http://adaptivecards.io/schemas/adaptive-card.json')
+        self.assertTrue(all(b['type'] in ('TextBlock', 'FactSet') for b in card['body']))
+        self.assertTrue(all(b.get('wrap') is True for b in card['body']
+                            if b['type'] == 'TextBlock'))
+        self.assertLess(len(post['text'].encode()), 25000)
+        return card
+
+    def test_teams_digest_adaptive_card(self):
         cid = self.enqueue('teams_a', DIGEST, kind='digest', dedup='digest-teams-mia-2026-W49')
         posts = self.wait_posts('teams_a')
-        self.wait_status(cid, 'sent')
+        m = self.wait_status(cid, 'sent')
+        self.assertEqual(m['last_status'], 202)  # a Workflows webhook's answer
+        self.assertTrue(posts[0]['headers'].get('Content-Type', '').startswith('application/json'))
+        body = self.card(posts[0])['body']
+        self.assertEqual(body[0]['text'], 'closeloop digest: team sre, 2026-W49')
+        self.assertEqual((body[0]['weight'], body[0]['size']), ('Bolder', 'Medium'))
+        self.assertEqual(body[1]['type'], 'FactSet')
+        self.assertEqual({f['title']: f['value'] for f in body[1]['facts']},
+                         {'Open': '2', 'Overdue': '1', 'Slipped': '1', 'Done': '1',
+                          'Verified': '0', 'Unowned': '1', 'Undated': '0'})
+        texts = [b.get('text', '') for b in body]
+        sections = {texts[i]: texts[i + 1] for i in range(len(body) - 1)
+                    if body[i].get('weight') == 'Bolder' and body[i + 1]['type'] == 'TextBlock'}
+        owes = sections['What is owed, by owner (1)']
+        # every item a markdown link to its issue; user text escaped, no entity
+        self.assertIn('**ana**: 2 open, 1 overdue\n\n• [INC-7 #42 Fix \\<alerts> & pager]'
+                      '(https://github.com/acme/ops/issues/42) — ana · due 2026-12-01 · open',
+                      owes)
+        self.assertIn('• INC-7 #43 Runbook \\*bold\\* \\[x\\] — ana · no due date · open', owes)
+        self.assertNotIn('&lt;', json.dumps(body))
+        self.assertIn('(due date moved from 2026-11-20 to 2026-12-10)',
+                      sections['Slipped since the last digest (1)'])
+        self.assertIn('• [INC-7 #45 Add alert](https://github.com/acme/ops/issues/42) — ana',
+                      sections['Done (1)'])
+        self.assertIn('INC-7 — 2026-12-02 15:00 (Europe/Berlin) · held',
+                      sections['Reviews held (1)'])
+        self.assertNotIn('Verified (0)', sections)  # empty lists have no section
+        trend = body[texts.index('Trend (opened / closed / overdue)') + 1]
+        self.assertEqual(trend['type'], 'FactSet')
+        self.assertEqual(trend['facts'], [{'title': '2026-W48', 'value': '3 / 1 / 2'},
+                                          {'title': '2026-W49', 'value': '1 / 4 / 1'}])
+        self.assertTrue(body[-1]['isSubtle'])
+        self.assertTrue(body[-1]['text'].startswith('Period 2026-W49 (2026-11-30T00:00:00+01:00'))
+
+    def test_teams_test_message_is_a_card(self):
+        out = self.svc._admin('chat-test', '--channel', 'teams_test')
+        self.assertIn('queued test message', out)
+        post = self.wait_posts('teams_test')[0]
+        body = self.card(post)['body']
+        self.assertEqual(body[0]['text'], 'closeloop test message')
+        self.assertEqual(body[1]['text'], 'This is a test message from closeloop: the webhook '
+                                          'works.\n\nSent by closeloopd chat-test.')
+
+    def test_teams_legacy_messagecard(self):
+        cid = self.enqueue('teams_legacy', DIGEST, kind='digest', dedup='digest-legacy-2026-W49')
+        posts = self.wait_posts('teams_legacy')
+        m = self.wait_status(cid, 'sent')
+        self.assertEqual(m['last_status'], 200)
+        self.assertEqual(posts[0]['form'], 'messagecard')
         card = posts[0]['json']
         self.assertEqual(card['@type'], 'MessageCard')
         self.assertEqual(card['@context'], 'https://schema.org/extensions')
@@ -224,6 +299,29 @@ class DigestTest(ChatCase):
         trend = [s for s in secs if s.get('title', '').startswith('Trend')][0]
         self.assertEqual(trend['facts'], [{'name': '2026-W48', 'value': '3 / 1 / 2'},
                                           {'name': '2026-W49', 'value': '1 / 4 / 1'}])
+
+    def test_big_digest_fits_a_teams_post(self):
+        # every '*' escaped: a list's 2800 bytes of text take more in the card's JSON
+        items = [dict(ACTION, id=100 + i, title='x*' * 150, why='new_overdue', drift='gone')
+                 for i in range(12)]
+        big = dict(DIGEST, owes=[{'owner': 'own%02d' % i, 'open': 3, 'overdue': 0,
+                                  'items': items[:3]} for i in range(20)],
+                   **{k: items for k in ('slipped', 'done', 'verified', 'unowned', 'undated',
+                                         'drift')})
+        cid = self.enqueue('teams_big', big, kind='digest', dedup='digest-teams-big')
+        m = self.wait_status(cid, 'sent')
+        post = self.wait_posts('teams_big')[0]
+        self.assertLess(len(post['text'].encode()), 25000)
+        body = self.card(post)['body']
+        self.assertEqual({f['title']: f['value'] for f in body[1]['facts']}['Open'], '60')
+        texts = [b.get('text', '') for b in body]
+        done = texts[texts.index('Done (12)') + 1]
+        # cut below the first budget (10 items, 2800 bytes) to fit: fewer items per list
+        self.assertLess(done.count('• '), 5)
+        self.assertIn('…and %d more' % (12 - done.count('• ')), done)
+        owes = texts[texts.index('What is owed, by owner (20)') + 1]
+        self.assertRegex(owes, r'…and \d+ more owners$')
+        self.assertEqual(m['attempts'], 1)
 
     def test_malformed_digest_fails_with_the_bad_value(self):
         bad = dict(DIGEST, trend=[{'period': '2026-W49', 'opened': 'three', 'closed': 0,
@@ -276,6 +374,17 @@ class OutcomeTest(ChatCase):
         r = self.svc.cli('chat', 'list', '--status', 'failed')
         self.assertIn('slack_404', r.stdout)
         self.assertIn('HTTP 404', r.stdout)
+
+    def test_legacy_connector_200_wrapping_413_fails(self):
+        path = CHANNELS['teams_413'][1]
+        self.chat.fault(path, 200, count=5, body='Webhook message delivery failed with error: '
+                        'Microsoft Teams endpoint returned HTTP error 413 with ContextId tcid=0')
+        cid = self.enqueue('teams_413', {'note': 'too big'})
+        m = self.wait_status(cid, 'failed')
+        time.sleep(0.6)  # longer than the back-off: a retry would show
+        self.assertEqual(len(self.chat.posts(path)), 1)
+        self.assertEqual((m['attempts'], m['last_status']), (1, 413))
+        self.assertIn('HTTP 413: Webhook message delivery failed', m['last_error'])
 
     def test_unknown_channel_fails_shown(self):
         cid = self.enqueue('nowhere', {'note': 'x'})
@@ -388,6 +497,24 @@ class BadConfigTest(unittest.TestCase):
         r, path = self.check('[chat.ops]\nkind = discord\nurl = https://x.example/h\n')
         self.assertNotEqual(r.returncode, 0)
         self.assertIn('%s:2: chat.ops.kind must be slack or teams' % path, r.stderr)
+
+    def test_unknown_card_refused(self):
+        r, path = self.check('[chat.ops]\nkind = teams\nurl = https://x.example/h\n'
+                             'card = hero\n')
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn('%s:4: chat.ops.card must be adaptive or messagecard' % path, r.stderr)
+        r, path = self.check('[chat.ops]\nkind = slack\ncard = messagecard\n'
+                             'url = https://x.example/h\n')
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn('%s:3: chat.ops.card is for kind = teams only' % path, r.stderr)
+
+    def test_teams_card_defaults_to_adaptive(self):
+        r, _ = self.check('[chat.a]\nkind = teams\nurl = https://x.example/workflows/1\n\n'
+                          '[chat.b]\nkind = teams\nurl = https://x.example/webhookb2/1\n'
+                          'card = messagecard\n')
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn('chat.a.card = adaptive', r.stdout)
+        self.assertIn('chat.b.card = messagecard', r.stdout)
 
     def test_missing_kind_or_url_refused(self):
         r, path = self.check('[chat.ops]\nurl = https://x.example/h\n')
