@@ -269,6 +269,7 @@ class DigestTest(ChatCase):
                                           {'title': '2026-W49', 'value': '1 / 4 / 1'}])
         self.assertTrue(body[-1]['isSubtle'])
         self.assertTrue(body[-1]['text'].startswith('Period 2026-W49 (2026-11-30T00:00:00+01:00'))
+        self.assertNotIn(SECRET, self.svc.log_text())  # the Workflows URL's sig= included
 
     def test_teams_test_message_is_a_card(self):
         out = self.svc._admin('chat-test', '--channel', 'teams_test')
