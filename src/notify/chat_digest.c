@@ -16,7 +16,7 @@
 #include <string.h>
 
 #define DG_MAX_ITEMS   10
-#define DG_MAX_SECTION 2800 /* bytes of a section's text (Slack takes 3000) */
+#define DG_MAX_SECTION 2800 /* bytes of a list's items (Slack takes 3000 per section) */
 #define DG_MAX_HEADER  150  /* Slack's header block limit */
 #define DG_MAX_TREND   12   /* periods of the trend shown, the latest */
 
@@ -207,22 +207,30 @@ static void dg_section(struct dg *d, const char *title, size_t n, struct buf *b)
     buf_dispose(&t);
 }
 
-/* Appends the items of `list` (at most d->max_items, d->max_section bytes) to b. */
+/* Appends the items of `list` to b: at most d->max_items, and an item only while b stays
+ * within d->max_section bytes (the first line of an empty b always goes in). */
 static int dg_items(struct dg *d, struct buf *b, const json_t *list, enum dg_mode mode,
                     const char *path)
 {
+    struct buf item;
     size_t i;
-    int rc;
+    int rc = CL_OK;
 
-    for (i = 0; i < json_array_size(list); i++) {
-        if (i == d->max_items || b->len > d->max_section) {
-            buf_printf(b, "\n…and %zu more", json_array_size(list) - i);
-            return CL_OK;
+    for (i = 0; i < json_array_size(list) && i < d->max_items; i++) {
+        buf_init(&item);
+        rc = dg_action(d, &item, json_array_get(list, i), mode, path);
+        if (rc == CL_OK && b->len > 0 && b->len + item.len > d->max_section) {
+            buf_dispose(&item);
+            break;
         }
-        rc = dg_action(d, b, json_array_get(list, i), mode, path);
+        if (rc == CL_OK)
+            buf_append(b, item.data, item.len);
+        buf_dispose(&item);
         if (rc != CL_OK)
             return rc;
     }
+    if (i < json_array_size(list))
+        buf_printf(b, "\n…and %zu more", json_array_size(list) - i);
     return CL_OK;
 }
 

@@ -239,6 +239,24 @@ static void test_adaptive_escaping(void **state)
     buf_dispose(&b);
 }
 
+/* Every Slack section's text within the 3000 characters Slack takes. */
+static void assert_slack_sections_fit(const char *body)
+{
+    json_t *msg = json_loads(body, 0, NULL);
+    const json_t *blocks = json_object_get(msg, "blocks");
+    size_t i;
+
+    assert_non_null(msg);
+    for (i = 0; i < json_array_size(blocks); i++) {
+        const char *t = json_string_value(
+            json_object_get(json_object_get(json_array_get(blocks, i), "text"), "text"));
+
+        if (t != NULL && strlen(t) > 3000)
+            fail_msg("block %zu: %zu bytes", i, strlen(t));
+    }
+    json_decref(msg);
+}
+
 /* A digest too big for one Teams post is cut, list by list, until it fits; the counts
  * still count every item. */
 static void test_big_digest_fits(void **state)
@@ -288,6 +306,8 @@ static void test_big_digest_fits(void **state)
         assert_true(strlen(body) <= CHAT_MAX_BODY);
         assert_non_null(strstr(body, "more"));
         assert_non_null(strstr(body, "3000")); /* the open count of all 300 owners */
+        if (strcmp(flavours[f], "slack") == 0)
+            assert_slack_sections_fit(body);
         free(body);
     }
     json_decref(payload);
