@@ -324,6 +324,10 @@ static void chat_items(FILE *out)
     roff_item(out, "url", NULL,
               "the webhook URL, https:// only; a secret: never logged nor printed; required");
     roff_item(out, "timeout", NULL, "seconds one post may take, 0.1..600; default 10");
+    roff_item(out, "card", NULL,
+              "teams only: adaptive (an Adaptive Card message, what a Teams Workflows webhook "
+              "takes; the default) or messagecard (the MessageCard of a legacy Office 365 "
+              "connector)");
 }
 
 /* The review policy's keys (closeloop/util/review_policy.h), with the built-in defaults. */
