@@ -31,17 +31,23 @@ CREATE TRIGGER actions_track BEFORE INSERT OR UPDATE ON actions
 
 -- An event that came without a change to the action row (a note, a sync warning) still
 -- counts as activity. In the usual case the row changed in the same transaction, its
--- last_event_at is already now(), and this updates nothing.
+-- last_event_at is already now(), and this updates nothing. closeloop's own nudges (a
+-- reminder queued, a reminder comment posted) are not activity: a reminded action nobody
+-- touched stays stale. Once per statement, so that a pass writing thousands of events
+-- updates each action once.
 CREATE OR REPLACE FUNCTION cl_event_track() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    UPDATE actions SET last_event_at = NEW.at
-    WHERE id = NEW.action_id AND last_event_at < NEW.at;
+    UPDATE actions a SET last_event_at = e.at
+    FROM (SELECT n.action_id, max(n.at) AS at FROM new_events n
+          WHERE n.field NOT IN ('reminder', 'comment')
+          GROUP BY n.action_id) e
+    WHERE a.id = e.action_id AND a.last_event_at < e.at;
     RETURN NULL;
 END $$;
 
 DROP TRIGGER IF EXISTS events_track ON events;
-CREATE TRIGGER events_track AFTER INSERT ON events
-    FOR EACH ROW EXECUTE FUNCTION cl_event_track();
+CREATE TRIGGER events_track AFTER INSERT ON events REFERENCING NEW TABLE AS new_events
+    FOR EACH STATEMENT EXECUTE FUNCTION cl_event_track();
 
 -- The figures of a set of actions `a` with their owners `p` (LEFT JOIN people p), as one
 -- JSON object: the text of an aggregate expression, shared by every query below. $1 is

@@ -126,6 +126,23 @@ class LadderTest(ReminderCase):
         self.assertEqual(got[1][1]['items'][0]['days'], 8)
         self.assertEqual(len(self.events(aid)), 2)
 
+    def test_a_reminder_is_not_activity_but_a_note_is(self):
+        """The stale report counts days without activity: closeloop's own reminder events
+        leave last_event_at alone; a note moves it."""
+        o = self.person()
+        inc = self.mk_incident()['key']
+        aid = self.action(inc, o, self.mon - datetime.timedelta(days=1))
+
+        def last():
+            return self.svc.sql("SELECT last_event_at FROM actions WHERE id = :'p1'", aid)[0][0]
+        before = last()
+        time.sleep(0.05)
+        self.run_pass(at(self.mon, 12))
+        self.assertEqual(len(self.events(aid)), 1)
+        self.assertEqual(last(), before)
+        self.call('POST', '%s/actions/%d/notes' % (API, aid), {'text': 'on it'}, expect=201)
+        self.assertGreater(last(), before)
+
     def test_moving_the_due_date_starts_the_ladder_again(self):
         o = self.person()
         inc = self.mk_incident()['key']
