@@ -200,16 +200,6 @@ BEGIN
     JOIN incidents i ON i.id = a.incident_id
     LEFT JOIN people o ON o.id = a.owner_id
     LEFT JOIN links l ON l.action_id = a.id;
-    INSERT INTO reminders (id, person_id, week, at, channel, items)
-    OVERRIDING SYSTEM VALUE
-    SELECT w.rid, w.id, w.week, at,
-           CASE WHEN bool_and(t.via = 'tracker') THEN 'tracker'
-                WHEN bool_or(t.via = 'tracker') THEN 'both' ELSE 'email' END,
-           jsonb_agg(jsonb_build_object('action', t.action_id, 'step', t.step, 'via', t.via)
-                     ORDER BY t.due_on, t.action_id)
-    FROM reminder_who_tmp w JOIN reminder_item_tmp t ON t.person_id = w.id
-    GROUP BY w.rid, w.id, w.week;
-    GET DIAGNOSTICS nsent = ROW_COUNT;
     -- the mail: every item that is not a comment, in one message
     UPDATE reminder_who_tmp w
     SET mid = cl_mail_enqueue('reminder', w.email, w.name,
@@ -225,7 +215,17 @@ BEGIN
           FROM reminder_item_tmp t WHERE t.via = 'email'
           GROUP BY t.person_id) m
     WHERE m.person_id = w.id AND w.go;
-    UPDATE reminders r SET mail_id = w.mid FROM reminder_who_tmp w WHERE w.go AND r.id = w.rid;
+    -- one reminder per person, with its mail (when some items went by mail)
+    INSERT INTO reminders (id, person_id, week, at, channel, items, mail_id)
+    OVERRIDING SYSTEM VALUE
+    SELECT w.rid, w.id, w.week, at,
+           CASE WHEN bool_and(t.via = 'tracker') THEN 'tracker'
+                WHEN bool_or(t.via = 'tracker') THEN 'both' ELSE 'email' END,
+           jsonb_agg(jsonb_build_object('action', t.action_id, 'step', t.step, 'via', t.via)
+                     ORDER BY t.due_on, t.action_id), w.mid
+    FROM reminder_who_tmp w JOIN reminder_item_tmp t ON t.person_id = w.id
+    GROUP BY w.rid, w.id, w.week, w.mid;
+    GET DIAGNOSTICS nsent = ROW_COUNT;
     -- the comments: one per item on its issue, mailed instead if the tracker refuses it
     INSERT INTO outbox (action_id, tracker, op, payload)
     SELECT t.action_id, t.tracker, 'comment', jsonb_build_object(
