@@ -324,22 +324,15 @@ BEGIN
     RETURN QUERY SELECT * FROM cl_digest_build_for(policy, r, period_key, at);
 END $$;
 
--- Records the run and queues its mail (and chat message) in this transaction. Returns
--- the run's id, or NULL when this (recipient, period) already has one.
-CREATE OR REPLACE FUNCTION cl_digest_queue(b record, trig text) RETURNS bigint
+-- Queues the mail (and chat message) of the run run_id, whose row the caller holds locked,
+-- and marks it sent, in the caller's transaction: the row and its mail commit together.
+CREATE OR REPLACE FUNCTION cl_digest_deliver(run_id bigint, b record, trig text) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
-    run_id bigint;
     new_mail bigint;
     new_chat bigint;
     dedup text := 'digest:' || b.recipient || ':' || b.period;
 BEGIN
-    INSERT INTO digest_runs (recipient, period, to_addr, scope, trigger, counts)
-    VALUES (b.recipient, b.period, b.email, b.scope, trig, b.content->'counts')
-    ON CONFLICT (recipient, period) DO NOTHING RETURNING id INTO run_id;
-    IF run_id IS NULL THEN
-        RETURN NULL;
-    END IF;
     new_mail := cl_mail_enqueue('digest', b.email, b.name,
         'Digest ' || b.period || ': ' || CASE b.scope->>'kind' WHEN 'team' THEN 'team ' || (b.scope->>'team')
              WHEN 'facilitator' THEN 'your incidents' ELSE 'all teams' END
@@ -349,52 +342,94 @@ BEGIN
     IF b.chat IS NOT NULL THEN   -- a [chat.NAME] channel (sql/functions/chat.sql)
         new_chat := cl_chat_enqueue(b.chat, 'digest', b.content, dedup || ':chat');
     END IF;
-    UPDATE digest_runs SET mail_id = new_mail, chat_id = new_chat WHERE id = run_id;
-    RETURN run_id;
+    UPDATE digest_runs SET state = 'sent', sent_at = now(),
+                           sent_by = left(current_setting('application_name'), 64),
+                           trigger = trig, to_addr = b.email, scope = b.scope,
+                           counts = b.content->'counts', mail_id = new_mail, chat_id = new_chat,
+                           error = NULL
+    WHERE id = run_id;
 END $$;
+DROP FUNCTION IF EXISTS cl_digest_queue(record, text);
+DROP FUNCTION IF EXISTS cl_digest_pass(jsonb, integer);
 
--- The background pass: of several closeloopd one computes at a time (advisory lock).
--- Every recipient is remembered when first seen; one whose current period started after
--- that and has no run yet gets it now (only the latest period: one missed while down is
--- sent once). Up to lim per call. {"recipients", "due", "sent"}.
-CREATE OR REPLACE FUNCTION cl_digest_pass(policy jsonb, lim integer) RETURNS jsonb
+-- The planning statement of a pass (its own short transaction, so that planners never
+-- wait on a render): every recipient is remembered when first seen; one whose latest
+-- period started after that and has no row yet gets a 'pending' row (the recipient as
+-- planned in `plan`), inserted in recipient order so that concurrent planners cannot
+-- deadlock. Only the latest period: one missed while down is planned once.
+-- {"recipients", "planned"}.
+CREATE OR REPLACE FUNCTION cl_digest_plan(policy jsonb) RETURNS jsonb
 LANGUAGE plpgsql AS $$
 DECLARE
-    r record;
-    b record;
-    n_rcpt integer;
-    n_due integer := 0;
-    n_sent integer := 0;
+    n_rcpt bigint;
+    n_planned bigint;
     dy integer := coalesce((policy->>'day')::integer, 1);
     hr integer := coalesce((policy->>'hour')::integer, 9);
 BEGIN
-    IF NOT pg_try_advisory_xact_lock(hashtext('closeloop_digest_pass')) THEN
-        RETURN jsonb_build_object('recipients', 0, 'due', 0, 'sent', 0, 'busy', true);
-    END IF;
-    CREATE TEMP TABLE IF NOT EXISTS digest_pass_rcpt ON COMMIT DROP AS
-        SELECT * FROM cl_digest_recipients(policy);
-    GET DIAGNOSTICS n_rcpt = ROW_COUNT;
-    INSERT INTO digest_recipients (recipient)
-    SELECT x.recipient FROM digest_pass_rcpt x ON CONFLICT DO NOTHING;
-    FOR r IN
-        SELECT x.recipient, k.key, to_jsonb(x) AS rj
-        FROM digest_pass_rcpt x
-        JOIN digest_recipients s ON s.recipient = x.recipient
-        CROSS JOIN LATERAL cl_digest_period(x.cadence, dy, hr, x.timezone, now()) k
-        WHERE k.starts > s.first_seen
-          AND NOT EXISTS (SELECT 1 FROM digest_runs d WHERE d.recipient = x.recipient
-                          AND d.period = k.key)
-        ORDER BY x.recipient
+    -- the CTEs share one snapshot (a recipient first seen here is not due yet anyway), and
+    -- each runs to completion whether read or not
+    WITH r AS MATERIALIZED (SELECT * FROM cl_digest_recipients(policy)),
+    seen AS (INSERT INTO digest_recipients (recipient)
+             SELECT x.recipient FROM r x ORDER BY x.recipient
+             ON CONFLICT DO NOTHING),
+    planned AS (INSERT INTO digest_runs (recipient, period, to_addr, scope, trigger, plan)
+                SELECT x.recipient, k.key, x.email, x.scope, 'schedule', to_jsonb(x)
+                FROM r x
+                JOIN digest_recipients s ON s.recipient = x.recipient
+                CROSS JOIN LATERAL cl_digest_period(x.cadence, dy, hr, x.timezone, now()) k
+                WHERE k.starts > s.first_seen
+                  AND NOT EXISTS (SELECT 1 FROM digest_runs d WHERE d.recipient = x.recipient
+                                  AND d.period = k.key)
+                ORDER BY x.recipient
+                ON CONFLICT (recipient, period) DO NOTHING RETURNING 1)
+    SELECT (SELECT count(*) FROM r), (SELECT count(*) FROM planned) INTO n_rcpt, n_planned;
+    RETURN jsonb_build_object('recipients', n_rcpt, 'planned', n_planned);
+END $$;
+
+-- The claiming statement of a pass: up to lim pending rows, oldest first, FOR UPDATE SKIP
+-- LOCKED (rows another worker holds are left to it), each rendered from its plan with its
+-- mail queued and the row marked sent in this transaction; a worker that dies before the
+-- commit leaves its rows pending for the next claim. A row whose period is no longer its
+-- recipient's latest is 'superseded' (sent once, not once per missed period); one whose
+-- content cannot be computed (its team gone, a zone no longer known) is 'failed' with the
+-- error, and the others go on. {"due": pending before, "claimed", "sent", "superseded",
+-- "failed"}.
+CREATE OR REPLACE FUNCTION cl_digest_claim(policy jsonb, lim integer) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+    d record;
+    b record;
+    n_due bigint;
+    n_claimed integer := 0;
+    n_sent integer := 0;
+    n_old integer := 0;
+    n_failed integer := 0;
+    dy integer := coalesce((policy->>'day')::integer, 1);
+    hr integer := coalesce((policy->>'hour')::integer, 9);
+BEGIN
+    SELECT count(*) INTO n_due FROM digest_runs x WHERE x.state = 'pending';
+    FOR d IN SELECT x.id, x.period, x.plan FROM digest_runs x WHERE x.state = 'pending'
+             ORDER BY x.id LIMIT lim FOR UPDATE SKIP LOCKED
     LOOP
-        n_due := n_due + 1;
-        CONTINUE WHEN n_sent >= lim;
-        SELECT * INTO b FROM cl_digest_build_for(policy, r.rj, r.key, now());
-        IF cl_digest_queue(b, 'schedule') IS NOT NULL THEN
-            n_sent := n_sent + 1;
-        END IF;
+        n_claimed := n_claimed + 1;
+        BEGIN
+            IF (cl_digest_period(d.plan->>'cadence', dy, hr, d.plan->>'timezone', now())).key
+               IS DISTINCT FROM d.period THEN
+                UPDATE digest_runs SET state = 'superseded' WHERE id = d.id;
+                n_old := n_old + 1;
+            ELSE
+                SELECT * INTO b FROM cl_digest_build_for(policy, d.plan, d.period, now());
+                PERFORM cl_digest_deliver(d.id, b, 'schedule');
+                n_sent := n_sent + 1;
+            END IF;
+        EXCEPTION WHEN SQLSTATE 'CL422' OR SQLSTATE 'CL404' OR data_exception
+                       OR not_null_violation OR check_violation THEN
+            UPDATE digest_runs SET state = 'failed', error = left(SQLERRM, 1000) WHERE id = d.id;
+            n_failed := n_failed + 1;
+        END;
     END LOOP;
-    DROP TABLE digest_pass_rcpt;
-    RETURN jsonb_build_object('recipients', n_rcpt, 'due', n_due, 'sent', n_sent);
+    RETURN jsonb_build_object('due', n_due, 'claimed', n_claimed, 'sent', n_sent,
+                              'superseded', n_old, 'failed', n_failed);
 END $$;
 
 -- `closeloop digest preview`: the digest one recipient would get (nothing recorded).
@@ -404,21 +439,27 @@ RETURNS jsonb LANGUAGE sql STABLE AS $$
     FROM cl_digest_build(policy, who, period_key, now()) b
 $$;
 
--- `closeloop digest send-now`: queues the current period's digest now; a second call
--- (or the pass later) finds the run and queues nothing. {"run", "queued": bool, ...}
+-- `closeloop digest send-now`: queues the current period's digest now, whatever the
+-- schedule (a pending row of the pass is taken over, waiting for a worker that holds it); a
+-- second call (or the pass later) finds it sent and queues nothing. {"run", "queued": bool, ...}
 CREATE OR REPLACE FUNCTION cl_digest_send_now(policy jsonb, who text) RETURNS jsonb
 LANGUAGE plpgsql AS $$
 DECLARE
     b record;
-    run_id bigint;
+    d record;
 BEGIN
     SELECT * INTO b FROM cl_digest_build(policy, who, NULL, now());
-    PERFORM pg_advisory_xact_lock(hashtext('closeloop_digest_pass'));
-    run_id := cl_digest_queue(b, 'send-now');
+    INSERT INTO digest_runs (recipient, period, to_addr, scope, trigger)
+    VALUES (b.recipient, b.period, b.email, b.scope, 'send-now')
+    ON CONFLICT (recipient, period) DO NOTHING;
+    SELECT x.id, x.state INTO d FROM digest_runs x
+    WHERE x.recipient = b.recipient AND x.period = b.period FOR UPDATE;
+    IF d.state IN ('pending', 'failed') THEN
+        PERFORM cl_digest_deliver(d.id, b, 'send-now');
+    END IF;
     RETURN jsonb_build_object('recipient', b.recipient, 'period', b.period, 'to', b.email,
-        'queued', run_id IS NOT NULL,
-        'run', (SELECT to_jsonb(d) - 'scope' FROM digest_runs d
-                WHERE d.recipient = b.recipient AND d.period = b.period));
+        'queued', d.state IN ('pending', 'failed'),
+        'run', (SELECT to_jsonb(x) - 'scope' - 'plan' FROM digest_runs x WHERE x.id = d.id));
 END $$;
 
 -- `closeloop digest list`: the runs, newest first, lim at a time before id `before`.
@@ -428,7 +469,9 @@ LANGUAGE sql STABLE AS $$
                               'next_cursor', CASE WHEN count(*) = lim THEN min((x->>'id')::bigint)::text END)
     FROM (SELECT jsonb_build_object('id', d.id, 'recipient', d.recipient, 'period', d.period,
                                     'to', d.to_addr, 'scope', d.scope, 'trigger', d.trigger,
-                                    'counts', d.counts, 'created_at', d.created_at,
+                                    'state', d.state, 'counts', d.counts,
+                                    'created_at', d.created_at, 'sent_by', d.sent_by,
+                                    'error', d.error,
                                     'mail_id', d.mail_id, 'mail_status', m.status,
                                     'sent_at', m.sent_at, 'chat_id', d.chat_id) AS x
           FROM digest_runs d LEFT JOIN mail_queue m ON m.id = d.mail_id

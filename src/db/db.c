@@ -51,8 +51,8 @@ struct db_query_list {
 struct db_pool {
     struct ev_loop *loop;
     char *dsn;
-    char options[96]; /* session settings sent at connect */
-    char name[64];    /* application_name: this process's, unique (claims are held by it) */
+    char options[128]; /* session settings sent at connect */
+    char name[64];     /* application_name: this process's, unique (claims are held by it) */
     int size;
     struct db_conn *conns;
     struct db_query_list queue;  /* waiting for a connection */
@@ -67,6 +67,10 @@ struct db_pool {
 
 #define DB_CONNECT_TIMEOUT 10.0
 #define DB_BACKOFF_MAX     5.0
+/* How often a busy session checks that closeloopd is still connected: a statement of a
+ * closeloopd killed -9 is cancelled (and its transaction, with the rows it holds, rolled
+ * back) within this, instead of running to its commit. */
+#define DB_CLIENT_CHECK_MS 1000
 
 static void db_conn_connect(struct db_conn *c);
 static void db_pool_dispatch(struct db_pool *p);
@@ -483,8 +487,9 @@ struct db_pool *db_pool_new(struct ev_loop *loop, const char *dsn, int size,
     p->loop = loop;
     p->dsn = cl_strdup(dsn);
     snprintf(p->name, sizeof(p->name), "%s", name != NULL ? name : "closeloopd");
-    snprintf(p->options, sizeof(p->options), "-c TimeZone=UTC -c statement_timeout=%ld",
-             (long)(statement_timeout * 1000.0));
+    snprintf(p->options, sizeof(p->options),
+             "-c TimeZone=UTC -c statement_timeout=%ld -c client_connection_check_interval=%d",
+             (long)(statement_timeout * 1000.0), DB_CLIENT_CHECK_MS);
     p->size = size;
     p->conns = cl_calloc((size_t)size, sizeof(*p->conns));
     ev_timer_init(&p->kick, db_pool_on_kick, 0.0, 0.0);

@@ -8,75 +8,116 @@
 #include <string.h>
 
 #define DIGESTER_BATCH                                                                             \
-    "2" /* recipients per pass: a digest costs 0.1-0.5 s of SQL at 100k actions, so a pass stays   \
+    "4" /* pending rows claimed per statement: they stay locked until it commits, and it stays     \
            well inside the statement timeout */
 
 struct digester {
     struct ev_loop *loop;
     struct db_pool *pool;
-    ev_timer tick; /* every interval */
-    ev_timer soon; /* again at once after a pass that left some due */
+    ev_timer tick; /* every interval: plan, then claim */
+    ev_timer soon; /* claim again at once after a claim that left some pending */
     struct db_query *q;
     char *policy;
     unsigned long queued;
 };
 
-static const char sql_pass[] = "SELECT cl_digest_pass($1::jsonb, " DIGESTER_BATCH ")::text";
+static const char sql_plan[] = "SELECT cl_digest_plan($1::jsonb)::text";
+static const char sql_claim[] = "SELECT cl_digest_claim($1::jsonb, " DIGESTER_BATCH ")::text";
 
-static void digester_pass(struct digester *d);
+static void digester_claim(struct digester *d);
 
-/* {"recipients", "due", "sent"}: more due than sent means another batch is waiting. */
-static void digester_on_pass(const struct db_reply *r, void *arg)
+/* The reply's one JSON object, or NULL (logged) when the statement failed or said
+ * something else. New reference. */
+static json_t *digester_answer(const struct db_reply *r, const char *what)
 {
-    struct digester *d = arg;
-    json_t *o = NULL;
-    json_int_t due;
-    json_int_t sent;
+    json_t *o;
 
-    d->q = NULL;
     if (r->code != CL_OK) {
-        log_warn("event=digest_pass_failed error=\"%s\"", r->message);
-        return;
+        log_warn("event=digest_%s_failed error=\"%s\"", what, r->message);
+        return NULL;
     }
     o = PQntuples(r->res) == 1 ? json_loads(PQgetvalue(r->res, 0, 0), 0, NULL) : NULL;
-    if (!json_is_object(o) || !json_is_integer(json_object_get(o, "due")) ||
-        !json_is_integer(json_object_get(o, "sent"))) {
-        log_warn("event=digest_pass_failed error=\"unexpected answer\"");
+    if (!json_is_object(o)) {
+        log_warn("event=digest_%s_failed error=\"unexpected answer\"", what);
         json_decref(o);
-        return;
+        return NULL;
     }
-    due = json_integer_value(json_object_get(o, "due"));
-    sent = json_integer_value(json_object_get(o, "sent"));
-    d->queued += (unsigned long)sent;
-    if (sent > 0)
-        log_info("event=digest_pass due=%lld queued=%lld", (long long)due, (long long)sent);
-    if (due > sent && sent > 0 && !ev_is_active(&d->soon)) {
+    return o;
+}
+
+static json_int_t digester_int(const json_t *o, const char *key)
+{
+    return json_integer_value(json_object_get(o, key)); /* 0 when missing */
+}
+
+/* {"recipients", "planned"}: whatever was planned, pending rows are claimed next (some may
+ * be left from a worker that died). */
+static void digester_on_plan(const struct db_reply *r, void *arg)
+{
+    struct digester *d = arg;
+    json_t *o = digester_answer(r, "plan");
+
+    d->q = NULL;
+    if (o != NULL && digester_int(o, "planned") > 0)
+        log_info("event=digest_plan planned=%lld", (long long)digester_int(o, "planned"));
+    json_decref(o);
+    digester_claim(d);
+}
+
+/* {"due", "claimed", "sent", "superseded", "failed"}: more due than claimed means more
+ * rows are waiting (or held by another instance: the next claim skips them again). */
+static void digester_on_claim(const struct db_reply *r, void *arg)
+{
+    struct digester *d = arg;
+    json_t *o = digester_answer(r, "claim");
+    json_int_t due;
+    json_int_t claimed;
+
+    d->q = NULL;
+    if (o == NULL)
+        return;
+    due = digester_int(o, "due");
+    claimed = digester_int(o, "claimed");
+    d->queued += (unsigned long)digester_int(o, "sent");
+    if (claimed > 0)
+        log_info("event=digest_claim due=%lld queued=%lld superseded=%lld failed=%lld",
+                 (long long)due, (long long)digester_int(o, "sent"),
+                 (long long)digester_int(o, "superseded"), (long long)digester_int(o, "failed"));
+    if (due > claimed && claimed > 0 && !ev_is_active(&d->soon)) {
         ev_timer_set(&d->soon, 0.0, 0.0);
         ev_timer_start(d->loop, &d->soon);
     }
     json_decref(o);
 }
 
-static void digester_pass(struct digester *d)
+static void digester_plan(struct digester *d)
 {
     const char *params[1] = {d->policy};
 
     if (d->q == NULL)
-        d->q = db_query(d->pool, sql_pass, 1, params, digester_on_pass, d);
+        d->q = db_query(d->pool, sql_plan, 1, params, digester_on_plan, d);
+}
+
+static void digester_claim(struct digester *d)
+{
+    const char *params[1] = {d->policy};
+
+    if (d->q == NULL)
+        d->q = db_query(d->pool, sql_claim, 1, params, digester_on_claim, d);
 }
 
 static void digester_on_tick(struct ev_loop *loop, ev_timer *w, int revents)
 {
     (void)loop;
     (void)revents;
-    digester_pass(container_of(w, struct digester, tick));
+    digester_plan(container_of(w, struct digester, tick));
 }
 
 static void digester_on_soon(struct ev_loop *loop, ev_timer *w, int revents)
 {
     (void)loop;
     (void)revents;
-    digester_pass(container_of(w, struct digester, soon));
+    digester_claim(container_of(w, struct digester, soon));
 }
 
 struct digester *digester_new(struct ev_loop *loop, struct db_pool *pool, double interval,

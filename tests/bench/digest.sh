@@ -14,7 +14,7 @@ psql_ -c "DROP TABLE IF EXISTS bench_digest_policy" \
           FROM generate_series(0, ${BENCH_DIGEST_EXTRAS:-0}) g" \
       -c "DELETE FROM mail_queue WHERE kind = 'digest'" -c "DELETE FROM digest_runs" \
       -c "DELETE FROM digest_recipients" \
-      -c "SELECT cl_digest_pass((SELECT p FROM bench_digest_policy), 0)" \
+      -c "SELECT cl_digest_plan((SELECT p FROM bench_digest_policy))" \
       -c "UPDATE digest_recipients SET first_seen = now() - interval '30 days'" >/dev/null
 policy="(SELECT p FROM bench_digest_policy)"
 n=$(psql_ -At -c "SELECT count(*) FROM cl_digest_recipients($policy)")
@@ -24,9 +24,9 @@ psql_ -At -c "SELECT sum(length(cl_digest_preview($policy, recipient, NULL)::tex
 s1=$(date +%s.%N)
 echo "digest_content_sql_alone: $n recipients in $(awk -v a="$s0" -v b="$s1" 'BEGIN {printf "%.2f", b - a}') s (cl_digest_content of each, one statement)"
 s0=$(date +%s.%N)
-psql_ -At -c "SELECT cl_digest_pass($policy, 100000)" >/dev/null
+psql_ -At -c "SELECT cl_digest_plan($policy)" -c "SELECT cl_digest_claim($policy, 100000)" >/dev/null
 s1=$(date +%s.%N)
-echo "digest_pass_sql: $(psql_ -At -c 'SELECT count(*) FROM digest_runs') digests queued in $(awk -v a="$s0" -v b="$s1" 'BEGIN {printf "%.2f", b - a}') s (content, runs and mail rows in one transaction)"
+echo "digest_pass_sql: $(psql_ -At -c 'SELECT count(*) FROM digest_runs') digests queued in $(awk -v a="$s0" -v b="$s1" 'BEGIN {printf "%.2f", b - a}') s (planned, then claimed, computed, mail rows queued and runs marked sent in one transaction)"
 psql_ -At -c "SELECT payload::text FROM mail_queue WHERE kind = 'digest' ORDER BY id" |
     "$root/build/release/bench/bench_digest"
 psql_ -c "DROP TABLE bench_digest_policy" >/dev/null

@@ -7,6 +7,7 @@ the HTML in headless Chromium at 600 px.
 
 Every expected value below is worked out from the fixtures, not read back from the service.
 """
+import contextlib
 import datetime
 import itertools
 import json
@@ -448,44 +449,121 @@ class SendTest(unittest.TestCase):
 
 
 class ExactlyOnceTest(unittest.TestCase):
-    """Two closeloopd on one database, one killed with SIGKILL while passes run."""
+    """Two closeloopd on one database: each plans pending digest_runs rows and claims them
+    FOR UPDATE SKIP LOCKED, so they render in parallel; each (recipient, period) goes out
+    once, whatever instance is killed -9 and when."""
 
-    def test_two_instances_and_a_kill9_send_each_digest_once(self):
+    N = 14
+
+    @contextlib.contextmanager
+    def two_instances(self, name, **env):
+        """(smtp, svc, peers): svc and peers[0] pass every 0.2 s; peers appended here are
+        stopped at the end too."""
         with SmtpServer() as smtp:
-            env = smtp.env(CLOSELOOP_DIGEST_INTERVAL='0.2')
-            svc = Service(name='DigestOnce', env=env).start()
-            peer = None
+            env = smtp.env(CLOSELOOP_DIGEST_INTERVAL='0.2', **env)
+            svc = Service(name=name, env=env).start()
+            peers = []
             try:
-                peer = Peer(svc, name='DigestOncePeer', env=env).start()
-                rcpts = []
-                for _ in range(12):
-                    team, h = uniq('ot'), uniq('om')
-                    call(svc, 'POST', '/teams', {'name': team})
-                    call(svc, 'POST', '/people', {'handle': h, 'name': h,
-                                                  'email': h + '@rcpt.example', 'team': team})
-                    call(svc, 'PATCH', '/teams/' + team, {'manager': h})
-                    rcpts.append(('team:%s:%s' % (team, h), h + '@rcpt.example'))
-                until(lambda: int(svc.sql("SELECT count(*) FROM digest_recipients")[0][0]) >= 12,
-                      timeout=10, what='every recipient seen')
-                svc.sql("UPDATE digest_recipients SET first_seen = now() - interval '30 days'")
-                time.sleep(0.1)
-                peer.kill9()
-                msgs = smtp.wait_messages(12, timeout=30, settle=1.5)
-                tos = sorted(t for m in msgs for t in m['rcpt_tos'])
-                self.assertEqual(tos, sorted(t for _, t in rcpts))
-                runs = svc.sql("SELECT recipient, count(*), bool_and(mail_id IS NOT NULL)"
-                               " FROM digest_runs GROUP BY recipient")
-                self.assertEqual(sorted(r[0] for r in runs), sorted(r for r, _ in rcpts))
-                self.assertTrue(all(r[1] == '1' and r[2] == 't' for r in runs), runs)
-                # a new instance after the crash sends nothing again
-                peer = Peer(svc, name='DigestOncePeer2', env=env).start()
+                peers.append(Peer(svc, name=name + 'Peer', env=env).start())
+                yield smtp, svc, peers
+                # a new instance after all that sends nothing again
+                peers.append(Peer(svc, name=name + 'Peer2', env=env).start())
                 time.sleep(1.0)
-                self.assertEqual(len(smtp.messages()), 12)
+                self.assertEqual(len(smtp.messages()), self.N)
             finally:
-                if peer is not None:
+                for peer in peers:
                     peer.stop()
                 code = svc.stop()
                 self.assertEqual(code, 0, svc.log_path)
+
+    def managers(self, svc):
+        rcpts = []
+        for _ in range(self.N):
+            team, h = uniq('ot'), uniq('om')
+            call(svc, 'POST', '/teams', {'name': team})
+            call(svc, 'POST', '/people', {'handle': h, 'name': h, 'email': h + '@rcpt.example',
+                                          'team': team})
+            call(svc, 'PATCH', '/teams/' + team, {'manager': h})
+            rcpts.append(('team:%s:%s' % (team, h), h + '@rcpt.example'))
+        until(lambda: int(svc.sql("SELECT count(*) FROM digest_recipients")[0][0]) >= self.N,
+              timeout=10, what='every recipient seen')
+        return rcpts
+
+    def check_once(self, svc, smtp, rcpts):
+        """Every recipient's mail received once by the SMTP server, and one sent run each
+        for the current period; the runs' sent_by."""
+        msgs = smtp.wait_messages(len(rcpts), timeout=60, settle=1.5)
+        tos = sorted(t for m in msgs for t in m['rcpt_tos'])
+        self.assertEqual(tos, sorted(t for _, t in rcpts))
+        key = svc.sql("SELECT key FROM cl_digest_period('weekly', 1, 9, 'UTC', now())")[0][0]
+        runs = svc.sql("SELECT recipient, period, state, mail_id IS NOT NULL, sent_by"
+                       " FROM digest_runs ORDER BY recipient")
+        self.assertEqual([r[:4] for r in runs], [[r, key, 'sent', 't'] for r, _ in sorted(rcpts)])
+        self.assertEqual(svc.sql("SELECT count(*) FROM mail_queue WHERE kind = 'digest'"),
+                         [[str(len(rcpts))]])
+        return runs
+
+    def test_two_instances_render_in_parallel_each_once(self):
+        with self.two_instances('DigestClaim') as (smtp, svc, peers):
+            rcpts = self.managers(svc)
+            svc.sql("UPDATE digest_recipients SET first_seen = now() - interval '30 days'")
+            runs = self.check_once(svc, smtp, rcpts)
+            self.assertTrue(all(r[4] for r in runs), runs)
+
+    def test_two_instances_and_a_kill9_send_each_digest_once(self):
+        with self.two_instances('DigestOnce') as (smtp, svc, peers):
+            rcpts = self.managers(svc)
+            svc.sql("UPDATE digest_recipients SET first_seen = now() - interval '30 days'")
+            time.sleep(0.1)
+            peers[0].kill9()
+            self.check_once(svc, smtp, rcpts)
+
+    def test_rows_claimed_by_an_instance_killed_mid_render_are_taken_up(self):
+        """Both instances claim rows and wait on a lock the test holds on reviews (which a
+        digest reads); one is killed -9 there. Its session notices, rolls back, and the
+        survivor renders every digest, each once: no SQL of the test helps. The statement
+        timeout is longer than the test: only the session's own check that its closeloopd
+        is gone can end the dead instance's claim."""
+        holder = None
+        with self.two_instances('DigestTakeUp', CLOSELOOP_REQUEST_TIMEOUT='120') as (
+                smtp, svc, peers):
+            try:
+                rcpts = self.managers(svc)
+                holder = subprocess.Popen(['psql', '-X', '-q', '-A', '-t', '-d', svc.db.dsn],
+                                          stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                          text=True)
+                holder.stdin.write("BEGIN;\nLOCK TABLE reviews IN ACCESS EXCLUSIVE MODE;\n"
+                                   "SELECT 'locked';\n")
+                holder.stdin.flush()
+                self.assertEqual(holder.stdout.readline().strip(), 'locked')
+                svc.sql("UPDATE digest_recipients SET first_seen = now() - interval '30 days'")
+                waiting = ("SELECT DISTINCT application_name FROM pg_stat_activity"
+                           " WHERE wait_event_type = 'Lock' AND query LIKE '%cl_digest_claim%'")
+                until(lambda: len(svc.sql(waiting)) == 2, timeout=20,
+                      what='both instances holding claims')
+                names = sorted(r[0] for r in svc.sql(waiting))
+                held = svc.sql("SELECT count(*) FROM digest_runs WHERE state = 'pending'"
+                               " AND id NOT IN (SELECT id FROM digest_runs"
+                               " FOR UPDATE SKIP LOCKED)")
+                self.assertEqual(held, [['8']])   # two batches of 4, one per instance
+                peers[0].kill9()
+                alive = "SELECT DISTINCT application_name FROM pg_stat_activity"
+                until(lambda: len([n for n in names if [n] in svc.sql(alive)]) == 1, timeout=15,
+                      what="the killed instance's sessions gone")
+                survivor = [n for n in names if [n] in svc.sql(alive)][0]
+                self.assertEqual(svc.sql("SELECT count(*) FROM digest_runs"
+                                         " WHERE state <> 'pending'"), [['0']])
+                holder.stdin.write('COMMIT;\n')
+                holder.stdin.close()
+                holder.wait(timeout=10)
+                runs = self.check_once(svc, smtp, rcpts)
+                self.assertEqual({r[4] for r in runs}, {survivor})
+            finally:
+                if holder is not None and holder.poll() is None:
+                    holder.kill()
+                    holder.wait()
+                if holder is not None:
+                    holder.stdout.close()
 
 
 class ConfigTest(unittest.TestCase):

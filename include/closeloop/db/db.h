@@ -58,7 +58,9 @@ struct db_pool_stats {
 
 /* Creates a pool of `size` connections to `dsn` (copied; never logged). Connecting
  * starts at once and is retried with back-off. Each session gets TimeZone=UTC,
- * statement_timeout = `statement_timeout` seconds (0: the server's default) and
+ * statement_timeout = `statement_timeout` seconds (0: the server's default),
+ * client_connection_check_interval = 1 s (a statement whose closeloopd died is cancelled,
+ * its transaction rolled back, instead of running on to its commit) and
  * application_name = `name` (copied; NULL: "closeloopd"): closeloopd passes a name
  * unique to the process, by which the claims it holds are known to be alive.
  * Free with db_pool_free(). */

@@ -1,10 +1,13 @@
-/* digester: queues the managers' digests. A pass (cl_digest_pass in
- * sql/functions/digests.sql) finds every recipient whose latest period (in their zone)
- * has started since they were first seen and has no run yet, and for each records the
- * run and queues its mail (and chat message) in one transaction, so that a crash anywhere
- * neither sends twice nor skips. Of several instances one passes at a time (an advisory
- * lock). Passes run every `interval` seconds, and again at once while a pass leaves some
- * due (a batch is at most DIGESTER_BATCH recipients).
+/* digester: queues the managers' digests; several instances share the work. Every
+ * `interval` seconds a pass plans, in its own short transaction (cl_digest_plan in
+ * sql/functions/digests.sql): each recipient whose latest period (in their zone) has started
+ * since they were first seen and has no digest_runs row yet gets a 'pending' one. It then
+ * claims (cl_digest_claim) up to DIGESTER_BATCH pending rows FOR UPDATE SKIP LOCKED and, in
+ * that transaction, computes each digest, queues its mail (and chat message) and marks the
+ * row sent: rows held by another instance are skipped, a worker that dies before its commit
+ * leaves its rows pending for the next claim (its database session checks every second
+ * that closeloopd is still there, db_pool_new), and a committed row is never rendered
+ * again. A claim that leaves some pending claims again at once.
  *
  * Loop-only. Owns its timers and its copy of the policy; borrows the loop and the pool,
  * which must outlive it. */
