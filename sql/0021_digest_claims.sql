@@ -18,3 +18,11 @@ UPDATE digest_runs SET state = 'sent', sent_at = created_at;
 ALTER TABLE digest_runs ADD CHECK ((state = 'sent') = (sent_at IS NOT NULL));
 CREATE INDEX digest_runs_pending_idx ON digest_runs (id) WHERE state = 'pending';
 
+-- The digest's SQL at scale (sql/functions/digests.sql): the incidents that have a
+-- facilitator (the recipients), and the due date moves of a period (what slipped).
+CREATE INDEX incidents_facilitator_idx ON incidents (facilitator_id)
+    WHERE facilitator_id IS NOT NULL;
+CREATE INDEX events_due_moves_idx ON events (at, action_id) WHERE field = 'due_on';
+-- a team's open work by owner, without visiting its closed actions
+CREATE INDEX actions_open_owner_idx ON actions (owner_id, due_on, id)
+    WHERE status IN ('open', 'in_progress', 'blocked') AND archived_at IS NULL;

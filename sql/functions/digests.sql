@@ -79,10 +79,12 @@ LANGUAGE sql STABLE AS $$
         SELECT 'facilitator:' || p.handle, p.handle, p.email, p.name, p.timezone,
                coalesce(p.digest_cadence, policy->>'cadence', 'weekly'),
                jsonb_build_object('kind', 'facilitator', 'handle', p.handle), NULL
-        FROM people p
-        WHERE p.active AND EXISTS (
-            SELECT 1 FROM incidents i JOIN actions a ON a.incident_id = i.id
-            WHERE i.facilitator_id = p.id AND action_is_open(a.status) AND a.archived_at IS NULL)
+        FROM people p   -- from the incidents that have a facilitator (incidents_facilitator_idx)
+        WHERE p.active AND p.id IN (
+            SELECT i.facilitator_id FROM incidents i
+            WHERE i.facilitator_id IS NOT NULL
+              AND EXISTS (SELECT 1 FROM actions a WHERE a.incident_id = i.id
+                          AND action_is_open(a.status) AND a.archived_at IS NULL))
         UNION ALL
         SELECT 'extra:' || (x->>'name'), NULL, x->>'to', x->>'name',
                coalesce(x->>'timezone', 'UTC'),
@@ -111,18 +113,15 @@ LANGUAGE sql STABLE AS $$
               WHERE p.handle = scope->>'handle') END
 $$;
 
--- The actions a scope covers (its team's people's, or its facilitator's incidents'), found
--- through actions_owner_idx / actions_incident_idx; NULL for everything.
-CREATE OR REPLACE FUNCTION cl_digest_scope_ids(scope jsonb) RETURNS bigint[]
+-- The people whose actions a team scope covers (everyone of the team, active or not); NULL
+-- for any other scope. Their actions are found through actions_owner_idx.
+CREATE OR REPLACE FUNCTION cl_digest_owners(scope jsonb) RETURNS bigint[]
 LANGUAGE sql STABLE AS $$
-    SELECT CASE scope->>'kind'
-        WHEN 'team' THEN ARRAY(SELECT a.id FROM people p JOIN teams t ON t.id = p.team_id
-                               JOIN actions a ON a.owner_id = p.id
-                               WHERE t.name = scope->>'team')
-        WHEN 'facilitator' THEN ARRAY(SELECT a.id FROM actions a
-                                      WHERE a.incident_id = ANY (cl_digest_incidents(scope)))
-        END
+    SELECT CASE WHEN scope->>'kind' = 'team' THEN
+        ARRAY(SELECT p.id FROM people p JOIN teams t ON t.id = p.team_id
+              WHERE t.name = scope->>'team') END
 $$;
+DROP FUNCTION IF EXISTS cl_digest_scope_ids(jsonb);
 DROP FUNCTION IF EXISTS cl_digest_in_scope(jsonb, bigint, bigint[], bigint, bigint);
 
 -- A facilitator's report (cl_report_def, through cl_report_page) within the scope: the
@@ -141,10 +140,13 @@ $$;
 
 -- The digest JSON (docs/api.md, "Digests") of one recipient ({"handle", "email", "name",
 -- "timezone"}), scope and period ({"key", "cadence", "day", "hour"}).
--- Its statements are planned for their values (custom plans): `ids IS NULL OR v.id = ANY
--- (ids)` then folds to an index scan of the scope's actions, or to no filter at all.
+-- Its statements are planned for their values (custom plans): `(own IS NULL OR v.owner_id =
+-- ANY (own)) AND (incs IS NULL OR v.incident_id = ANY (incs))` then folds to an index scan
+-- of the team's people's actions (actions_owner_idx), of the facilitator's incidents'
+-- (actions_incident_idx), or to no filter at all. No JIT: its statements are many and
+-- short, and compiling them cost more than running them.
 CREATE OR REPLACE FUNCTION cl_digest_content(recipient jsonb, scope jsonb, period jsonb)
-RETURNS jsonb LANGUAGE plpgsql STABLE SET plan_cache_mode = force_custom_plan AS $$
+RETURNS jsonb LANGUAGE plpgsql STABLE SET plan_cache_mode = force_custom_plan SET jit = off AS $$
 DECLARE
     tz text := coalesce(recipient->>'timezone', 'UTC');
     cad text := period->>'cadence';
@@ -158,7 +160,13 @@ DECLARE
     d1 date := (p.starts AT TIME ZONE tz)::date;
     team bigint := (SELECT id FROM teams WHERE name = scope->>'team');
     incs bigint[] := cl_digest_incidents(scope);
-    ids bigint[] := cl_digest_scope_ids(scope);
+    own bigint[] := cl_digest_owners(scope);
+    bounds timestamptz[];  -- the trend's periods, oldest first: [i], [i+1] bound the i-th
+    dbounds date[];        -- the same in the recipient's zone, as dates
+    keys text[];
+    late_ids bigint[];
+    done_ids bigint[];
+    verified_ids bigint[];
     lim constant integer := 50;          -- actions per list
     lim_items constant integer := 10;    -- actions per owner
     lim_owners constant integer := 100;  -- owners listed
@@ -176,46 +184,57 @@ BEGIN
     -- what is open, by owner (overdue as the reports define it): each owner's first
     -- `lim_items` actions by due date, the first `lim_owners` owners by handle; the counts
     -- are of everything
-    SELECT coalesce(jsonb_agg(s.o ORDER BY s.owner) FILTER (WHERE s.n <= lim_owners), '[]'::jsonb),
+    SELECT coalesce(jsonb_agg(jsonb_build_object(
+               'owner', s.handle, 'open', s.open, 'overdue', s.overdue,
+               'items', (SELECT jsonb_agg(cl_digest_action(v)
+                                          ORDER BY coalesce(v.due_on, 'infinity'), v.id)
+                         FROM action_v v WHERE v.id = ANY (s.top)))
+               ORDER BY s.handle) FILTER (WHERE s.n <= lim_owners), '[]'::jsonb),
            coalesce(sum(s.open), 0), coalesce(sum(s.overdue), 0)
-    INTO owes, n_open, n_overdue FROM (
-        SELECT v.owner_handle AS owner, count(*) AS open,
-               count(*) FILTER (WHERE cl_action_overdue(v.status, v.due_on)) AS overdue,
-               row_number() OVER (ORDER BY v.owner_handle) AS n,
-               jsonb_build_object('owner', v.owner_handle, 'open', count(*),
-                   'overdue', count(*) FILTER (WHERE cl_action_overdue(v.status, v.due_on)),
-                   'items', to_jsonb((array_agg(cl_digest_action(v)
-                                      ORDER BY coalesce(v.due_on, 'infinity'), v.id))[1:lim_items])) AS o
-        FROM action_v v
-        WHERE action_is_open(v.status) AND v.archived_at IS NULL AND v.owner_active
-          AND (ids IS NULL OR v.id = ANY (ids))
-        GROUP BY v.owner_handle) s;
+    INTO owes, n_open, n_overdue
+    FROM (SELECT o.handle, g.open, g.overdue, g.top, row_number() OVER (ORDER BY o.handle) AS n
+          FROM (SELECT a.owner_id, count(*) AS open,   -- actions_open_owner_idx
+                       count(*) FILTER (WHERE cl_action_overdue(a.status, a.due_on)) AS overdue,
+                       (array_agg(a.id ORDER BY coalesce(a.due_on, 'infinity'), a.id))[1:lim_items]
+                           AS top
+                FROM actions a
+                WHERE action_is_open(a.status) AND a.archived_at IS NULL
+                  AND (own IS NULL OR a.owner_id = ANY (own))
+                  AND (incs IS NULL OR a.incident_id = ANY (incs))
+                GROUP BY a.owner_id) g
+          JOIN people o ON o.id = g.owner_id AND o.active) s;
+    -- one scan of the scope's actions for three lists: became overdue in the period, done
+    -- in it, verified in it (each then read from action_v by id)
+    SELECT coalesce(array_agg(a.id) FILTER (WHERE cl_action_overdue(a.status, a.due_on)
+                                            AND a.due_on >= d0 AND a.due_on < d1
+                                            AND a.archived_at IS NULL), '{}'),
+           coalesce(array_agg(a.id) FILTER (WHERE a.status = 'done' AND a.closed_at >= t0
+                                            AND a.closed_at < t1), '{}'),
+           coalesce(array_agg(a.id) FILTER (WHERE a.verified_at >= t0 AND a.verified_at < t1), '{}')
+    INTO late_ids, done_ids, verified_ids
+    FROM actions a
+    WHERE (own IS NULL OR a.owner_id = ANY (own)) AND (incs IS NULL OR a.incident_id = ANY (incs));
     -- slipped since the last digest: became overdue in the period, or due date moved later
     SELECT coalesce(jsonb_agg(x ORDER BY x->>'due_on', (x->>'id')::bigint), '[]'::jsonb) INTO slipped FROM (
         SELECT cl_digest_action(v) || jsonb_build_object('why', 'new_overdue') AS x
-        FROM action_v v
-        WHERE cl_action_overdue(v.status, v.due_on) AND v.due_on >= d0 AND v.due_on < d1
-          AND v.archived_at IS NULL
-          AND (ids IS NULL OR v.id = ANY (ids))
+        FROM action_v v WHERE v.id = ANY (late_ids)
         UNION ALL
         SELECT cl_digest_action(v) || jsonb_build_object('why', 'due_moved', 'from', m.f, 'to', m.t)
         FROM (SELECT e.action_id, (array_agg(e.old ORDER BY e.id))[1] AS f,
                      (array_agg(e.new ORDER BY e.id DESC))[1] AS t
-              FROM events e WHERE e.field = 'due_on' AND e.at >= t0 AND e.at < t1
-                AND (ids IS NULL OR e.action_id = ANY (ids))
+              FROM events e JOIN actions sa ON sa.id = e.action_id
+              WHERE e.field = 'due_on' AND e.at >= t0 AND e.at < t1
+                AND (own IS NULL OR sa.owner_id = ANY (own))
+                AND (incs IS NULL OR sa.incident_id = ANY (incs))
               GROUP BY e.action_id) m
         JOIN action_v v ON v.id = m.action_id
         WHERE m.f IS NOT NULL AND (m.t IS NULL OR m.t::date > m.f::date)
           AND action_is_open(v.status) AND v.archived_at IS NULL
-          AND (ids IS NULL OR v.id = ANY (ids))) s;
+          AND (own IS NULL OR v.owner_id = ANY (own)) AND (incs IS NULL OR v.incident_id = ANY (incs))) s;
     SELECT coalesce(jsonb_agg(cl_digest_action(v) ORDER BY v.closed_at, v.id), '[]'::jsonb)
-    INTO done FROM action_v v
-    WHERE v.status = 'done' AND v.closed_at >= t0 AND v.closed_at < t1
-      AND (ids IS NULL OR v.id = ANY (ids));
+    INTO done FROM action_v v WHERE v.id = ANY (done_ids);
     SELECT coalesce(jsonb_agg(cl_digest_action(v) ORDER BY v.verified_at, v.id), '[]'::jsonb)
-    INTO verified FROM action_v v
-    WHERE v.verified_at >= t0 AND v.verified_at < t1
-      AND (ids IS NULL OR v.id = ANY (ids));
+    INTO verified FROM action_v v WHERE v.id = ANY (verified_ids);
     SELECT coalesce(jsonb_agg(cl_digest_action(v) ORDER BY coalesce(v.due_on, 'infinity'), v.id), '[]'::jsonb)
     INTO unowned FROM cl_digest_report(scope, 'unowned', lim) r JOIN action_v v ON v.id = r.action_id;
     SELECT coalesce(jsonb_agg(cl_digest_action(v) ORDER BY v.id), '[]'::jsonb)
@@ -242,23 +261,34 @@ BEGIN
     WHERE CASE scope->>'kind' WHEN 'team' THEN rv.team_id = team
                               WHEN 'facilitator' THEN rv.incident_id = ANY (incs)
                               ELSE true END;
-    -- the trend: this period and the five before, oldest first
-    SELECT jsonb_agg(jsonb_build_object('period', w.key, 'opened', w.opened, 'closed', w.closed,
-                                        'overdue', w.overdue) ORDER BY w.n DESC) INTO trend
-    FROM (SELECT g.n, k.key,
-                 (SELECT count(*) FROM action_v v WHERE v.created_at >= k.covers_from
-                     AND v.created_at < k.starts
-                     AND (ids IS NULL OR v.id = ANY (ids))) AS opened,
-                 (SELECT count(*) FROM action_v v WHERE v.closed_at >= k.covers_from
-                     AND v.closed_at < k.starts
-                     AND (ids IS NULL OR v.id = ANY (ids))) AS closed,
-                 (SELECT count(*) FROM action_v v WHERE v.created_at < k.starts
-                     AND (v.closed_at IS NULL OR v.closed_at >= k.starts)
-                     AND v.due_on < (k.starts AT TIME ZONE tz)::date
-                     AND (ids IS NULL OR v.id = ANY (ids))) AS overdue
-          FROM generate_series(0, 5) g (n)
-          CROSS JOIN LATERAL cl_digest_period(cad, dy, hr, tz,
-              ((t1 AT TIME ZONE tz) - step * g.n) AT TIME ZONE tz + interval '1 second') k) w;
+    -- the trend: this period and the five before, oldest first, in one scan of the scope's
+    -- actions. bounds[1..7] are the periods' starts (bounds[i] and bounds[i+1] bound the
+    -- i-th); width_bucket() gives the period an action was opened in (ob) and closed in
+    -- (cb, 8 when open); it was overdue at the end of period i (at bounds[i+1]) when opened
+    -- before, not closed by then, and due before that day (db < i+1): i+1 in (max(ob, db), cb].
+    SELECT array_agg(k.key ORDER BY g.n DESC),
+           min(k.covers_from) || array_agg(k.starts ORDER BY g.n DESC)
+    INTO keys, bounds
+    FROM generate_series(0, 5) g (n)
+    CROSS JOIN LATERAL cl_digest_period(cad, dy, hr, tz,
+        ((t1 AT TIME ZONE tz) - step * g.n) AT TIME ZONE tz + interval '1 second') k;
+    dbounds := ARRAY(SELECT (x AT TIME ZONE tz)::date FROM unnest(bounds) x);
+    SELECT jsonb_agg(jsonb_build_object('period', keys[w.i], 'opened', w.opened,
+                                        'closed', w.closed, 'overdue', w.overdue) ORDER BY w.i)
+    INTO trend
+    FROM (SELECT i, coalesce(sum(c.n) FILTER (WHERE c.ob = i), 0) AS opened,
+                 coalesce(sum(c.n) FILTER (WHERE c.cb = i), 0) AS closed,
+                 coalesce(sum(c.n) FILTER (WHERE greatest(c.ob, c.db) < i + 1
+                                           AND c.cb >= i + 1), 0) AS overdue
+          FROM generate_series(1, 6) i
+          LEFT JOIN (SELECT width_bucket(a.created_at, bounds) AS ob,
+                            coalesce(width_bucket(a.closed_at, bounds), 8) AS cb,
+                            coalesce(width_bucket(a.due_on, dbounds), 8) AS db, count(*) AS n
+                     FROM actions a  -- action_v's rows: each has its incident, a link at most
+                     WHERE (own IS NULL OR a.owner_id = ANY (own))
+                       AND (incs IS NULL OR a.incident_id = ANY (incs))
+                     GROUP BY 1, 2, 3) c ON true
+          GROUP BY i) w;
     RETURN jsonb_build_object(
         'recipient', jsonb_build_object('handle', recipient->'handle', 'email', recipient->'email',
                                         'name', recipient->'name', 'timezone', tz),
