@@ -23,6 +23,9 @@ CREATE INDEX digest_runs_pending_idx ON digest_runs (id) WHERE state = 'pending'
 CREATE INDEX incidents_facilitator_idx ON incidents (facilitator_id)
     WHERE facilitator_id IS NOT NULL;
 CREATE INDEX events_due_moves_idx ON events (at, action_id) WHERE field = 'due_on';
--- a team's open work by owner, without visiting its closed actions
-CREATE INDEX actions_open_owner_idx ON actions (owner_id, due_on, id)
+-- A team's open work by owner (index-only: its closed actions are not read), what got done
+-- and verified in a period.
+CREATE INDEX actions_open_owner_idx ON actions (owner_id, due_on, id) INCLUDE (status)
     WHERE status IN ('open', 'in_progress', 'blocked') AND archived_at IS NULL;
+CREATE INDEX actions_done_owner_idx ON actions (owner_id, closed_at) WHERE status = 'done';
+CREATE INDEX actions_verified_idx ON actions (verified_at) WHERE verified_at IS NOT NULL;

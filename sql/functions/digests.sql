@@ -203,17 +203,24 @@ BEGIN
                   AND (incs IS NULL OR a.incident_id = ANY (incs))
                 GROUP BY a.owner_id) g
           JOIN people o ON o.id = g.owner_id AND o.active) s;
-    -- one scan of the scope's actions for three lists: became overdue in the period, done
-    -- in it, verified in it (each then read from action_v by id)
-    SELECT coalesce(array_agg(a.id) FILTER (WHERE cl_action_overdue(a.status, a.due_on)
-                                            AND a.due_on >= d0 AND a.due_on < d1
-                                            AND a.archived_at IS NULL), '{}'),
-           coalesce(array_agg(a.id) FILTER (WHERE a.status = 'done' AND a.closed_at >= t0
-                                            AND a.closed_at < t1), '{}'),
-           coalesce(array_agg(a.id) FILTER (WHERE a.verified_at >= t0 AND a.verified_at < t1), '{}')
-    INTO late_ids, done_ids, verified_ids
-    FROM actions a
-    WHERE (own IS NULL OR a.owner_id = ANY (own)) AND (incs IS NULL OR a.incident_id = ANY (incs));
+    -- three short lists, each found through an index on the team's people (a facilitator's
+    -- through actions_incident_idx): became overdue in the period (actions_open_owner_idx),
+    -- done in it (actions_done_owner_idx), verified in it (actions_verified_idx); each then
+    -- read from action_v by id
+    late_ids := ARRAY(SELECT a.id FROM actions a
+                      WHERE action_is_open(a.status) AND a.archived_at IS NULL
+                        AND a.due_on >= d0 AND a.due_on < d1
+                        AND cl_action_overdue(a.status, a.due_on)
+                        AND (own IS NULL OR a.owner_id = ANY (own))
+                        AND (incs IS NULL OR a.incident_id = ANY (incs)));
+    done_ids := ARRAY(SELECT a.id FROM actions a
+                      WHERE a.status = 'done' AND a.closed_at >= t0 AND a.closed_at < t1
+                        AND (own IS NULL OR a.owner_id = ANY (own))
+                        AND (incs IS NULL OR a.incident_id = ANY (incs)));
+    verified_ids := ARRAY(SELECT a.id FROM actions a
+                          WHERE a.verified_at >= t0 AND a.verified_at < t1
+                            AND (own IS NULL OR a.owner_id = ANY (own))
+                            AND (incs IS NULL OR a.incident_id = ANY (incs)));
     -- slipped since the last digest: became overdue in the period, or due date moved later
     SELECT coalesce(jsonb_agg(x ORDER BY x->>'due_on', (x->>'id')::bigint), '[]'::jsonb) INTO slipped FROM (
         SELECT cl_digest_action(v) || jsonb_build_object('why', 'new_overdue') AS x
