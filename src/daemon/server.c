@@ -170,6 +170,8 @@ static void server_reload(struct server *s)
         rc = conf_load_env(fresh, &err);
     if (rc == CL_OK) /* flags beat the file and the environment on reload too */
         rc = conf_reapply_flags(fresh, s->conf, &err);
+    if (rc == CL_OK) /* as at start-up: e.g. a chat webhook that is not https:// */
+        rc = conf_validate(fresh, &err);
     if (rc != CL_OK) {
         log_error("event=reload_failed error=\"%s\"", err.msg);
         conf_free(fresh);
@@ -181,6 +183,8 @@ static void server_reload(struct server *s)
         log_max_level = lvl;
     api_set_timeout(s->api, s->conf->request_timeout);
     server_set_policies(s);
+    if (s->chat != NULL && chat_queue_reload(s->chat, &err) != CL_OK)
+        log_error("event=chat_reload_failed error=\"%s\"", err.msg);
     auth_set_ttl(s->auth, s->conf->token_cache_ttl);
     httpd_set_max_body(s->httpd, s->conf->max_body);
     httpd_set_read_timeout(s->httpd, s->conf->read_timeout);

@@ -403,12 +403,33 @@ static void cq_on_gauge(struct ev_loop *loop, ev_timer *w, int revents)
 
 /* ---- life cycle ---- */
 
+/* Starts claiming and posting: the HTTP client and the listener are made the first time. */
+static int cq_enable(struct chat_queue *q, struct cl_err *err)
+{
+    static const char *const channels[] = {"closeloop_chat", NULL};
+    const struct conf *conf = q->conf;
+    double tick = conf->chat_retry_base < CQ_TICK ? conf->chat_retry_base : CQ_TICK;
+
+    if (q->http == NULL)
+        q->http = http_client_new(q->loop, "closeloop/" CL_VERSION);
+    if (q->http == NULL)
+        return cl_fail(err, CL_EIO, "libcurl could not initialise");
+    if (q->listener == NULL)
+        q->listener = db_listener_new(q->loop, conf->database_url, db_pool_name(q->pool), channels,
+                                      cq_on_notify, q);
+    q->enabled = true;
+    ev_timer_stop(q->loop, &q->tick);
+    ev_timer_init(&q->tick, cq_on_tick, 0.05, tick);
+    ev_timer_start(q->loop, &q->tick);
+    log_info("event=chat_started channels=%d concurrency=%ld", conf->chat.n,
+             conf->chat_concurrency);
+    return CL_OK;
+}
+
 int chat_queue_new(struct chat_queue **out, struct ev_loop *loop, struct db_pool *pool,
                    const struct conf *conf, struct cl_err *err)
 {
-    static const char *const channels[] = {"closeloop_chat", NULL};
     struct chat_queue *q = cl_calloc(1, sizeof(*q));
-    double tick = conf->chat_retry_base < CQ_TICK ? conf->chat_retry_base : CQ_TICK;
 
     q->loop = loop;
     q->pool = pool;
@@ -416,24 +437,27 @@ int chat_queue_new(struct chat_queue **out, struct ev_loop *loop, struct db_pool
     ev_init(&q->tick, cq_on_tick);
     ev_timer_init(&q->gauge, cq_on_gauge, 0.5, CQ_GAUGE_EVERY);
     ev_timer_start(loop, &q->gauge);
-    *out = q;
     if (conf->chat.n == 0) {
         log_info("event=chat_disabled reason=\"no [chat.NAME] channel: messages stay queued\"");
-        return CL_OK;
-    }
-    q->http = http_client_new(loop, "closeloop/" CL_VERSION);
-    if (q->http == NULL) {
+    } else if (cq_enable(q, err) != CL_OK) {
         chat_queue_free(q);
-        *out = NULL;
-        return cl_fail(err, CL_EIO, "libcurl could not initialise");
+        return err->code;
     }
-    q->enabled = true;
-    q->listener =
-        db_listener_new(loop, conf->database_url, db_pool_name(pool), channels, cq_on_notify, q);
-    ev_timer_init(&q->tick, cq_on_tick, 0.05, tick);
-    ev_timer_start(loop, &q->tick);
-    log_info("event=chat_started channels=%d concurrency=%ld", conf->chat.n,
-             conf->chat_concurrency);
+    *out = q;
+    return CL_OK;
+}
+
+int chat_queue_reload(struct chat_queue *q, struct cl_err *err)
+{
+    if (q->conf->chat.n > 0 && !q->enabled)
+        return cq_enable(q, err);
+    if (q->conf->chat.n == 0 && q->enabled) {
+        q->enabled = false; /* posts in flight finish; nothing more is claimed */
+        ev_timer_stop(q->loop, &q->tick);
+        log_info("event=chat_disabled reason=\"no [chat.NAME] channel: messages stay queued\"");
+    }
+    if (q->enabled)
+        cq_kick(q); /* rows that waited for a channel just added */
     return CL_OK;
 }
 

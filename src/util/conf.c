@@ -777,6 +777,7 @@ void conf_apply_reloadable(struct conf *to, const struct conf *from)
     to->review = from->review;
     to->digest = from->digest;
     to->remind = from->remind;
+    to->chat = from->chat; /* the chat worker looks each channel up by name at each post */
     for (i = 0; i < CL_ARRAY_LEN(conf_params); i++) {
         const struct conf_param *p = &conf_params[i];
         void *dst = (char *)to + p->offset;

@@ -9,6 +9,7 @@ Each test posts to its own webhook path and looks only at its own posts.
 """
 import json
 import os
+import signal
 import subprocess
 import tempfile
 import time
@@ -460,6 +461,77 @@ class TwoInstancesTest(ChatCase):
                 # the held post and the resend: the one duplicate the design allows
                 self.assertEqual(len(self.chat.posts(path)), 2)
             a.stopped = True
+
+
+class ReloadTest(unittest.TestCase):
+    """SIGHUP applies changed [chat.NAME] sections: the first channel starts the worker,
+    a moved webhook is used from the next post, a bad section is refused."""
+
+    def setUp(self):
+        self.chat = ChatServer().start()
+        self.path = write_config('chat_allow_http_loopback = true\nchat_retry_base = 0.2\n')
+        self.svc = None
+
+    def tearDown(self):
+        try:
+            if self.svc is not None:
+                code = self.svc.stop()
+                self.assertEqual(code, 0, self.svc.log_path)
+        finally:
+            self.chat.stop()
+            os.unlink(self.path)
+
+    def reload(self, channels, extra=''):
+        """Rewrites the file with channels {name: (kind, url)} and sends SIGHUP; returns
+        the log line the reload wrote (reloaded or reload_failed)."""
+        lines = ['chat_allow_http_loopback = true', 'chat_retry_base = 0.2', extra]
+        for name, (kind, url) in channels.items():
+            lines += ['', '[chat.%s]' % name, 'kind = %s' % kind, 'url = %s' % url]
+        with open(self.path, 'w') as f:
+            f.write('\n'.join(lines) + '\n')
+        before = self.reloads()
+        self.svc.proc.send_signal(signal.SIGHUP)
+        until(lambda: len(self.reloads()) > len(before), what='the reload')
+        return self.reloads()[-1]
+
+    def reloads(self):
+        return [ln for ln in self.svc.log_text().splitlines()
+                if 'event=reloaded' in ln or 'event=reload_failed' in ln]
+
+    def enqueue(self, channel, note):
+        return int(self.svc.sql("SELECT cl_chat_enqueue(:'p1', 'test', :'p2'::jsonb, NULL)",
+                                channel, json.dumps({'note': note}))[0][0])
+
+    def status(self, cid):
+        return self.svc.sql("SELECT status FROM chat_queue WHERE id = :'p1'::bigint", cid)[0][0]
+
+    def test_sighup_applies_changed_channels(self):
+        self.svc = Service(name='ChatReload', env={'CLOSELOOP_CONFIG': self.path}).start()
+        first, moved = '/services/T09/R01/' + SECRET, '/services/T09/R02/' + SECRET
+        waiting = self.enqueue('hup', 'before any channel')
+        time.sleep(1.0)
+        self.assertEqual(self.status(waiting), 'queued')   # chat is off: it waits
+        line = self.reload({'hup': ('slack', self.chat.url(first))})
+        self.assertIn('event=reloaded', line)
+        until(lambda: self.status(waiting) == 'sent', what='the waiting message posted')
+        self.assertEqual(len(self.chat.posts(first)), 1)
+        # the webhook moves, and a Teams channel is added
+        teams = '/webhookb2/' + SECRET + 'r/IncomingWebhook'
+        self.reload({'hup': ('slack', self.chat.url(moved)),
+                     'hup_teams': ('teams', self.chat.url(teams))})
+        a, b = self.enqueue('hup', 'after the move'), self.enqueue('hup_teams', 'new channel')
+        until(lambda: self.status(a) == 'sent' and self.status(b) == 'sent', what='both posted')
+        self.assertEqual(len(self.chat.posts(moved)), 1)
+        self.assertEqual(len(self.chat.posts(teams)), 1)
+        self.assertEqual(len(self.chat.posts(first)), 1)
+        # a bad section is refused with its file and line; the channels stay as they were
+        line = self.reload({'hup': ('slack', 'ftp://127.0.0.1/' + SECRET)})
+        self.assertIn('event=reload_failed', line)
+        self.assertIn(self.path + ':', line)
+        self.assertNotIn(SECRET, self.svc.log_text())
+        c = self.enqueue('hup', 'after the bad reload')
+        until(lambda: self.status(c) == 'sent', what='posted by the kept channel')
+        self.assertEqual(len(self.chat.posts(moved)), 2)
 
 
 class BadConfigTest(unittest.TestCase):

@@ -40,6 +40,12 @@ struct chat_queue_stats {
  * nothing is posted (rows wait queued) and only the gauge runs. */
 int chat_queue_new(struct chat_queue **out, struct ev_loop *loop, struct db_pool *pool,
                    const struct conf *conf, struct cl_err *err);
+/* After conf's [chat.NAME] channels changed (SIGHUP; conf is the same borrowed struct):
+ * posts go by the new channels from the next claim (each post looks its channel up by
+ * name; one in flight finishes with the URL it started with). Adding the first channel
+ * starts claiming, removing the last stops it (rows stay queued). CL_EIO when libcurl
+ * cannot start. */
+int chat_queue_reload(struct chat_queue *q, struct cl_err *err);
 /* Stops it: posts in flight are abandoned (their leases lapse; another claim posts them
  * again). NULL ok. */
 void chat_queue_free(struct chat_queue *q);

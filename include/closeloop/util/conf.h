@@ -137,7 +137,8 @@ int conf_load_env(struct conf *c, struct cl_err *err);
 /* Checks cross-field rules (e.g. database_url set, listen parses). */
 int conf_validate(const struct conf *c, struct cl_err *err);
 
-/* Copies the keys SIGHUP may change from `from` into `to`. */
+/* Copies the keys SIGHUP may change from `from` into `to`: the reloadable keys, the
+ * [due], [review], [digest] and [remind] policies and the [chat.NAME] channels. */
 void conf_apply_reloadable(struct conf *to, const struct conf *from);
 
 /* Prints every key and value; secrets are shown as "(set)". */
