@@ -318,7 +318,8 @@ static void chat_items(FILE *out)
 {
     roff_section(out, "CHAT CHANNELS");
     roff_text(out, "A [chat.NAME] section is a Slack or Microsoft Teams incoming webhook that "
-                   "messages queued for the channel NAME are posted to.");
+                   "messages queued for the channel NAME are posted to. SIGHUP applies changed "
+                   "sections.");
     fputc('\n', out);
     roff_item(out, "kind", NULL, "slack or teams; required");
     roff_item(out, "url", NULL,
