@@ -1,5 +1,6 @@
 #include "closeloop/util/digest_policy.h"
 
+#include "closeloop/util/policy.h"
 #include "closeloop/util/review_policy.h"
 
 #include <jansson.h>
@@ -7,14 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const digest_cadences[] = {"daily", "weekly", "monthly", "off"};
-static const char *const digest_days[] = {"mon", "tue", "wed", "thu", "fri", "sat", "sun"};
+static const char *const digest_cadences[] = {"daily", "weekly", "monthly", "off", NULL};
 
 static int digest_cadence_parse(enum digest_cadence *out, const char *v)
 {
     size_t i;
 
-    for (i = 0; i < CL_ARRAY_LEN(digest_cadences); i++)
+    for (i = 0; digest_cadences[i] != NULL; i++)
         if (strcmp(v, digest_cadences[i]) == 0) {
             *out = (enum digest_cadence)i;
             return CL_OK;
@@ -39,48 +39,27 @@ static bool digest_name_ok(const char *s, size_t len)
     return true;
 }
 
+#define DP(f) POLICY_FIELD(struct digest_policy, f)
+
+/* [digest] itself: no team overrides ([digest.team.NAME] is a chat channel, below). */
+static const struct policy_key digest_keys[] = {
+    {"cadence", "weekly", "how often managers get the digest", "daily, weekly, monthly or off",
+     DP(cadence), 0, 0, digest_cadences, policy_parse_choice, policy_print_choice, false},
+    {"day", "mon", "the weekly digest's day", "a day (mon, tue, wed, thu, fri, sat, sun)", DP(day),
+     0, 0, NULL, policy_parse_weekday, policy_print_weekday, false},
+    {"hour", "9", "hour, in the recipient's zone", "an hour from 0 to 23", DP(hour), 0, 23, NULL,
+     policy_parse_count, policy_print_int, false},
+};
+
+static const struct policy digest_engine = {
+    "digest",      digest_keys, CL_ARRAY_LEN(digest_keys), sizeof(struct digest_policy),
+    POLICY_NO_SET, 0,
+};
+
 void digest_policy_init(struct digest_policy *p)
 {
     memset(p, 0, sizeof(*p));
-    p->cadence = DIGEST_WEEKLY;
-    p->day = 1;
-    p->hour = 9;
-}
-
-static int digest_set_default(struct digest_policy *p, const char *key, const char *v,
-                              const char *where, struct cl_err *err)
-{
-    size_t i;
-    char *end = NULL;
-    long h;
-
-    if (strcmp(key, "cadence") == 0) {
-        if (digest_cadence_parse(&p->cadence, v) != CL_OK)
-            return cl_fail(err, CL_EINVAL,
-                           "%s: digest.cadence: \"%s\" is not daily, weekly, monthly or off", where,
-                           v);
-        return CL_OK;
-    }
-    if (strcmp(key, "day") == 0) {
-        for (i = 0; i < CL_ARRAY_LEN(digest_days); i++)
-            if (strcmp(v, digest_days[i]) == 0) {
-                p->day = (int)i + 1;
-                return CL_OK;
-            }
-        return cl_fail(err, CL_EINVAL,
-                       "%s: digest.day: \"%s\" is not a day (mon, tue, wed, thu, fri, sat, sun)",
-                       where, v);
-    }
-    if (strcmp(key, "hour") == 0) {
-        h = strtol(v, &end, 10);
-        if (v[0] == '\0' || *end != '\0' || h < 0 || h > 23)
-            return cl_fail(err, CL_EINVAL, "%s: digest.hour: \"%s\" is not an hour from 0 to 23",
-                           where, v);
-        p->hour = (int)h;
-        return CL_OK;
-    }
-    return cl_fail(err, CL_EINVAL, "%s: unknown [digest] key \"%s\": cadence, day, hour", where,
-                   key);
+    policy_init(&digest_engine, p);
 }
 
 static struct digest_extra *digest_extra(struct digest_policy *p, const char *name, size_t len)
@@ -185,7 +164,7 @@ int digest_policy_set(struct digest_policy *p, const char *key, const char *valu
     struct digest_extra *x;
 
     if (!extra && !team)
-        return digest_set_default(p, key, value, where, err);
+        return policy_set(&digest_engine, p, NULL, NULL, key, value, where, err);
     if (dot == NULL || dot < name || !digest_name_ok(name, (size_t)(dot - name)))
         return cl_fail(err, CL_EINVAL,
                        "%s: [digest.%s...]: a section name is letters, digits, '.', '_' or '-' "
@@ -249,8 +228,7 @@ void digest_policy_print(const struct digest_policy *p, FILE *out)
 {
     int i;
 
-    fprintf(out, "digest.cadence = %s\ndigest.day = %s\ndigest.hour = %d\n",
-            digest_cadences[p->cadence], digest_days[p->day - 1], p->hour);
+    policy_print(&digest_engine, p, NULL, NULL, out);
     for (i = 0; i < p->nextras; i++) {
         const struct digest_extra *x = &p->extras[i];
 

@@ -9,112 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-enum review_kind {
-    RK_DAYS,     /* "7d", "2w": 0..3650 days */
-    RK_HOUR,     /* 0..23 */
-    RK_MINUTES,  /* "45m", "1h", "90": 5..480 */
-    RK_WEEKDAYS, /* "mon-fri", "mon,tue,thu" */
-    RK_WEEKDAY,  /* "tue" */
-    RK_DATES,    /* "2026-12-25,2027-01-01" */
-    RK_ZONE,     /* an IANA name the system knows */
-    RK_BACKLOG,  /* off | weekly | biweekly */
-    RK_LIST,     /* comma list of e-mail addresses */
-    RK_ORGANIZER /* one address or empty; the default section only */
-};
-
-struct review_key {
-    const char *key;
-    enum review_kind kind;
-    size_t offset; /* in struct review_rules; unused for the organizer */
-    const char *def;
-    const char *what;
-};
-
-#define RR(f) offsetof(struct review_rules, f)
-
-static const struct review_key review_keys[] = {
-    {"grace", RK_DAYS, RR(grace_days), "7d", "after the latest open due date"},
-    {"min", RK_DAYS, RR(min_days), "14d", "earliest, after the incident started"},
-    {"max", RK_DAYS, RR(max_days), "60d", "latest, after the incident started"},
-    {"hour", RK_HOUR, RR(hour), "15", "hour of the meeting, in the facilitator's zone"},
-    {"duration", RK_MINUTES, RR(duration_minutes), "45m", "length of the meeting"},
-    {"working_days", RK_WEEKDAYS, RR(working_days), "mon-fri", "days a review may fall on"},
-    {"holidays", RK_DATES, RR(holidays), "", "dates skipped (YYYY-MM-DD, comma list)"},
-    {"timezone", RK_ZONE, RR(timezone), "UTC", "zone for incidents without a facilitator"},
-    {"backlog", RK_BACKLOG, RR(backlog), "off", "recurring backlog review: off|weekly|biweekly"},
-    {"backlog_day", RK_WEEKDAY, RR(backlog_day), "tue", "day of the backlog review"},
-    {"backlog_hour", RK_HOUR, RR(backlog_hour), "10", "hour of the backlog review"},
-    {"at_risk", RK_DAYS, RR(at_risk_days), "7d", "backlog: due within this and not started"},
-    {"summary_to", RK_LIST, RR(summary_to), "", "addresses every review summary goes to"},
-    {"organizer", RK_ORGANIZER, 0, "", "ORGANIZER of invitations; empty: the facilitator"},
-};
-
-static const char *const review_days[] = {"mon", "tue", "wed", "thu", "fri", "sat", "sun"};
-static const char *const review_backlogs[] = {"off", "weekly", "biweekly"};
-
-static const struct review_key *review_key_find(const char *key)
-{
-    size_t i;
-
-    for (i = 0; i < CL_ARRAY_LEN(review_keys); i++)
-        if (strcmp(review_keys[i].key, key) == 0)
-            return &review_keys[i];
-    return NULL;
-}
-
-/* "mon".."sun" -> 1..7, else 0. */
-static int review_day(const char *s, size_t len)
-{
-    size_t i;
-
-    for (i = 0; i < CL_ARRAY_LEN(review_days); i++)
-        if (len == 3 && strncmp(s, review_days[i], 3) == 0)
-            return (int)i + 1;
-    return 0;
-}
-
-/* "N" + unit (d/w or m/h) -> the number in the smaller unit; CL_EINVAL otherwise. */
-static int review_amount(int *out, const char *v, char unit, char big, int factor, long lo, long hi)
-{
-    long x;
-
-    if (cl_parse_amount(&x, v, unit, big, factor, lo, hi) != CL_OK)
-        return CL_EINVAL;
-    *out = (int)x;
-    return CL_OK;
-}
-
-static int review_weekdays(unsigned *out, const char *v)
-{
-    unsigned mask = 0;
-    const char *p = v;
-
-    if (strlen(v) == 7 && v[3] == '-') {
-        int a = review_day(v, 3);
-        int b = review_day(v + 4, 3);
-        int d;
-
-        if (a == 0 || b == 0 || a > b)
-            return CL_EINVAL;
-        for (d = a; d <= b; d++)
-            mask |= 1u << d;
-        *out = mask;
-        return CL_OK;
-    }
-    while (*p != '\0') {
-        size_t len = strcspn(p, ",");
-        int d = review_day(p, len);
-
-        if (d == 0)
-            return CL_EINVAL;
-        mask |= 1u << d;
-        p += len + (p[len] == ',');
-    }
-    if (mask == 0)
-        return CL_EINVAL;
-    *out = mask;
-    return CL_OK;
-}
+static const char *const review_backlogs[] = {"off", "weekly", "biweekly", NULL};
 
 static bool review_date_ok(const char *s, size_t len)
 {
@@ -129,10 +24,12 @@ static bool review_date_ok(const char *s, size_t len)
            s[8] <= '3' && !(s[8] == '0' && s[9] == '0');
 }
 
-static int review_dates(struct review_rules *r, const char *v)
+static int review_dates(void *rules, const struct policy_key *k, const char *v)
 {
+    struct review_rules *r = rules;
     const char *p = v;
 
+    (void)k;
     r->nholidays = 0;
     while (*p != '\0') {
         size_t len = strcspn(p, ",");
@@ -148,6 +45,18 @@ static int review_dates(struct review_rules *r, const char *v)
         p += len + (p[len] == ',');
     }
     return CL_OK;
+}
+
+static void review_dates_print(char *out, size_t n, const void *rules, const struct policy_key *k)
+{
+    const struct review_rules *r = rules;
+    size_t len = 0;
+    int i;
+
+    (void)k;
+    out[0] = '\0';
+    for (i = 0; i < r->nholidays && len < n; i++)
+        len += (size_t)snprintf(out + len, n - len, "%s%s", i > 0 ? "," : "", r->holidays[i]);
 }
 
 /* An IANA zone name the system's tz database has (PostgreSQL has its own copy and checks
@@ -185,8 +94,10 @@ bool review_policy_address_ok(const char *s, size_t len)
     return s[len - 1] != '.' && s[len - 1] != '@';
 }
 
-static int review_list(char *out, size_t n, const char *v)
+static int review_list(void *rules, const struct policy_key *k, const char *v)
 {
+    char *out = policy_field(rules, k);
+    size_t n = k->size;
     struct buf b;
     const char *p = v;
     int rc = CL_OK;
@@ -218,163 +129,92 @@ static int review_list(char *out, size_t n, const char *v)
     return rc;
 }
 
-static int review_parse(struct review_rules *r, const struct review_key *k, const char *v)
+static int review_zone(void *rules, const struct policy_key *k, const char *v)
 {
-    char *f = (char *)r + k->offset;
-    size_t i;
-
-    switch (k->kind) {
-    case RK_DAYS:
-        return review_amount((int *)(void *)f, v, 'd', 'w', 7, 0, 3650);
-    case RK_HOUR:
-        return review_amount((int *)(void *)f, v, 'h', 'h', 1, 0, 23);
-    case RK_MINUTES:
-        return review_amount((int *)(void *)f, v, 'm', 'h', 60, 5, 480);
-    case RK_WEEKDAYS:
-        return review_weekdays((unsigned *)(void *)f, v);
-    case RK_WEEKDAY:
-        *(int *)(void *)f = review_day(v, strlen(v));
-        return *(int *)(void *)f != 0 ? CL_OK : CL_EINVAL;
-    case RK_DATES:
-        return review_dates(r, v);
-    case RK_ZONE:
-        if (!review_policy_zone_ok(v))
-            return CL_EINVAL;
-        snprintf(r->timezone, sizeof(r->timezone), "%s", v);
-        return CL_OK;
-    case RK_BACKLOG:
-        for (i = 0; i < CL_ARRAY_LEN(review_backlogs); i++)
-            if (strcmp(v, review_backlogs[i]) == 0) {
-                r->backlog = (enum review_backlog)i;
-                return CL_OK;
-            }
+    if (!review_policy_zone_ok(v))
         return CL_EINVAL;
-    case RK_LIST:
-        return review_list(r->summary_to, sizeof(r->summary_to), v);
-    case RK_ORGANIZER:
-        break;
-    }
-    return CL_EINVAL;
+    snprintf(policy_field(rules, k), k->size, "%s", v);
+    return CL_OK;
 }
 
-static const char *review_allowed(enum review_kind k)
+static int review_organizer(void *rules, const struct policy_key *k, const char *v)
 {
-    static const char *const what[] = {
-        [RK_DAYS] = "days like 7d or 2w (0 to 3650 days)",
-        [RK_HOUR] = "an hour from 0 to 23",
-        [RK_MINUTES] = "minutes like 45m or 1h (5 to 480)",
-        [RK_WEEKDAYS] = "days like mon-fri or mon,tue,thu",
-        [RK_WEEKDAY] = "a day: mon, tue, wed, thu, fri, sat or sun",
-        [RK_DATES] = "dates YYYY-MM-DD separated by commas (at most 32)",
-        [RK_ZONE] = "an IANA time zone such as Europe/Berlin",
-        [RK_BACKLOG] = "off, weekly or biweekly",
-        [RK_LIST] = "e-mail addresses separated by commas",
-        [RK_ORGANIZER] = "one e-mail address, or nothing",
-    };
-    return what[k];
+    if (v[0] != '\0' && !review_policy_address_ok(v, strlen(v)))
+        return CL_EINVAL;
+    snprintf(policy_field(rules, k), k->size, "%s", v);
+    return CL_OK;
 }
+
+static void review_text_print(char *out, size_t n, const void *rules, const struct policy_key *k)
+{
+    snprintf(out, n, "%s", (const char *)policy_cfield(rules, k));
+}
+
+#define RR(f) POLICY_FIELD(struct review_rules, f)
+
+static const char review_days_allowed[] = "days like 7d or 2w (0 to 3650 days)";
+static const char review_hour_allowed[] = "an hour from 0 to 23";
+
+static const struct policy_key review_keys[] = {
+    {"grace", "7d", "after the latest open due date", review_days_allowed, RR(grace_days), 0, 3650,
+     NULL, policy_parse_days, policy_print_days, false},
+    {"min", "14d", "earliest, after the incident started", review_days_allowed, RR(min_days), 0,
+     3650, NULL, policy_parse_days, policy_print_days, false},
+    {"max", "60d", "latest, after the incident started", review_days_allowed, RR(max_days), 0, 3650,
+     NULL, policy_parse_days, policy_print_days, false},
+    {"hour", "15", "hour of the meeting, in the facilitator's zone", review_hour_allowed, RR(hour),
+     0, 23, NULL, policy_parse_hour, policy_print_int, false},
+    {"duration", "45m", "length of the meeting", "minutes like 45m or 1h (5 to 480)",
+     RR(duration_minutes), 5, 480, NULL, policy_parse_minutes, policy_print_minutes, false},
+    {"working_days", "mon-fri", "days a review may fall on", "days like mon-fri or mon,tue,thu",
+     RR(working_days), 0, 0, NULL, policy_parse_weekdays, policy_print_weekdays, false},
+    {"holidays", "", "dates skipped (YYYY-MM-DD, comma list)",
+     "dates YYYY-MM-DD separated by commas (at most 32)", offsetof(struct review_rules, holidays),
+     POLICY_SPAN(struct review_rules, holidays, nholidays), 0, 0, NULL, review_dates,
+     review_dates_print, false},
+    {"timezone", "UTC", "zone for incidents without a facilitator",
+     "an IANA time zone such as Europe/Berlin", RR(timezone), 0, 0, NULL, review_zone,
+     review_text_print, false},
+    {"backlog", "off", "recurring backlog review: off|weekly|biweekly", "off, weekly or biweekly",
+     RR(backlog), 0, 0, review_backlogs, policy_parse_choice, policy_print_choice, false},
+    {"backlog_day", "tue", "day of the backlog review",
+     "a day: mon, tue, wed, thu, fri, sat or sun", RR(backlog_day), 0, 0, NULL,
+     policy_parse_weekday, policy_print_weekday, false},
+    {"backlog_hour", "10", "hour of the backlog review", review_hour_allowed, RR(backlog_hour), 0,
+     23, NULL, policy_parse_hour, policy_print_int, false},
+    {"at_risk", "7d", "backlog: due within this and not started", review_days_allowed,
+     RR(at_risk_days), 0, 3650, NULL, policy_parse_days, policy_print_days, false},
+    {"summary_to", "", "addresses every review summary goes to",
+     "e-mail addresses separated by commas", RR(summary_to), 0, 0, NULL, review_list,
+     review_text_print, false},
+    {"organizer", "", "ORGANIZER of invitations; empty: the facilitator",
+     "one e-mail address, or nothing", RR(organizer), 0, 0, NULL, review_organizer,
+     review_text_print, true},
+};
+
+static const struct policy review_engine =
+    POLICY_OF("review", review_keys, struct review_rules, 12);
 
 void review_policy_init(struct review_policy *p)
 {
-    struct cl_err err = CL_ERR_INIT;
-    size_t i;
-
     memset(p, 0, sizeof(*p));
-    for (i = 0; i < CL_ARRAY_LEN(review_keys); i++) {
-        int rc = review_policy_set(p, review_keys[i].key, review_keys[i].def, "defaults", &err);
-
-        (void)rc; /* the defaults are ours */
-    }
-    p->def.set = 0;
-}
-
-static struct review_rules *review_team(struct review_policy *p, const char *team, size_t len)
-{
-    int i;
-
-    for (i = 0; i < p->nteams; i++)
-        if (strlen(p->team[i]) == len && strncmp(p->team[i], team, len) == 0)
-            return &p->teams[i];
-    if (p->nteams == REVIEW_POLICY_TEAMS || len == 0 || len >= sizeof(p->team[0]))
-        return NULL;
-    memcpy(p->team[p->nteams], team, len);
-    p->team[p->nteams][len] = '\0';
-    memset(&p->teams[p->nteams], 0, sizeof(p->teams[0]));
-    return &p->teams[p->nteams++];
+    policy_init(&review_engine, &p->def);
 }
 
 int review_policy_set(struct review_policy *p, const char *key, const char *value,
                       const char *where, struct cl_err *err)
 {
-    const char *dot = strrchr(key, '.');
-    const char *name = dot != NULL ? dot + 1 : key;
-    const struct review_key *k = review_key_find(name);
-    struct review_rules *r;
-
-    if (k == NULL)
-        return cl_fail(err, CL_EINVAL,
-                       "%s: unknown [review] key \"%s\": grace, min, max, hour, duration, "
-                       "working_days, holidays, timezone, backlog, backlog_day, backlog_hour, "
-                       "at_risk, summary_to, organizer",
-                       where, name);
-    if (k->kind == RK_ORGANIZER) {
-        if (dot != NULL)
-            return cl_fail(err, CL_EINVAL, "%s: organizer is set in [review] only", where);
-        if (value[0] != '\0' && !review_policy_address_ok(value, strlen(value)))
-            return cl_fail(err, CL_EINVAL, "%s: review.organizer: \"%s\" is not %s", where, value,
-                           review_allowed(k->kind));
-        snprintf(p->organizer, sizeof(p->organizer), "%s", value);
-        return CL_OK;
-    }
-    r = dot == NULL ? &p->def : review_team(p, key, (size_t)(dot - key));
-    if (r == NULL)
-        return cl_fail(err, CL_EINVAL,
-                       "%s: [review.%.*s]: at most %d team sections, names under 64 bytes", where,
-                       dot != NULL ? (int)(dot - key) : 0, key, REVIEW_POLICY_TEAMS);
-    if (review_parse(r, k, value) != CL_OK)
-        return cl_fail(err, CL_EINVAL, "%s: review.%s: \"%s\" is not %s", where, key, value,
-                       review_allowed(k->kind));
-    r->set |= 1u << (k - review_keys);
-    return CL_OK;
+    return policy_set(&review_engine, &p->def, p->teams, &p->names, key, value, where, err);
 }
 
-/* A team's rules: its own keys over the default. */
-static struct review_rules review_merged(const struct review_policy *p, int team)
+static json_t *review_rules_json(const void *rules)
 {
-    struct review_rules out = p->def;
-    const struct review_rules *t = &p->teams[team];
-    size_t i;
-
-    for (i = 0; i < CL_ARRAY_LEN(review_keys); i++) {
-        const struct review_key *k = &review_keys[i];
-
-        if (!(t->set & (1u << i)) || k->kind == RK_ORGANIZER)
-            continue;
-        if (k->kind == RK_DATES) {
-            memcpy(out.holidays, t->holidays, sizeof(out.holidays));
-            out.nholidays = t->nholidays;
-        } else if (k->kind == RK_ZONE || k->kind == RK_LIST) {
-            size_t n = k->kind == RK_ZONE ? sizeof(out.timezone) : sizeof(out.summary_to);
-
-            memcpy((char *)&out + k->offset, (const char *)t + k->offset, n);
-        } else {
-            memcpy((char *)&out + k->offset, (const char *)t + k->offset, sizeof(int));
-        }
-    }
-    return out;
-}
-
-static json_t *review_rules_json(const struct review_rules *r)
-{
-    json_t *days = json_array();
+    const struct review_rules *r = rules;
     json_t *hol = json_array();
     json_t *to = json_array();
     const char *p = r->summary_to;
     int i;
 
-    for (i = 1; i <= 7; i++)
-        if (r->working_days & (1u << i))
-            json_array_append_new(days, json_integer(i));
     for (i = 0; i < r->nholidays; i++)
         json_array_append_new(hol, json_string(r->holidays[i]));
     while (*p != '\0') {
@@ -385,101 +225,24 @@ static json_t *review_rules_json(const struct review_rules *r)
     }
     return json_pack("{s:i, s:i, s:i, s:i, s:i, s:o, s:o, s:s, s:s, s:i, s:i, s:i, s:o}",
                      "grace_days", r->grace_days, "min_days", r->min_days, "max_days", r->max_days,
-                     "hour", r->hour, "duration_minutes", r->duration_minutes, "working_days", days,
-                     "holidays", hol, "timezone", r->timezone, "backlog",
-                     review_backlogs[r->backlog], "backlog_day", r->backlog_day, "backlog_hour",
-                     r->backlog_hour, "at_risk_days", r->at_risk_days, "summary_to", to);
+                     "hour", r->hour, "duration_minutes", r->duration_minutes, "working_days",
+                     policy_weekdays_json(r->working_days), "holidays", hol, "timezone",
+                     r->timezone, "backlog", review_backlogs[r->backlog], "backlog_day",
+                     r->backlog_day, "backlog_hour", r->backlog_hour, "at_risk_days",
+                     r->at_risk_days, "summary_to", to);
 }
 
 char *review_policy_json(const struct review_policy *p)
 {
-    json_t *teams = json_object();
-    json_t *o;
-    char *s;
-    int i;
-
-    for (i = 0; i < p->nteams; i++) {
-        struct review_rules m = review_merged(p, i);
-
-        json_object_set_new(teams, p->team[i], review_rules_json(&m));
-    }
-    o = json_pack("{s:o, s:o, s:s}", "default", review_rules_json(&p->def), "teams", teams,
-                  "organizer", p->organizer);
-    s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
-    json_decref(o);
-    if (s == NULL)
-        abort(); /* only when out of memory */
-    return s;
-}
-
-/* The text form of one key of r, as review_policy_set() reads it. */
-static void review_value(char *out, size_t n, const struct review_rules *r,
-                         const struct review_key *k)
-{
-    const char *f = (const char *)r + k->offset;
-    struct buf b;
-    int i;
-
-    buf_init(&b);
-
-    switch (k->kind) {
-    case RK_DAYS:
-        snprintf(out, n, "%dd", *(const int *)(const void *)f);
-        return;
-    case RK_HOUR:
-        snprintf(out, n, "%d", *(const int *)(const void *)f);
-        return;
-    case RK_MINUTES:
-        snprintf(out, n, "%dm", *(const int *)(const void *)f);
-        return;
-    case RK_WEEKDAYS:
-        for (i = 1; i <= 7; i++)
-            if (r->working_days & (1u << i))
-                buf_printf(&b, "%s%s", b.len > 0 ? "," : "", review_days[i - 1]);
-        break;
-    case RK_WEEKDAY:
-        snprintf(out, n, "%s", review_days[(*(const int *)(const void *)f) - 1]);
-        return;
-    case RK_DATES:
-        for (i = 0; i < r->nholidays; i++)
-            buf_printf(&b, "%s%s", i > 0 ? "," : "", r->holidays[i]);
-        break;
-    case RK_ZONE:
-        snprintf(out, n, "%s", r->timezone);
-        return;
-    case RK_BACKLOG:
-        snprintf(out, n, "%s", review_backlogs[r->backlog]);
-        return;
-    case RK_LIST:
-        snprintf(out, n, "%s", r->summary_to);
-        return;
-    case RK_ORGANIZER:
-        break;
-    }
-    snprintf(out, n, "%s", b.len > 0 ? b.data : "");
-    buf_dispose(&b);
+    return policy_json_dump(json_pack(
+        "{s:o, s:o, s:s}", "default", review_rules_json(&p->def), "teams",
+        policy_teams_json(&review_engine, &p->def, p->teams, &p->names, review_rules_json),
+        "organizer", p->def.organizer));
 }
 
 void review_policy_print(const struct review_policy *p, FILE *out)
 {
-    char v[REVIEW_POLICY_LIST + 16];
-    size_t i;
-    int t;
-
-    for (i = 0; i < CL_ARRAY_LEN(review_keys); i++) {
-        if (review_keys[i].kind == RK_ORGANIZER) {
-            fprintf(out, "%-19s = %s\n", "review.organizer", p->organizer);
-            continue;
-        }
-        review_value(v, sizeof(v), &p->def, &review_keys[i]);
-        fprintf(out, "review.%-12s = %s\n", review_keys[i].key, v);
-    }
-    for (t = 0; t < p->nteams; t++)
-        for (i = 0; i < CL_ARRAY_LEN(review_keys); i++)
-            if (p->teams[t].set & (1u << i)) {
-                review_value(v, sizeof(v), &p->teams[t], &review_keys[i]);
-                fprintf(out, "review.%s.%s = %s\n", p->team[t], review_keys[i].key, v);
-            }
+    policy_print(&review_engine, &p->def, p->teams, &p->names, out);
 }
 
 const struct review_policy_doc *review_policy_docs(void)
@@ -488,7 +251,7 @@ const struct review_policy_doc *review_policy_docs(void)
     size_t i;
 
     for (i = 0; i < CL_ARRAY_LEN(review_keys); i++)
-        docs[i] =
-            (struct review_policy_doc){review_keys[i].key, review_keys[i].def, review_keys[i].what};
+        docs[i] = (struct review_policy_doc){review_keys[i].name, review_keys[i].def,
+                                             review_keys[i].what};
     return docs;
 }

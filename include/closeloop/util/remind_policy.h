@@ -17,10 +17,11 @@
 #define CLOSELOOP_REMIND_POLICY_H
 
 #include "closeloop/util/cl.h"
+#include "closeloop/util/policy.h"
 
 #include <stdio.h>
 
-#define REMIND_POLICY_TEAMS 32 /* [remind.TEAM] sections */
+#define REMIND_POLICY_TEAMS POLICY_TEAMS /* [remind.TEAM] sections */
 
 enum remind_where { REMIND_WHERE_EMAIL, REMIND_WHERE_TRACKER };
 
@@ -35,9 +36,8 @@ struct remind_rules {
 
 struct remind_policy {
     struct remind_rules def;
-    char team[REMIND_POLICY_TEAMS][64];
-    struct remind_rules teams[REMIND_POLICY_TEAMS];
-    int nteams;
+    struct remind_rules teams[REMIND_POLICY_TEAMS]; /* teams[i] is [remind.names.name[i]] */
+    struct policy_teams names;
 };
 
 /* The built-in policy (the values in the comment above). */

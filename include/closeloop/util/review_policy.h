@@ -24,14 +24,15 @@
 #define CLOSELOOP_REVIEW_POLICY_H
 
 #include "closeloop/util/cl.h"
+#include "closeloop/util/policy.h"
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 
-#define REVIEW_POLICY_TEAMS    32  /* [review.TEAM] sections */
-#define REVIEW_POLICY_HOLIDAYS 32  /* dates per section */
-#define REVIEW_POLICY_LIST     512 /* bytes of an address list */
+#define REVIEW_POLICY_TEAMS    POLICY_TEAMS /* [review.TEAM] sections */
+#define REVIEW_POLICY_HOLIDAYS 32           /* dates per section */
+#define REVIEW_POLICY_LIST     512          /* bytes of an address list */
 
 enum review_backlog { REVIEW_BACKLOG_OFF, REVIEW_BACKLOG_WEEKLY, REVIEW_BACKLOG_BIWEEKLY };
 
@@ -46,14 +47,13 @@ struct review_rules {
     enum review_backlog backlog;
     int backlog_day, backlog_hour, at_risk_days;
     char summary_to[REVIEW_POLICY_LIST];
+    char organizer[256]; /* [review] only: a team's is never set nor read */
 };
 
 struct review_policy {
     struct review_rules def;
-    char team[REVIEW_POLICY_TEAMS][64];
-    struct review_rules teams[REVIEW_POLICY_TEAMS];
-    int nteams;
-    char organizer[256];
+    struct review_rules teams[REVIEW_POLICY_TEAMS]; /* teams[i] is [review.names.name[i]] */
+    struct policy_teams names;
 };
 
 /* The built-in policy (the values in the comment above; backlog off; no holidays). */

@@ -116,6 +116,37 @@ static void test_remind_policy__prints_what_it_reads(void **state)
     assert_non_null(strstr(buf, "remind.working_days = mon,tue,wed,thu,fri\n"));
 }
 
+/* The exact text SQL gets (pinned from the code before the policy engine: not a byte may
+ * change). */
+static void test_remind_policy__json_text_is_stable(void **state)
+{
+    static const char want[] =
+        "{\"default\":{\"before_days\":7,\"budget\":3,"
+        "\"escalate_after_days\":7,\"overdue_every_days\":7,"
+        "\"quiet_from\":20,\"quiet_to\":8,\"where\":\"email\","
+        "\"working_days\":[1,2,3,4,5]},\"teams\":{\"ops\":{\"before_days\":7,"
+        "\"budget\":3,\"escalate_after_days\":7,\"overdue_every_days\":7,"
+        "\"quiet_from\":20,\"quiet_to\":8,\"where\":\"tracker\","
+        "\"working_days\":[1,3]},\"pay\":{\"before_days\":7,\"budget\":1,"
+        "\"escalate_after_days\":7,\"overdue_every_days\":7,"
+        "\"quiet_from\":0,\"quiet_to\":0,\"where\":\"email\","
+        "\"working_days\":[1,2,3,4,5]}}}";
+    struct cl_err err = CL_ERR_INIT;
+    struct remind_policy p;
+    char *s;
+
+    (void)state;
+    remind_policy_init(&p);
+    assert_int_equal(remind_policy_set(&p, "pay.budget", "1", "f", &err), CL_OK);
+    assert_int_equal(remind_policy_set(&p, "pay.quiet", "off", "f", &err), CL_OK);
+    assert_int_equal(remind_policy_set(&p, "before", "1w", "f", &err), CL_OK);
+    assert_int_equal(remind_policy_set(&p, "ops.where", "tracker", "f", &err), CL_OK);
+    assert_int_equal(remind_policy_set(&p, "ops.working_days", "mon,wed", "f", &err), CL_OK);
+    s = remind_policy_json(&p);
+    assert_string_equal(s, want);
+    free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -123,6 +154,7 @@ int main(void)
         cmocka_unit_test(test_remind_policy__team_inherits_what_it_does_not_set),
         cmocka_unit_test(test_remind_policy__bad_values_name_where_and_what),
         cmocka_unit_test(test_remind_policy__prints_what_it_reads),
+        cmocka_unit_test(test_remind_policy__json_text_is_stable),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

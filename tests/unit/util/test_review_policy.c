@@ -132,6 +132,68 @@ static void test_review_policy__prints_what_it_reads(void **state)
     assert_non_null(strstr(buf, "review.duration     = 45m\n"));
 }
 
+/* The exact text SQL gets (pinned from the code before the policy engine: not a byte may
+ * change). */
+static void test_review_policy__json_text_is_stable(void **state)
+{
+    static const char want[] =
+        "{\"default\":{\"at_risk_days\":7,\"backlog\":\"off\","
+        "\"backlog_day\":2,\"backlog_hour\":10,\"duration_minutes\":45,"
+        "\"grace_days\":14,\"holidays\":[\"2026-12-24\",\"2026-12-25\"],"
+        "\"hour\":15,\"max_days\":60,\"min_days\":14,\"summary_to\":[],"
+        "\"timezone\":\"UTC\",\"working_days\":[1,2,3,4,5]},"
+        "\"organizer\":\"org@x.org\",\"teams\":{\"ops\":{\"at_risk_days\":7,"
+        "\"backlog\":\"off\",\"backlog_day\":2,\"backlog_hour\":10,"
+        "\"duration_minutes\":45,\"grace_days\":14,"
+        "\"holidays\":[\"2026-12-24\",\"2026-12-25\"],\"hour\":15,"
+        "\"max_days\":60,\"min_days\":14,\"summary_to\":[],"
+        "\"timezone\":\"Europe/Berlin\",\"working_days\":[6,7]},"
+        "\"sre\":{\"at_risk_days\":7,\"backlog\":\"weekly\",\"backlog_day\":2,"
+        "\"backlog_hour\":10,\"duration_minutes\":45,\"grace_days\":14,"
+        "\"holidays\":[\"2026-12-24\",\"2026-12-25\"],\"hour\":10,"
+        "\"max_days\":60,\"min_days\":14,\"summary_to\":[\"a@x.org\","
+        "\"b@y.org\"],\"timezone\":\"UTC\",\"working_days\":[1,2,3,4,5]}}}";
+    struct cl_err err = CL_ERR_INIT;
+    struct review_policy p;
+    char *s;
+
+    (void)state;
+    review_policy_init(&p);
+    assert_int_equal(review_policy_set(&p, "sre.hour", "10", "f", &err), CL_OK);
+    assert_int_equal(review_policy_set(&p, "grace", "2w", "f", &err), CL_OK);
+    assert_int_equal(review_policy_set(&p, "holidays", "2026-12-24, 2026-12-25", "f", &err), CL_OK);
+    assert_int_equal(review_policy_set(&p, "sre.summary_to", "a@x.org, b@y.org", "f", &err), CL_OK);
+    assert_int_equal(review_policy_set(&p, "sre.backlog", "weekly", "f", &err), CL_OK);
+    assert_int_equal(review_policy_set(&p, "organizer", "org@x.org", "f", &err), CL_OK);
+    assert_int_equal(review_policy_set(&p, "ops.working_days", "sat-sun", "f", &err), CL_OK);
+    assert_int_equal(review_policy_set(&p, "ops.timezone", "Europe/Berlin", "f", &err), CL_OK);
+    s = review_policy_json(&p);
+    assert_string_equal(s, want);
+    free(s);
+}
+
+/* A bad value leaves the policy as it was: no half-written field, no team begun. */
+static void test_review_policy__bad_value_changes_nothing(void **state)
+{
+    struct cl_err err = CL_ERR_INIT;
+    struct review_policy p;
+    char *before;
+    char *after;
+
+    (void)state;
+    review_policy_init(&p);
+    assert_int_equal(review_policy_set(&p, "holidays", "2026-12-24", "f", &err), CL_OK);
+    before = review_policy_json(&p);
+    assert_int_equal(review_policy_set(&p, "holidays", "2026-12-25,2026-13-01", "f", &err),
+                     CL_EINVAL);
+    assert_int_equal(review_policy_set(&p, "backlog_day", "friday", "f", &err), CL_EINVAL);
+    assert_int_equal(review_policy_set(&p, "new.hour", "99", "f", &err), CL_EINVAL);
+    after = review_policy_json(&p);
+    assert_string_equal(after, before);
+    free(before);
+    free(after);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -139,6 +201,8 @@ int main(void)
         cmocka_unit_test(test_review_policy__team_inherits_what_it_does_not_set),
         cmocka_unit_test(test_review_policy__bad_values_name_where_and_what),
         cmocka_unit_test(test_review_policy__prints_what_it_reads),
+        cmocka_unit_test(test_review_policy__json_text_is_stable),
+        cmocka_unit_test(test_review_policy__bad_value_changes_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
