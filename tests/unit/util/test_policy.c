@@ -92,37 +92,38 @@ static void test_policy__team_inherits_what_it_does_not_set(void **state)
     assert_int_equal(p.def.set, (1u << 1) | (1u << 2));
 }
 
-static void test_policy__unknown_key_lists_the_keys(void **state)
+/* Setting key = value fails with exactly `msg`. */
+static void tiny_fails(struct tiny_policy *p, const char *key, const char *value, const char *msg)
 {
     struct cl_err err = CL_ERR_INIT;
+
+    assert_int_equal(tiny_set(p, key, value, &err), CL_EINVAL);
+    assert_string_equal(err.msg, msg);
+}
+
+static void test_policy__unknown_key_lists_the_keys(void **state)
+{
     struct tiny_policy p;
 
     (void)state;
     tiny_init(&p);
-    assert_int_equal(tiny_set(&p, "ops.colour", "red", &err), CL_EINVAL);
-    assert_string_equal(err.msg, "t.ini:7: unknown [tiny] key \"colour\": hour, days, mode");
+    tiny_fails(&p, "ops.colour", "red", "t.ini:7: unknown [tiny] key \"colour\": hour, days, mode");
     assert_int_equal(p.names.n, 0);
 }
 
 static void test_policy__bad_value_names_where_and_changes_nothing(void **state)
 {
-    struct cl_err err = CL_ERR_INIT;
     struct tiny_policy p;
 
     (void)state;
     tiny_init(&p);
-    assert_int_equal(tiny_set(&p, "ops.hour", "24", &err), CL_EINVAL);
-    assert_string_equal(err.msg, "t.ini:7: tiny.ops.hour: \"24\" is not an hour from 0 to 23");
+    tiny_fails(&p, "ops.hour", "24", "t.ini:7: tiny.ops.hour: \"24\" is not an hour from 0 to 23");
     assert_int_equal(p.names.n, 0); /* the team it would have begun is not kept */
-    err = (struct cl_err)CL_ERR_INIT;
-    assert_int_equal(tiny_set(&p, "days", "fri-mon", &err), CL_EINVAL);
-    assert_string_equal(err.msg,
-                        "t.ini:7: tiny.days: \"fri-mon\" is not days like mon-fri or mon,tue,thu");
+    tiny_fails(&p, "days", "fri-mon",
+               "t.ini:7: tiny.days: \"fri-mon\" is not days like mon-fri or mon,tue,thu");
     assert_int_equal(p.def.days, 0x3e);
     assert_int_equal(p.def.set, 0);
-    err = (struct cl_err)CL_ERR_INIT;
-    assert_int_equal(tiny_set(&p, "ops.mode", "loud", &err), CL_EINVAL);
-    assert_string_equal(err.msg, "t.ini:7: mode is set in [tiny] only");
+    tiny_fails(&p, "ops.mode", "loud", "t.ini:7: mode is set in [tiny] only");
 }
 
 static void test_policy__team_limit(void **state)
@@ -160,24 +161,30 @@ static void test_policy__team_limit(void **state)
 
 static void test_policy__prints_what_it_reads(void **state)
 {
-    struct cl_err err = CL_ERR_INIT;
+    static const char *const sets[][2] = {
+        {"ops.days", "tue-thu"}, {"dev.hour", "23"}, {"ops.hour", "0"}};
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
     struct tiny_policy p;
-    char buf[1024] = "";
-    FILE *f = fmemopen(buf, sizeof(buf) - 1, "w");
+    size_t i;
 
     (void)state;
     tiny_init(&p);
-    assert_int_equal(tiny_set(&p, "ops.days", "tue-thu", &err), CL_OK);
-    assert_int_equal(tiny_set(&p, "dev.hour", "23", &err), CL_OK);
-    assert_int_equal(tiny_set(&p, "ops.hour", "0", &err), CL_OK);
+    for (i = 0; i < CL_ARRAY_LEN(sets); i++) {
+        struct cl_err err = CL_ERR_INIT;
+
+        assert_int_equal(tiny_set(&p, sets[i][0], sets[i][1], &err), CL_OK);
+    }
     policy_print(&tiny, &p.def, p.teams, &p.names, f);
     fclose(f);
-    assert_string_equal(buf, "tiny.hour   = 9\n"
-                             "tiny.days   = mon,tue,wed,thu,fri\n"
-                             "tiny.mode   = quiet\n"
-                             "tiny.ops.hour = 0\n"
-                             "tiny.ops.days = tue,wed,thu\n"
-                             "tiny.dev.hour = 23\n");
+    assert_string_equal(text, "tiny.hour   = 9\n"
+                              "tiny.days   = mon,tue,wed,thu,fri\n"
+                              "tiny.mode   = quiet\n"
+                              "tiny.ops.hour = 0\n"
+                              "tiny.ops.days = tue,wed,thu\n"
+                              "tiny.dev.hour = 23\n");
+    free(text);
 }
 
 static void test_policy__teams_json_is_complete(void **state)

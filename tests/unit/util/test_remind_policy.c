@@ -131,17 +131,22 @@ static void test_remind_policy__json_text_is_stable(void **state)
         "\"escalate_after_days\":7,\"overdue_every_days\":7,"
         "\"quiet_from\":0,\"quiet_to\":0,\"where\":\"email\","
         "\"working_days\":[1,2,3,4,5]}}}";
+    static const char *const sets[][2] = {
+        {"pay.budget", "1"},
+        {"pay.quiet", "off"},
+        {"before", "1w"},
+        {"ops.where", "tracker"},
+        {"ops.working_days", "mon,wed"},
+    };
     struct cl_err err = CL_ERR_INIT;
     struct remind_policy p;
     char *s;
+    size_t i;
 
     (void)state;
     remind_policy_init(&p);
-    assert_int_equal(remind_policy_set(&p, "pay.budget", "1", "f", &err), CL_OK);
-    assert_int_equal(remind_policy_set(&p, "pay.quiet", "off", "f", &err), CL_OK);
-    assert_int_equal(remind_policy_set(&p, "before", "1w", "f", &err), CL_OK);
-    assert_int_equal(remind_policy_set(&p, "ops.where", "tracker", "f", &err), CL_OK);
-    assert_int_equal(remind_policy_set(&p, "ops.working_days", "mon,wed", "f", &err), CL_OK);
+    for (i = 0; i < CL_ARRAY_LEN(sets); i++)
+        assert_int_equal(remind_policy_set(&p, sets[i][0], sets[i][1], "f", &err), CL_OK);
     s = remind_policy_json(&p);
     assert_string_equal(s, want);
     free(s);

@@ -132,6 +132,18 @@ static void test_review_policy__prints_what_it_reads(void **state)
     assert_non_null(strstr(buf, "review.duration     = 45m\n"));
 }
 
+/* p: the built-in policy with each KEY = VALUE of sets set (each must be fine). */
+static void review_with(struct review_policy *p, const char *const (*sets)[2], size_t n)
+{
+    struct cl_err err = CL_ERR_INIT;
+    size_t i;
+
+    review_policy_init(p);
+    for (i = 0; i < n; i++)
+        if (review_policy_set(p, sets[i][0], sets[i][1], "f", &err) != CL_OK)
+            fail_msg("%s = %s: %s", sets[i][0], sets[i][1], err.msg);
+}
+
 /* The exact text SQL gets (pinned from the code before the policy engine: not a byte may
  * change). */
 static void test_review_policy__json_text_is_stable(void **state)
@@ -153,20 +165,21 @@ static void test_review_policy__json_text_is_stable(void **state)
         "\"holidays\":[\"2026-12-24\",\"2026-12-25\"],\"hour\":10,"
         "\"max_days\":60,\"min_days\":14,\"summary_to\":[\"a@x.org\","
         "\"b@y.org\"],\"timezone\":\"UTC\",\"working_days\":[1,2,3,4,5]}}}";
-    struct cl_err err = CL_ERR_INIT;
+    static const char *const sets[][2] = {
+        {"sre.hour", "10"},
+        {"grace", "2w"},
+        {"holidays", "2026-12-24, 2026-12-25"},
+        {"sre.summary_to", "a@x.org, b@y.org"},
+        {"sre.backlog", "weekly"},
+        {"organizer", "org@x.org"},
+        {"ops.working_days", "sat-sun"},
+        {"ops.timezone", "Europe/Berlin"},
+    };
     struct review_policy p;
     char *s;
 
     (void)state;
-    review_policy_init(&p);
-    assert_int_equal(review_policy_set(&p, "sre.hour", "10", "f", &err), CL_OK);
-    assert_int_equal(review_policy_set(&p, "grace", "2w", "f", &err), CL_OK);
-    assert_int_equal(review_policy_set(&p, "holidays", "2026-12-24, 2026-12-25", "f", &err), CL_OK);
-    assert_int_equal(review_policy_set(&p, "sre.summary_to", "a@x.org, b@y.org", "f", &err), CL_OK);
-    assert_int_equal(review_policy_set(&p, "sre.backlog", "weekly", "f", &err), CL_OK);
-    assert_int_equal(review_policy_set(&p, "organizer", "org@x.org", "f", &err), CL_OK);
-    assert_int_equal(review_policy_set(&p, "ops.working_days", "sat-sun", "f", &err), CL_OK);
-    assert_int_equal(review_policy_set(&p, "ops.timezone", "Europe/Berlin", "f", &err), CL_OK);
+    review_with(&p, sets, CL_ARRAY_LEN(sets));
     s = review_policy_json(&p);
     assert_string_equal(s, want);
     free(s);
@@ -175,14 +188,14 @@ static void test_review_policy__json_text_is_stable(void **state)
 /* A bad value leaves the policy as it was: no half-written field, no team begun. */
 static void test_review_policy__bad_value_changes_nothing(void **state)
 {
+    static const char *const sets[][2] = {{"holidays", "2026-12-24"}};
     struct cl_err err = CL_ERR_INIT;
     struct review_policy p;
     char *before;
     char *after;
 
     (void)state;
-    review_policy_init(&p);
-    assert_int_equal(review_policy_set(&p, "holidays", "2026-12-24", "f", &err), CL_OK);
+    review_with(&p, sets, CL_ARRAY_LEN(sets));
     before = review_policy_json(&p);
     assert_int_equal(review_policy_set(&p, "holidays", "2026-12-25,2026-13-01", "f", &err),
                      CL_EINVAL);
