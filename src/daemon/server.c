@@ -171,7 +171,7 @@ static void server_reload(struct server *s)
     if (rc == CL_OK) /* flags beat the file and the environment on reload too */
         rc = conf_reapply_flags(fresh, s->conf, &err);
     if (rc == CL_OK) /* as at start-up: e.g. a chat webhook that is not https:// */
-        rc = conf_validate(fresh, &err);
+        rc = conf_validate_reloadable(fresh, &err);
     if (rc != CL_OK) {
         log_error("event=reload_failed error=\"%s\"", err.msg);
         conf_free(fresh);

@@ -747,6 +747,15 @@ int conf_split_listen(char **host_out, int *port_out, const char *listen, struct
     return CL_OK;
 }
 
+int conf_validate_reloadable(const struct conf *c, struct cl_err *err)
+{
+    int rc = chat_conf_validate(&c->chat, strcmp(c->chat_allow_http_loopback, "true") == 0, err);
+
+    if (rc != CL_OK)
+        return rc;
+    return digest_policy_validate(&c->digest, err) != CL_OK ? CL_EINVAL : CL_OK;
+}
+
 int conf_validate(const struct conf *c, struct cl_err *err)
 {
     char *host = NULL;
@@ -759,11 +768,9 @@ int conf_validate(const struct conf *c, struct cl_err *err)
                        "--database-url)");
     if (c->smtp_url[0] != '\0' && c->smtp_from[0] == '\0')
         return cl_fail(err, CL_EINVAL, "smtp_url is set but smtp_from is not: mail needs a sender");
-    rc = chat_conf_validate(&c->chat, strcmp(c->chat_allow_http_loopback, "true") == 0, err);
+    rc = conf_validate_reloadable(c, err);
     if (rc != CL_OK)
         return rc;
-    if (digest_policy_validate(&c->digest, err) != CL_OK)
-        return CL_EINVAL;
     rc = conf_split_listen(&host, &port, c->listen, err);
     free(host);
     return rc;

@@ -134,8 +134,13 @@ int conf_load_file(struct conf *c, const char *path, struct cl_err *err);
 /* Applies CLOSELOOP_<KEY> for every key (e.g. CLOSELOOP_DATABASE_URL). */
 int conf_load_env(struct conf *c, struct cl_err *err);
 
-/* Checks cross-field rules (e.g. database_url set, listen parses). */
+/* Checks cross-field rules (e.g. database_url set, listen parses), those of
+ * conf_validate_reloadable() included. */
 int conf_validate(const struct conf *c, struct cl_err *err);
+
+/* Checks what a reload may change ([chat.NAME] webhooks, [digest]): what SIGHUP runs on
+ * the new configuration before applying any of it. */
+int conf_validate_reloadable(const struct conf *c, struct cl_err *err);
 
 /* Copies the keys SIGHUP may change from `from` into `to`: the reloadable keys, the
  * [due], [review], [digest] and [remind] policies and the [chat.NAME] channels. */
