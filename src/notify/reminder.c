@@ -1,12 +1,13 @@
 #include "closeloop/notify/reminder.h"
 
+#include "closeloop/util/batch.h"
 #include "closeloop/util/cl.h"
 #include "closeloop/util/log.h"
 
 #include <jansson.h>
 #include <stdlib.h>
 
-#define REMINDER_BATCH "1000" /* people per pass: each well inside the statement timeout */
+#define REMINDER_BATCH 1000 /* people per pass at most: halved while passes time out */
 
 struct reminder {
     struct ev_loop *loop;
@@ -17,9 +18,10 @@ struct reminder {
     char *policy;
     unsigned long sent;
     unsigned long items;
+    struct batch batch;
 };
 
-static const char sql_pass[] = "SELECT cl_reminder_pass($1::jsonb, " REMINDER_BATCH ")::text";
+static const char sql_pass[] = "SELECT cl_reminder_pass($1::jsonb, $2::integer)::text";
 
 static void reminder_pass(struct reminder *r);
 
@@ -29,10 +31,15 @@ static void reminder_on_pass(const struct db_reply *rep, void *arg)
     struct reminder *r = arg;
     json_t *o = NULL;
     json_int_t people = 0;
+    int size = r->batch.size;
+    bool again = false;
 
     r->q = NULL;
+    if (batch_after(&r->batch, rep->code == CL_OK, rep->sqlstate))
+        log_info("event=reminder_batch from=%d to=%d", size, r->batch.size);
     if (rep->code != CL_OK) {
-        log_warn("event=reminder_pass_failed error=\"%s\"", rep->message);
+        log_warn("event=reminder_pass_failed batch=%d error=\"%s\"", size, rep->message);
+        again = r->batch.size < size; /* timed out: a smaller batch at once */
         goto out;
     }
     o = PQntuples(rep->res) == 1 ? json_loads(PQgetvalue(rep->res, 0, 0), 0, NULL) : NULL;
@@ -51,7 +58,7 @@ static void reminder_on_pass(const struct db_reply *rep, void *arg)
                  (long long)json_integer_value(json_object_get(o, "held")));
 out:
     json_decref(o);
-    if (people >= atol(REMINDER_BATCH) && !ev_is_active(&r->soon)) {
+    if ((again || people >= size) && !ev_is_active(&r->soon)) {
         ev_timer_set(&r->soon, 0.0, 0.0);
         ev_timer_start(r->loop, &r->soon);
     }
@@ -59,10 +66,11 @@ out:
 
 static void reminder_pass(struct reminder *r)
 {
-    const char *params[1] = {r->policy};
+    char lim[16];
+    const char *params[2] = {r->policy, batch_text(&r->batch, lim, sizeof(lim))};
 
     if (r->q == NULL)
-        r->q = db_query(r->pool, sql_pass, 1, params, reminder_on_pass, r);
+        r->q = db_query(r->pool, sql_pass, 2, params, reminder_on_pass, r);
 }
 
 static void reminder_on_tick(struct ev_loop *loop, ev_timer *w, int revents)
@@ -86,6 +94,7 @@ struct reminder *reminder_new(struct ev_loop *loop, struct db_pool *pool, double
 
     r->loop = loop;
     r->pool = pool;
+    batch_init(&r->batch, REMINDER_BATCH);
     r->policy = cl_strdup(policy);
     ev_timer_init(&r->tick, reminder_on_tick, 0.0, interval);
     ev_timer_start(loop, &r->tick);

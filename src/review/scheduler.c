@@ -1,5 +1,6 @@
 #include "closeloop/review/scheduler.h"
 
+#include "closeloop/util/batch.h"
 #include "closeloop/util/cl.h"
 #include "closeloop/util/log.h"
 
@@ -7,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SCHEDULER_BATCH    "100" /* incidents per pass: each well inside the statement timeout */
+#define SCHEDULER_BATCH    100 /* incidents per pass at most: halved while passes time out */
 #define SCHEDULER_DEBOUNCE 0.2   /* seconds from a NOTIFY to the pass: a batch of changes */
 
 struct review_scheduler {
@@ -19,11 +20,12 @@ struct review_scheduler {
     struct db_query *q;
     char *policy;
     bool again; /* woken while a pass ran: pass once more when it ends */
+    struct batch batch;
     unsigned long created;
     unsigned long moved;
 };
 
-static const char sql_pass[] = "SELECT cl_review_pass($1::jsonb, " SCHEDULER_BATCH ")::text";
+static const char sql_pass[] = "SELECT cl_review_pass($1::jsonb, $2::integer)::text";
 
 static void scheduler_pass(struct review_scheduler *s);
 
@@ -46,10 +48,15 @@ static void scheduler_on_pass(const struct db_reply *r, void *arg)
     struct review_scheduler *s = arg;
     json_t *o = NULL;
     json_int_t checked = 0;
+    int size = s->batch.size;
 
     s->q = NULL;
+    if (batch_after(&s->batch, r->code == CL_OK, r->sqlstate))
+        log_info("event=review_batch from=%d to=%d", size, s->batch.size);
     if (r->code != CL_OK) {
-        log_warn("event=review_pass_failed error=\"%s\"", r->message);
+        log_warn("event=review_pass_failed batch=%d error=\"%s\"", size, r->message);
+        if (s->batch.size < size) /* timed out: a smaller batch at once */
+            s->again = true;
         goto out;
     }
     o = PQntuples(r->res) == 1 ? json_loads(PQgetvalue(r->res, 0, 0), 0, NULL) : NULL;
@@ -69,7 +76,7 @@ static void scheduler_on_pass(const struct db_reply *r, void *arg)
                  (long long)json_integer_value(json_object_get(o, "backlog")));
 out:
     json_decref(o);
-    if (checked >= atol(SCHEDULER_BATCH) || s->again) {
+    if (checked >= size || s->again) {
         s->again = false;
         scheduler_wake(s, 0.0);
     }
@@ -77,13 +84,14 @@ out:
 
 static void scheduler_pass(struct review_scheduler *s)
 {
-    const char *params[1] = {s->policy};
+    char lim[16];
+    const char *params[2] = {s->policy, batch_text(&s->batch, lim, sizeof(lim))};
 
     if (s->q != NULL) {
         s->again = true;
         return;
     }
-    s->q = db_query(s->pool, sql_pass, 1, params, scheduler_on_pass, s);
+    s->q = db_query(s->pool, sql_pass, 2, params, scheduler_on_pass, s);
 }
 
 static void scheduler_on_tick(struct ev_loop *loop, ev_timer *w, int revents)
@@ -116,6 +124,7 @@ struct review_scheduler *review_scheduler_new(struct ev_loop *loop, struct db_po
 
     s->loop = loop;
     s->pool = pool;
+    batch_init(&s->batch, SCHEDULER_BATCH);
     s->policy = cl_strdup(policy);
     ev_timer_init(&s->tick, scheduler_on_tick, 0.0, interval);
     ev_timer_start(loop, &s->tick);

@@ -371,5 +371,49 @@ class TwoInstancesTest(ReviewCase):
         self.assertNotIn('review_pass_failed', self.svc.log_text())
 
 
+
+class TimeoutTest(ReviewCase):
+    """A pass that hits the statement timeout is rolled back; the scheduler halves its
+    batch and tries again at once, so that a pass too big for the timeout cannot stop
+    every review from being made, and grows the batch back once passes succeed."""
+
+    @classmethod
+    def setUpClass(cls):
+        fd, cls.conf = tempfile.mkstemp(prefix='clreview.', suffix='.ini')
+        with os.fdopen(fd, 'w') as f:
+            f.write('review_interval = 1\nrequest_timeout = 0.5\n')
+        cls.svc = Service(name=cls.__name__, env={'CLOSELOOP_CONFIG': cls.conf}).start()
+        cls.fac = uniq('fac')
+        assert cls.svc.request('POST', API + '/people', body={
+            'handle': cls.fac, 'name': 'Fa', 'email': cls.fac + '@example.com'})[0] == 201
+
+    def test_timed_out_passes_shrink_the_batch_then_it_grows_back(self):
+        holder = subprocess.Popen(['psql', '-X', '-q', '-A', '-t', '-d', self.svc.db.dsn],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        try:
+            holder.stdin.write("BEGIN;\nLOCK TABLE reviews IN ACCESS EXCLUSIVE MODE;\n"
+                               "SELECT 'locked';\n")
+            holder.stdin.flush()
+            self.assertEqual(holder.stdout.readline().strip(), 'locked')
+            keys = []
+            for _ in range(3):
+                key = self.incident()
+                self.mk_action(key, due_on=(self.today() + 20 * DAY).isoformat())
+                keys.append(key)
+            until(lambda: 'event=review_batch from=50 to=25' in self.svc.log_text(),
+                  timeout=20, what='the batch halved twice while passes time out')
+            self.assertIn('event=review_batch from=100 to=50', self.svc.log_text())
+            self.assertIn('review_pass_failed batch=100', self.svc.log_text())
+            holder.stdin.write('COMMIT;\n')
+            holder.stdin.flush()
+        finally:
+            holder.stdin.close()
+            holder.wait(10)
+        for key in keys:
+            self.review(key)
+        until(lambda: 'event=review_batch from=50 to=100' in self.svc.log_text(), timeout=20,
+              what='the batch back to 100 once passes succeed')
+
+
 if __name__ == '__main__':
     unittest.main()
