@@ -9,7 +9,7 @@
 #include <string.h>
 
 #define SCHEDULER_BATCH    100 /* incidents per pass at most: halved while passes time out */
-#define SCHEDULER_DEBOUNCE 0.2   /* seconds from a NOTIFY to the pass: a batch of changes */
+#define SCHEDULER_DEBOUNCE 0.2 /* seconds from a NOTIFY to the pass: a batch of changes */
 
 struct review_scheduler {
     struct ev_loop *loop;

@@ -23,7 +23,7 @@ static void test_batch__halves_on_timeout_and_grows_back(void **state)
     assert_int_equal(b.size, 50);
     assert_string_equal(batch_text(&b, buf, sizeof(buf)), "50");
     assert_false(batch_after(&b, false, "40001")); /* a serialization failure: not the size */
-    assert_false(batch_after(&b, false, "")); /* the connection lost: not the size either */
+    assert_false(batch_after(&b, false, ""));      /* the connection lost: not the size either */
     assert_int_equal(b.size, 50);
     for (int i = 0; i < 10; i++)
         batch_after(&b, false, "57014");
