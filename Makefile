@@ -8,6 +8,7 @@
 PREFIX  ?= /usr/local
 DESTDIR ?=
 BUILD   ?= release
+JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
 CC      ?= cc
 
 PKGS    := libpq libcurl jansson libmicrohttpd libcrypto libcmark libical cairo fontconfig
@@ -165,8 +166,8 @@ run: deps
 
 test: deps
 	$(MAKE) format-check
-	$(MAKE) BUILD=debug all unit-bins
-	$(MAKE) fuzz
+	$(MAKE) -j$(JOBS) BUILD=debug all unit-bins
+	$(MAKE) -j$(JOBS) fuzz
 	@sh tests/run.sh build/debug
 
 unit-bins: $(UNIT_BINS)
