@@ -166,12 +166,14 @@ BEGIN
         action_id bigint, step text, due_on date, via text, tracker text, item jsonb,
         title text) ON COMMIT DROP;
     TRUNCATE reminder_due_tmp, reminder_who_tmp, reminder_item_tmp;
-    INSERT INTO reminder_due_tmp SELECT * FROM cl_reminder_due(policy, at);
+    -- what is due and who may hear it, from one snapshot: read apart, an action added
+    -- and its owner's team changed in between would split the owner's message in two
+    WITH due AS MATERIALIZED (SELECT * FROM cl_reminder_due(policy, at)),
+    kept AS (INSERT INTO reminder_due_tmp SELECT * FROM due)
+    INSERT INTO reminder_who_tmp (id, handle, name, email, tz, r, today, week, resting)
+    SELECT * FROM cl_reminder_people(policy, at, ARRAY(SELECT DISTINCT person_id FROM due));
     CREATE INDEX IF NOT EXISTS reminder_due_tmp_person ON reminder_due_tmp (person_id);
     ANALYZE reminder_due_tmp;
-    INSERT INTO reminder_who_tmp (id, handle, name, email, tz, r, today, week, resting)
-    SELECT * FROM cl_reminder_people(policy, at,
-                                     ARRAY(SELECT DISTINCT person_id FROM reminder_due_tmp));
     -- who may hear now: not resting, under budget; the first `lim` of them by id
     UPDATE reminder_who_tmp w SET go = true
     FROM (SELECT x.id FROM reminder_who_tmp x

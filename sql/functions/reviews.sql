@@ -478,7 +478,7 @@ BEGIN
         rule := cl_review_backlog_rule(p);
         IF have AND r.status = 'scheduled' AND r.rrule = rule
            AND extract(hour FROM r.starts_at AT TIME ZONE r.timezone) = (p->>'backlog_hour')::integer
-           AND r.timezone = tz THEN
+           AND r.timezone = tz AND r.facilitator_id IS NOT DISTINCT FROM t.manager_id THEN
             CONTINUE;
         END IF;
         d := (now() AT TIME ZONE tz)::date + 1;
@@ -494,7 +494,9 @@ BEGIN
                                     cl_review_when(r) || jsonb_build_object('rrule', rule), NULL);
             PERFORM cl_review_invite(r.id);
         ELSE
-            UPDATE reviews SET rrule = rule WHERE id = r.id;
+            -- a new manager organizes it, in their zone
+            UPDATE reviews SET rrule = rule, facilitator_id = t.manager_id WHERE id = r.id
+            RETURNING * INTO r;
             PERFORM cl_review_set_time(r, at, tz, (p->>'duration_minutes')::integer, false,
                                        'scheduler', 'scheduler',
                                        CASE WHEN r.status = 'cancelled' THEN 'revived'
