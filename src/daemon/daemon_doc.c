@@ -2,8 +2,8 @@
 
 #include "closeloop/util/cl.h"
 #include "closeloop/util/due.h"
-#include "closeloop/util/remind_policy.h"
-#include "closeloop/util/review_policy.h"
+#include "closeloop/util/policy/remind_policy.h"
+#include "closeloop/util/policy/review_policy.h"
 #include "closeloop/util/roff.h"
 
 #include <ctype.h>
@@ -313,7 +313,7 @@ static void due_items(FILE *out)
     }
 }
 
-/* The [chat.NAME] sections (closeloop/util/chat_conf.h). */
+/* The [chat.NAME] sections (closeloop/util/policy/chat_conf.h). */
 static void chat_items(FILE *out)
 {
     roff_section(out, "CHAT CHANNELS");
@@ -331,7 +331,7 @@ static void chat_items(FILE *out)
               "connector)");
 }
 
-/* The review policy's keys (closeloop/util/review_policy.h), with the built-in defaults. */
+/* The review policy's keys (closeloop/util/policy/review_policy.h), with the built-in defaults. */
 static void review_items(FILE *out)
 {
     const struct review_policy_doc *d;
@@ -352,7 +352,7 @@ static void review_items(FILE *out)
     }
 }
 
-/* The digests' keys (closeloop/util/digest_policy.h), with the built-in defaults. */
+/* The digests' keys (closeloop/util/policy/digest_policy.h), with the built-in defaults. */
 static void digest_items(FILE *out)
 {
     roff_section(out, "DIGESTS");
@@ -379,7 +379,8 @@ static void digest_items(FILE *out)
               "a chat channel the team manager's digest also goes to");
 }
 
-/* The reminder policy's keys (closeloop/util/remind_policy.h), with the built-in defaults. */
+/* The reminder policy's keys (closeloop/util/policy/remind_policy.h), with the built-in defaults.
+ */
 static void remind_items(FILE *out)
 {
     const struct remind_policy_doc *d;

@@ -20,7 +20,7 @@
 #include "closeloop/report/digester.h"
 #include "closeloop/api/routes_digests.h"
 #include "closeloop/notify/reminder.h"
-#include "closeloop/util/remind_policy.h"
+#include "closeloop/util/policy/remind_policy.h"
 #include "closeloop/api/routes_reviews.h"
 #include "closeloop/api/auth.h"
 #include "closeloop/db/db.h"

@@ -1,7 +1,7 @@
 #include "closeloop/notify/chat_queue.h"
 
 #include "closeloop/notify/chat_kinds.h"
-#include "closeloop/util/chat_conf.h"
+#include "closeloop/util/policy/chat_conf.h"
 #include "closeloop/util/http.h"
 #include "closeloop/util/log.h"
 #include "closeloop/util/version.h"

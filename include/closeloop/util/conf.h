@@ -4,12 +4,12 @@
 #ifndef CLOSELOOP_CONF_H
 #define CLOSELOOP_CONF_H
 
-#include "closeloop/util/chat_conf.h"
+#include "closeloop/util/policy/chat_conf.h"
 #include "closeloop/util/cl.h"
-#include "closeloop/util/digest_policy.h"
+#include "closeloop/util/policy/digest_policy.h"
 #include "closeloop/util/due.h"
-#include "closeloop/util/remind_policy.h"
-#include "closeloop/util/review_policy.h"
+#include "closeloop/util/policy/remind_policy.h"
+#include "closeloop/util/policy/review_policy.h"
 
 #include <stdbool.h>
 #include <stdio.h>

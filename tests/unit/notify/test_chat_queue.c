@@ -1,5 +1,5 @@
 #include "closeloop/notify/chat_queue.h"
-#include "closeloop/util/chat_conf.h"
+#include "closeloop/util/policy/chat_conf.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

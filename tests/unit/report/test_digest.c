@@ -2,7 +2,7 @@
 #include "closeloop/notify/chat_kinds.h"
 #include "closeloop/report/chart.h"
 #include "closeloop/report/digest.h"
-#include "closeloop/util/digest_policy.h"
+#include "closeloop/util/policy/digest_policy.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,4 +1,4 @@
-#include "closeloop/util/policy.h"
+#include "closeloop/util/policy/policy.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

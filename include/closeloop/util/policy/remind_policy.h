@@ -17,7 +17,7 @@
 #define CLOSELOOP_REMIND_POLICY_H
 
 #include "closeloop/util/cl.h"
-#include "closeloop/util/policy.h"
+#include "closeloop/util/policy/policy.h"
 
 #include <stdio.h>
 

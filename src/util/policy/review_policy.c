@@ -1,4 +1,4 @@
-#include "closeloop/util/review_policy.h"
+#include "closeloop/util/policy/review_policy.h"
 
 #include "closeloop/util/buf.h"
 

@@ -1,7 +1,7 @@
-#include "closeloop/util/digest_policy.h"
+#include "closeloop/util/policy/digest_policy.h"
 
-#include "closeloop/util/policy.h"
-#include "closeloop/util/review_policy.h"
+#include "closeloop/util/policy/policy.h"
+#include "closeloop/util/policy/review_policy.h"
 
 #include <jansson.h>
 #include <stdbool.h>

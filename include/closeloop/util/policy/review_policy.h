@@ -24,7 +24,7 @@
 #define CLOSELOOP_REVIEW_POLICY_H
 
 #include "closeloop/util/cl.h"
-#include "closeloop/util/policy.h"
+#include "closeloop/util/policy/policy.h"
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,4 +1,4 @@
-#include "closeloop/util/chat_conf.h"
+#include "closeloop/util/policy/chat_conf.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,4 +1,4 @@
-#include "closeloop/util/remind_policy.h"
+#include "closeloop/util/policy/remind_policy.h"
 
 #include <jansson.h>
 #include <stddef.h>
